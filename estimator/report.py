@@ -12,13 +12,19 @@ import io
 import json
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from estimator import catalog, memory
+from estimator import catalog, entrypoints, memory
 from estimator.errors import EstimatorError
 from estimator.scenario import QUERY_KEYS, Scenario, to_query_params
+
+if TYPE_CHECKING:  # the results' modules are heavy; reports import them only to type their input
+    from estimator.analysis import MemoryAnalysis, PerformanceAnalysis
+    from estimator.capacity import CapacityPlan
+    from estimator.training import TrainingPlan
+    from estimator.variants import Exploration
 
 __all__ = [
     "Row",
@@ -174,30 +180,17 @@ def _unit_of(name: str) -> str:
     return ""
 
 
-def memory_report(scenario: Scenario) -> Report:
-    """Report of the Model & memory page for ``scenario``."""
-    model = catalog.get_model(scenario.model.model_id)
-    hw = catalog.get_hardware(scenario.deploy.hardware_id)
-    a = scenario.assumptions
-    ovh = a.runtime_overhead_gb * 1e9
-    ctx, batch = scenario.memory.context_tokens, scenario.memory.batch
-    wd, kd = scenario.model.weight_dtype, scenario.model.kv_dtype
-    memory.require_runnable(hw, wd)
-    fit = memory.min_accelerators(model, hw, wd, kd, ctx, batch, memory_utilization=a.memory_utilization,
-                                  runtime_overhead_bytes=ovh)
-    tp = scenario.deploy.tp or (fit.tp if fit.fits else 1)
-    mem = memory.inference_memory(model, wd, kd, ctx, batch, hardware=hw, tp=tp,
-                                  memory_utilization=a.memory_utilization, runtime_overhead_bytes=ovh)
-    best_batch = memory.max_batch(model, hw, wd, kd, ctx, tp=tp, memory_utilization=a.memory_utilization,
-                                  runtime_overhead_bytes=ovh)
-    best_ctx = memory.max_context(model, hw, wd, kd, batch, tp=tp, memory_utilization=a.memory_utilization,
-                                  runtime_overhead_bytes=ovh)
+def memory_report(scenario: Scenario, result: MemoryAnalysis | None = None) -> Report:
+    """Report of the Model & memory page for ``scenario`` (its :func:`memory_analysis` result)."""
+    r = result if result is not None else entrypoints.compute("memory", scenario)
+    model, hw, tp, mem, fit, a = r.model, r.hardware, r.tp, r.memory, r.fit, scenario.assumptions
+    best_batch, best_ctx = r.max_batch, r.max_context_tokens
     rows = input_rows(scenario, ("model", "deploy", "memory", "assumptions"))
     out = [
         ("tensor_parallel", tp, ""),
         ("weights_total_bytes", mem.weights_bytes, "bytes"),
         ("kv_cache_total_bytes", mem.kv_cache_bytes, "bytes"),
-        ("kv_cache_per_token_bytes", memory.kv_cache_bytes_per_token(model, kd), "bytes"),
+        ("kv_cache_per_token_bytes", r.kv_cache_per_token_bytes, "bytes"),
         ("activations_per_device_bytes", mem.per_device_activation_bytes, "bytes"),
         ("per_device_total_bytes", mem.per_device_total_bytes, "bytes"),
         ("device_budget_bytes", mem.device_budget_bytes, "bytes"),
@@ -239,24 +232,24 @@ def _sources(
     return rows
 
 
-REPORTS: dict[str, Callable[[Scenario], Report]] = {"memory": memory_report}
-"""Page name -> report builder. Pages register theirs here."""
+REPORTS: dict[str, Callable[..., Report]] = {"memory": memory_report}
+"""Page name -> report builder ``(scenario, result=None) -> Report``; ``result`` is the page's
+entry-point result (:mod:`estimator.entrypoints`), computed (once, cached) when not given."""
 
 
-def build_report(scenario: Scenario, page: str = "memory") -> Report:
-    """The report of ``page`` for ``scenario``; raises ``EstimatorError`` for unknown pages."""
+def build_report(scenario: Scenario, page: str = "memory", result: Any = None) -> Report:
+    """The report of ``page`` for ``scenario``, rendered from ``result`` when the caller already has
+    the page's entry-point result; raises ``EstimatorError`` for unknown pages."""
     try:
         builder = REPORTS[page]
     except KeyError:
         raise EstimatorError(f"unknown report {page!r}; choose one of {', '.join(REPORTS)}") from None
-    return builder(scenario)
+    return builder(scenario, result)
 
 
-def training_report(scenario: Scenario) -> Report:
-    """Report of the Training budget page for ``scenario``."""
-    from estimator import training  # late: training imports pricing/carbon, heavier than memory
-
-    plan = training.plan_for_scenario(scenario)
+def training_report(scenario: Scenario, result: TrainingPlan | None = None) -> Report:
+    """Report of the Training budget page for ``scenario`` (its ``training.plan_for_scenario``)."""
+    plan = result if result is not None else entrypoints.compute("training", scenario)
     rows = input_rows(scenario, ("model", "deploy", "memory", "assumptions", "train"))
     out = [
         ("params", plan.params, "parameters"),
@@ -297,23 +290,11 @@ def training_report(scenario: Scenario) -> Report:
 REPORTS["training"] = training_report
 
 
-def performance_report(scenario: Scenario) -> Report:
+def performance_report(scenario: Scenario, result: PerformanceAnalysis | None = None) -> Report:
     """Report of the Latency & throughput page: one static batch and the best continuous batch."""
-    from estimator import performance
-
-    m, d, p = scenario.model, scenario.deploy, scenario.perf
-    model = catalog.get_model(m.model_id)
-    hw = catalog.get_hardware(d.hardware_id)
-    eff = performance.efficiency_for_scenario(scenario)
-    in_t, out_t, batch, pp = scenario.tokens.input_mean, scenario.tokens.output_mean, scenario.memory.batch, scenario.train.pp
-    tp = d.tp or performance.smallest_tp(model, hw, m.weight_dtype, m.kv_dtype, in_t + out_t, batch)
-    est = performance.estimate(model, hw, m.weight_dtype, batch, in_t, out_t, tp, pp, kv_dtype=m.kv_dtype,
-                               efficiency=eff)
-    unlimited = performance.max_throughput(model, hw, m.weight_dtype, in_t, out_t, tp, pp, kv_dtype=m.kv_dtype,
-                                           efficiency=eff)
-    best = performance.max_throughput(model, hw, m.weight_dtype, in_t, out_t, tp, pp, kv_dtype=m.kv_dtype,
-                                      efficiency=eff, ttft_limit_s=scenario.slo.ttft_p95_s,
-                                      tpot_limit_s=p.tpot_limit_ms / 1e3 if p.tpot_limit_ms > 0 else None)
+    r = result if result is not None else entrypoints.compute("performance", scenario)
+    model, hw, tp, pp, batch, eff = r.model, r.hardware, r.tp, r.pp, r.batch, r.efficiency
+    est, unlimited, best = r.estimate, r.unlimited, r.best
     rows = input_rows(scenario, ("model", "deploy", "tokens", "slo", "assumptions", "perf"))
     rows.append(Row(section="input", name="memory.batch", value=batch, unit="sequences"))
     rows.append(Row(section="input", name="train.pp", value=pp, unit=""))
@@ -343,12 +324,10 @@ def performance_report(scenario: Scenario) -> Report:
 REPORTS["performance"] = performance_report
 
 
-def capacity_report(scenario: Scenario) -> Report:
+def capacity_report(scenario: Scenario, result: CapacityPlan | None = None) -> Report:
     """Report of the Capacity planner page: the plan's headline figures, hourly replicas, every
     mode's feasibility with reasons, pricing options, assumptions and sources."""
-    from estimator import capacity
-
-    plan = capacity.plan(scenario)
+    plan = result if result is not None else entrypoints.compute("capacity", scenario)
     rows = input_rows(scenario, ("model", "deploy", "traffic", "tokens", "slo", "autoscaling", "assumptions"))
     out: list[tuple[str, Any, str]] = [
         ("instance_id", plan.instance_id, ""),
@@ -402,13 +381,11 @@ def capacity_report(scenario: Scenario) -> Report:
 REPORTS["capacity"] = capacity_report
 
 
-def variants_report(scenario: Scenario) -> Report:
+def variants_report(scenario: Scenario, result: Exploration | None = None) -> Report:
     """Report of the Compare variants page: the sweep's size and the Pareto frontier of accuracy
     against the chosen x-axis, each frontier point with its configuration and where its score
     comes from. Scores entered on the page live in the browser session only and are not included."""
-    from estimator import variants
-
-    ex = variants.explore_for_scenario(scenario)
+    ex = result if result is not None else entrypoints.compute("variants", scenario)
     v = scenario.variants
     rows = input_rows(scenario, ("tokens", "slo", "deploy", "variants"))
     rows = [r for r in rows if r.name.split(".")[0] == "variants"

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+from estimator import entrypoints
 from estimator.errors import EstimatorError
 from estimator.report import build_report, to_csv, to_json
 from estimator.scenario import (
@@ -136,36 +137,54 @@ def current_scenario() -> tuple[Scenario, list[str]]:
     return from_query_params(params)
 
 
-def scenario_toolbar(page: str, scenario: Scenario | None = None) -> None:
-    """Save this scenario, and download its CSV report and JSON, from any page."""
+def scenario_toolbar(page: str, scenario: Scenario | None = None, result: Any = None) -> None:
+    """Save this scenario, and download its CSV report and JSON, from any page.
+
+    ``result`` is the page's entry-point result (:mod:`estimator.entrypoints`) the page has drawn;
+    without it the cached one is taken. The files are rendered from that same result, and only when
+    a person clicks (``st.download_button`` with a callable), so a rerun never builds a report.
+    """
     scenario = scenario or current_scenario()[0]
     c1, c2, c3, c4 = st.columns([1, 1, 1, 2])
     with c1.popover("Save scenario", icon=":material/bookmark_add:", width="stretch"):
-        name = st.text_input("Name", max_chars=120, key=f"_save_name_{page}", placeholder="e.g. 70B on H100, Q3")
-        note = st.text_area("Note", max_chars=2000, key=f"_save_note_{page}", height=80)
-        if st.button("Save", key=f"_save_btn_{page}", type="primary"):
-            try:
-                sid = default_store().save(scenario.replace(name=name.strip()), name, note, page)
-            except EstimatorError as exc:
-                show_error(exc)
-            else:
-                st.session_state["_last_saved"] = sid
-        last = st.session_state.get("_last_saved")
-        if isinstance(last, str):
-            st.success(f"Saved. Its short link: `?s={last}` ([open](?s={last}); "
-                       "manage it under [Saved scenarios](scenarios))")
-    try:
-        rep = build_report(scenario, page)
-    except EstimatorError as exc:
-        c2.button("CSV report", disabled=True, help=str(exc), key=f"_csv_off_{page}", width="stretch")
-        c3.button("Scenario JSON", disabled=True, help=str(exc), key=f"_json_off_{page}", width="stretch")
-        return
-    c2.download_button("CSV report", to_csv(rep), file_name=f"llm-capacity-{page}.csv", mime="text/csv",
+        _save_form(page, scenario)
+    if result is None:
+        try:
+            result = entrypoints.compute(page, scenario)
+        except EstimatorError as exc:
+            c2.button("CSV report", disabled=True, help=str(exc), key=f"_csv_off_{page}", width="stretch")
+            c3.button("Scenario JSON", disabled=True, help=str(exc), key=f"_json_off_{page}", width="stretch")
+            return
+    sc, res = scenario, result
+
+    def csv_file() -> str:
+        return to_csv(build_report(sc, page, res))
+
+    def json_file() -> str:
+        return to_json(build_report(sc, page, res))
+
+    c2.download_button("CSV report", csv_file, file_name=f"llm-capacity-{page}.csv", mime="text/csv",
                        icon=":material/download:", key=f"_csv_{page}", width="stretch", on_click="ignore")
-    c3.download_button("Scenario JSON", to_json(rep), file_name=f"llm-capacity-{page}.json",
+    c3.download_button("Scenario JSON", json_file, file_name=f"llm-capacity-{page}.json",
                        mime="application/json", icon=":material/data_object:", key=f"_json_{page}",
                        width="stretch", on_click="ignore")
     c4.caption("The page link (address bar) reproduces this page; a saved scenario gets a short `?s=` link.")
+
+
+def _save_form(page: str, scenario: Scenario) -> None:
+    name = st.text_input("Name", max_chars=120, key=f"_save_name_{page}", placeholder="e.g. 70B on H100, Q3")
+    note = st.text_area("Note", max_chars=2000, key=f"_save_note_{page}", height=80)
+    if st.button("Save", key=f"_save_btn_{page}", type="primary"):
+        try:
+            sid = default_store().save(scenario.replace(name=name.strip()), name, note, page)
+        except EstimatorError as exc:
+            show_error(exc)
+        else:
+            st.session_state["_last_saved"] = sid
+    last = st.session_state.get("_last_saved")
+    if isinstance(last, str):
+        st.success(f"Saved. Its short link: `?s={last}` ([open](?s={last}); "
+                   "manage it under [Saved scenarios](scenarios))")
 
 
 def open_saved_scenario_link(pages: dict[str, list[Any]], current: Any) -> None:
