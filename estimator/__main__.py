@@ -40,8 +40,11 @@ def load_scenario(arg: str, *, strict: bool = True) -> tuple[Scenario, str | Non
     if arg == "-":
         text = sys.stdin.read(MAX_FILE_BYTES + 1)
         return (*_from_json_text(text, "standard input"), [])
-    if arg.startswith(("http://", "https://", "?")) or ("=" in arg and not Path(arg).exists()):
-        parts = urlsplit(arg if "?" in arg or "://" in arg else "?" + arg)
+    if arg.startswith(("http://", "https://", "?")) or ("=" in arg and not _is_file(arg)):
+        try:
+            parts = urlsplit(arg if "?" in arg or "://" in arg else "?" + arg)
+        except ValueError as exc:  # e.g. "http://[::1/?m=x": an unclosed IPv6 host
+            raise ScenarioInputError(f"the link cannot be read ({exc})") from None
         # a repeated parameter stays a list (multiselects: ?v_models=a&v_models=b); others use their last value
         params: dict[str, str | list[str]] = {
             k: v if len(v) > 1 else v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()
@@ -57,12 +60,30 @@ def load_scenario(arg: str, *, strict: bool = True) -> tuple[Scenario, str | Non
         if ignored and strict:
             raise ScenarioInputError("the link has parameters that cannot be used: " + "; ".join(ignored))
         return scenario, page, ignored
-    path = Path(arg)
-    if not path.is_file():
-        raise ScenarioInputError(f"{arg}: no such file (give a JSON file, a page link, or -)")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise ScenarioInputError(f"{arg}: larger than {MAX_FILE_BYTES // 1_000_000} MB")
-    return (*_from_json_text(path.read_text(encoding="utf-8", errors="replace"), arg), [])
+    shown = _show(arg)
+    if not _is_file(arg):
+        raise ScenarioInputError(f"{shown}: no such file (give a JSON file, a page link, or -)")
+    try:
+        if Path(arg).stat().st_size > MAX_FILE_BYTES:
+            raise ScenarioInputError(f"{shown}: larger than {MAX_FILE_BYTES // 1_000_000} MB")
+        text = Path(arg).read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise ScenarioInputError(f"{shown}: cannot be read ({exc.strerror or 'input/output error'})") from None
+    return (*_from_json_text(text, shown), [])
+
+
+def _is_file(arg: str) -> bool:
+    """Whether ``arg`` names a readable file; a name the OS refuses (too long, NUL) is not one."""
+    try:
+        return Path(arg).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _show(arg: str, limit: int = 80) -> str:
+    """``arg`` as it may appear in a message: printable characters, at most ``limit`` of them."""
+    text = "".join(ch for ch in arg if ch.isprintable())
+    return text[:limit] + ("…" if len(text) > limit else "")
 
 
 def _from_json_text(text: str, where: str) -> tuple[Scenario, str | None]:
@@ -74,6 +95,8 @@ def _from_json_text(text: str, where: str) -> tuple[Scenario, str | None]:
         data = json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(f"{c} is not allowed")))
     except ValueError as exc:
         raise ScenarioInputError(f"{where}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ScenarioInputError(f"{where}: the JSON is nested too deeply to be a scenario") from None
     page = None
     if isinstance(data, dict) and isinstance(data.get("scenario"), dict):
         page = data.get("page") if isinstance(data.get("page"), str) else None

@@ -81,17 +81,41 @@ class Report(BaseModel):
 def escape_cell(value: Any) -> Any:
     """Neutralize spreadsheet formulas in text cells; numbers pass through unchanged.
 
+    Every line of a multi-line cell is guarded (a spreadsheet may start a row at any line break,
+    and some treat a lone CR as one), and CR or CRLF become LF so that the CSV writer quotes the
+    cell (OWASP "CSV Injection").
+
     >>> escape_cell("=HYPERLINK(\\"http://x\\")")
     '\\'=HYPERLINK("http://x")'
     >>> escape_cell(-3.5), escape_cell("-3.5"), escape_cell("@sum")
     (-3.5, '-3.5', "'@sum")
+    >>> escape_cell("x\\r=1+1")
+    "x\\n'=1+1"
     """
-    if isinstance(value, str) and value.startswith(_DANGEROUS):
-        try:
-            float(value)
-            return value  # a plain negative number written as text is not a formula
-        except ValueError:
-            return "'" + value
+    if not isinstance(value, str):
+        return value
+    text = value.replace("\r\n", "\n").replace("\r", "\n")
+    return "\n".join(_escape_line(line) for line in text.split("\n"))
+
+
+def _escape_line(line: str) -> str:
+    if not line.startswith(_DANGEROUS):
+        return line
+    try:
+        float(line)
+        return line  # a plain negative number written as text is not a formula
+    except ValueError:
+        return "'" + line
+
+
+def _finite_json(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by ``None`` (JSON has no inf/NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_json(v) for v in value]
     return value
 
 
@@ -123,7 +147,7 @@ def to_json(report: Report) -> str:
             "title": report.title,
             "scenario": report.scenario.model_dump(mode="json"),
             "link_params": to_query_params(report.scenario),
-            "rows": [r.model_dump(mode="json") for r in report.rows],
+            "rows": [_finite_json(r.model_dump(mode="json")) for r in report.rows],
         },
         indent=2,
         allow_nan=False,

@@ -485,7 +485,7 @@ def _migrate_v1(params: dict[str, str]) -> dict[str, str]:
         out[_V1_NAMES.get(key, key)] = value
     for mean_key, p95_key in (("in", "in95"), ("out", "out95")):
         if mean_key in out and p95_key not in out:
-            with contextlib.suppress(ValueError):
+            with contextlib.suppress(ValueError, OverflowError):  # "inf", "1e400": the schema refuses the mean
                 out[p95_key] = str(int(float(out[mean_key]) * 3))
     out["v"] = "2"
     return out
@@ -663,11 +663,32 @@ def _reason(exc: Exception) -> str:
     return str(exc) or "invalid value"
 
 
-def validate_scenario(data: Mapping[str, Any]) -> Scenario:
-    """Validate a scenario dictionary (imported JSON); raise ``InvalidInputError`` naming the field."""
+def validate_scenario(data: Mapping[str, Any], *, check_ids: bool = True) -> Scenario:
+    """Validate a scenario dictionary (imported JSON); raise ``InvalidInputError`` naming the field.
+
+    With ``check_ids`` the catalog ids it names (model, accelerator, instance) must exist: an
+    imported file that names an unknown model must not open silently as the default one
+    (``UnknownIdError`` with the closest ids).
+    """
     try:
-        return Scenario.model_validate(dict(data))
+        scenario = Scenario.model_validate(dict(data))
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err.get("loc", ())) or "scenario"
         raise InvalidInputError(f"{where}: {_reason(exc)}") from None
+    except RecursionError:
+        raise InvalidInputError("scenario: nested too deeply") from None
+    if check_ids:
+        check_catalog_ids(scenario)
+    return scenario
+
+
+def check_catalog_ids(scenario: Scenario) -> None:
+    """Raise ``UnknownIdError`` when ``scenario`` names a model, accelerator or instance that the
+    catalog does not have."""
+    from estimator import catalog  # late: the catalog loads data/ into DuckDB
+
+    catalog.get_model(scenario.model.model_id)
+    catalog.get_hardware(scenario.deploy.hardware_id)
+    if scenario.deploy.instance_id:
+        catalog.get_instance(scenario.deploy.instance_id)

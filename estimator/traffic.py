@@ -356,12 +356,19 @@ def _rows(data: str | bytes) -> list[list[str]]:
             raise InvalidInputError("the file is not UTF-8 text; save it as CSV") from None
     if len(data) > _MAX_UPLOAD_BYTES:
         raise InvalidInputError("the text is longer than 1 MB; a weekly profile needs only 168 numbers")
+    # every line ending (CRLF, LF, and the classic-Mac CR alone) becomes LF before the csv module
+    # sees it: csv.reader refuses a bare CR inside an unquoted field ("new-line character seen")
+    data = data.replace("\r\n", "\n").replace("\r", "\n")
     sample = data[:2048]
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    return [row for row in csv.reader(io.StringIO(data), dialect) if any(cell.strip() for cell in row)]
+    try:
+        rows = list(csv.reader(io.StringIO(data), dialect))
+    except csv.Error as exc:  # e.g. a cell over csv.field_size_limit() (131,072 characters)
+        raise InvalidInputError(f"the file is not readable CSV ({exc}); give one number per cell") from None
+    return [row for row in rows if any(cell.strip() for cell in row)]
 
 
 def _number(cell: str, where: str) -> float:

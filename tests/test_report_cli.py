@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import subprocess
@@ -28,9 +29,24 @@ def test_csv_parses_and_carries_units() -> None:
     assert out.loc["weights_total_bytes", "unit"] == "bytes"
 
 
-@pytest.mark.parametrize("bad", ["=1+1", "+cmd", "-2+3", "@SUM(A1)", "\t=x", "\r=x"])
+@pytest.mark.parametrize("bad", ["=1+1", "+cmd", "-2+3", "@SUM(A1)", "\t=x"])
 def test_formula_injection_escaped(bad: str) -> None:
     assert report.escape_cell(bad) == "'" + bad
+
+
+@pytest.mark.parametrize("cell", ["x\r=1+1", "x\n=1+1", "x\r\n@SUM(A1)", "\r=x", "ok\n-2+3\n+cmd"])
+def test_every_line_of_a_cell_is_guarded_and_quoted(cell: str) -> None:
+    # issue 11: escaping looked at the first character only, and a lone CR was not quoted, so
+    # deploy.instance_id = "x\r=1+1" became a formula row in spreadsheets
+    escaped = report.escape_cell(cell)
+    assert "\r" not in escaped
+    assert all(not line.startswith(("=", "+", "-", "@", "\t")) or line.lstrip("-").replace(".", "").isdigit()
+               for line in escaped.split("\n"))
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(["a", escaped])
+    text = buf.getvalue()
+    assert text.startswith('a,"') and text.endswith('"\n')  # quoted: one record, however a reader splits lines
+    assert next(csv.reader(io.StringIO(text))) == ["a", escaped]
 
 
 def test_injection_in_scenario_name_is_escaped_in_csv() -> None:
