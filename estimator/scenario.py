@@ -197,8 +197,8 @@ class Assumptions(_Section):
 
     memory_utilization: float = Field(default=0.90, ge=0.5, le=1.0)
     runtime_overhead_gb: float = Field(default=1.5, ge=0.0, le=40.0)
-    compute_efficiency: float | None = Field(default=None, gt=0.0, le=1.0)
-    memory_efficiency: float | None = Field(default=None, gt=0.0, le=1.0)
+    compute_efficiency: float | None = Field(default=None, ge=0.01, le=1.0)
+    memory_efficiency: float | None = Field(default=None, ge=0.01, le=1.0)
     host_overhead_fraction: float | None = Field(default=None, ge=0.0, le=3.0)
     pue: float | None = Field(default=None, ge=1.0, le=3.0)
     grid_gco2e_per_kwh: float | None = Field(default=None, ge=0.0, le=2000.0)
@@ -244,8 +244,8 @@ class PerformanceInputs(_Section):
     on published measurements (``estimator.performance``); ``None`` means that fitted default."""
 
     compare_hardware_id: str = Field(default="h200", min_length=1, max_length=80, pattern=r"^[a-z0-9][a-z0-9._-]*$")
-    low_precision_factor: float | None = Field(default=None, gt=0.0, le=1.0)
-    link_efficiency: float | None = Field(default=None, gt=0.0, le=1.0)
+    low_precision_factor: float | None = Field(default=None, ge=0.01, le=1.0)
+    link_efficiency: float | None = Field(default=None, ge=0.01, le=1.0)
     step_overhead_ms: float | None = Field(default=None, ge=0.0, le=100.0)
     prefill_overhead_ms: float | None = Field(default=None, ge=0.0, le=1000.0)
     allreduce_latency_us: float | None = Field(default=None, ge=0.0, le=1000.0)
