@@ -22,7 +22,14 @@ from hypothesis import strategies as st
 from estimator import hf, report, traffic
 from estimator.__main__ import main
 from estimator.errors import EstimatorError
-from estimator.scenario import LIST_KEYS, QUERY_KEYS, Scenario, from_query_params, to_query_params, validate_scenario
+from estimator.scenario import (
+    LIST_KEYS,
+    QUERY_KEYS,
+    Scenario,
+    from_query_params,
+    to_query_params,
+    validate_scenario,
+)
 
 HOSTILE_NUMBERS = ["inf", "-inf", "nan", "NaN", "1e999", "1e400", "-1e400", "1e-320", "5e-324", "-0", "0", "-1",
                    "1e308", "9" * 400, "0x10", "1_000", " 7 ", "", "1e9", "576286728", "3.5", "1e15"]
@@ -158,15 +165,15 @@ def test_hf_configs(config: dict[str, Any], model_type: str) -> None:
 def test_hf_config_with_nan_or_infinity_from_json_is_a_clear_error() -> None:
     # issue 11: a config.json with NaN/Infinity raised ValueError/OverflowError in hf._get
     for literal in ("NaN", "Infinity", "-Infinity", "1e999"):
-        text = ('{"model_type": "llama", "hidden_size": %s, "num_hidden_layers": 32, "num_attention_heads": 32, '
-                '"intermediate_size": 11008, "vocab_size": 32000}' % literal)
+        text = (f'{{"model_type": "llama", "hidden_size": {literal}, "num_hidden_layers": 32, "num_attention_heads": 32, '
+                '"intermediate_size": 11008, "vocab_size": 32000}')
         with pytest.raises(EstimatorError):
             hf.model_from_config(json.loads(text))
 
 
 uploads = st.one_of(
     st.binary(max_size=2000),
-    st.lists(st.one_of(st.sampled_from(HOSTILE_NUMBERS + ["tokens,count", "hour,value", ";", "\t", '"']),
+    st.lists(st.one_of(st.sampled_from([*HOSTILE_NUMBERS, "tokens,count", "hour,value", ";", "\t", '"']),
                        st.text(max_size=12)), max_size=200)
     .flatmap(lambda cells: st.sampled_from(["\n", "\r", "\r\n", ",", ";"]).map(lambda sep: sep.join(cells))),
 )
