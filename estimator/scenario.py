@@ -63,6 +63,8 @@ SCHEMA_VERSION: int = 2
 """Current schema version. v1 links (long parameter names, before compact keys) are migrated."""
 
 MAX_QUERY_VALUE_CHARS = 2000
+MAX_PROFILE_CHARS = 168 * 26
+"""A weekly profile: 168 numbers at full double precision (up to 24 characters each) and commas."""
 MAX_QUERY_PARAMS = 200
 
 
@@ -502,7 +504,7 @@ def encode_value(value: Any) -> str:
         text = repr(value)  # shortest text that round-trips exactly
         return text[:-2] if text.endswith(".0") else text
     if isinstance(value, tuple | list):
-        return ",".join(x if isinstance(x, str) else f"{x:g}" for x in value)
+        return ",".join(x if isinstance(x, str) else encode_value(float(x)) for x in value)
     return str(value)
 
 
@@ -590,7 +592,8 @@ def from_query_params(params: Mapping[str, str | list[str]]) -> tuple[Scenario, 
             last = value[-1] if isinstance(value, list | tuple) and value else value
             v = str(last) if last is not None and last != [] and last != () else ""
             size = len(v)
-        if size > MAX_QUERY_VALUE_CHARS or len(str(key)) > 40:
+        limit = MAX_PROFILE_CHARS if str(key) == "prof" else MAX_QUERY_VALUE_CHARS
+        if size > limit or len(str(key)) > 40:
             ignored.append(f"{_show(str(key))}: value too long")
             continue
         flat[str(key)] = v

@@ -190,3 +190,23 @@ def test_variants_defaults_match_the_page() -> None:
     assert v.benchmark == "MMLU" and v.x_axis == "cost_usd_per_1m_tokens" and v.elastic_parent == "nlarge-prod"
     assert "nlarge-s" in v.model_ids and v.dtypes == ("bf16", "fp8", "int4") and v.tpot_limit_ms == 0.0
     assert to_query_params(Scenario(variants=v)) == {}
+
+
+def test_full_precision_weekly_profile_link_is_accepted() -> None:
+    # issue 11: a custom 168-value profile at full precision was refused as "value too long"
+    values = [f"{0.1 + h / 7:.17g}" for h in range(168)]
+    text = ",".join(values)
+    assert len(text) > 2000
+    scenario, ignored = from_query_params({"pat": "custom", "prof": text})
+    assert ignored == []
+    assert len(scenario.traffic.custom_profile) == 168
+    again, ignored = from_query_params(to_query_params(scenario))
+    assert ignored == [] and again == scenario
+
+
+def test_v1_link_with_overflowing_number_is_ignored_not_raised() -> None:
+    # issue 11: ?v=1&in=inf raised OverflowError in _migrate_v1 on every page and the CLI
+    for value in ("inf", "1e400", "-inf", "nan"):
+        scenario, ignored = from_query_params({"v": "1", "in": value})
+        assert scenario.tokens == Scenario().tokens
+        assert any(i.startswith("in=") for i in ignored)
