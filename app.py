@@ -1,39 +1,44 @@
-"""LLM Capacity Planner: Streamlit entry point. A thin router; pages live in ``pages/``."""
+"""LLM Capacity Planner: Streamlit entry point. A thin router; the pages live in ``pages/``.
+
+Each page module defines ``render()`` and is registered here as a function page
+(``pages._ui.APP_PAGES``), so a URL such as ``/performance?m=llama-2-7b`` runs this file, its
+navigation and shared-input handling, then the page. Streamlit serves a fresh server's first
+request in its legacy multipage mode because a ``pages/`` folder exists; the page file then runs
+on its own and hands over to :func:`main` (``pages._ui.run_page``), whose ``st.navigation`` call
+ends that mode for the process.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from pages._ui import carry_shared_inputs, open_saved_scenario_link, remember_shared_inputs
-
-st.set_page_config(
-    page_title="LLM Capacity Planner",
-    page_icon=":material/memory:",
-    layout="wide",
-    initial_sidebar_state="expanded",
+from pages._ui import (
+    DEFAULT_PAGE,
+    carry_shared_inputs,
+    navigation_pages,
+    open_saved_scenario_link,
+    remember_shared_inputs,
+    routed,
 )
 
-PAGES = {
-    "Plan": [
-        st.Page("pages/capacity.py", title="Capacity planner", icon=":material/dns:", url_path="capacity", default=True),
-        st.Page("pages/memory.py", title="Model & memory", icon=":material/memory:", url_path="memory"),
-        st.Page("pages/performance.py", title="Latency & throughput", icon=":material/speed:", url_path="performance"),
-        st.Page("pages/training.py", title="Training budget", icon=":material/model_training:", url_path="training"),
-        st.Page("pages/variants.py", title="Compare variants", icon=":material/scatter_plot:", url_path="variants"),
-    ],
-    "Scenarios": [
-        st.Page("pages/scenarios.py", title="Saved scenarios", icon=":material/bookmarks:", url_path="scenarios"),
-    ],
-    "Reference": [
-        st.Page("pages/catalog.py", title="Catalog & sources", icon=":material/menu_book:", url_path="catalog"),
-    ],
-}
 
-page = st.navigation(PAGES, position="sidebar")
+def main() -> None:
+    """Navigation, short links and shared inputs, then the page the URL names."""
+    st.set_page_config(
+        page_title="LLM Capacity Planner",
+        page_icon=":material/memory:",
+        layout="wide",
+        initial_sidebar_state="expanded",
+    )
+    page = st.navigation(navigation_pages(), position="sidebar")
+    open_saved_scenario_link()  # ?s=<id> opens the page a scenario was saved from
+    carry_shared_inputs(page.url_path or DEFAULT_PAGE)  # model, hardware, cloud... follow the user
+    try:
+        with routed():
+            page.run()
+    finally:
+        remember_shared_inputs()
 
-open_saved_scenario_link(PAGES, page)  # ?s=<id> opens the page a scenario was saved from
-carry_shared_inputs(page.url_path or "capacity")  # model, hardware, cloud... follow the user between pages
-try:
-    page.run()
-finally:
-    remember_shared_inputs()
+
+if __name__ == "__main__":
+    main()

@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from estimator import report as report_mod
@@ -106,6 +107,58 @@ def _from_json_text(text: str, where: str) -> tuple[Scenario, str | None]:
     return validate_scenario(data), page
 
 
+def _add_store_commands(sub: Any) -> None:
+    """The ``save`` and ``scenarios`` sub-commands (the saved-scenario store, headless)."""
+    save = sub.add_parser("save", help="save a scenario (JSON file or page link); print its new id",
+                          description="Save a scenario into the saved-scenario store and print its new id. "
+                          "Saving under an existing name adds a version; older ids keep working.")
+    save.add_argument("scenario", help="JSON file, page link (URL or ?key=value...), or - for stdin")
+    save.add_argument("--name", default=None, help="name (default: the scenario's own name, else the file name)")
+    save.add_argument("--note", default="", help="a note shown with it")
+    save.add_argument("--page", choices=sorted(report_mod.REPORTS), default=None,
+                      help="the page its link opens (default: the page named in the link or report)")
+    lst = sub.add_parser("scenarios", help="list saved scenarios (id, name, page, saved at)",
+                         description="List saved scenarios, newest first, as tab-separated id, name, page and "
+                         "saved_at (UTC).")
+    lst.add_argument("--search", default="", help="only those whose name or note contains this text")
+    lst.add_argument("--trash", action="store_true", help="list the trash instead (restorable for 30 days)")
+
+
+def _cmd_save(args: argparse.Namespace) -> int:
+    try:
+        scenario, link_page, _ = load_scenario(args.scenario)
+        fallback = Path(args.scenario).stem if _is_file(args.scenario) else ""
+        name = args.name or scenario.name or fallback
+        page = args.page or (link_page if link_page in report_mod.REPORTS else "")
+        store = default_store()
+        sid = store.save(scenario, name, args.note, page)
+        saved = store.get(sid)
+    except EstimatorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(sid)
+    print(f"saved {saved.name!r}, version {saved.version}", file=sys.stderr)
+    return 0
+
+
+def _cmd_scenarios(args: argparse.Namespace) -> int:
+    try:
+        store = default_store()
+        rows = store.trash() if args.trash else store.list(args.search)
+    except EstimatorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("id\tname\tpage\tsaved_at")
+    for s in rows:
+        when = s.saved_at or s.updated_at
+        name = " ".join(s.name.split())  # one line, no tabs
+        print(f"{s.id}\t{name}\t{s.page}\t{when:%Y-%m-%dT%H:%M:%SZ}")
+    return 0
+
+
+_STORE_COMMANDS = {"save": _cmd_save, "scenarios": _cmd_scenarios}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m estimator",
@@ -121,7 +174,10 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--output", "-o", help="write to this file instead of standard output")
     rep.add_argument("--lenient", action="store_true",
                      help="ignore bad link parameters (with a warning on stderr) instead of failing")
+    _add_store_commands(sub)
     args = parser.parse_args(argv)
+    if args.command in _STORE_COMMANDS:
+        return _STORE_COMMANDS[args.command](args)
 
     try:
         scenario, link_page, ignored = load_scenario(args.scenario, strict=not args.lenient)

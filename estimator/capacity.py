@@ -1,15 +1,62 @@
 """Capacity planner: traffic -> replicas per hour, p95 latency, cost and carbon, by inference mode.
 
-QUEUEING_MARKER
+What it answers
+---------------
+Given a :class:`~estimator.scenario.Scenario` (model, accelerator, cloud, traffic, token lengths,
+latency goals, autoscaling policy), :func:`plan` returns a :class:`CapacityPlan`: how many replicas
+each hour of a representative week needs, the p95 time to first token (TTFT) and end-to-end latency
+they deliver, what that costs under each pricing model, its energy and CO2e, whether real-time,
+serverless, asynchronous or batch inference fits the workload, and how it compares with other
+regions, other accelerators and hosted APIs.
+
+The pipeline (:func:`plan`)
+---------------------------
+1. **Inputs** (:func:`_resolve_inputs`): catalog look-ups, token-length distributions, the 168 hourly
+   arrival rates (``traffic.weekly_load``) minus response-cache hits, grid intensity and PUE.
+2. **Candidate layouts** (:func:`_candidate_layouts`): every tensor-parallel degree that fits (or the
+   requested one); for each, the replica's iteration model (``simulate.replica_model``), its
+   saturation rate (computed once) and its latency-versus-load curve (:func:`queue_metrics` on
+   ``LOAD_GRID_FRACTIONS`` of saturation), hence the largest load meeting the SLO.
+3. **Fleet per hour** (:func:`_choose_layout`, :func:`_fleet`): ``n_h = clip(ceil(lambda_h /
+   lambda*), min, max)`` for each layout; the cheapest layout wins. Requests above what the replicas
+   serve within the SLO are late, above saturation dropped. When the maximum replica count cannot
+   keep up, the plan says so, how much traffic is late or dropped, and how many replicas would do.
+4. **Inference modes** (:func:`_inference_modes`): real-time, asynchronous, batch transform and
+   serverless, each checked against its published limits (``estimator.modes``); the cheapest mode
+   within limits that meets the SLO is recommended.
+5. **Cost per pricing model** and **carbon** of the chosen mode (:func:`_chosen_hours`,
+   :func:`_costs`, :func:`_carbon`, :func:`_pricing_options`).
+6. **Alternatives**: the traffic at which self-hosting beats a hosted API (:func:`_buy_vs_build`),
+   cost growth (:func:`_growth`), the same fleet in every region (:func:`_regions`).
+7. **Explanation** (:func:`_explain`) and the assumptions with their sources (:func:`_assumptions`).
+
+Queueing model
+--------------
+One replica runs continuous batching with chunked prefill. :func:`queue_metrics` derives the decode
+batch at the operating point from Little's law, TTFT as an M/G/1 queue with vacations for the
+prefill episodes (Takagi 1991) plus waiting for a sequence slot (Erlang C with the Allen-Cunneen
+approximation), and 95th percentiles by quadrature over token lengths. It is validated against the
+discrete-event simulation of :mod:`estimator.simulate` (tests: within 15 %).
+
+Sources
+-------
+Kleinrock 1975, *Queueing Systems* vol. 1 (Erlang C, Pollaczek-Khinchine); Allen 1990, *Probability,
+Statistics and Queueing Theory* §6 (Allen-Cunneen); Takagi 1991, *Queueing Analysis* vol. 1 §2.3
+(vacations); Hyndman & Fan 1996 (quantile definition 5); Yu et al. 2022 (Orca), Kwon et al. 2023
+(vLLM), Agrawal et al. 2024 (Sarathi-Serve) for the scheduler; Wang et al. 2024 (BurstGPT) for token
+lengths; ``estimator.carbon`` (Luccioni et al. 2022, Latif et al. 2024, Patterson et al. 2021) for
+energy and CO2e; ``data/`` catalogs for prices, regions and inference-mode limits.
+Units: SI inside (seconds, requests/s, bytes), USD, kWh, kg CO2e.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -17,12 +64,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from estimator import carbon, catalog, memory, modes, performance, pricing
 from estimator import traffic as traffic_mod
-from estimator.errors import DoesNotFitError, InvalidInputError
+from estimator.errors import DoesNotFitError, EstimatorError, InvalidInputError
 from estimator.modes import ModeCheck
-from estimator.scenario import InferenceMode, Pricing, Scenario, TrafficPattern
+from estimator.scenario import Autoscaling, InferenceMode, Pricing, Scenario, TrafficPattern
 from estimator.simulate import ReplicaModel, replica_model
-from estimator.specs import HardwareKind, HardwareSpec, Instance, ModelSpec
-from estimator.traffic import TokenDistribution
+from estimator.specs import HardwareKind, HardwareSpec, Instance, ModelSpec, Region
+from estimator.traffic import TokenDistribution, WeeklyLoad
 from estimator.units import HOURS_PER_MONTH, HOURS_PER_YEAR, DType
 
 FloatArray = npt.NDArray[np.float64]
@@ -37,6 +84,19 @@ _N_COARSE_POINTS = 24
 _N_WAIT_QUANTILES = 32
 _FFT_POINTS = 4096
 _N_TTFT_QUANTILES = 64
+_N_E2E_TTFT_QUANTILES = 32
+
+
+@dataclass(frozen=True)
+class WorkloadMoments:
+    """Means of the token mix used by the queueing model (tokens; see :func:`queue_metrics`)."""
+
+    out_mean: float
+    decode_iters: float
+    prefill_tokens: float
+    prefill_pairs: float
+    context_decode: float
+    out_cv2: float
 
 
 class Workload(BaseModel):
@@ -60,26 +120,28 @@ class Workload(BaseModel):
     def _output_points(self, k: int) -> FloatArray:
         return np.maximum(np.rint(self.output.points(k)), 1.0)
 
-    def moments(self, window: float = math.inf) -> dict[str, float]:
-        """Means used by the queueing model (tokens; see :func:`queue_metrics`)."""
+    def moments(self, window: float = math.inf) -> WorkloadMoments:
+        """Means used by the queueing model (tokens).
+
+        ``decode_iters = E[L - 1]``; ``prefill_pairs = E[n_p (s + (n_p + 1) / 2)]`` (query-key pairs of
+        a prefill of ``n_p`` new tokens after ``s`` cached ones); ``context_decode`` is the time-average
+        context of a decoding sequence ``E[sum_{g=1}^{L-1} (n + g)] / E[L - 1]`` capped at ``window``;
+        ``out_cv2`` the squared coefficient of variation of the output length.
+        """
         ctx, pref = self._prompt_points(_MOMENT_POINTS)
         out = self._output_points(_MOMENT_POINTS)
         el1 = float(np.mean(out - 1.0))
         start = np.minimum(ctx - pref, window)
         pairs_pref = float(np.mean(pref * (start + (pref + 1.0) / 2.0)))
-        # time-average context of a decoding sequence: E[sum_{g=1}^{L-1} (n + g)] / E[L - 1]
         if el1 > 0:
             ctx_dec = float(np.mean(ctx)) + float(np.mean((out - 1.0) * out / 2.0)) / el1
         else:
             ctx_dec = float(np.mean(ctx))
-        return {
-            "out_mean": float(np.mean(out)),
-            "decode_iters": el1,
-            "prefill_tokens": float(np.mean(pref)),
-            "prefill_pairs": pairs_pref,
-            "context_decode": float(min(ctx_dec, window)),
-            "out_cv2": float(np.var(out) / np.mean(out) ** 2),
-        }
+        return WorkloadMoments(
+            out_mean=float(np.mean(out)), decode_iters=el1, prefill_tokens=float(np.mean(pref)),
+            prefill_pairs=pairs_pref, context_decode=float(min(ctx_dec, window)),
+            out_cv2=float(np.var(out) / np.mean(out) ** 2),
+        )
 
 
 def erlang_c(servers: int, offered: npt.ArrayLike) -> FloatArray:
@@ -115,6 +177,39 @@ def _weighted_quantile(values: FloatArray, weights: FloatArray, q: float | Float
     order = np.argsort(values, axis=-1)
     v = np.take_along_axis(values, order, axis=-1)
     w = np.take_along_axis(weights, order, axis=-1)
+    return _sorted_weighted_quantile(v, w, q)
+
+
+def _two_class_weighted_quantile(values: FloatArray, in_a: npt.NDArray[np.bool_], w_a: FloatArray, w_b: FloatArray,
+                                 q: float | FloatArray) -> FloatArray:
+    """:func:`_weighted_quantile` of rows whose samples carry one of two weights: ``w_a`` (per row) where
+    ``in_a`` (a mask of the last axis), ``w_b`` elsewhere. Same result, without an argsort of every row.
+
+    The sorted values place each class-A value after the values below it; when no class-A value equals a
+    class-B value the weights in sorted order follow (ties within a class carry equal weights, so their
+    order does not matter). A row with such a cross-class tie takes :func:`_weighted_quantile`.
+    """
+    v = np.sort(values, axis=-1)
+    a = np.sort(values[:, in_a], axis=-1)
+    w = np.empty_like(v)
+    w[:] = w_b[:, None]
+    rank = np.arange(a.shape[1])
+    for i in range(v.shape[0]):
+        lo = np.searchsorted(v[i], a[i], side="left")
+        first = np.searchsorted(a[i], a[i], side="left")
+        ties_a = np.searchsorted(a[i], a[i], side="right") - first
+        if np.array_equal(np.searchsorted(v[i], a[i], side="right") - lo, ties_a):
+            w[i, lo + rank - first] = w_a[i]
+        else:  # a class-A value equals a class-B value: the general path decides their order
+            row_w = np.where(in_a, w_a[i], w_b[i])
+            order = np.argsort(values[i])
+            w[i] = row_w[order]
+            v[i] = values[i][order]
+    return _sorted_weighted_quantile(v, w, q)
+
+
+def _sorted_weighted_quantile(v: FloatArray, w: FloatArray, q: float | FloatArray) -> FloatArray:
+    """:func:`_weighted_quantile` of values already sorted along the last axis (weights in the same order)."""
     cw = np.cumsum(w, axis=-1)
     total = cw[..., -1:]
     mid = (cw - 0.5 * w) / np.where(total > 0, total, 1.0)
@@ -126,7 +221,41 @@ def _weighted_quantile(values: FloatArray, weights: FloatArray, q: float | Float
     return out[..., 0] if np.ndim(q) == 0 else out
 
 
-def queue_metrics(replica: ReplicaModel, arrival_rps: npt.ArrayLike, workload: Workload) -> dict[str, Any]:
+@dataclass(frozen=True)
+class QueueMetrics:
+    """Latency of one replica at each arrival rate of :func:`queue_metrics` (arrays; seconds, requests/s).
+
+    ``utilization`` is the arrival rate over ``saturation_rps``; beyond saturation (``stable`` false) the
+    latencies are infinite. ``q["ttft_p95_s"]`` reads an attribute by name (for callers of the former
+    dictionary result).
+    """
+
+    ttft_p95_s: FloatArray
+    e2e_p95_s: FloatArray
+    ttft_mean_s: FloatArray
+    e2e_mean_s: FloatArray
+    tpot_s: FloatArray
+    decode_batch: FloatArray
+    occupancy: FloatArray
+    wait_probability: FloatArray
+    utilization: FloatArray
+    stable: npt.NDArray[np.bool_]
+    saturation_rps: float
+
+    def __getitem__(self, name: str) -> FloatArray | float:
+        if name not in self.__dataclass_fields__:
+            raise KeyError(name)
+        value: FloatArray | float = getattr(self, name)
+        return value
+
+
+def saturation_rps(replica: ReplicaModel, workload: Workload) -> float:
+    """Largest Poisson arrival rate (requests/s) one replica sustains with the workload (see :func:`queue_metrics`)."""
+    return _saturation_rps(_Kernel.of(replica, _Mix.of(workload, replica.window)))
+
+
+def queue_metrics(replica: ReplicaModel, arrival_rps: npt.ArrayLike, workload: Workload, *,
+                  saturation: float | None = None) -> QueueMetrics:
     """Analytic latency of one continuous-batching replica at Poisson arrival rates (vectorized).
 
     Notes
@@ -162,77 +291,97 @@ def queue_metrics(replica: ReplicaModel, arrival_rps: npt.ArrayLike, workload: W
     loads). Continuous batching: Yu et al. 2022 (Orca), Kwon et al. 2023 (vLLM); chunked prefill:
     Agrawal et al. 2024 (Sarathi-Serve). Units: seconds, requests/s.
 
-    Returns arrays ``ttft_p95_s``, ``e2e_p95_s``, ``ttft_mean_s``, ``e2e_mean_s``, ``tpot_s``,
-    ``decode_batch``, ``occupancy``, ``wait_probability``, ``utilization`` (lambda / saturation),
-    ``stable``, and the scalar ``saturation_rps``.
+    ``saturation`` (requests/s) is the replica's :func:`saturation_rps` when the caller has it
+    already (it is the costly part of a small call). Returns a :class:`QueueMetrics`.
     """
     lam = np.atleast_1d(np.asarray(arrival_rps, dtype=float))
     if np.any(~np.isfinite(lam)) or np.any(lam < 0):
         raise InvalidInputError("arrival rates must be finite and non-negative")
-    mix = _Mix.of(workload, replica.window)
-    sat = _saturation_rps(replica, mix)
+    kern = _Kernel.of(replica, _Mix.of(workload, replica.window))
+    sat = _saturation_rps(kern) if saturation is None else float(saturation)
+    return _queue_metrics(kern, lam, sat)
+
+
+def _queue_metrics(kern: _Kernel, lam: FloatArray, sat: float) -> QueueMetrics:
+    """:func:`queue_metrics` for a replica and token mix (:class:`_Kernel`) and a saturation rate already computed."""
+    mix = kern.mix
     stable = lam < sat * (1.0 - 1e-6)
     lam_c = np.minimum(lam, sat * (1.0 - 1e-6))
-    b_op = _operating_batch(replica, mix, lam_c)
-    st = _state(replica, mix, lam_c[:, None], b_op[:, None])
-    st = {k: (v[:, 0] if isinstance(v, np.ndarray) and v.ndim >= 2 and v.shape[1] == 1 else v)
-          for k, v in st.items()}
-    ttft_q, ttft_mean = _ttft_quantiles(replica, mix, lam_c, b_op, st)
-    # slot wait (Erlang C + Allen-Cunneen)
-    c = replica.max_batch
-    occ = np.minimum(b_op + lam_c * ttft_mean, c * (1.0 - 1e-9))
+    b_op = _operating_batch(kern, lam_c)
+    st = _state(kern, lam_c[:, None], b_op[:, None]).squeezed()
+    ttft_q, ttft_mean = _ttft_quantiles(kern, lam_c, b_op, st)
+    wait = _slot_wait(kern.replica.max_batch, mix, lam_c, b_op, ttft_mean, st.tpot)
+    nq = ttft_q.shape[1]
+    tt = (ttft_q[:, :, None] + wait.values[:, None, :]).reshape(lam.size, -1)
+    tw = np.broadcast_to(wait.weights[:, None, :] / nq, (lam.size, nq, wait.values.shape[1])).reshape(lam.size, -1)
+    order = np.argsort(tt, axis=-1)
+    tt_s, tw_s = np.take_along_axis(tt, order, axis=-1), np.take_along_axis(tw, order, axis=-1)
+    ttft_p95 = _sorted_weighted_quantile(tt_s, tw_s, 0.95)
+    ttft_mean_w = ttft_mean + np.sum(wait.values * wait.weights, axis=1)
+    tq = _sorted_weighted_quantile(tt_s, tw_s, (np.arange(_N_E2E_TTFT_QUANTILES) + 0.5) / _N_E2E_TTFT_QUANTILES)
+    e2e = (tq[:, :, None] + (mix.out_q[None, None, :] - 1.0) * st.tpot[:, None, None]).reshape(lam.size, -1)
+    e2e_p95 = _sorted_weighted_quantile(np.sort(e2e, axis=-1), np.ones_like(e2e), 0.95)  # equal weights: ties moot
+    e2e_mean = ttft_mean_w + mix.decode_iters * st.tpot
+    inf = np.inf
+    return QueueMetrics(
+        ttft_p95_s=np.where(stable, ttft_p95, inf), e2e_p95_s=np.where(stable, e2e_p95, inf),
+        ttft_mean_s=np.where(stable, ttft_mean_w, inf), e2e_mean_s=np.where(stable, e2e_mean, inf),
+        tpot_s=st.tpot, decode_batch=b_op, occupancy=wait.occupancy, wait_probability=wait.probability,
+        utilization=lam / sat if sat > 0 else np.full_like(lam, np.inf), stable=stable, saturation_rps=sat,
+    )
+
+
+@dataclass(frozen=True)
+class _SlotWait:
+    """Quadrature of the wait for a sequence slot: values (s) and weights per rate, occupancy, P(wait)."""
+
+    values: FloatArray
+    weights: FloatArray
+    occupancy: FloatArray
+    probability: FloatArray
+
+
+def _slot_wait(slots: int, mix: _Mix, lam: FloatArray, b_op: FloatArray, ttft_mean: FloatArray,
+               tpot: FloatArray) -> _SlotWait:
+    """Wait for one of ``slots`` sequence slots (M/G/c: Erlang C with the Allen-Cunneen tail, see :func:`queue_metrics`).
+
+    ``P(W > t) = P_W exp(-2 (c - m) t / ((1 + c_s^2) E[S]))``, ``m = b + lambda E[TTFT]`` (occupancy),
+    ``E[S] = E[TTFT] + E[L - 1] TPOT``; the wait is zero with probability ``1 - P_W`` and otherwise at
+    ``_N_WAIT_POINTS`` equally likely exponential quantiles. Units: seconds, requests/s.
+    """
+    c = slots
+    occ = np.minimum(b_op + lam * ttft_mean, c * (1.0 - 1e-9))
     pw = erlang_c(c, occ)
-    service = ttft_mean + mix.decode_iters * st["tpot"]
-    cs2 = mix.out_cv2 * (mix.decode_iters * st["tpot"] / np.maximum(service, 1e-12)) ** 2
+    service = ttft_mean + mix.decode_iters * tpot
+    cs2 = mix.out_cv2 * (mix.decode_iters * tpot / np.maximum(service, 1e-12)) ** 2
     theta = 2.0 * (c - occ) / ((1.0 + cs2) * np.maximum(service, 1e-12))
     w_q = -np.log(1.0 - (np.arange(_N_WAIT_POINTS) + 0.5) / _N_WAIT_POINTS)
     wait = np.concatenate([np.zeros((lam.size, 1)), w_q[None, :] / theta[:, None]], axis=1)
     wait_w = np.concatenate([(1.0 - pw)[:, None], np.repeat((pw / _N_WAIT_POINTS)[:, None], _N_WAIT_POINTS, 1)], 1)
-    nq = ttft_q.shape[1]
-    tt = (ttft_q[:, :, None] + wait[:, None, :]).reshape(lam.size, -1)
-    tw = np.broadcast_to(wait_w[:, None, :] / nq, (lam.size, nq, wait.shape[1])).reshape(lam.size, -1)
-    ttft_p95 = _weighted_quantile(tt, tw, 0.95)
-    ttft_mean_w = ttft_mean + np.sum(wait * wait_w, axis=1)
-    # end to end
-    tq = _weighted_quantile(tt, tw, (np.arange(32) + 0.5) / 32)
-    e2e = (tq[:, :, None] + (mix.out_q[None, None, :] - 1.0) * st["tpot"][:, None, None]).reshape(lam.size, -1)
-    e2e_p95 = _weighted_quantile(e2e, np.ones_like(e2e), 0.95)
-    e2e_mean = ttft_mean_w + mix.decode_iters * st["tpot"]
-    inf = np.inf
-    return {
-        "ttft_p95_s": np.where(stable, ttft_p95, inf),
-        "e2e_p95_s": np.where(stable, e2e_p95, inf),
-        "ttft_mean_s": np.where(stable, ttft_mean_w, inf),
-        "e2e_mean_s": np.where(stable, e2e_mean, inf),
-        "tpot_s": st["tpot"],
-        "decode_batch": b_op,
-        "occupancy": occ,
-        "wait_probability": pw,
-        "utilization": lam / sat if sat > 0 else np.full_like(lam, np.inf),
-        "stable": stable,
-        "saturation_rps": sat,
-    }
+    return _SlotWait(values=wait, weights=wait_w, occupancy=occ, probability=pw)
 
 
+@dataclass(frozen=True)
 class _Mix:
-    """Quadrature of the token mix (prompts and outputs) for the queueing model."""
+    """Quadrature of the token mix (prompts and outputs) for the queueing model.
 
-    def __init__(self, ctx: FloatArray, pref: FloatArray, start: FloatArray, out_q: FloatArray,
-                 decode_iters: float, context_decode: float, out_cv2: float, prefill_mean: float,
-                 pref_fine: FloatArray, start_fine: FloatArray, pref_coarse: FloatArray,
-                 start_coarse: FloatArray) -> None:
-        self.pref_coarse = pref_coarse
-        self.start_coarse = start_coarse
-        self.pref_fine = pref_fine
-        self.start_fine = start_fine
-        self.ctx = ctx
-        self.pref = pref
-        self.start = start
-        self.out_q = out_q
-        self.decode_iters = decode_iters
-        self.context_decode = context_decode
-        self.out_cv2 = out_cv2
-        self.prefill_mean = prefill_mean
+    ``pref`` are new (not prefix-cached) prompt tokens, ``start`` the cached tokens before them (capped
+    at the attention window), at three resolutions: ``_N_PROMPT_POINTS``, ``_fine`` and ``_coarse``.
+    """
+
+    ctx: FloatArray
+    pref: FloatArray
+    start: FloatArray
+    out_q: FloatArray
+    decode_iters: float
+    context_decode: float
+    out_cv2: float
+    prefill_mean: float
+    pref_fine: FloatArray
+    start_fine: FloatArray
+    pref_coarse: FloatArray
+    start_coarse: FloatArray
+    pairs_coarse: FloatArray  # pref (start + (pref + 1) / 2): query-key pairs of each coarse prompt's prefill
 
     @classmethod
     def of(cls, workload: Workload, window: float) -> _Mix:
@@ -240,29 +389,91 @@ class _Mix:
         ctx, pref = workload._prompt_points(_N_PROMPT_POINTS)
         ctx_f, pref_f = workload._prompt_points(_N_FINE_POINTS)
         ctx_c, pref_c = workload._prompt_points(_N_COARSE_POINTS)
-        return cls(pref_coarse=pref_c, start_coarse=np.minimum(ctx_c - pref_c, window),ctx=ctx, pref=pref, start=np.minimum(ctx - pref, window),
-                   pref_fine=pref_f, start_fine=np.minimum(ctx_f - pref_f, window),
-                   out_q=workload._output_points(_N_OUTPUT_POINTS), decode_iters=max(mom["decode_iters"], 0.0),
-                   context_decode=mom["context_decode"], out_cv2=mom["out_cv2"],
-                   prefill_mean=mom["prefill_tokens"])
+        start_c = np.minimum(ctx_c - pref_c, window)
+        return cls(pref_coarse=pref_c, start_coarse=start_c, pairs_coarse=pref_c * (start_c + (pref_c + 1.0) / 2.0),
+                   ctx=ctx, pref=pref,
+                   start=np.minimum(ctx - pref, window), pref_fine=pref_f, start_fine=np.minimum(ctx_f - pref_f, window),
+                   out_q=workload._output_points(_N_OUTPUT_POINTS), decode_iters=max(mom.decode_iters, 0.0),
+                   context_decode=mom.context_decode, out_cv2=mom.out_cv2, prefill_mean=mom.prefill_tokens)
 
 
-def _episode(replica: ReplicaModel, mix: _Mix, b: Any, tokens_scale: Any, extra_tokens: Any = 0.0,
-             fine: bool = False, coarse: bool = False) -> tuple[FloatArray, FloatArray]:
-    """Duration and iteration count of prefill episodes for each quadrature prompt (last axis).
+@dataclass(frozen=True)
+class _Iteration:
+    """:meth:`ReplicaModel.iteration_s` with its table as arrays (the same arithmetic, converted once).
 
-    ``tokens_scale`` multiplies each prompt (several prompts batched), ``extra_tokens`` adds
-    tokens of other prompts in the same iterations. Broadcasts ``b`` etc. against the prompts.
+    ``T(N, A, K) = G(N) + max(attn_s_per_pair A, kv_s_per_token K)``, ``G`` interpolated in the table of
+    ``token_grid`` and extrapolated linearly beyond it (see :class:`estimator.simulate.ReplicaModel`).
     """
+
+    grid: FloatArray
+    vals: FloatArray
+    slope: float
+    attn_s_per_pair: float
+    kv_s_per_token: float
+
+    @classmethod
+    def of(cls, replica: ReplicaModel) -> _Iteration:
+        grid = np.asarray(replica.token_grid)
+        vals = np.asarray(replica.token_part_s)
+        return cls(grid=grid, vals=vals, slope=(vals[-1] - vals[-2]) / (grid[-1] - grid[-2]),
+                   attn_s_per_pair=replica.attn_s_per_pair, kv_s_per_token=replica.kv_s_per_token)
+
+    def __call__(self, tokens: npt.ArrayLike, pairs: npt.ArrayLike, kv_tokens: npt.ArrayLike) -> FloatArray:
+        n = np.asarray(tokens, dtype=float)
+        attn = np.maximum(self.attn_s_per_pair * np.asarray(pairs, dtype=float),
+                          self.kv_s_per_token * np.asarray(kv_tokens, dtype=float))
+        inside = np.interp(n, self.grid, self.vals)
+        top = self.grid[-1]
+        g = np.where(n > top, self.vals[-1] + self.slope * (n - top), inside) if np.any(n > top) else inside
+        return np.asarray(g + attn, dtype=float)
+
+
+_B_GRID = 96
+
+
+@dataclass(frozen=True)
+class _Kernel:
+    """One replica's iteration model and a token mix, with what the queueing model reuses on every call:
+    the batch grid of :func:`_operating_batch` and its decode steps, token room and context terms."""
+
+    replica: ReplicaModel
+    mix: _Mix
+    it: _Iteration
+    grid: FloatArray
+    grid_t_d: FloatArray
+    grid_terms: tuple[FloatArray, FloatArray, FloatArray, FloatArray]
+
+    @classmethod
+    def of(cls, replica: ReplicaModel, mix: _Mix) -> _Kernel:
+        c = float(replica.max_batch)
+        grid = np.unique(np.concatenate([[0.0], np.geomspace(1e-3, c, _B_GRID)]))
+        it = _Iteration.of(replica)
+        kern = cls(replica=replica, mix=mix, it=it, grid=grid, grid_t_d=np.zeros(0), grid_terms=_batch_terms(
+            replica, mix, grid[None, :]))
+        return dataclasses.replace(kern, grid_t_d=_decode_step(kern, grid[None, :]))
+
+
+def _batch_terms(replica: ReplicaModel, mix: _Mix,
+                 b: npt.ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """``b`` on a trailing prompt axis, the token room ``max(budget - b, 1)``, ``b c_dec`` and ``b (c_dec + 1)``."""
+    bb = np.asarray(b, dtype=float)[..., None]
+    return (bb, np.maximum(replica.token_budget - bb, 1.0), bb * mix.context_decode, bb * (mix.context_decode + 1.0))
+
+
+def _episode(kern: _Kernel, b: npt.ArrayLike, tokens_scale: npt.ArrayLike, extra_tokens: npt.ArrayLike = 0.0,
+             fine: bool = False) -> tuple[FloatArray, FloatArray]:
+    """Duration (s) and iteration count of prefill episodes for each quadrature prompt (last axis).
+
+    ``k = max(ceil(n / (budget - b)), 1)`` iterations of ``T(b + w n / k, pairs, kv)`` with ``n`` the
+    episode's prompt tokens: ``tokens_scale`` multiplies each prompt (several prompts batched),
+    ``extra_tokens`` adds tokens of other prompts in the same iterations. Broadcasts ``b`` etc.
+    against the prompts (``_N_FINE_POINTS`` of them if ``fine``, else ``_N_PROMPT_POINTS``).
+    """
+    mix, replica = kern.mix, kern.replica
     b = np.asarray(b, dtype=float)[..., None]
     scale = np.asarray(tokens_scale, dtype=float)[..., None]
     extra = np.asarray(extra_tokens, dtype=float)[..., None]
-    if fine:
-        pref, start = mix.pref_fine, mix.start_fine
-    elif coarse:
-        pref, start = mix.pref_coarse, mix.start_coarse
-    else:
-        pref, start = mix.pref, mix.start
+    pref, start = (mix.pref_fine, mix.start_fine) if fine else (mix.pref, mix.start)
     n = pref * scale + extra
     room = np.maximum(replica.token_budget - b, 1.0)
     k = np.maximum(np.ceil(n / room), 1.0)
@@ -271,48 +482,81 @@ def _episode(replica: ReplicaModel, mix: _Mix, b: Any, tokens_scale: Any, extra_
     own_pairs = (pref * (start + (pref + 1.0) / 2.0)) * scale + extra * (mix.prefill_mean + 1.0) / 2.0
     pairs = b * mix.context_decode + own_pairs * frac
     kvt = b * (mix.context_decode + 1.0) + chunk
-    dur = k * np.asarray(replica.iteration_s(b + chunk * replica.prefill_token_weight, pairs, kvt), dtype=float)
+    dur = k * kern.it(b + chunk * replica.prefill_token_weight, pairs, kvt)
     return dur, k
 
 
-def _decode_step(replica: ReplicaModel, mix: _Mix, b: Any) -> FloatArray:
+def _decode_step(kern: _Kernel, b: npt.ArrayLike) -> FloatArray:
+    """Duration (s) of a pure decode iteration of ``b`` sequences at the mean decode context."""
     b = np.asarray(b, dtype=float)
-    return np.asarray(replica.iteration_s(b, b * mix.context_decode, b * (mix.context_decode + 1.0)), dtype=float)
+    return kern.it(b, b * kern.mix.context_decode, b * (kern.mix.context_decode + 1.0))
 
 
-def _state(replica: ReplicaModel, mix: _Mix, lam: Any, b: Any, iterations: int = 8) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _CycleState:
+    """Iteration cycle at (rate, batch): decode step ``t_d``, mean cycle ``tau``, P(prefill) ``pi``, prompts per
+    episode ``a``, their mean episode ``dp_mean`` and ``tpot`` (seconds)."""
+
+    t_d: FloatArray
+    tau: FloatArray
+    pi: FloatArray
+    a: FloatArray
+    dp_mean: FloatArray
+    tpot: FloatArray
+
+    def squeezed(self) -> _CycleState:
+        """Drop a length-1 second axis (a column of rates against one batch each)."""
+        def sq(v: FloatArray) -> FloatArray:
+            return v[:, 0] if v.ndim >= 2 and v.shape[1] == 1 else v
+        return _CycleState(t_d=sq(self.t_d), tau=sq(self.tau), pi=sq(self.pi), a=sq(self.a),
+                           dp_mean=sq(self.dp_mean), tpot=sq(self.tpot))
+
+
+def _state(kern: _Kernel, lam: npt.ArrayLike, b: npt.ArrayLike, iterations: int = 8) -> _CycleState:
     """Cycle length, TPOT and prefill-episode statistics at arrival rate ``lam`` and batch ``b``."""
-    lam = np.asarray(lam, dtype=float)
-    b = np.asarray(b, dtype=float)
-    t_d = _decode_step(replica, mix, b)
+    return _cycle(kern, np.asarray(lam, dtype=float), _decode_step(kern, b), _batch_terms(kern.replica, kern.mix, b),
+                  iterations)
+
+
+def _cycle(kern: _Kernel, lam: FloatArray, t_d: FloatArray,
+           terms: tuple[FloatArray, FloatArray, FloatArray, FloatArray], iterations: int = 8) -> _CycleState:
+    """Fixed point of the iteration cycle (coarse prompt quadrature), see :func:`queue_metrics`.
+
+    ``mu = lambda tau``, ``pi = 1 - e^{-mu}``, ``a = mu / pi``, ``tau = pi E[D_p(a)] + (1 - pi) T_d(b)``,
+    each episode as in :func:`_episode` without extra tokens; then ``TPOT = tau / (pi E[k] + 1 - pi)``.
+    ``terms`` are :func:`_batch_terms` of the batch ``b`` whose decode step is ``t_d``.
+    """
+    mix, w = kern.mix, kern.replica.prefill_token_weight
+    bb, room, b_pairs, b_kv = terms
+    pref, own = mix.pref_coarse, mix.pairs_coarse
     tau = t_d
-    pi = a = dp_mean = k_mean = np.zeros_like(t_d)
-    dur = np.zeros((*t_d.shape, mix.pref_coarse.size))
+    pi = a = dp_mean = np.zeros_like(t_d)
+    k = np.ones(1)
     for _ in range(iterations):
         mu = lam * tau
         pi = -np.expm1(-mu)
         a = np.where(pi > 1e-12, mu / np.maximum(pi, 1e-12), 1.0)
-        dur, k = _episode(replica, mix, b, a, coarse=True)
+        scale = a[..., None]
+        n = pref * scale
+        k = np.maximum(np.ceil(n / room), 1.0)
+        chunk = n / k
+        frac = chunk / np.maximum(n, 1e-12)
+        dur = k * kern.it(bb + chunk * w, b_pairs + (own * scale) * frac, b_kv + chunk)
         dp_mean = dur.mean(axis=-1)
-        k_mean = k.mean(axis=-1)
         tau = pi * dp_mean + (1.0 - pi) * t_d
-    tpot = tau / (pi * k_mean + 1.0 - pi)
-    return {"t_d": t_d, "tau": tau, "pi": pi, "a": a, "dur": dur, "dp_mean": dp_mean, "tpot": tpot}
+    tpot = tau / (pi * k.mean(axis=-1) + 1.0 - pi)
+    return _CycleState(t_d=t_d, tau=tau, pi=pi, a=a, dp_mean=dp_mean, tpot=tpot)
 
 
-_B_GRID = 96
+def _operating_batch(kern: _Kernel, lam: FloatArray) -> FloatArray:
+    """Smallest decode batch ``b`` with ``lambda E[L-1] TPOT(b) = b`` (per rate); ``inf`` if none.
 
-
-def _batch_grid(replica: ReplicaModel) -> FloatArray:
-    c = float(replica.max_batch)
-    return np.unique(np.concatenate([[0.0], np.geomspace(1e-3, c, _B_GRID)]))
-
-
-def _operating_batch(replica: ReplicaModel, mix: _Mix, lam: FloatArray) -> FloatArray:
-    """Smallest decode batch ``b`` with ``lambda E[L-1] TPOT(b) = b`` (per rate); ``inf`` if none."""
-    grid = _batch_grid(replica)
-    st = _state(replica, mix, lam[:, None], grid[None, :])
-    f = lam[:, None] * mix.decode_iters * st["tpot"] - grid[None, :]
+    Little's law on the batch grid (``_B_GRID`` points from 1e-3 to the slots), the first sign change
+    interpolated linearly.
+    """
+    grid = kern.grid
+    st = _cycle(kern, lam[:, None], kern.grid_t_d, kern.grid_terms)
+    f = lam[:, None] * kern.mix.decode_iters * st.tpot - grid[None, :]
     ok = f <= 0
     has = ok.any(axis=1)
     j = np.argmax(ok, axis=1)
@@ -325,15 +569,20 @@ def _operating_batch(replica: ReplicaModel, mix: _Mix, lam: FloatArray) -> Float
     return np.where(has, x, np.inf)
 
 
-def _saturation_rps(replica: ReplicaModel, mix: _Mix) -> float:
-    """Largest arrival rate with an operating batch within the slots (bisection)."""
+def _saturation_rps(kern: _Kernel) -> float:
+    """Largest arrival rate (requests/s) with an operating batch within the slots (bisection to 1e-4).
+
+    The bracket starts at ``4 c / T_1`` (``c`` slots, ``T_1`` the batch-1 service time); a rate is
+    sustainable when :func:`_operating_batch` finds a finite batch below ``c``.
+    """
+    replica, mix = kern.replica, kern.mix
     t1 = float(np.asarray(replica.prefill_alone_s(mix.pref.mean()))) + mix.decode_iters * float(
-        _decode_step(replica, mix, 1.0))
+        _decode_step(kern, 1.0))
     hi = max(1.0, 4.0 * replica.max_batch / max(t1, 1e-9))
     lo = 0.0
     for _ in range(48):
         mid = 0.5 * (lo + hi)
-        b = _operating_batch(replica, mix, np.array([mid]))[0]
+        b = _operating_batch(kern, np.array([mid]))[0]
         if np.isfinite(b) and b < replica.max_batch:
             lo = mid
         else:
@@ -370,17 +619,17 @@ def _mg1_wait_quantiles(lam: FloatArray, service: FloatArray, qs: FloatArray) ->
     pmf = np.fft.irfft((1.0 - rho)[:, None] / (1.0 - rho[:, None] * phi), n=2 * n, axis=1)[:, :n]
     cdf = np.cumsum(np.maximum(pmf, 0.0), axis=1)
     cdf = cdf / np.maximum(cdf[:, -1:], 1.0)
-    idx = np.stack([np.argmax(cdf >= q, axis=1) for q in qs], axis=1)
-    out = np.take_along_axis(grid, idx, axis=1)
+    # first grid point with cdf >= q (cdf is non-decreasing); where none, the tail below applies
+    idx = np.stack([np.searchsorted(cdf[i], qs, side="left") for i in range(h)])
+    reached = idx < n
+    out = np.take_along_axis(grid, np.where(reached, idx, 0), axis=1)
     # beyond the grid (cdf never reached q): exponential tail from the mean
-    reached = np.stack([cdf[:, -1] >= q for q in qs], axis=1)
     tail = (w_mean / np.maximum(rho, 1e-9))[:, None] * np.log(np.maximum(rho[:, None] / (1.0 - qs[None, :]), 1.0))
     return np.where(reached, out, np.maximum(tail, grid[:, -1:]))
 
 
-def _ttft_quantiles(replica: ReplicaModel, mix: _Mix, lam: FloatArray, b: FloatArray,
-                    st: dict[str, Any]) -> tuple[FloatArray, FloatArray]:
-    """Quantiles (32 per rate) and mean of TTFT without the slot wait.
+def _ttft_quantiles(kern: _Kernel, lam: FloatArray, b: FloatArray, st: _CycleState) -> tuple[FloatArray, FloatArray]:
+    """Quantiles (``_N_TTFT_QUANTILES`` per rate) and mean of TTFT without the slot wait (seconds).
 
     Prompts queue for prefill like an M/G/1 queue with multiple vacations (Takagi 1991,
     Queueing Analysis vol. 1, §2.3): the service of a prompt is its prefill episode (with the
@@ -389,11 +638,12 @@ def _ttft_quantiles(replica: ReplicaModel, mix: _Mix, lam: FloatArray, b: FloatA
     M/G/1 wait (:func:`_mg1_wait_quantiles`) plus the residual of a decode step (uniform on
     ``[0, T_d]``; zero when the replica is idle).
     """
+    mix = kern.mix
     h = lam.size
     p = mix.pref.size
-    t_d = st["t_d"]
-    a = np.maximum(st["a"], 1.0)
-    dur_fine, _ = _episode(replica, mix, b, a, fine=True)  # (H, F): episodes carrying a prompts
+    t_d = st.t_d
+    a = np.maximum(st.a, 1.0)
+    dur_fine, _ = _episode(kern, b, a, fine=True)  # (H, F): episodes carrying a prompts
     service = dur_fine / a[:, None]
     qs = (np.arange(_N_WAIT_QUANTILES) + 0.5) / _N_WAIT_QUANTILES
     w_vals = _mg1_wait_quantiles(lam, service, qs)  # (H, Q) equally likely
@@ -408,21 +658,21 @@ def _ttft_quantiles(replica: ReplicaModel, mix: _Mix, lam: FloatArray, b: FloatA
     phi = np.minimum(lam * dur_fine.mean(axis=1) / a, 1.0)
     x_lb = (1.0 - phi) * t_d + phi * (dur_fine**2).mean(axis=1) / np.maximum(dur_fine.mean(axis=1), 1e-12)
     extra = lam * x_lb * mix.prefill_mean
-    own_busy, _ = _episode(replica, mix, b, 1.0, extra)  # (H, P)
-    own_idle, _ = _episode(replica, mix, np.zeros(h), 1.0)
+    own_busy, _ = _episode(kern, b, 1.0, extra)  # (H, P)
+    own_idle, _ = _episode(kern, np.zeros(h), 1.0)
     own = np.concatenate([own_idle[:, None, :], np.repeat(own_busy[:, None, :], _N_RESIDUAL_POINTS, 1)], 1)
     # the idle state has no wait: weight it with the zero-wait quantiles only through r_wts
-    ttft = (w_vals[:, :, None, None] + r_vals[:, None, :, None] + own[:, None, :, :] + replica.request_overhead_s)
+    ttft = (w_vals[:, :, None, None] + r_vals[:, None, :, None] + own[:, None, :, :] + kern.replica.request_overhead_s)
     wts = (np.full((h, w_vals.shape[1]), 1.0 / w_vals.shape[1])[:, :, None, None]
            * r_wts[:, None, :, None] / p)
-    wts = np.broadcast_to(wts, ttft.shape)
     flat = ttft.reshape(h, -1)
-    fw = wts.reshape(h, -1)
-    quant = _weighted_quantile(flat, fw, (np.arange(_N_TTFT_QUANTILES) + 0.5) / _N_TTFT_QUANTILES)
+    fw = np.broadcast_to(wts, ttft.shape).reshape(h, -1)
+    # two weights per rate: the idle residual (index 0) and the busy ones (all equal)
+    in_idle = np.broadcast_to((np.arange(r_wts.shape[1]) == 0)[None, :, None], ttft.shape[1:]).reshape(-1)
+    quant = _two_class_weighted_quantile(flat, in_idle, wts[:, 0, 0, 0], wts[:, 0, 1, 0],
+                                         (np.arange(_N_TTFT_QUANTILES) + 0.5) / _N_TTFT_QUANTILES)
     mean = np.sum(flat * fw, axis=1) / np.sum(fw, axis=1)
     return quant, mean
-
-
 # =====================================================================================================
 # The planner
 # =====================================================================================================
@@ -770,128 +1020,256 @@ def _pick_instance(s: Scenario, hw: HardwareSpec, devices: int) -> Instance:
     return min(priced, key=lambda i: (pricing.instance_price_usd_per_h(i, pm) / i.accelerator_count, i.instance_id))
 
 
-# ----------------------------------------------------------------------------- per-layout analysis
 
 
+# ----------------------------------------------------------------------------- step 1: inputs
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """The scenario resolved against the catalog: what every later step reads (SI units, requests/s)."""
+
+    s: Scenario
+    model: ModelSpec
+    hw: HardwareSpec
+    region: Region
+    din: TokenDistribution
+    dout: TokenDistribution
+    workload: Workload
+    context: int
+    load: WeeklyLoad
+    mean: FloatArray = field(repr=False)  # fleet arrivals per hour, after the response cache
+    peak: FloatArray = field(repr=False)
+    frac: FloatArray = field(repr=False)  # share of each hour at the peak rate (bursts)
+    burst_s: float
+    host: float
+    pue: float
+    grid: float
+
+    @property
+    def region_id(self) -> str:
+        return f"{self.s.deploy.provider}:{self.s.deploy.region}"
+
+    @property
+    def auto(self) -> Autoscaling:
+        return self.s.autoscaling
+
+
+def _resolve_inputs(s: Scenario, input_tokens: TokenDistribution | None,
+                    output_tokens: TokenDistribution | None) -> _Inputs:
+    """Catalog look-ups, token distributions, the weekly load minus cache hits, grid and PUE."""
+    model = catalog.get_model(s.model.model_id)
+    hw = catalog.get_hardware(s.deploy.hardware_id)
+    if not model.generates:
+        raise InvalidInputError(f"{model.name} is an encoder-only model: it generates no tokens, so TTFT and "
+                                "output-token capacity do not apply. Choose a decoder model.")
+    memory.require_runnable(hw, s.model.weight_dtype)
+    region = catalog.get_region(f"{s.deploy.provider}:{s.deploy.region}")
+    din, dout = _token_distributions(s, model, input_tokens, output_tokens)
+    load = traffic_mod.weekly_load(s.traffic)
+    rch = s.traffic.response_cache_hit_rate
+    a = s.assumptions
+    return _Inputs(
+        s=s, model=model, hw=hw, region=region, din=din, dout=dout,
+        workload=Workload(prompt=din, output=dout, prefix_cache_hit_rate=s.traffic.prefix_cache_hit_rate),
+        context=math.ceil(din.mean + dout.mean), load=load, mean=load.mean * (1.0 - rch),
+        peak=load.peak * (1.0 - rch), frac=np.asarray(load.burst_fraction),
+        burst_s=s.traffic.burst_minutes * 60.0 if s.traffic.pattern == TrafficPattern.BURSTY else math.inf,
+        host=carbon.HOST_OVERHEAD_FRACTION if a.host_overhead_fraction is None else a.host_overhead_fraction,
+        pue=a.pue if a.pue is not None else region.pue,
+        grid=a.grid_gco2e_per_kwh if a.grid_gco2e_per_kwh is not None else region.grid_gco2e_per_kwh,
+    )
+
+
+# ----------------------------------------------------------------------------- step 2: per-layout queueing
+
+
+@dataclass(frozen=True)
+class _Latency:
+    """p95 TTFT, p95 end-to-end and TPOT (seconds) at some per-replica loads."""
+
+    ttft: FloatArray
+    e2e: FloatArray
+    tpot: FloatArray
+
+
+def _max_load(loads: FloatArray, ttft: FloatArray, e2e: FloatArray, ttft_slo: float, e2e_slo: float,
+              use_ttft: bool = True) -> float:
+    """Largest per-replica load (requests/s) whose p95s meet the SLO (linear interpolation on the curve)."""
+    lat_ok = (e2e <= e2e_slo) & ((ttft <= ttft_slo) if use_ttft else True)
+    if not lat_ok[0]:
+        return 0.0
+    if lat_ok.all():
+        return float(loads[-1])
+    k = int(np.argmin(lat_ok))  # first violation
+    x0, x1 = loads[k - 1], loads[k]
+    fr = 1.0
+    for arr, lim, on in ((ttft, ttft_slo, use_ttft), (e2e, e2e_slo, True)):
+        if on and arr[k] > lim:
+            y0, y1 = arr[k - 1], arr[k]
+            f = (lim - y0) / (y1 - y0) if np.isfinite(y1) and y1 > y0 else 0.0
+            fr = min(fr, max(0.0, f))
+    return float(x0 + (x1 - x0) * fr)
+
+
+@dataclass(frozen=True)
 class _Layout:
-    """One tensor-parallel layout: replica model, latency curve and SLO capacity."""
+    """One tensor-parallel layout: replica model, saturation, latency curve and SLO capacity (requests/s)."""
 
-    def __init__(self, s: Scenario, model: ModelSpec, hw: HardwareSpec, tp: int, pp: int, workload: Workload,
-                 context: int) -> None:
-        a = s.assumptions
-        self.tp, self.pp = tp, pp
-        self.devices = tp * pp
-        self.replica = replica_model(
-            model, hw, s.model.weight_dtype, tp=tp, pp=pp, kv_dtype=s.model.kv_dtype, context_tokens=context,
-            efficiency=_efficiency(s), memory_utilization=a.memory_utilization,
-            runtime_overhead_bytes=a.runtime_overhead_gb * 1e9,
-        )
-        probe = queue_metrics(self.replica, np.array([1e-6]), workload)
-        self.sat = float(probe["saturation_rps"])
-        self.loads = np.asarray(LOAD_GRID_FRACTIONS) * self.sat
-        q = queue_metrics(self.replica, self.loads, workload)
-        self.curve = q
-        self.ttft = np.asarray(q["ttft_p95_s"], dtype=float)
-        self.e2e = np.asarray(q["e2e_p95_s"], dtype=float)
-        self.tpot = np.asarray(q["tpot_s"], dtype=float)
-        self.zero_ttft = float(self.ttft[0])
-        self.zero_e2e = float(self.e2e[0])
-        occ = np.asarray(q["occupancy"], dtype=float)
-        limit = SLOT_OCCUPANCY_LIMIT * self.replica.max_batch
-        self.occupancy_cap = float(np.interp(limit, occ, self.loads)) if occ[-1] > limit else float(self.loads[-1])
+    tp: int
+    pp: int
+    replica: ReplicaModel
+    sat: float
+    loads: FloatArray = field(repr=False)
+    ttft: FloatArray = field(repr=False)
+    e2e: FloatArray = field(repr=False)
+    tpot: FloatArray = field(repr=False)
+    occupancy_cap: float
+    lam_slo: float
+
+    @property
+    def devices(self) -> int:
+        return self.tp * self.pp
+
+    @property
+    def zero_ttft(self) -> float:
+        return float(self.ttft[0])
+
+    @property
+    def zero_e2e(self) -> float:
+        return float(self.e2e[0])
 
     def max_load(self, ttft_slo: float, e2e_slo: float, use_ttft: bool = True) -> float:
-        """Largest per-replica load whose p95s meet the SLO (linear interpolation on the curve)."""
-        lat_ok = (self.e2e <= e2e_slo) & ((self.ttft <= ttft_slo) if use_ttft else True)
-        if not lat_ok[0]:
-            return 0.0
-        if lat_ok.all():
-            return float(self.loads[-1])
-        k = int(np.argmin(lat_ok))  # first violation
-        x0, x1 = self.loads[k - 1], self.loads[k]
-        fr = 1.0
-        for arr, lim, on in ((self.ttft, ttft_slo, use_ttft), (self.e2e, e2e_slo, True)):
-            if on and arr[k] > lim:
-                y0, y1 = arr[k - 1], arr[k]
-                f = (lim - y0) / (y1 - y0) if np.isfinite(y1) and y1 > y0 else 0.0
-                fr = min(fr, max(0.0, f))
-        return float(x0 + (x1 - x0) * fr)
+        """Largest per-replica load whose p95s meet the SLO (see :func:`_max_load`)."""
+        return _max_load(self.loads, self.ttft, self.e2e, ttft_slo, e2e_slo, use_ttft)
 
-    def at(self, per_replica_rps: FloatArray) -> dict[str, FloatArray]:
-        """p95 latencies and TPOT at per-replica loads (interpolated; inf beyond saturation)."""
+    def at(self, per_replica_rps: npt.ArrayLike) -> _Latency:
+        """p95 latencies and TPOT at per-replica loads, interpolated on the curve.
+
+        Above the curve's top (``LOAD_GRID_FRACTIONS[-1]`` of saturation) the replicas serve no more:
+        the excess is late or dropped (:func:`_fleet`) and the requests served see the top's latency.
+        """
         x = np.asarray(per_replica_rps, dtype=float)
-        out = {}
-        for key, arr in (("ttft", self.ttft), ("e2e", self.e2e), ("tpot", self.tpot)):
+        out = []
+        for arr in (self.ttft, self.e2e, self.tpot):
             finite = np.where(np.isfinite(arr), arr, np.nan)
-            v = np.interp(x, self.loads, np.nan_to_num(finite, nan=np.nanmax(finite) if np.any(np.isfinite(finite))
-                                                        else 0.0))
-            out[key] = np.where(x > self.loads[-1], np.inf, v)
-        return out
+            fill = np.nanmax(finite) if np.any(np.isfinite(finite)) else 0.0
+            out.append(np.interp(x, self.loads, np.nan_to_num(finite, nan=fill)))
+        return _Latency(ttft=out[0], e2e=out[1], tpot=out[2])
 
 
-class _Fleet(BaseModel):
-    """Hourly fleet of one mode's plan (arrays of 168)."""
+def _analyse_layout(inp: _Inputs, tp: int, pp: int, mixes: dict[float, _Mix]) -> _Layout:
+    """Replica model, saturation (once) and the latency curve on ``LOAD_GRID_FRACTIONS`` of it.
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    ``mixes`` holds the token-mix quadrature per attention window, shared by the layouts of one plan.
+    """
+    s, a = inp.s, inp.s.assumptions
+    replica = replica_model(
+        inp.model, inp.hw, s.model.weight_dtype, tp=tp, pp=pp, kv_dtype=s.model.kv_dtype,
+        context_tokens=inp.context, efficiency=_efficiency(s), memory_utilization=a.memory_utilization,
+        runtime_overhead_bytes=a.runtime_overhead_gb * 1e9,
+    )
+    mix = mixes.get(replica.window)
+    if mix is None:
+        mix = mixes[replica.window] = _Mix.of(inp.workload, replica.window)
+    kern = _Kernel.of(replica, mix)
+    sat = _saturation_rps(kern)
+    loads = np.asarray(LOAD_GRID_FRACTIONS) * sat
+    q = _queue_metrics(kern, loads, sat)
+    ttft, e2e = np.asarray(q.ttft_p95_s, dtype=float), np.asarray(q.e2e_p95_s, dtype=float)
+    occ = np.asarray(q.occupancy, dtype=float)
+    limit = SLOT_OCCUPANCY_LIMIT * replica.max_batch
+    occupancy_cap = float(np.interp(limit, occ, loads)) if occ[-1] > limit else float(loads[-1])
+    return _Layout(tp=tp, pp=pp, replica=replica, sat=sat, loads=loads, ttft=ttft, e2e=e2e,
+                   tpot=np.asarray(q.tpot_s, dtype=float), occupancy_cap=occupancy_cap,
+                   lam_slo=_max_load(loads, ttft, e2e, s.slo.ttft_p95_s, s.slo.e2e_p95_s))
 
-    replicas: Any
-    base: Any
-    replica_hours: Any
-    instance_hours: Any
-    late: Any
-    dropped: Any
-    utilization: Any
-    per_replica_peak_rps: Any
+
+@dataclass(frozen=True)
+class _Candidates:
+    """Layouts analysed, and the ones that failed (with why), in the order tried."""
+
+    layouts: tuple[_Layout, ...]
+    failed: tuple[TpOption, ...]
+
+
+def _candidate_layouts(inp: _Inputs, progress: Progress | None) -> _Candidates:
+    """Every tensor-parallel layout to compare (:func:`_tp_candidates`), each through the queueing model."""
+    _report(progress, 0.08, "fitting the replica model")
+    candidates = _tp_candidates(inp.s, inp.model, inp.hw, inp.context)
+    try:
+        _pick_instance(inp.s, inp.hw, min(t * p for t, p in candidates))
+    except InvalidInputError as exc:
+        alt, alt_text = _alternative(inp.s, inp.model)
+        raise InfeasiblePlanError(str(exc), alt, alt_text) from None
+    layouts: list[_Layout] = []
+    failed: list[TpOption] = []
+    mixes: dict[float, _Mix] = {}
+    for i, (tp, pp) in enumerate(candidates):
+        _report(progress, 0.1 + 0.35 * i / len(candidates), f"queueing model for tensor parallel {tp}")
+        try:
+            layouts.append(_analyse_layout(inp, tp, pp, mixes))
+        except (InvalidInputError, DoesNotFitError) as exc:
+            failed.append(TpOption(tp=tp, pp=pp, feasible=False, reason=str(exc)))
+    if not layouts:
+        raise InvalidInputError("No layout of " + inp.model.name + " on " + inp.hw.name + " works: "
+                                + "; ".join(f"TP {o.tp}: {o.reason}" for o in failed))
+    return _Candidates(layouts=tuple(layouts), failed=tuple(failed))
+
+
+# ----------------------------------------------------------------------------- step 3: fleet per hour
+
+
+@dataclass(frozen=True)
+class _Fleet:
+    """Hourly fleet of one mode's plan (arrays over the hours of the week, last axis; replicas, requests/h)."""
+
+    replicas: npt.NDArray[np.int_]
+    base: FloatArray
+    replica_hours: FloatArray
+    instance_hours: FloatArray
+    late: FloatArray
+    dropped: FloatArray
+    utilization: FloatArray
+    per_replica_peak_rps: FloatArray
 
 
 def _fleet(mean: FloatArray, peak: FloatArray, frac: FloatArray, lam_cap: float, lam_slo: float, sat: float,
-           auto: Any, burst_s: float, devices: int, per_instance: int, scale_to_zero: bool,
+           auto: Autoscaling, burst_s: float, devices: int, per_instance: int, scale_to_zero: bool,
            floor_one: bool) -> _Fleet:
-    """Replicas per hour under the autoscaling policy; late and dropped requests (see plan notes)."""
+    """Replicas per hour under the autoscaling policy; late and dropped requests per hour.
+
+    ``n_h = clip(ceil(lambda_h / lambda*), min, max)`` for the hour's base and peak rates; bursts longer
+    than the scale-up delay plus cold start are followed (billed for their share of the hour after the
+    delay), shorter ones are provisioned for. Late: above ``n lambda_SLO`` up to saturation ``n sat``, plus
+    arrivals during scale-up and cold starts; dropped: above ``n sat``. ``mean`` and ``peak`` may carry
+    leading axes (several traffic scales at once); the hours are the last axis. Requests/s in, per hour out.
+    """
     lam_cap = max(lam_cap, 1e-12)
     with np.errstate(divide="ignore", invalid="ignore"):
         base_rate = np.where(frac >= 1.0, peak, np.where(frac > 0, (mean - frac * peak) / np.maximum(1.0 - frac, 1e-12),
                                                          mean))
     base_rate = np.maximum(base_rate, 0.0)
-    need_base = np.ceil(base_rate / lam_cap - 1e-9)
-    need_peak = np.ceil(peak / lam_cap - 1e-9)
-    lo = auto.min_replicas
-    if floor_one and not scale_to_zero:
-        lo = max(lo, 1)
-    hi = auto.max_replicas
+    lo = max(auto.min_replicas, 1) if floor_one and not scale_to_zero else auto.min_replicas
     lag = auto.scale_up_delay_s + auto.cold_start_s
-    followable = burst_s > lag
-    zero_ok = scale_to_zero
-    n_base = np.clip(need_base, lo, hi)
-    n_peak = np.clip(need_peak, lo, hi)
-    if zero_ok:
+    n_base = np.clip(np.ceil(base_rate / lam_cap - 1e-9), lo, auto.max_replicas)
+    n_peak = np.clip(np.ceil(peak / lam_cap - 1e-9), lo, auto.max_replicas)
+    if scale_to_zero:
         n_base = np.where(base_rate <= 0, 0.0, np.maximum(n_base, 1.0))
         n_peak = np.where(peak <= 0, 0.0, np.maximum(n_peak, 1.0))
     bursty = frac > 0
-    if followable and math.isfinite(burst_s):
+    follow = burst_s > lag and math.isfinite(burst_s)
+    if follow:
         billed = frac * max(0.0, burst_s - auto.scale_up_delay_s) / burst_s
+        i_base = _instances_for(n_base, devices, per_instance)
         rep_h = np.where(bursty, n_base + (n_peak - n_base) * billed, n_base)
-        inst_h = np.where(bursty, _instances_for(n_base, devices, per_instance)
-                          + (_instances_for(n_peak, devices, per_instance) - _instances_for(n_base, devices, per_instance))
-                          * billed, _instances_for(n_base, devices, per_instance))
+        inst_h = np.where(bursty, i_base + (_instances_for(n_peak, devices, per_instance) - i_base) * billed, i_base)
     else:
         n_base = np.where(bursty, n_peak, n_base)
         rep_h = n_base.copy()
         inst_h = _instances_for(n_base, devices, per_instance)
     replicas = np.maximum(n_peak, n_base)
-    # late and dropped (requests per hour)
-    at_peak = np.where(bursty, frac, 1.0)
-    late = np.maximum(0.0, np.minimum(peak, replicas * sat) - replicas * lam_slo) * 3600.0 * at_peak
-    dropped = np.maximum(0.0, peak - replicas * sat) * 3600.0 * at_peak
-    if followable and math.isfinite(burst_s) and np.any(bursty):
-        n_bursts = frac * 3600.0 / burst_s
-        late += np.where(bursty, np.maximum(0.0, peak - n_base * lam_slo) * min(lag, burst_s) * n_bursts, 0.0)
-    prev = np.roll(n_base, 1)
-    ramp = (n_base > prev) & ~bursty
-    late += np.where(ramp, np.maximum(0.0, mean - prev * lam_slo) * min(lag, 3600.0), 0.0)
-    cold = (prev == 0) & (mean > 0)
-    late += np.where(cold, mean * min(auto.cold_start_s, 3600.0), 0.0)
-    late = np.minimum(late, mean * 3600.0)
+    late, dropped = _late_and_dropped(mean, peak, frac, replicas, n_base, lam_slo, sat, auto, burst_s, follow)
     with np.errstate(divide="ignore", invalid="ignore"):
         util = np.where(rep_h > 0, np.minimum(mean / (rep_h * sat), 1.0), 0.0)
         per_rep = np.where(replicas > 0, peak / np.maximum(replicas, 1.0), 0.0)
@@ -899,9 +1277,39 @@ def _fleet(mean: FloatArray, peak: FloatArray, frac: FloatArray, lam_cap: float,
                   dropped=dropped, utilization=util, per_replica_peak_rps=per_rep)
 
 
+def _late_and_dropped(mean: FloatArray, peak: FloatArray, frac: FloatArray, replicas: FloatArray, n_base: FloatArray,
+                      lam_slo: float, sat: float, auto: Autoscaling, burst_s: float,
+                      follow: bool) -> tuple[FloatArray, FloatArray]:
+    """Late and dropped requests per hour (see :func:`_fleet`).
+
+    ``late = (min(peak, n sat) - n lambda_SLO)+ x 3600 x f`` (f: the hour's share at the peak) plus, for
+    followed bursts, ``(peak - n_base lambda_SLO)+ x min(lag, burst) x bursts``, plus ramp-ups
+    ``(mean - n_{h-1} lambda_SLO)+ x min(lag, 3600)`` and cold starts from zero ``mean x cold start``;
+    at most every arrival of the hour. ``dropped = (peak - n sat)+ x 3600 x f``.
+    """
+    bursty = frac > 0
+    at_peak = np.where(bursty, frac, 1.0)
+    lag = auto.scale_up_delay_s + auto.cold_start_s
+    late = np.maximum(0.0, np.minimum(peak, replicas * sat) - replicas * lam_slo) * 3600.0 * at_peak
+    dropped = np.maximum(0.0, peak - replicas * sat) * 3600.0 * at_peak
+    if follow and np.any(bursty):
+        n_bursts = frac * 3600.0 / burst_s
+        late += np.where(bursty, np.maximum(0.0, peak - n_base * lam_slo) * min(lag, burst_s) * n_bursts, 0.0)
+    prev = np.roll(n_base, 1, axis=-1)
+    ramp = (n_base > prev) & ~bursty
+    late += np.where(ramp, np.maximum(0.0, mean - prev * lam_slo) * min(lag, 3600.0), 0.0)
+    cold = (prev == 0) & (mean > 0)
+    late += np.where(cold, mean * min(auto.cold_start_s, 3600.0), 0.0)
+    return np.minimum(late, mean * 3600.0), dropped
+
+
 def _energy(hw: HardwareSpec, fleet: _Fleet, devices: int, per_instance: int, host: float,
             pue: float) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Energy (kWh) per hour, busy and total accelerator-hours per hour."""
+    """Energy (kWh) per hour, busy and total accelerator-hours per hour.
+
+    Busy accelerators draw ``P(u)`` (idle to TDP by utilization) plus the host share, the rest of the
+    instances' accelerators idle power plus host; ``E = P / 1000 x h x PUE`` (``estimator.carbon``).
+    """
     busy_h = np.asarray(fleet.replica_hours, dtype=float) * devices
     all_h = np.maximum(np.asarray(fleet.instance_hours, dtype=float) * per_instance, busy_h)
     idle_h = all_h - busy_h
@@ -918,33 +1326,301 @@ def _price(inst: Instance, p: Pricing) -> float | None:
     return float(v) if v is not None else None
 
 
-def _weekly_cost(inst_h: FloatArray, inst: Instance, p: Pricing) -> float | None:
-    """Weekly USD under pricing ``p``: committed models commit the always-on floor, the rest on demand."""
+def _weekly_costs(inst_h: FloatArray, inst: Instance, p: Pricing) -> FloatArray | None:
+    """Weekly USD under pricing ``p`` for each row of hourly instance counts (hours on the last axis).
+
+    Committed models commit the always-on floor ``F = floor(min_h n_h)``: ``F x 168 x price +
+    sum_h (n_h - F)+ x on-demand``; the others ``sum_h n_h x price``. ``None`` without a price.
+    """
     price = _price(inst, p)
     if price is None:
         return None
     od = float(inst.price_on_demand_usd_per_h)
     if p in (Pricing.COMMITTED_1Y, Pricing.COMMITTED_3Y):
-        floor = float(np.floor(np.min(inst_h) + 1e-9))
-        return float(floor * 168.0 * price + np.sum(np.maximum(inst_h - floor, 0.0)) * od)
-    return float(np.sum(inst_h) * price)
+        floor = np.floor(np.min(inst_h, axis=-1) + 1e-9)
+        return np.asarray(floor * 168.0 * price + np.sum(np.maximum(inst_h - floor[..., None], 0.0), axis=-1) * od)
+    return np.asarray(np.sum(inst_h, axis=-1) * price)
 
 
-# ----------------------------------------------------------------------------- modes other than real-time
+def _weekly_cost(inst_h: FloatArray, inst: Instance, p: Pricing) -> float | None:
+    """Weekly USD of one week of hourly instance counts (see :func:`_weekly_costs`)."""
+    w = _weekly_costs(np.asarray(inst_h, dtype=float), inst, p)
+    return None if w is None else float(w)
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """The cheapest feasible layout, its instance, plan load ``lam_cap`` (requests/s) and real-time fleet."""
+
+    lay: _Layout
+    inst: Instance
+    lam_cap: float
+    fleet: _Fleet
+    weekly_usd: float
+    pricing: Pricing
+    tp_options: tuple[TpOption, ...] = ()
+
+    @property
+    def per_inst(self) -> int:
+        return self.inst.accelerator_count
+
+    @property
+    def price(self) -> float:
+        """USD per instance-hour under the scenario's pricing (0 when unpublished)."""
+        return float(_price(self.inst, self.pricing) or 0.0)
+
+
+def _size_layout(inp: _Inputs, lay: _Layout) -> tuple[TpOption, _Choice | None]:
+    """Instance, plan load and real-time fleet of one layout; its option row (infeasible: why)."""
+    s, auto, pm = inp.s, inp.auto, inp.s.deploy.pricing
+    if lay.lam_slo <= 0:
+        why = []
+        if lay.zero_ttft > s.slo.ttft_p95_s:
+            why.append(f"p95 TTFT at batch 1 is {_fmt_s(lay.zero_ttft)} (goal {_fmt_s(s.slo.ttft_p95_s)})")
+        if lay.zero_e2e > s.slo.e2e_p95_s:
+            why.append(f"p95 end-to-end at batch 1 is {_fmt_s(lay.zero_e2e)} (goal {_fmt_s(s.slo.e2e_p95_s)})")
+        return TpOption(tp=lay.tp, pp=lay.pp, feasible=False, saturation_rps=lay.sat,
+                        reason="; ".join(why) or "the SLO is not met at any load"), None
+    try:
+        inst = _pick_instance(s, inp.hw, lay.devices)
+    except InvalidInputError as exc:
+        return TpOption(tp=lay.tp, pp=lay.pp, feasible=False, saturation_rps=lay.sat, reason=str(exc)), None
+    lam_cap = min(lay.lam_slo, auto.target_utilization * lay.sat, lay.occupancy_cap)
+    fl = _fleet(inp.mean, inp.peak, inp.frac, lam_cap, lay.lam_slo, lay.sat, auto, inp.burst_s, lay.devices,
+                inst.accelerator_count, auto.scale_to_zero, floor_one=True)
+    wk = _weekly_cost(fl.instance_hours, inst, pm)
+    if wk is None:
+        return TpOption(tp=lay.tp, pp=lay.pp, feasible=False, saturation_rps=lay.sat,
+                        reason=f"{inst.instance_id} has no {pm.value} price"), None
+    opt = TpOption(tp=lay.tp, pp=lay.pp, feasible=True, monthly_cost_usd=wk * MONTH_OVER_WEEK,
+                   saturation_rps=lay.sat, max_rps_per_replica=lam_cap)
+    return opt, _Choice(lay=lay, inst=inst, lam_cap=lam_cap, fleet=fl, weekly_usd=wk, pricing=pm)
+
+
+def _choose_layout(inp: _Inputs, cands: _Candidates) -> _Choice:
+    """The cheapest layout per week (fewer devices on a tie); :class:`InfeasiblePlanError` if none meets the SLO."""
+    options = list(cands.failed)
+    sized: list[_Choice] = []
+    for lay in cands.layouts:
+        opt, ch = _size_layout(inp, lay)
+        options.append(opt)
+        if ch is not None:
+            sized.append(ch)
+    if not sized:
+        raise _no_layout_error(inp, cands, options)
+    best = min(sized, key=lambda c: (c.weekly_usd, c.lay.devices))
+    return dataclasses.replace(best, tp_options=tuple(options))
+
+
+def _no_layout_error(inp: _Inputs, cands: _Candidates, options: list[TpOption]) -> InfeasiblePlanError:
+    ttft_slo, e2e_slo = inp.s.slo.ttft_p95_s, inp.s.slo.e2e_p95_s
+    why_not = "; ".join(f"TP {o.tp}: {o.reason}" for o in options if not o.feasible)
+    alt, alt_text = _alternative(inp.s, inp.model)
+    lays = cands.layouts
+    hint = ""
+    if all(x.zero_ttft > ttft_slo or x.zero_e2e > e2e_slo for x in lays):
+        hint = (f" The fastest layout reaches p95 TTFT {_fmt_s(min(x.zero_ttft for x in lays))} and end-to-end "
+                f"{_fmt_s(min(x.zero_e2e for x in lays))} at batch 1: goals at or above these are reachable on "
+                "this hardware.")
+    return InfeasiblePlanError(
+        f"{inp.model.name} on {inp.hw.name} cannot meet the SLO (p95 TTFT {_fmt_s(ttft_slo)}, p95 end-to-end "
+        f"{_fmt_s(e2e_slo)}) at any load: {why_not}.{hint}", alt, alt_text)
+
+
+def _replica_ceiling() -> int:
+    """The largest ``max_replicas`` a scenario accepts (``scenario.Autoscaling``)."""
+    for m in Autoscaling.model_fields["max_replicas"].metadata:
+        le = getattr(m, "le", None)
+        if le is not None:
+            return int(le)
+    return 10_000
+
+
+@dataclass(frozen=True)
+class _Shortfall:
+    """A fleet capped by its maximum replica count below what the peak needs within the SLO."""
+
+    max_replicas: int
+    peak_rps: float
+    per_replica_rps: float
+    lam_slo: float
+    replicas_for_slo: int
+    replicas_for_plan: int
+    late_share: float
+    dropped_share: float
+    monthly_cost_usd: float | None
+
+    @property
+    def reason(self) -> str:
+        return (f"at most {self.max_replicas:,} replicas cannot keep up at the peak: {self.late_share:.1%} of "
+                f"requests late, {self.dropped_share:.1%} dropped")
+
+
+def _shortfall(inp: _Inputs, ch: _Choice, fleet: _Fleet, lam_cap: float, lam_slo: float, *,
+               scale_to_zero: bool, floor_one: bool) -> _Shortfall | None:
+    """Whether ``fleet`` hits the replica ceiling with the peak above ``n lambda_SLO``; then how short it is.
+
+    Replicas needed at the peak: ``ceil(peak / lambda_SLO)`` to meet the SLO, ``ceil(peak / lambda*)`` at the
+    plan load; the monthly cost is that of the fleet with the ceiling raised to the latter.
+    """
+    auto = inp.auto
+    reps = fleet.replicas
+    short = (reps >= auto.max_replicas) & (inp.peak > reps * lam_slo * (1.0 + 1e-9))
+    if not np.any(short) and float(np.sum(fleet.dropped)) <= 0.0:
+        return None
+    peak = float(np.max(inp.peak))
+    n_slo = math.ceil(peak / max(lam_slo, 1e-12) - 1e-9)
+    n_plan = max(math.ceil(peak / max(lam_cap, 1e-12) - 1e-9), n_slo)
+    cost = None
+    if n_plan <= _replica_ceiling():
+        raised = auto.model_copy(update={"max_replicas": max(n_plan, auto.min_replicas, 1)})
+        f2 = _fleet(inp.mean, inp.peak, inp.frac, lam_cap, lam_slo, ch.lay.sat, raised, inp.burst_s,
+                    ch.lay.devices, ch.per_inst, scale_to_zero, floor_one=floor_one)
+        wk = _weekly_cost(f2.instance_hours, ch.inst, ch.pricing)
+        cost = wk * MONTH_OVER_WEEK if wk is not None else None
+    requests = max(float(np.sum(inp.mean) * 3600.0), 1e-12)
+    return _Shortfall(max_replicas=auto.max_replicas, peak_rps=peak,
+                      per_replica_rps=float(np.max(fleet.per_replica_peak_rps)), lam_slo=lam_slo,
+                      replicas_for_slo=n_slo, replicas_for_plan=n_plan,
+                      late_share=min(float(np.sum(fleet.late)) / requests, 1.0),
+                      dropped_share=min(float(np.sum(fleet.dropped)) / requests, 1.0), monthly_cost_usd=cost)
+
+
+def _shortfall_warning(inp: _Inputs, ch: _Choice, sf: _Shortfall) -> str:
+    """The plan cannot meet the SLO at the replica ceiling: how much is late or dropped, what would meet it."""
+    slo = inp.s.slo
+    fix = (f"raise the maximum replicas to at least {sf.replicas_for_plan:,}"
+           + (f" (about {_fmt_usd(sf.monthly_cost_usd)} a month)" if sf.monthly_cost_usd is not None else ""))
+    if sf.replicas_for_plan > _replica_ceiling():
+        fix = (f"that is more than the {_replica_ceiling():,} replicas one plan allows: split the traffic over "
+               "several endpoints")
+    return (f"The SLO (p95 TTFT {_fmt_s(slo.ttft_p95_s)}, p95 end-to-end {_fmt_s(slo.e2e_p95_s)}) cannot be met "
+            f"with at most {sf.max_replicas:,} replicas: at the peak of {sf.peak_rps:,.1f} requests/s each replica "
+            f"would carry {sf.per_replica_rps:,.2f} requests/s, more than the {sf.lam_slo:,.2f} it serves within the "
+            f"SLO (saturation {ch.lay.sat:,.2f}). About {sf.late_share:.1%} of the week's requests would be late "
+            f"and {sf.dropped_share:.1%} dropped. Meeting the SLO takes {sf.replicas_for_slo:,} replicas at the "
+            f"peak" + (f" ({sf.replicas_for_plan:,} at the {inp.auto.target_utilization:.0%} target utilization)"
+                     if sf.replicas_for_plan != sf.replicas_for_slo else "") + f": {fix}; "
+            "or choose faster hardware, or relax the SLO.")
+
+
+# ----------------------------------------------------------------------------- step 4: inference modes
+
+
+@dataclass(frozen=True)
+class _Realtime:
+    """Real-time plan: p95 latencies per hour (NaN without traffic) and in the busiest hour (seconds)."""
+
+    ttft_h: FloatArray
+    e2e_h: FloatArray
+    ttft_worst: float
+    e2e_worst: float
+    shortfall: _Shortfall | None
+
+
+def _worst(x: FloatArray, fallback: float) -> float:
+    """Largest finite hourly value, ``fallback`` when no hour has one."""
+    return float(np.nanmax(x)) if np.any(np.isfinite(x)) else fallback
+
+
+def _realtime(inp: _Inputs, ch: _Choice) -> _Realtime:
+    lat = ch.lay.at(ch.fleet.per_replica_peak_rps)
+    live = (ch.fleet.replicas > 0) & (inp.mean > 0)
+    ttft_h = np.where(live, lat.ttft, np.nan)
+    e2e_h = np.where(live, lat.e2e, np.nan)
+    sf = _shortfall(inp, ch, ch.fleet, ch.lam_cap, ch.lay.lam_slo, scale_to_zero=inp.auto.scale_to_zero,
+                    floor_one=True)
+    return _Realtime(ttft_h=ttft_h, e2e_h=e2e_h, ttft_worst=_worst(ttft_h, ch.lay.zero_ttft),
+                     e2e_worst=_worst(e2e_h, ch.lay.zero_e2e), shortfall=sf)
+
+
+@dataclass(frozen=True)
+class _AsyncPlan:
+    """Asynchronous endpoint: same replicas, sized for the end-to-end goal only, may scale to zero."""
+
+    fleet: _Fleet | None
+    e2e_s: float
+    weekly_usd: float
+    shortfall: _Shortfall | None
+
+
+def _async_plan(inp: _Inputs, ch: _Choice) -> _AsyncPlan:
+    lay, auto = ch.lay, inp.auto
+    e2e_goal = min(inp.s.slo.e2e_p95_s, modes.mode_spec(InferenceMode.ASYNC).value("response_max_s"))
+    lam_slo = lay.max_load(math.inf, e2e_goal, use_ttft=False)
+    lam = min(lam_slo, auto.target_utilization * lay.sat, lay.occupancy_cap) if lam_slo > 0 else 0.0
+    if lam <= 0:
+        return _AsyncPlan(fleet=None, e2e_s=lay.zero_e2e, weekly_usd=math.inf, shortfall=None)
+    fl = _fleet(inp.mean, inp.peak, inp.frac, lam, lam_slo, lay.sat, auto, inp.burst_s, lay.devices, ch.per_inst,
+                True, floor_one=False)
+    e2e = _worst(np.where((fl.replicas > 0) & (inp.mean > 0), lay.at(fl.per_replica_peak_rps).e2e, np.nan),
+                 lay.zero_e2e)
+    sf = _shortfall(inp, ch, fl, lam, lam_slo, scale_to_zero=True, floor_one=False)
+    return _AsyncPlan(fleet=fl, e2e_s=e2e, weekly_usd=_weekly_cost(fl.instance_hours, ch.inst, ch.pricing) or math.inf,
+                      shortfall=sf)
+
+
+@dataclass(frozen=True)
+class _BatchJob:
+    """Batch transform: one job a day on ``n_job`` replicas for ``job_h`` hours at high utilization."""
+
+    n_job: int
+    job_h: float
+    latency_s: float
+    weekly_usd: float
+    e2e_record_s: float
+
+
+def _batch_job(inp: _Inputs, ch: _Choice) -> _BatchJob:
+    """Daily jobs: ``replica-hours = requests / (BATCH_UTILIZATION x sat x 3600)`` split into jobs of at most
+    ``BATCH_JOB_MAX_HOURS`` plus the job start-up; results after the schedule interval plus the job."""
+    lay, bspec = ch.lay, modes.mode_spec(InferenceMode.BATCH)
+    week_requests = float(np.sum(inp.mean) * 3600.0)
+    rep_hours = week_requests / (BATCH_UTILIZATION * lay.sat * 3600.0)
+    jobs = 7.0
+    per_job_h = rep_hours / jobs
+    n_job = max(1, math.ceil(per_job_h / BATCH_JOB_MAX_HOURS))
+    job_h = per_job_h / n_job + bspec.value("job_startup_s") / 3600.0
+    inst_hours = jobs * float(_instances_for(np.array([n_job]), lay.devices, ch.per_inst)[0]) * job_h
+    weekly = (_price(ch.inst, ch.pricing) or float(ch.inst.price_on_demand_usd_per_h)) * inst_hours
+    return _BatchJob(n_job=n_job, job_h=job_h, latency_s=bspec.value("schedule_interval_s") + job_h * 3600.0,
+                     weekly_usd=weekly, e2e_record_s=float(lay.at(np.array([BATCH_UTILIZATION * lay.sat])).e2e[0]))
+
+
+@dataclass(frozen=True)
+class _Serverless:
+    """Serverless on CPU workers: memory, vCPU share, batch-1 latency, GB-second cost and energy per hour."""
+
+    need_bytes: float
+    weights_bytes: float
+    alloc_bytes: float
+    fits: bool
+    vcpus: float
+    tpot_s: float
+    e2e_p95_s: float
+    e2e_mean_s: float
+    peak_concurrency: float
+    concurrency_by_hour: FloatArray
+    cost_by_hour: FloatArray
+    weekly_cost: float
+    energy_by_hour: FloatArray
 
 
 def _serverless(s: Scenario, model: ModelSpec, din: TokenDistribution, dout: TokenDistribution,
-                mean_rps: FloatArray, peak_rps: FloatArray, eff: performance.Efficiency) -> dict[str, Any]:
-    """Serverless on CPU: memory size, batch-1 latency on a vCPU share, GB-second cost."""
+                mean_rps: FloatArray, peak_rps: FloatArray, eff: performance.Efficiency) -> _Serverless:
+    """Serverless on CPU: memory size, batch-1 latency on a vCPU share, GB-second cost.
+
+    Memory: weights + KV cache of a p95 request + ``SERVERLESS_RUNTIME_BYTES``, rounded up to the mode's
+    step; vCPUs in proportion to memory, each ``1 / VCPUS_PER_CPU_SOCKET`` of the socket's bandwidth
+    and FLOP/s. TPOT = bytes read per token / bandwidth; prefill ``2 N n / FLOP/s``. Cost per hour:
+    busy GB-seconds, requests and data (``data/inference_modes.csv``).
+    """
     spec = modes.mode_spec(InferenceMode.SERVERLESS)
     w = memory.weights_bytes(model, s.model.weight_dtype)
     kvb = memory.kv_cache_bytes_per_token(model, s.model.kv_dtype)
-    ctx95 = din.p95 + dout.p95
-    need = w + kvb * ctx95 + SERVERLESS_RUNTIME_BYTES
+    need = w + kvb * (din.p95 + dout.p95) + SERVERLESS_RUNTIME_BYTES
     step = spec.value("memory_step_bytes")
-    mem_min, mem_max = spec.value("memory_min_bytes"), spec.value("memory_max_bytes")
-    alloc = min(max(math.ceil(need / step) * step, mem_min), mem_max)
-    out: dict[str, Any] = {"need_bytes": need, "weights_bytes": w, "alloc_bytes": alloc, "fits": need <= mem_max}
+    alloc = min(max(math.ceil(need / step) * step, spec.value("memory_min_bytes")), spec.value("memory_max_bytes"))
     cpu = catalog.get_hardware(SERVERLESS_CPU_HARDWARE)
     vcpus = alloc / 2**30 * spec.value("vcpu_per_gb")
     share = vcpus / VCPUS_PER_CPU_SOCKET
@@ -958,276 +1634,124 @@ def _serverless(s: Scenario, model: ModelSpec, din: TokenDistribution, dout: Tok
     prefill = 2.0 * model.params_active * n / flops + eff.prefill_overhead_s
     e2e = prefill[:, None] + (L[None, :] - 1.0) * tpot
     e2e_mean = float(e2e.mean())
-    out.update({
-        "vcpus": vcpus, "tpot_s": tpot, "e2e_p95_s": float(np.percentile(e2e, 95)), "e2e_mean_s": e2e_mean,
-        "peak_concurrency": float(np.max(peak_rps) * e2e_mean),
-        "concurrency_by_hour": np.ceil(mean_rps * e2e_mean - 1e-9),
-    })
     gb = alloc / 2**30
     sec = mean_rps * 3600.0 * e2e_mean  # busy seconds per hour
     bytes_per_req = (din.mean + dout.mean) * modes.BYTES_PER_TOKEN
     cost_h = (sec * gb * spec.value("price_usd_per_gb_s") + mean_rps * 3600.0 * spec.value("price_usd_per_request")
               + mean_rps * 3600.0 * bytes_per_req / 1e9 * spec.value("price_usd_per_gb_data"))
-    out["cost_by_hour"] = cost_h
-    out["weekly_cost"] = float(np.sum(cost_h))
     # energy: the vCPU share of the socket's power while busy (host and PUE as for GPUs)
     p = float(carbon.power_per_accelerator_w(cpu.tdp_w, cpu.idle_w, 1.0, 0.0)) * share
-    out["energy_by_hour"] = sec / 3600.0 * p / 1000.0
-    return out
+    return _Serverless(
+        need_bytes=need, weights_bytes=w, alloc_bytes=alloc, fits=need <= spec.value("memory_max_bytes"), vcpus=vcpus,
+        tpot_s=tpot, e2e_p95_s=float(np.percentile(e2e, 95)), e2e_mean_s=e2e_mean,
+        peak_concurrency=float(np.max(peak_rps) * e2e_mean), concurrency_by_hour=np.ceil(mean_rps * e2e_mean - 1e-9),
+        cost_by_hour=cost_h, weekly_cost=float(np.sum(cost_h)), energy_by_hour=sec / 3600.0 * p / 1000.0,
+    )
 
 
-# ----------------------------------------------------------------------------- the plan
+@dataclass(frozen=True)
+class _ModeResult:
+    """What one mode asks (:class:`modes.ModeDemand`), its weekly cost (USD) and notes."""
+
+    demand: modes.ModeDemand
+    weekly_usd: float
+    notes: tuple[str, ...]
+    shown: bool = True  # cost and latency shown (not for a serverless model that does not fit)
+    shortfall: _Shortfall | None = None
 
 
-def plan(
-    scenario: Scenario,
-    *,
-    progress: Progress | None = None,
-    input_tokens: TokenDistribution | None = None,
-    output_tokens: TokenDistribution | None = None,
-) -> CapacityPlan:
-    """Plan serving capacity for ``scenario``: replicas per hour, p95 latency, cost, carbon, by mode.
+@dataclass(frozen=True)
+class _Modes:
+    """Every mode's plan and check, the recommended and the chosen mode, and warnings about them."""
 
-    Notes
-    -----
-    1. Traffic: 168 hourly arrival rates (``traffic.weekly_load``), minus the response-cache hits;
-       prompt and output lengths as distributions; the prefix-cache hit rate removes prefill work.
-    2. One replica (``tp x pp`` accelerators): iteration-time model fitted to the roofline
-       (``simulate.replica_model``) and the queueing model (:func:`queue_metrics`) give p95 TTFT
-       and end-to-end latency versus load. The largest load meeting both p95 goals, capped at the
-       target utilization of the saturation rate, is the per-replica capacity ``lambda*``.
-    3. Replicas in hour h: ``n_h = clip(ceil(lambda_h / lambda*), min, max)``; bursts shorter than
-       the scale-up delay plus cold start are provisioned for their peak; requests above what the
-       replicas can serve within the SLO are late, above saturation dropped.
-    4. Cost: whole instances per hour x price (committed pricing commits the always-on floor);
-       month = week x 730/168. Per 1M output tokens and per request on the fleet's traffic.
-    5. Carbon: accelerator power from idle to TDP by utilization plus host share, x PUE x grid
-       intensity, plus embodied emissions (``estimator.carbon``).
-    6. Every inference mode is checked against its published limits (``estimator.modes``); the
-       cheapest mode within limits that meets the SLO is recommended.
+    rt: _Realtime
+    asy: _AsyncPlan
+    batch: _BatchJob
+    sv: _Serverless
+    checks: tuple[ModeCheck, ...]
+    recommended: InferenceMode | None
+    mode: InferenceMode
+    warnings: tuple[str, ...]
 
-    ``progress(fraction, message)`` is called as the work advances. Raises ``InvalidInputError``
-    (or its subclass :class:`InfeasiblePlanError` with the nearest feasible alternative) for inputs
-    that cannot be planned.
-    """
-    t_start = time.perf_counter()
-    s = scenario
-    _report(progress, 0.02, "reading the catalog")
-    model = catalog.get_model(s.model.model_id)
-    hw = catalog.get_hardware(s.deploy.hardware_id)
-    if not model.generates:
-        raise InvalidInputError(f"{model.name} is an encoder-only model: it generates no tokens, so TTFT and "
-                                "output-token capacity do not apply. Choose a decoder model.")
-    memory.require_runnable(hw, s.model.weight_dtype)
-    region_id = f"{s.deploy.provider}:{s.deploy.region}"
-    region = catalog.get_region(region_id)
-    din, dout = _token_distributions(s, model, input_tokens, output_tokens)
-    workload = Workload(prompt=din, output=dout, prefix_cache_hit_rate=s.traffic.prefix_cache_hit_rate)
-    context = math.ceil(din.mean + dout.mean)
-    load = traffic_mod.weekly_load(s.traffic)
-    rch = s.traffic.response_cache_hit_rate
-    mean_raw, peak_raw, frac = load.mean, load.peak, np.asarray(load.burst_fraction)
-    mean = mean_raw * (1.0 - rch)
-    peak = peak_raw * (1.0 - rch)
-    ttft_slo, e2e_slo = s.slo.ttft_p95_s, s.slo.e2e_p95_s
-    auto = s.autoscaling
-    burst_s = s.traffic.burst_minutes * 60.0 if s.traffic.pattern == TrafficPattern.BURSTY else math.inf
-    out_mean_eff = dout.effective_mean
-    in_mean_eff = din.effective_mean
-    host = s.assumptions.host_overhead_fraction
-    host = carbon.HOST_OVERHEAD_FRACTION if host is None else host
-    pue = s.assumptions.pue if s.assumptions.pue is not None else region.pue
-    grid = s.assumptions.grid_gco2e_per_kwh if s.assumptions.grid_gco2e_per_kwh is not None else region.grid_gco2e_per_kwh
-    warnings: list[str] = []
-    notes: list[str] = []
-    if din.note:
-        warnings.append("Prompt lengths: " + din.note)
-    if dout.note:
-        warnings.append("Output lengths: " + dout.note)
 
-    # ---- layouts
-    _report(progress, 0.08, "fitting the replica model")
-    candidates = _tp_candidates(s, model, hw, context)
-    try:
-        _pick_instance(s, hw, min(t * p for t, p in candidates))
-    except InvalidInputError as exc:
-        alt, alt_text = _alternative(s, model)
-        raise InfeasiblePlanError(str(exc), alt, alt_text) from None
-    layouts: list[_Layout] = []
-    tp_options: list[TpOption] = []
-    failures: list[str] = []
-    for i, (tp, pp) in enumerate(candidates):
-        _report(progress, 0.1 + 0.35 * i / len(candidates), f"queueing model for tensor parallel {tp}")
-        try:
-            lay = _Layout(s, model, hw, tp, pp, workload, context)
-        except (InvalidInputError, DoesNotFitError) as exc:
-            tp_options.append(TpOption(tp=tp, pp=pp, feasible=False, reason=str(exc)))
-            failures.append(f"TP {tp}: {exc}")
-            continue
-        lam_slo = lay.max_load(ttft_slo, e2e_slo)
-        lay.lam_slo = lam_slo  # type: ignore[attr-defined]
-        layouts.append(lay)
-    if not layouts:
-        raise InvalidInputError("No layout of " + model.name + " on " + hw.name + " works: " + "; ".join(failures))
+_MODE_ORDER = (InferenceMode.REALTIME, InferenceMode.SERVERLESS, InferenceMode.ASYNC, InferenceMode.BATCH)
 
-    pm = s.deploy.pricing
-    feasible_layouts = []
-    for lay in layouts:
-        lam_slo = lay.lam_slo  # type: ignore[attr-defined]
-        if lam_slo <= 0:
-            why = []
-            if lay.zero_ttft > ttft_slo:
-                why.append(f"p95 TTFT at batch 1 is {_fmt_s(lay.zero_ttft)} (goal {_fmt_s(ttft_slo)})")
-            if lay.zero_e2e > e2e_slo:
-                why.append(f"p95 end-to-end at batch 1 is {_fmt_s(lay.zero_e2e)} (goal {_fmt_s(e2e_slo)})")
-            tp_options.append(TpOption(tp=lay.tp, pp=lay.pp, feasible=False, saturation_rps=lay.sat,
-                                       reason="; ".join(why) or "the SLO is not met at any load"))
-            continue
-        try:
-            inst = _pick_instance(s, hw, lay.devices)
-        except InvalidInputError as exc:
-            tp_options.append(TpOption(tp=lay.tp, pp=lay.pp, feasible=False, saturation_rps=lay.sat, reason=str(exc)))
-            continue
-        lam_cap = min(lam_slo, auto.target_utilization * lay.sat, lay.occupancy_cap)
-        fl = _fleet(mean, peak, frac, lam_cap, lam_slo, lay.sat, auto, burst_s, lay.devices, inst.accelerator_count,
-                    auto.scale_to_zero, floor_one=True)
-        wk = _weekly_cost(np.asarray(fl.instance_hours), inst, pm)
-        if wk is None:
-            tp_options.append(TpOption(tp=lay.tp, pp=lay.pp, feasible=False, saturation_rps=lay.sat,
-                                       reason=f"{inst.instance_id} has no {pm.value} price"))
-            continue
-        tp_options.append(TpOption(tp=lay.tp, pp=lay.pp, feasible=True, monthly_cost_usd=wk * MONTH_OVER_WEEK,
-                                   saturation_rps=lay.sat, max_rps_per_replica=lam_cap))
-        feasible_layouts.append((wk, lay, inst, lam_cap, fl))
-    if not feasible_layouts:
-        why_not = "; ".join(f"TP {o.tp}: {o.reason}" for o in tp_options if not o.feasible)
-        alt, alt_text = _alternative(s, model)
-        best_ttft = min(x.zero_ttft for x in layouts)
-        best_e2e = min(x.zero_e2e for x in layouts)
-        hint = ""
-        if all(x.zero_ttft > ttft_slo or x.zero_e2e > e2e_slo for x in layouts):
-            hint = (f" The fastest layout reaches p95 TTFT {_fmt_s(best_ttft)} and end-to-end {_fmt_s(best_e2e)} at "
-                    "batch 1: goals at or above these are reachable on this hardware.")
-        raise InfeasiblePlanError(
-            f"{model.name} on {hw.name} cannot meet the SLO (p95 TTFT {_fmt_s(ttft_slo)}, p95 end-to-end "
-            f"{_fmt_s(e2e_slo)}) at any load: {why_not}.{hint}", alt, alt_text)
-    feasible_layouts.sort(key=lambda x: (x[0], x[1].devices))
-    wk, lay, inst, lam_cap, fl = feasible_layouts[0]
-    lam_slo = lay.lam_slo  # type: ignore[attr-defined]
-    rep = lay.replica
-    per_inst = inst.accelerator_count
-    if s.deploy.region not in inst.regions and inst.regions:
-        warnings.append(f"The catalog does not list {inst.instance_type} in {s.deploy.region}; its price is "
-                        f"{inst.price_region}'s and availability is not guaranteed.")
 
-    # ---- real-time plan (hourly)
+def _demand(inp: _Inputs, *, ttft_s: float, e2e_s: float, needs_gpu: bool, memory_needed_bytes: float = 0.0,
+            peak_concurrency: float = 0.0, invocation_s: float | None = None,
+            results_after_job: bool = False) -> modes.ModeDemand:
+    """What the workload asks of a mode: p95 payloads (tokens x ``modes.BYTES_PER_TOKEN``), latency, memory."""
+    slo = inp.s.slo
+    return modes.ModeDemand(
+        request_bytes_p95=inp.din.p95 * modes.BYTES_PER_TOKEN, response_bytes_p95=inp.dout.p95 * modes.BYTES_PER_TOKEN,
+        memory_needed_bytes=memory_needed_bytes, needs_gpu=needs_gpu, ttft_p95_s=ttft_s, e2e_p95_s=e2e_s,
+        peak_concurrency=peak_concurrency, ttft_slo_s=slo.ttft_p95_s, e2e_slo_s=slo.e2e_p95_s,
+        weights_bytes=memory.weights_bytes(inp.model, inp.s.model.weight_dtype), invocation_p95_s=invocation_s,
+        results_after_job=results_after_job,
+    )
+
+
+def _mode_results(inp: _Inputs, ch: _Choice, rt: _Realtime, asy: _AsyncPlan, job: _BatchJob,
+                  sv: _Serverless) -> dict[InferenceMode, _ModeResult]:
+    """Each mode's demand on its limits, weekly cost and notes."""
+    gpu = inp.hw.kind != HardwareKind.CPU
+    sv_notes = ((f"{sv.alloc_bytes / 2**20:,.0f} MB memory, about {sv.vcpus:.1f} vCPUs (assumed share of a Xeon "
+                 f"socket); {sv.tpot_s * 1e3:,.0f} ms per output token",) if sv.fits else ())
+    cold = modes.mode_spec(InferenceMode.SERVERLESS).value("cold_start_s")
+    return {
+        InferenceMode.REALTIME: _ModeResult(
+            demand=_demand(inp, ttft_s=rt.ttft_worst, e2e_s=rt.e2e_worst, needs_gpu=gpu), weekly_usd=float(ch.weekly_usd),
+            notes=("response streaming; at least one instance always on unless scale-to-zero is set",),
+            shortfall=rt.shortfall),
+        InferenceMode.SERVERLESS: _ModeResult(
+            demand=_demand(inp, ttft_s=sv.e2e_p95_s if sv.fits else 0.0, e2e_s=sv.e2e_p95_s if sv.fits else 0.0,
+                           needs_gpu=False, memory_needed_bytes=sv.need_bytes,
+                           peak_concurrency=sv.peak_concurrency if sv.fits else 0.0),
+            weekly_usd=sv.weekly_cost, shown=sv.fits,
+            notes=(*sv_notes, f"cold starts of ~{cold:.0f} s after idle periods (assumed)")),
+        InferenceMode.ASYNC: _ModeResult(
+            demand=_demand(inp, ttft_s=asy.e2e_s, e2e_s=asy.e2e_s, needs_gpu=gpu), weekly_usd=asy.weekly_usd,
+            notes=("requests queue in Amazon S3 and the endpoint may scale to zero",), shortfall=asy.shortfall),
+        InferenceMode.BATCH: _ModeResult(
+            demand=_demand(inp, ttft_s=job.latency_s, e2e_s=job.latency_s, needs_gpu=gpu,
+                           invocation_s=job.e2e_record_s, results_after_job=True),
+            weekly_usd=job.weekly_usd, notes=(f"one job a day on {job.n_job} replica(s) for {job.job_h:,.1f} h, "
+                                              f"results within ~{job.latency_s / 3600:,.0f} h",)),
+    }
+
+
+def _mode_check(m: InferenceMode, r: _ModeResult) -> ModeCheck:
+    """Limits and SLO of one mode (``modes.check_mode``); a fleet short of replicas does not meet the SLO."""
+    within, meets, reasons = modes.check_mode(m, r.demand)
+    if r.shortfall is not None:
+        meets = False
+        reasons = [*reasons, r.shortfall.reason]
+    d = r.demand
+    return ModeCheck(
+        mode=m, name=modes.MODE_NAMES[m], feasible=within, meets_slo=meets, reasons=tuple(reasons), notes=r.notes,
+        monthly_cost_usd=r.weekly_usd * MONTH_OVER_WEEK if math.isfinite(r.weekly_usd) and r.shown else None,
+        ttft_p95_s=d.ttft_p95_s if math.isfinite(d.ttft_p95_s) and r.shown else None,
+        e2e_p95_s=d.e2e_p95_s if math.isfinite(d.e2e_p95_s) and r.shown else None,
+    )
+
+
+def _inference_modes(inp: _Inputs, ch: _Choice, progress: Progress | None) -> _Modes:
+    """Plan every mode, check it, recommend the cheapest that is within limits and meets the SLO."""
     _report(progress, 0.5, "sizing the fleet hour by hour")
-    lat = lay.at(np.asarray(fl.per_replica_peak_rps))
-    has = np.asarray(fl.replicas) > 0
-    ttft_h = np.where(has & (mean > 0), lat["ttft"], np.nan)
-    e2e_h = np.where(has & (mean > 0), lat["e2e"], np.nan)
-    inst_h = np.asarray(fl.instance_hours, dtype=float)
-    price = float(_price(inst, pm) or 0.0)
-    energy_h, _, acc_h = _energy(hw, fl, lay.devices, per_inst, host, pue)
-
-    # ---- the other modes
+    rt = _realtime(inp, ch)
     _report(progress, 0.6, "checking inference modes")
-    req_bytes = din.p95 * modes.BYTES_PER_TOKEN
-    resp_bytes = dout.p95 * modes.BYTES_PER_TOKEN
-    w_bytes = memory.weights_bytes(model, s.model.weight_dtype)
-    mode_results: dict[InferenceMode, dict[str, Any]] = {}
-    rt_weekly = float(wk)
-    ttft_worst = float(np.nanmax(ttft_h)) if np.any(np.isfinite(ttft_h)) else float("nan")
-    e2e_worst = float(np.nanmax(e2e_h)) if np.any(np.isfinite(e2e_h)) else float("nan")
-    gpu_needed = hw.kind != HardwareKind.CPU
-    rt_demand = modes.ModeDemand(
-        request_bytes_p95=req_bytes, response_bytes_p95=resp_bytes, memory_needed_bytes=0.0,
-        needs_gpu=gpu_needed, ttft_p95_s=ttft_worst, e2e_p95_s=e2e_worst, ttft_slo_s=ttft_slo,
-        e2e_slo_s=e2e_slo, weights_bytes=w_bytes,
-    )
-    mode_results[InferenceMode.REALTIME] = {"demand": rt_demand, "weekly": rt_weekly, "fleet": fl}
-    # asynchronous: same replicas, no streaming, may scale to zero, sized for the end-to-end goal only
-    lam_async_slo = lay.max_load(math.inf, min(e2e_slo, modes.mode_spec(InferenceMode.ASYNC).value("response_max_s")),
-                                 use_ttft=False)
-    lam_async = (min(lam_async_slo, auto.target_utilization * lay.sat, lay.occupancy_cap)
-                 if lam_async_slo > 0 else 0.0)
-    if lam_async > 0:
-        fla = _fleet(mean, peak, frac, lam_async, lam_async_slo, lay.sat, auto, burst_s, lay.devices, per_inst,
-                     True, floor_one=False)
-        la = lay.at(np.asarray(fla.per_replica_peak_rps))
-        e2e_a = float(np.nanmax(np.where((np.asarray(fla.replicas) > 0) & (mean > 0), la["e2e"], np.nan)))
-        wk_a = _weekly_cost(np.asarray(fla.instance_hours), inst, pm) or math.inf
-    else:
-        fla, e2e_a, wk_a = None, lay.zero_e2e, math.inf
-    mode_results[InferenceMode.ASYNC] = {
-        "demand": modes.ModeDemand(request_bytes_p95=req_bytes, response_bytes_p95=resp_bytes, memory_needed_bytes=0.0,
-                                   needs_gpu=gpu_needed, ttft_p95_s=e2e_a, e2e_p95_s=e2e_a, ttft_slo_s=ttft_slo,
-                                   e2e_slo_s=e2e_slo, weights_bytes=w_bytes),
-        "weekly": wk_a, "fleet": fla,
-    }
-    # batch transform: daily jobs at high utilization
-    bspec = modes.mode_spec(InferenceMode.BATCH)
-    week_requests = float(np.sum(mean) * 3600.0)
-    rep_hours_batch = week_requests / (BATCH_UTILIZATION * lay.sat * 3600.0)
-    jobs = 7.0
-    per_job_h = rep_hours_batch / jobs
-    n_job = max(1, math.ceil(per_job_h / BATCH_JOB_MAX_HOURS))
-    job_h = per_job_h / n_job + bspec.value("job_startup_s") / 3600.0
-    inst_hours_batch = jobs * float(_instances_for(np.array([n_job]), lay.devices, per_inst)[0]) * job_h
-    wk_b = (_price(inst, pm) or float(inst.price_on_demand_usd_per_h)) * inst_hours_batch
-    e2e_rec = float(lay.at(np.array([BATCH_UTILIZATION * lay.sat]))["e2e"][0])
-    batch_latency = bspec.value("schedule_interval_s") + job_h * 3600.0
-    mode_results[InferenceMode.BATCH] = {
-        "demand": modes.ModeDemand(request_bytes_p95=req_bytes, response_bytes_p95=resp_bytes, memory_needed_bytes=0.0,
-                                   needs_gpu=gpu_needed, ttft_p95_s=batch_latency, e2e_p95_s=batch_latency,
-                                   invocation_p95_s=e2e_rec, results_after_job=True,
-                                   ttft_slo_s=ttft_slo, e2e_slo_s=e2e_slo, weights_bytes=w_bytes),
-        "weekly": wk_b, "latency": batch_latency,
-    }
-    # serverless
-    sv = _serverless(s, model, din, dout, mean, peak, _efficiency(s))
-    sv_demand = modes.ModeDemand(
-        request_bytes_p95=req_bytes, response_bytes_p95=resp_bytes, memory_needed_bytes=sv["need_bytes"],
-        needs_gpu=False, ttft_p95_s=sv["e2e_p95_s"] if sv["fits"] else 0.0,
-        e2e_p95_s=sv["e2e_p95_s"] if sv["fits"] else 0.0,
-        peak_concurrency=sv["peak_concurrency"] if sv["fits"] else 0.0, ttft_slo_s=ttft_slo, e2e_slo_s=e2e_slo,
-        weights_bytes=w_bytes,
-    )
-    mode_results[InferenceMode.SERVERLESS] = {"demand": sv_demand, "weekly": sv["weekly_cost"], "sv": sv}
-
-    checks: list[ModeCheck] = []
-    for m in (InferenceMode.REALTIME, InferenceMode.SERVERLESS, InferenceMode.ASYNC, InferenceMode.BATCH):
-        r = mode_results[m]
-        d: modes.ModeDemand = r["demand"]
-        within, meets, reasons = modes.check_mode(m, d)
-        mnotes: list[str] = []
-        if m == InferenceMode.SERVERLESS:
-            if sv["fits"]:
-                mnotes.append(f"{sv['alloc_bytes'] / 2**20:,.0f} MB memory, about {sv['vcpus']:.1f} vCPUs (assumed "
-                              f"share of a Xeon socket); {sv['tpot_s'] * 1e3:,.0f} ms per output token")
-            mnotes.append(f"cold starts of ~{modes.mode_spec(m).value('cold_start_s'):.0f} s after idle periods (assumed)")
-        if m == InferenceMode.BATCH:
-            mnotes.append(f"one job a day on {n_job} replica(s) for {job_h:,.1f} h, results within ~"
-                          f"{batch_latency / 3600:,.0f} h")
-        if m == InferenceMode.ASYNC:
-            mnotes.append("requests queue in Amazon S3 and the endpoint may scale to zero")
-        if m == InferenceMode.REALTIME:
-            mnotes.append("response streaming; at least one instance always on unless scale-to-zero is set")
-        weekly = r["weekly"]
-        checks.append(ModeCheck(
-            mode=m, name=modes.MODE_NAMES[m], feasible=within, meets_slo=meets, reasons=tuple(reasons),
-            notes=tuple(mnotes),
-            monthly_cost_usd=(weekly * MONTH_OVER_WEEK if math.isfinite(weekly)
-                              and not (m == InferenceMode.SERVERLESS and not sv["fits"]) else None),
-            ttft_p95_s=(d.ttft_p95_s if math.isfinite(d.ttft_p95_s)
-                        and not (m == InferenceMode.SERVERLESS and not sv["fits"]) else None),
-            e2e_p95_s=(d.e2e_p95_s if math.isfinite(d.e2e_p95_s)
-                       and not (m == InferenceMode.SERVERLESS and not sv["fits"]) else None),
-        ))
+    asy, job = _async_plan(inp, ch), _batch_job(inp, ch)
+    sv = _serverless(inp.s, inp.model, inp.din, inp.dout, inp.mean, inp.peak, _efficiency(inp.s))
+    results = _mode_results(inp, ch, rt, asy, job, sv)
+    checks = tuple(_mode_check(m, results[m]) for m in _MODE_ORDER)
     ok = [c for c in checks if c.ok and c.monthly_cost_usd is not None]
     recommended = min(ok, key=lambda c: c.monthly_cost_usd or math.inf).mode if ok else None
-    chosen = s.deploy.mode
+    chosen = inp.s.deploy.mode
     mode = recommended if chosen == InferenceMode.AUTO else chosen
+    warnings: list[str] = []
+    sf = rt.shortfall if mode in (InferenceMode.REALTIME, None) else asy.shortfall if mode == InferenceMode.ASYNC else None
+    if sf is not None:
+        warnings.append(_shortfall_warning(inp, ch, sf))
     if mode is None:
         mode = InferenceMode.REALTIME
         warnings.append("No inference mode is within its limits and meets the SLO; the figures are the "
@@ -1235,72 +1759,145 @@ def plan(
     chosen_check = next(c for c in checks if c.mode == mode)
     if chosen != InferenceMode.AUTO and not chosen_check.ok:
         warnings.append(f"{chosen_check.name} is {chosen_check.verdict}: " + "; ".join(chosen_check.reasons))
+    return _Modes(rt=rt, asy=asy, batch=job, sv=sv, checks=checks, recommended=recommended, mode=mode,
+                  warnings=tuple(warnings))
 
-    # ---- the chosen mode's hourly figures
-    _report(progress, 0.7, "cost and carbon")
-    if mode in (InferenceMode.REALTIME, InferenceMode.ASYNC) and mode_results[mode].get("fleet") is not None:
-        f_sel: _Fleet = mode_results[mode]["fleet"]
-        if mode == InferenceMode.ASYNC:
-            lat_a = lay.at(np.asarray(f_sel.per_replica_peak_rps))
-            ttft_h = e2e_h = np.where((np.asarray(f_sel.replicas) > 0) & (mean > 0), lat_a["e2e"], np.nan)
-            ttft_worst = e2e_worst = e2e_a
-        inst_h = np.asarray(f_sel.instance_hours, dtype=float)
-        replicas_h = np.asarray(f_sel.replicas, dtype=int)
-        rep_hours = np.asarray(f_sel.replica_hours, dtype=float)
-        util_h = np.asarray(f_sel.utilization, dtype=float)
-        late_h = np.asarray(f_sel.late, dtype=float)
-        drop_h = np.asarray(f_sel.dropped, dtype=float)
-        energy_h, _, acc_h = _energy(hw, f_sel, lay.devices, per_inst, host, pue)
-        cost_h = inst_h * price
-        weekly = float(mode_results[mode]["weekly"])
-    elif mode == InferenceMode.SERVERLESS:
-        replicas_h = np.asarray(sv["concurrency_by_hour"], dtype=int)
-        rep_hours = replicas_h.astype(float)
-        inst_h = np.zeros(168)
-        util_h = np.where(replicas_h > 0, 1.0, 0.0)
-        late_h = drop_h = np.zeros(168)
-        energy_h = np.asarray(sv["energy_by_hour"], dtype=float) * pue
-        acc_h = np.zeros(168)
-        cost_h = np.asarray(sv["cost_by_hour"], dtype=float)
-        weekly = float(sv["weekly_cost"])
-        ttft_worst = e2e_worst = sv["e2e_p95_s"]
-        ttft_h = e2e_h = np.where(mean > 0, sv["e2e_p95_s"], np.nan)
-    else:  # batch
-        job_hours = math.ceil(job_h)
-        replicas_h = np.zeros(168, dtype=int)
-        for day in range(7):
-            replicas_h[day * 24: day * 24 + job_hours] = n_job
-        rep_hours = replicas_h.astype(float) * (job_h / max(job_hours, 1))
-        inst_h = _instances_for(rep_hours, lay.devices, per_inst)
-        util_h = np.where(replicas_h > 0, BATCH_UTILIZATION, 0.0)
-        late_h = drop_h = np.zeros(168)
-        fb = _Fleet(replicas=replicas_h, base=rep_hours, replica_hours=rep_hours, instance_hours=inst_h, late=late_h,
-                    dropped=drop_h, utilization=util_h, per_replica_peak_rps=np.zeros(168))
-        energy_h, _, acc_h = _energy(hw, fb, lay.devices, per_inst, host, pue)
-        cost_h = inst_h * price
-        weekly = float(wk_b)
-        ttft_worst = e2e_worst = batch_latency
-        ttft_h = e2e_h = np.where(mean > 0, batch_latency, np.nan)
 
-    monthly = weekly * MONTH_OVER_WEEK
-    fleet_req_week = float(np.sum(mean) * 3600.0)
-    out_tok_week = fleet_req_week * out_mean_eff
-    cost_per_mtok = weekly / (out_tok_week / 1e6) if out_tok_week > 0 else math.inf
-    cost_per_req = weekly / fleet_req_week if fleet_req_week > 0 else math.inf
-    energy_week = float(np.sum(energy_h))
-    op_kg_week = float(carbon.operational_co2e_kg(energy_week, grid))
-    m_emb, emb_assumed = carbon.embodied_kgco2e_per_accelerator(hw)
-    emb_kg_week = float(carbon.embodied_co2e_kg(float(np.sum(acc_h)), m_emb)) if np.sum(acc_h) > 0 else 0.0
-    co2_week = op_kg_week + emb_kg_week
-    co2_g_per_mtok = co2_week * 1000.0 / (out_tok_week / 1e6) if out_tok_week > 0 else math.inf
+# ----------------------------------------------------------------------------- step 5: the chosen mode's hours, cost, carbon
 
-    # ---- pricing options
+
+@dataclass(frozen=True)
+class _Hours:
+    """The chosen mode's figures per hour of the week and its weekly cost (USD) and busiest-hour p95s (s)."""
+
+    replicas: npt.NDArray[np.int_]
+    replica_hours: FloatArray
+    instance_hours: FloatArray
+    utilization: FloatArray
+    late: FloatArray
+    dropped: FloatArray
+    energy_kwh: FloatArray
+    accelerator_hours: FloatArray
+    cost_usd: FloatArray
+    weekly_usd: float
+    ttft_h: FloatArray
+    e2e_h: FloatArray
+    ttft_worst: float
+    e2e_worst: float
+
+
+def _chosen_hours(inp: _Inputs, ch: _Choice, md: _Modes) -> _Hours:
+    """Hourly replicas, instances, energy and cost of the chosen mode."""
+    if md.mode == InferenceMode.REALTIME:
+        rt = md.rt
+        return _fleet_hours(inp, ch, ch.fleet, ch.weekly_usd, rt.ttft_h, rt.e2e_h, rt.ttft_worst, rt.e2e_worst)
+    if md.mode == InferenceMode.ASYNC and md.asy.fleet is not None:
+        fl = md.asy.fleet
+        e2e_h = np.where((fl.replicas > 0) & (inp.mean > 0), ch.lay.at(fl.per_replica_peak_rps).e2e, np.nan)
+        return _fleet_hours(inp, ch, fl, md.asy.weekly_usd, e2e_h, e2e_h, md.asy.e2e_s, md.asy.e2e_s)
+    if md.mode == InferenceMode.SERVERLESS:
+        return _serverless_hours(inp, md.sv)
+    return _batch_hours(inp, ch, md.batch)
+
+
+def _fleet_hours(inp: _Inputs, ch: _Choice, fl: _Fleet, weekly: float, ttft_h: FloatArray, e2e_h: FloatArray,
+                 ttft_worst: float, e2e_worst: float) -> _Hours:
+    energy_h, _, acc_h = _energy(inp.hw, fl, ch.lay.devices, ch.per_inst, inp.host, inp.pue)
+    inst_h = np.asarray(fl.instance_hours, dtype=float)
+    return _Hours(replicas=np.asarray(fl.replicas, dtype=int), replica_hours=np.asarray(fl.replica_hours, dtype=float),
+                  instance_hours=inst_h, utilization=np.asarray(fl.utilization, dtype=float),
+                  late=np.asarray(fl.late, dtype=float), dropped=np.asarray(fl.dropped, dtype=float),
+                  energy_kwh=energy_h, accelerator_hours=acc_h, cost_usd=inst_h * ch.price, weekly_usd=float(weekly),
+                  ttft_h=ttft_h, e2e_h=e2e_h, ttft_worst=ttft_worst, e2e_worst=e2e_worst)
+
+
+def _serverless_hours(inp: _Inputs, sv: _Serverless) -> _Hours:
+    replicas_h = np.asarray(sv.concurrency_by_hour, dtype=int)
+    lat_h = np.where(inp.mean > 0, sv.e2e_p95_s, np.nan)
+    zeros = np.zeros(168)
+    return _Hours(replicas=replicas_h, replica_hours=replicas_h.astype(float), instance_hours=zeros,
+                  utilization=np.where(replicas_h > 0, 1.0, 0.0), late=zeros, dropped=zeros,
+                  energy_kwh=np.asarray(sv.energy_by_hour, dtype=float) * inp.pue, accelerator_hours=zeros,
+                  cost_usd=np.asarray(sv.cost_by_hour, dtype=float), weekly_usd=float(sv.weekly_cost),
+                  ttft_h=lat_h, e2e_h=lat_h, ttft_worst=sv.e2e_p95_s, e2e_worst=sv.e2e_p95_s)
+
+
+def _batch_hours(inp: _Inputs, ch: _Choice, job: _BatchJob) -> _Hours:
+    """One job a day from midnight: ``n_job`` replicas for ``ceil(job_h)`` hours, billed for ``job_h``."""
+    job_hours = math.ceil(job.job_h)
+    replicas_h = np.zeros(168, dtype=int)
+    for day in range(7):
+        replicas_h[day * 24: day * 24 + job_hours] = job.n_job
+    rep_hours = replicas_h.astype(float) * (job.job_h / max(job_hours, 1))
+    inst_h = _instances_for(rep_hours, ch.lay.devices, ch.per_inst)
+    util_h = np.where(replicas_h > 0, BATCH_UTILIZATION, 0.0)
+    zeros = np.zeros(168)
+    fb = _Fleet(replicas=replicas_h, base=rep_hours, replica_hours=rep_hours, instance_hours=inst_h, late=zeros,
+                dropped=zeros, utilization=util_h, per_replica_peak_rps=zeros)
+    energy_h, _, acc_h = _energy(inp.hw, fb, ch.lay.devices, ch.per_inst, inp.host, inp.pue)
+    lat_h = np.where(inp.mean > 0, job.latency_s, np.nan)
+    return _Hours(replicas=replicas_h, replica_hours=rep_hours, instance_hours=inst_h, utilization=util_h, late=zeros,
+                  dropped=zeros, energy_kwh=energy_h, accelerator_hours=acc_h, cost_usd=inst_h * ch.price,
+                  weekly_usd=float(job.weekly_usd), ttft_h=lat_h, e2e_h=lat_h, ttft_worst=job.latency_s,
+                  e2e_worst=job.latency_s)
+
+
+@dataclass(frozen=True)
+class _Costs:
+    """Weekly and monthly USD, the fleet's requests and output tokens per week, USD per 1M tokens and per request."""
+
+    weekly: float
+    monthly: float
+    requests_week: float
+    out_tokens_week: float
+    per_mtok: float
+    per_request: float
+
+
+def _costs(inp: _Inputs, hours: _Hours) -> _Costs:
+    """``month = week x 730 / 168``; per 1M output tokens and per request on the fleet's traffic."""
+    weekly = hours.weekly_usd
+    req_week = float(np.sum(inp.mean) * 3600.0)
+    out_tok_week = req_week * inp.dout.effective_mean
+    return _Costs(weekly=weekly, monthly=weekly * MONTH_OVER_WEEK, requests_week=req_week, out_tokens_week=out_tok_week,
+                  per_mtok=weekly / (out_tok_week / 1e6) if out_tok_week > 0 else math.inf,
+                  per_request=weekly / req_week if req_week > 0 else math.inf)
+
+
+@dataclass(frozen=True)
+class _Carbon:
+    """Weekly energy (kWh) and emissions (kg CO2e), and the embodied kg CO2e per accelerator used."""
+
+    energy_week: float
+    operational_kg_week: float
+    embodied_kg_week: float
+    total_kg_week: float
+    g_per_mtok: float
+    embodied_per_accelerator_kg: float
+    embodied_assumed: bool
+
+
+def _carbon(inp: _Inputs, hours: _Hours, costs: _Costs) -> _Carbon:
+    """Operational ``E x grid / 1000`` plus embodied ``M t / (L f_use)`` (``estimator.carbon``)."""
+    energy_week = float(np.sum(hours.energy_kwh))
+    op_kg = float(carbon.operational_co2e_kg(energy_week, inp.grid))
+    m_emb, emb_assumed = carbon.embodied_kgco2e_per_accelerator(inp.hw)
+    acc = float(np.sum(hours.accelerator_hours))
+    emb_kg = float(carbon.embodied_co2e_kg(acc, m_emb)) if acc > 0 else 0.0
+    total = op_kg + emb_kg
+    g_mtok = total * 1000.0 / (costs.out_tokens_week / 1e6) if costs.out_tokens_week > 0 else math.inf
+    return _Carbon(energy_week=energy_week, operational_kg_week=op_kg, embodied_kg_week=emb_kg, total_kg_week=total,
+                   g_per_mtok=g_mtok, embodied_per_accelerator_kg=m_emb, embodied_assumed=emb_assumed)
+
+
+def _pricing_options(inst: Instance, mode: InferenceMode, inst_h: FloatArray, costs: _Costs) -> list[PricingOption]:
+    """The chosen fleet's instance-hours under every pricing model (committed: the always-on floor)."""
     popts: list[PricingOption] = []
     for p in Pricing:
+        label = pricing.PRICING_LABELS[pricing.PricingModel(p.value)]
         pr = _price(inst, p)
         if pr is None or mode == InferenceMode.SERVERLESS:
-            popts.append(PricingOption(pricing=p, label=pricing.PRICING_LABELS[pricing.PricingModel(p.value)],
-                                       available=False,
+            popts.append(PricingOption(pricing=p, label=label, available=False,
                                        note=("serverless is billed per GB-second" if mode == InferenceMode.SERVERLESS
                                              else f"no published {p.value.replace('_', ' ')} price for "
                                                   f"{inst.instance_type} in the catalog")))
@@ -1313,35 +1910,62 @@ def plan(
         elif p in (Pricing.COMMITTED_1Y, Pricing.COMMITTED_3Y):
             note = "commits the always-on floor of instances for the term; hours above it are on demand"
         popts.append(PricingOption(
-            pricing=p, label=pricing.PRICING_LABELS[pricing.PricingModel(p.value)], available=True,
-            price_usd_per_instance_h=pr, monthly_cost_usd=wkp * MONTH_OVER_WEEK,
-            cost_usd_per_million_output_tokens=wkp / (out_tok_week / 1e6) if out_tok_week > 0 else None, note=note,
+            pricing=p, label=label, available=True, price_usd_per_instance_h=pr, monthly_cost_usd=wkp * MONTH_OVER_WEEK,
+            cost_usd_per_million_output_tokens=(wkp / (costs.out_tokens_week / 1e6) if costs.out_tokens_week > 0
+                                                else None), note=note,
         ))
+    return popts
 
-    # ---- buy vs build
-    _report(progress, 0.8, "buy versus build")
-    in_tok_week = fleet_req_week * in_mean_eff
+
+# ----------------------------------------------------------------------------- step 6: alternatives
+
+
+@dataclass(frozen=True)
+class _Market:
+    """Hosted APIs for the same traffic, the self-hosted cost curve and the break-even volume (requests/day)."""
+
+    api_options: tuple[ApiOption, ...]
+    cost_curve: dict[str, tuple[float, ...]]
+    break_even_rpd: float | None
+    ref: ApiOption | None
+
+
+_COST_CURVE_SCALES = np.geomspace(1e-3, 1e3, 61)
+
+
+def _scaled_fleet_monthly(inp: _Inputs, ch: _Choice, factors: FloatArray, auto: Autoscaling) -> FloatArray:
+    """Monthly USD of the real-time fleet at each traffic multiple (one vectorized :func:`_fleet`); NaN where
+    requests would be dropped only if ``auto`` has no replica ceiling (see callers)."""
+    f = np.asarray(factors, dtype=float)[:, None]
+    fl = _fleet(inp.mean * f, inp.peak * f, inp.frac, ch.lam_cap, ch.lay.lam_slo, ch.lay.sat, auto, inp.burst_s,
+                ch.lay.devices, ch.per_inst, inp.auto.scale_to_zero, floor_one=True)
+    wk = _weekly_costs(fl.instance_hours, ch.inst, ch.pricing)
+    weekly = np.zeros(f.shape[0]) if wk is None else np.asarray(wk, dtype=float)
+    served = np.sum(fl.dropped, axis=-1) <= 1e-9
+    return np.where(served, weekly * MONTH_OVER_WEEK, np.nan)
+
+
+def _buy_vs_build(inp: _Inputs, ch: _Choice, costs: _Costs) -> _Market:
+    """Hosted APIs' cost for the same tokens; the traffic (x 1e-3 .. 1e3) from which self-hosting is cheaper.
+
+    The what-if fleet has no replica ceiling; the break-even is the first scale where the self-hosted
+    monthly cost is at most the same-model API's (which scales linearly with traffic).
+    """
+    in_tok_week = costs.requests_week * inp.din.effective_mean
+    out_tok_week = costs.out_tokens_week
     api_opts = []
     for a in modes.api_prices():
         wk_api = a.cost_usd(in_tok_week, out_tok_week)
         api_opts.append(ApiOption(
-            provider=a.provider, model=a.model, same_model=a.catalog_model_id == model.model_id,
+            provider=a.provider, model=a.model, same_model=a.catalog_model_id == inp.model.model_id,
             monthly_cost_usd=wk_api * MONTH_OVER_WEEK,
             cost_usd_per_million_output_tokens=wk_api / (out_tok_week / 1e6) if out_tok_week > 0 else math.inf,
             input_usd_per_mtok=a.input_usd_per_mtok, output_usd_per_mtok=a.output_usd_per_mtok,
             source=a.source, as_of=a.as_of))
     api_opts.sort(key=lambda o: (not o.same_model, o.monthly_cost_usd))
-    scales = np.geomspace(1e-3, 1e3, 61)
-    self_monthly = np.empty(scales.size)
-    auto_curve = auto.model_copy(update={"max_replicas": 10**9})  # what-if traffic: no replica ceiling
-    for i, sc in enumerate(scales):
-        f_sc = _fleet(mean * sc, peak * sc, frac, lam_cap, lam_slo, lay.sat, auto_curve, burst_s, lay.devices,
-                      per_inst, auto.scale_to_zero, floor_one=True)
-        served = float(np.sum(np.asarray(f_sc.dropped))) <= 1e-9
-        self_monthly[i] = ((_weekly_cost(np.asarray(f_sc.instance_hours), inst, pm) or 0.0) * MONTH_OVER_WEEK
-                           if served else np.nan)
-    rpd_fleet = fleet_req_week / 7.0
-    rpd_axis = scales * load.requests_per_day
+    scales = _COST_CURVE_SCALES
+    self_monthly = _scaled_fleet_monthly(inp, ch, scales, inp.auto.model_copy(update={"max_replicas": 10**9}))
+    rpd_axis = scales * inp.load.requests_per_day
     same = [o for o in api_opts if o.same_model]
     ref = same[0] if same else None
     cost_curve: dict[str, tuple[float, ...]] = {
@@ -1349,142 +1973,74 @@ def plan(
         "self_hosted_monthly_usd": tuple(float(x) for x in self_monthly),
     }
     be_rpd: float | None = None
-    if ref is not None and fleet_req_week > 0:
+    if ref is not None and costs.requests_week > 0:
         api_line = ref.monthly_cost_usd * scales
         cost_curve["api_monthly_usd"] = tuple(float(x) for x in api_line)
         cheaper = np.nan_to_num(self_monthly, nan=np.inf) <= api_line
         if cheaper.any():
-            k = int(np.argmax(cheaper))
-            be_rpd = float(rpd_axis[k])
-    # ---- growth
-    gf = traffic_mod.growth_factors(s.traffic.monthly_growth, 12)
-    growth = []
-    for g in gf:
-        f_g = _fleet(mean * g, peak * g, frac, lam_cap, lam_slo, lay.sat, auto, burst_s, lay.devices, per_inst,
-                     auto.scale_to_zero, floor_one=True)
-        growth.append((_weekly_cost(np.asarray(f_g.instance_hours), inst, pm) or 0.0) * MONTH_OVER_WEEK)
-
-    # ---- regions
-    _report(progress, 0.88, "regions")
-    region_opts = _regions(s, hw, lay, fl, per_inst, inst, pm, host, region_id)
-    greenest = min(region_opts, key=lambda r: (r.co2e_kg_per_month, r.monthly_cost_usd)) if region_opts else None
-    cheapest = min(region_opts, key=lambda r: (r.monthly_cost_usd, r.co2e_kg_per_month)) if region_opts else None
-
-    # ---- latency curve
-    lc = {
-        "rps_per_replica": tuple(float(x) for x in lay.loads),
-        "utilization": tuple(float(x) for x in LOAD_GRID_FRACTIONS),
-        "ttft_p95_s": tuple(float(x) for x in lay.ttft),
-        "e2e_p95_s": tuple(float(x) for x in lay.e2e),
-        "tpot_s": tuple(float(x) for x in lay.tpot),
-    }
-
-    # ---- explanation
-    _report(progress, 0.95, "writing the explanation")
-    tpot_plan = float(lay.at(np.array([lam_cap]))["tpot"][0])
-    out_tps = lam_cap * out_mean_eff
-    peak_rep = int(np.max(replicas_h)) if replicas_h.size else 0
-    mean_rep = float(np.mean(rep_hours))
-    util_mean = float(np.sum(mean) / max(np.sum(rep_hours) * lay.sat, 1e-12)) if np.sum(rep_hours) > 0 else 0.0
-    late_w, drop_w = float(np.sum(late_h)), float(np.sum(drop_h))
-    expl = _explain(
-        s=s, model=model, hw=hw, inst=inst, lay=lay, load=load, mean=mean, peak=peak, din=din, dout=dout,
-        lam_slo=lam_slo, lam_cap=lam_cap, tpot_plan=tpot_plan, out_tps=out_tps, replicas_h=replicas_h,
-        mean_rep=mean_rep, weekly=weekly, monthly=monthly, cost_per_mtok=cost_per_mtok, price=price,
-        energy_week=energy_week, grid=grid, pue=pue, co2_week=co2_week, op_kg_week=op_kg_week,
-        emb_kg_week=emb_kg_week, checks=checks, mode=mode, recommended=recommended, tp_options=tp_options,
-        ttft_worst=ttft_worst, e2e_worst=e2e_worst, late_w=late_w, drop_w=drop_w, ref=ref, be_rpd=be_rpd,
-        greenest=greenest, cheapest=cheapest, rch=rch, host=host,
-        asymptote=(price * _instances_for(np.array([1.0]), lay.devices, per_inst)[0]
-                   / (1 if lay.devices > per_inst else max(1, per_inst // lay.devices))
-                   / max(lam_cap * 3600.0 * out_mean_eff / 1e6, 1e-12)),
-    )
-    assumptions = _assumptions(s, model, hw, inst, region, lay, host, pue, grid, m_emb, emb_assumed)
-    if lay.replica.fit_max_rel_error > 0.1:
-        warnings.append(f"The replica's iteration model departs from the roofline by up to "
-                        f"{lay.replica.fit_max_rel_error:.0%} on the check grid.")
-    if late_w > 0:
-        notes.append(f"About {late_w:,.0f} requests a week ({late_w / max(fleet_req_week, 1):.2%}) would be late: "
-                     "they arrive while the fleet is still scaling up, or above what the maximum replicas can "
-                     "serve within the SLO. Scheduled scaling ahead of known peaks avoids the ramp part.")
-    if drop_w > 0:
-        notes.append(f"About {drop_w:,.0f} requests a week exceed even saturated capacity at the maximum of "
-                     f"{auto.max_replicas} replicas: they would queue without bound or be dropped.")
-    _report(progress, 1.0, "done")
-    return CapacityPlan(
-        scenario=s, model_id=model.model_id, model_name=model.name, hardware_id=hw.hardware_id, hardware_name=hw.name,
-        provider=s.deploy.provider, region=s.deploy.region, instance_id=inst.instance_id,
-        instance_type=inst.instance_type, accelerators_per_instance=per_inst, tp=lay.tp, pp=lay.pp,
-        devices_per_replica=lay.devices, weight_dtype=DType(s.model.weight_dtype).value,
-        kv_dtype=DType(s.model.kv_dtype).value, pricing=pm, mode=mode, recommended_mode=recommended,
-        max_batch=rep.max_batch, saturation_rps_per_replica=lay.sat, max_rps_per_replica=lam_cap,
-        slo_rps_per_replica=lam_slo, output_tokens_per_s_per_replica=out_tps, tpot_s_at_plan_load=tpot_plan,
-        replica_fit_error=rep.fit_max_rel_error,
-        requests_per_day=load.requests_per_day, fleet_requests_per_day=rpd_fleet, peak_rps=float(np.max(peak_raw)),
-        input_tokens_mean=in_mean_eff, output_tokens_mean=out_mean_eff,
-        monthly_cost_usd=monthly, cost_usd_per_hour=weekly / 168.0, cost_usd_per_day=weekly / 7.0,
-        cost_usd_per_year=weekly * HOURS_PER_YEAR / 168.0, cost_usd_per_million_output_tokens=cost_per_mtok,
-        cost_usd_per_request=cost_per_req, ttft_p95_s=ttft_worst, e2e_p95_s=e2e_worst, peak_replicas=peak_rep,
-        mean_replicas=mean_rep, utilization_mean=util_mean,
-        energy_kwh_per_month=energy_week * MONTH_OVER_WEEK,
-        operational_co2e_kg_per_month=op_kg_week * MONTH_OVER_WEEK,
-        embodied_co2e_kg_per_month=emb_kg_week * MONTH_OVER_WEEK,
-        co2e_kg_per_month=co2_week * MONTH_OVER_WEEK, co2e_g_per_million_output_tokens=co2_g_per_mtok,
-        late_requests_per_week=late_w, dropped_requests_per_week=drop_w,
-        hour_labels=tuple(traffic_mod.day_hour_labels()),
-        arrival_rps=tuple(float(x) for x in mean_raw), fleet_rps=tuple(float(x) for x in mean),
-        replicas=tuple(int(x) for x in replicas_h), replica_hours=tuple(float(x) for x in rep_hours),
-        instance_hours=tuple(float(x) for x in inst_h), utilization=tuple(float(x) for x in util_h),
-        ttft_p95_by_hour_s=tuple(float(x) for x in ttft_h), e2e_p95_by_hour_s=tuple(float(x) for x in e2e_h),
-        cost_usd_by_hour=tuple(float(x) for x in cost_h), energy_kwh_by_hour=tuple(float(x) for x in energy_h),
-        late_requests_by_hour=tuple(float(x) for x in late_h), dropped_requests_by_hour=tuple(float(x) for x in drop_h),
-        latency_curve=lc, cost_curve=cost_curve, growth_monthly_cost_usd=tuple(float(x) for x in growth),
-        modes=tuple(checks), pricing_options=tuple(popts), tp_options=tuple(tp_options), api_options=tuple(api_opts),
-        break_even_requests_per_day=be_rpd, break_even_api=ref.provider + " " + ref.model if ref else None,
-        regions=tuple(region_opts), greenest_region=greenest, cheapest_region=cheapest,
-        explanation=tuple(expl), assumptions=tuple(assumptions), warnings=tuple(warnings), notes=tuple(notes),
-        elapsed_s=time.perf_counter() - t_start,
-    )
+            be_rpd = float(rpd_axis[int(np.argmax(cheaper))])
+    return _Market(api_options=tuple(api_opts), cost_curve=cost_curve, break_even_rpd=be_rpd, ref=ref)
 
 
-def _regions(s: Scenario, hw: HardwareSpec, lay: _Layout, fl: _Fleet, per_inst: int, inst: Instance, pm: Pricing,
-             host: float, region_id: str) -> list[RegionOption]:
-    """The same fleet in every catalog region (with grid data) that offers an instance with the hardware."""
+def _growth(inp: _Inputs, ch: _Choice) -> tuple[float, ...]:
+    """Monthly USD of the real-time fleet over the next 12 months of ``(1 + g)^k`` traffic growth."""
+    gf = traffic_mod.growth_factors(inp.s.traffic.monthly_growth, 12)
+    fl = _fleet(inp.mean * gf[:, None], inp.peak * gf[:, None], inp.frac, ch.lam_cap, ch.lay.lam_slo, ch.lay.sat,
+                inp.auto, inp.burst_s, ch.lay.devices, ch.per_inst, inp.auto.scale_to_zero, floor_one=True)
+    wk = _weekly_costs(fl.instance_hours, ch.inst, ch.pricing)
+    weekly = np.zeros(gf.size) if wk is None else np.asarray(wk, dtype=float)
+    return tuple(float(x) * MONTH_OVER_WEEK for x in weekly)
+
+
+@dataclass(frozen=True)
+class _RegionSummary:
+    options: tuple[RegionOption, ...]
+    greenest: RegionOption | None
+    cheapest: RegionOption | None
+
+
+def _region_summary(inp: _Inputs, ch: _Choice) -> _RegionSummary:
+    opts = _regions(inp, ch)
+    return _RegionSummary(
+        options=tuple(opts),
+        greenest=min(opts, key=lambda r: (r.co2e_kg_per_month, r.monthly_cost_usd)) if opts else None,
+        cheapest=min(opts, key=lambda r: (r.monthly_cost_usd, r.co2e_kg_per_month)) if opts else None)
+
+
+def _regions(inp: _Inputs, ch: _Choice) -> list[RegionOption]:
+    """The same real-time fleet in every catalog region (with grid data) that offers an instance with the hardware."""
     regions = {r.region_id: r for r in catalog.list_regions()}
     best: dict[str, RegionOption] = {}
-    rep_h = np.asarray(fl.replica_hours, dtype=float)
+    hw, lay, fl, pm = inp.hw, ch.lay, ch.fleet, ch.pricing
     m_emb, _ = carbon.embodied_kgco2e_per_accelerator(hw)
     for cand in catalog.list_instances(hardware_id=hw.hardware_id):
-        if cand.accelerator_count < min(lay.devices, hw.max_per_node):
+        if cand.accelerator_count < min(lay.devices, hw.max_per_node) or _price(cand, pm) is None:
             continue
-        price = _price(cand, pm)
-        if price is None:
-            continue
-        inst_h = _instances_for(np.ceil(rep_h - 1e-9), lay.devices, cand.accelerator_count)
-        if cand.instance_id == inst.instance_id:
-            inst_h = np.asarray(fl.instance_hours, dtype=float)
+        inst_h = (np.asarray(fl.instance_hours, dtype=float) if cand.instance_id == ch.inst.instance_id
+                  else _instances_for(np.ceil(fl.replica_hours - 1e-9), lay.devices, cand.accelerator_count))
         wk = _weekly_cost(inst_h, cand, pm) or 0.0
-        f2 = fl.model_copy(update={"instance_hours": inst_h})
+        f2 = dataclasses.replace(fl, instance_hours=inst_h)
+        energy_by_pue: dict[float, tuple[float, float]] = {}  # PUE -> (kWh, accelerator-hours) a week
         for rname in cand.regions or (cand.price_region,):
-            rid = f"{cand.provider}:{rname}"
-            reg = regions.get(rid)
+            reg = regions.get(f"{cand.provider}:{rname}")
             if reg is None:
                 continue
-            pue = s.assumptions.pue if s.assumptions.pue is not None else reg.pue
-            e, _, acc = _energy(hw, f2, lay.devices, cand.accelerator_count, host, pue)
-            co2 = float(carbon.operational_co2e_kg(float(np.sum(e)), reg.grid_gco2e_per_kwh))
-            co2 += float(carbon.embodied_co2e_kg(float(np.sum(acc)), m_emb)) if np.sum(acc) > 0 else 0.0
+            pue = inp.s.assumptions.pue if inp.s.assumptions.pue is not None else reg.pue
+            if pue not in energy_by_pue:
+                e, _, acc = _energy(hw, f2, lay.devices, cand.accelerator_count, inp.host, pue)
+                energy_by_pue[pue] = (float(np.sum(e)), float(np.sum(acc)))
+            kwh, acc_h = energy_by_pue[pue]
+            co2 = float(carbon.operational_co2e_kg(kwh, reg.grid_gco2e_per_kwh))
+            co2 += float(carbon.embodied_co2e_kg(acc_h, m_emb)) if acc_h > 0 else 0.0
             opt = RegionOption(provider=cand.provider, region=rname, location=reg.location, instance_id=cand.instance_id,
                                monthly_cost_usd=wk * MONTH_OVER_WEEK, co2e_kg_per_month=co2 * MONTH_OVER_WEEK,
                                grid_gco2e_per_kwh=reg.grid_gco2e_per_kwh, pue=pue,
-                               is_current=(rid == region_id and cand.instance_id == inst.instance_id))
-            key = rid
+                               is_current=(reg.region_id == inp.region_id and cand.instance_id == ch.inst.instance_id))
+            key = reg.region_id
             if key not in best or (opt.monthly_cost_usd, not opt.is_current) < (best[key].monthly_cost_usd,
                                                                                 not best[key].is_current):
                 best[key] = opt
     return sorted(best.values(), key=lambda r: (r.co2e_kg_per_month, r.monthly_cost_usd))
-
-
 def _alternative(s: Scenario, model: ModelSpec) -> tuple[Scenario | None, str]:
     """The cheapest other accelerator (per replica-hour) whose batch-1 latency meets the SLO."""
     best: tuple[float, Scenario, str] | None = None
@@ -1517,11 +2073,11 @@ def _alternative(s: Scenario, model: ModelSpec) -> tuple[Scenario | None, str]:
                                                                prefix_cache_hit_rate=s.traffic.prefix_cache_hit_rate))
         except (InvalidInputError, DoesNotFitError):
             continue
-        if q["ttft_p95_s"][0] <= s.slo.ttft_p95_s and q["e2e_p95_s"][0] <= s.slo.e2e_p95_s:
+        if q.ttft_p95_s[0] <= s.slo.ttft_p95_s and q.e2e_p95_s[0] <= s.slo.e2e_p95_s:
             cost = pricing.instance_price_usd_per_h(inst, pm) / inst.accelerator_count * tp * pp
             text = (f"{hw.name} with tensor parallel {tp}" + (f" x pipeline {pp}" if pp > 1 else "")
-                    + f" on {inst.instance_type} (batch-1 p95 TTFT {_fmt_s(float(q['ttft_p95_s'][0]))}, end-to-end "
-                    f"{_fmt_s(float(q['e2e_p95_s'][0]))}; {_fmt_usd(cost)} per replica-hour)")
+                    + f" on {inst.instance_type} (batch-1 p95 TTFT {_fmt_s(float(q.ttft_p95_s[0]))}, end-to-end "
+                    f"{_fmt_s(float(q.e2e_p95_s[0]))}; {_fmt_usd(cost)} per replica-hour)")
             final = alt.replace(deploy=alt.deploy.model_copy(update={"tp": tp}))
             if best is None or cost < best[0]:
                 best = (cost, final, text)
@@ -1530,8 +2086,13 @@ def _alternative(s: Scenario, model: ModelSpec) -> tuple[Scenario | None, str]:
     return best[1], best[2]
 
 
-def _assumptions(s: Scenario, model: ModelSpec, hw: HardwareSpec, inst: Instance, region: Any, lay: _Layout,
-                 host: float, pue: float, grid: float, m_emb: float, emb_assumed: bool) -> list[Assumption]:
+
+
+def _assumptions(inp: _Inputs, ch: _Choice, co2: _Carbon) -> list[Assumption]:
+    """Every figure the plan relies on, with its source and whether it is assumed."""
+    s, model, hw, inst, region, lay = inp.s, inp.model, inp.hw, ch.inst, inp.region, ch.lay
+    host, pue, grid = inp.host, inp.pue, inp.grid
+    m_emb, emb_assumed = co2.embodied_per_accelerator_kg, co2.embodied_assumed
     eff = _efficiency(s)
     a = s.assumptions
     fitted = performance.Efficiency()
@@ -1575,91 +2136,285 @@ def _assumptions(s: Scenario, model: ModelSpec, hw: HardwareSpec, inst: Instance
     return out
 
 
-def _explain(**k: Any) -> list[str]:
-    s: Scenario = k["s"]
-    model: ModelSpec = k["model"]
-    hw: HardwareSpec = k["hw"]
-    inst: Instance = k["inst"]
-    lay: _Layout = k["lay"]
-    load = k["load"]
-    mean, peak = k["mean"], k["peak"]
-    din, dout = k["din"], k["dout"]
-    rep = lay.replica
+
+# ----------------------------------------------------------------------------- step 7: the explanation
+
+
+@dataclass(frozen=True)
+class _Story:
+    """Everything the explanation quotes: the typed results of the pipeline's steps."""
+
+    inp: _Inputs
+    ch: _Choice
+    md: _Modes
+    hours: _Hours
+    costs: _Costs
+    co2: _Carbon
+    market: _Market
+    regions: _RegionSummary
+
+    @property
+    def tpot_plan(self) -> float:
+        return float(self.ch.lay.at(np.array([self.ch.lam_cap])).tpot[0])
+
+    @property
+    def out_tps(self) -> float:
+        return self.ch.lam_cap * self.inp.dout.effective_mean
+
+    @property
+    def mean_replicas(self) -> float:
+        return float(np.mean(self.hours.replica_hours))
+
+    @property
+    def asymptote_usd_per_mtok(self) -> float:
+        """USD per 1M output tokens of a replica at the plan load (its instance share at full scale)."""
+        lay, per = self.ch.lay, self.ch.per_inst
+        return (self.ch.price * _instances_for(np.array([1.0]), lay.devices, per)[0]
+                / (1 if lay.devices > per else max(1, per // lay.devices))
+                / max(self.ch.lam_cap * 3600.0 * self.inp.dout.effective_mean / 1e6, 1e-12))
+
+
+def _explain(story: _Story) -> list[str]:
+    """The plan in plain words, one line per step, with the figures and formulas behind it."""
+    return [*_explain_traffic(story), *_explain_replica(story), *_explain_fleet(story), *_explain_choices(story)]
+
+
+def _explain_traffic(st: _Story) -> list[str]:
+    inp = st.inp
+    s, load, din, dout = inp.s, inp.load, inp.din, inp.dout
+    rch = s.traffic.response_cache_hit_rate
     labels = traffic_mod.day_hour_labels()
-    h_peak = int(np.argmax(peak))
-    lines = []
-    lines.append(
+    h_peak = int(np.argmax(inp.peak))
+    return [
         f"Traffic: {load.description} -> {float(np.mean(load.mean)):,.2f} requests/s on average, "
         f"{float(np.max(load.peak)):,.2f} at the peak ({labels[h_peak]})."
-        + (f" The response cache answers {k['rch']:.0%}, so the fleet serves {float(np.mean(mean)):,.2f} requests/s "
-           "on average." if k["rch"] > 0 else ""))
-    lines.append(f"Tokens per request: prompts {din.describe()}; outputs {dout.describe()}"
-                 + (f"; prefix-cache hits skip {s.traffic.prefix_cache_hit_rate:.0%} of prefill" if
-                    s.traffic.prefix_cache_hit_rate > 0 else "") + ".")
-    lines.append(
+        + (f" The response cache answers {rch:.0%}, so the fleet serves {float(np.mean(inp.mean)):,.2f} requests/s "
+           "on average." if rch > 0 else ""),
+        f"Tokens per request: prompts {din.describe()}; outputs {dout.describe()}"
+        + (f"; prefix-cache hits skip {s.traffic.prefix_cache_hit_rate:.0%} of prefill" if
+           s.traffic.prefix_cache_hit_rate > 0 else "") + ".",
+    ]
+
+
+def _explain_replica(st: _Story) -> list[str]:
+    s, model, hw, lay, lam_cap = st.inp.s, st.inp.model, st.inp.hw, st.ch.lay, st.ch.lam_cap
+    rep = lay.replica
+    lines = [
         f"One replica: {model.name} ({DType(s.model.weight_dtype).value} weights, {DType(s.model.kv_dtype).value} KV "
         f"cache) on {lay.devices} x {hw.name} (tensor parallel {lay.tp}" + (f", pipeline {lay.pp}" if lay.pp > 1 else "")
         + f"), up to {rep.max_batch} sequences at once; batch-1 p95 TTFT {_fmt_s(lay.zero_ttft)}, p95 end-to-end "
-        f"{_fmt_s(lay.zero_e2e)}.")
-    lines.append(
+        f"{_fmt_s(lay.zero_e2e)}.",
         f"Queueing (continuous batching, M/G/c-type model): one replica saturates at {lay.sat:,.2f} requests/s; the "
         f"SLO (p95 TTFT {_fmt_s(s.slo.ttft_p95_s)}, p95 end-to-end {_fmt_s(s.slo.e2e_p95_s)}) holds up to "
-        f"{k['lam_slo']:,.2f} requests/s; the {s.autoscaling.target_utilization:.0%} target utilization allows "
-        f"{s.autoscaling.target_utilization * lay.sat:,.2f}. Plan load: {k['lam_cap']:,.2f} requests/s per replica "
-        f"({k['out_tps']:,.0f} output tokens/s, {k['tpot_plan'] * 1e3:,.1f} ms per output token).")
-    opts = [o for o in k["tp_options"]]
+        f"{lay.lam_slo:,.2f} requests/s; the {s.autoscaling.target_utilization:.0%} target utilization allows "
+        f"{s.autoscaling.target_utilization * lay.sat:,.2f}. Plan load: {lam_cap:,.2f} requests/s per replica "
+        f"({st.out_tps:,.0f} output tokens/s, {st.tpot_plan * 1e3:,.1f} ms per output token).",
+    ]
+    opts = st.ch.tp_options
     if len(opts) > 1:
-        parts = []
-        for o in opts:
-            parts.append(f"TP {o.tp}: {_fmt_usd(o.monthly_cost_usd)}/month" if o.feasible and o.monthly_cost_usd
-                         else f"TP {o.tp}: not feasible ({o.reason})")
+        parts = [f"TP {o.tp}: {_fmt_usd(o.monthly_cost_usd)}/month" if o.feasible and o.monthly_cost_usd
+                 else f"TP {o.tp}: not feasible ({o.reason})" for o in opts]
         lines.append("Layouts compared: " + "; ".join(parts) + f" -> tensor parallel {lay.tp} is the cheapest.")
-    rh = k["replicas_h"]
-    lines.append(
-        f"Replicas per hour: n_h = ceil(lambda_h / {k['lam_cap']:,.2f}) within [{s.autoscaling.min_replicas}, "
-        f"{s.autoscaling.max_replicas}]: peak {int(np.max(rh))} at {labels[int(np.argmax(rh))]}, average "
-        f"{k['mean_rep']:,.2f}, lowest {int(np.min(rh))}.")
+    return lines
+
+
+def _explain_fleet(st: _Story) -> list[str]:
+    inp, ch, hours, costs, co2 = st.inp, st.ch, st.hours, st.costs, st.co2
+    s, hw, inst, lay = inp.s, inp.hw, ch.inst, ch.lay
+    labels = traffic_mod.day_hour_labels()
+    rh = hours.replicas
     per = max(1, inst.accelerator_count // lay.devices) if lay.devices <= inst.accelerator_count else 0
-    lines.append(
-        f"Instances: {inst.instance_type} ({inst.accelerator_count} x {hw.name}) at {_fmt_usd(k['price'])}/h "
+    return [
+        f"Replicas per hour: n_h = ceil(lambda_h / {ch.lam_cap:,.2f}) within [{s.autoscaling.min_replicas}, "
+        f"{s.autoscaling.max_replicas}]: peak {int(np.max(rh))} at {labels[int(np.argmax(rh))]}, average "
+        f"{st.mean_replicas:,.2f}, lowest {int(np.min(rh))}.",
+        f"Instances: {inst.instance_type} ({inst.accelerator_count} x {hw.name}) at {_fmt_usd(ch.price)}/h "
         f"({s.deploy.pricing.value.replace('_', ' ')})"
         + (f" holds {per} replica(s)" if per else f"; a replica spans {math.ceil(lay.devices / inst.accelerator_count)}")
-        + f" -> {_fmt_usd(k['weekly'])} per week, x 730/168 = {_fmt_usd(k['monthly'])} per month.")
-    lines.append(
-        f"Per 1M output tokens: {_fmt_usd(k['monthly'])} / ({float(np.sum(mean)) * 3600 * 730 / 168 * dout.effective_mean / 1e6:,.0f}M "
-        f"tokens a month) = {_fmt_usd(k['cost_per_mtok'])}.")
-    lines.append(f"Latency in the busiest hour: p95 TTFT {_fmt_s(k['ttft_worst'])}, p95 end-to-end "
-                 f"{_fmt_s(k['e2e_worst'])}.")
-    lines.append(
-        f"Energy: {k['energy_week'] * 730 / 168:,.0f} kWh a month (accelerators from idle {hw.idle_w:,.0f} W to TDP "
-        f"{hw.tdp_w:,.0f} W by utilization, plus {k['host']:.2f} x TDP for the host, x PUE {k['pue']:.2f}); "
-        f"x {k['grid']:,.0f} gCO2e/kWh = {k['op_kg_week'] * 730 / 168 / 1000:,.2f} t operational + "
-        f"{k['emb_kg_week'] * 730 / 168 / 1000:,.2f} t embodied = {k['co2_week'] * 730 / 168 / 1000:,.2f} tCO2e a month.")
+        + f" -> {_fmt_usd(costs.weekly)} per week, x 730/168 = {_fmt_usd(costs.monthly)} per month.",
+        f"Per 1M output tokens: {_fmt_usd(costs.monthly)} / "
+        f"({float(np.sum(inp.mean)) * 3600 * 730 / 168 * inp.dout.effective_mean / 1e6:,.0f}M "
+        f"tokens a month) = {_fmt_usd(costs.per_mtok)}.",
+        f"Latency in the busiest hour: p95 TTFT {_fmt_s(hours.ttft_worst)}, p95 end-to-end "
+        f"{_fmt_s(hours.e2e_worst)}.",
+        f"Energy: {co2.energy_week * 730 / 168:,.0f} kWh a month (accelerators from idle {hw.idle_w:,.0f} W to TDP "
+        f"{hw.tdp_w:,.0f} W by utilization, plus {inp.host:.2f} x TDP for the host, x PUE {inp.pue:.2f}); "
+        f"x {inp.grid:,.0f} gCO2e/kWh = {co2.operational_kg_week * 730 / 168 / 1000:,.2f} t operational + "
+        f"{co2.embodied_kg_week * 730 / 168 / 1000:,.2f} t embodied = {co2.total_kg_week * 730 / 168 / 1000:,.2f} tCO2e a month.",
+    ]
+
+
+def _explain_choices(st: _Story) -> list[str]:
+    md, ref, be = st.md, st.market.ref, st.market.break_even_rpd
     mode_parts = []
-    for c in k["checks"]:
+    for c in md.checks:
         cost = f", {_fmt_usd(c.monthly_cost_usd)}/month" if c.monthly_cost_usd is not None else ""
         why = f" ({'; '.join(c.reasons)})" if c.reasons else ""
         mode_parts.append(f"{c.name}: {c.verdict}{cost}{why}")
-    lines.append("Inference modes: " + " | ".join(mode_parts) + ".")
-    rec = k["recommended"]
-    if rec is not None:
-        lines.append(f"Recommended: {modes.MODE_NAMES[rec]}, the cheapest mode within its limits that meets the SLO.")
+    lines = ["Inference modes: " + " | ".join(mode_parts) + "."]
+    if md.recommended is not None:
+        lines.append(f"Recommended: {modes.MODE_NAMES[md.recommended]}, the cheapest mode within its limits that "
+                     "meets the SLO.")
     else:
         lines.append("No mode is within its limits and meets the SLO.")
-    ref = k["ref"]
     if ref is not None:
-        be = k["be_rpd"]
         lines.append(
             f"Buy vs build: {ref.provider} serves {ref.model} for {_fmt_usd(ref.monthly_cost_usd)} a month at this "
             f"traffic ({_fmt_usd(ref.cost_usd_per_million_output_tokens)} per 1M output tokens incl. input); "
             + (f"self-hosting is cheaper from about {be:,.0f} requests/day." if be is not None
                else f"self-hosting does not break even below 1000x this traffic: at full scale it costs about "
-                    f"{_fmt_usd(k['asymptote'])} per 1M output tokens (the plan load on {inst.instance_type}), "
-                    "more than the API charges."))
-    g, c = k["greenest"], k["cheapest"]
-    if g is not None and c is not None:
+                    f"{_fmt_usd(st.asymptote_usd_per_mtok)} per 1M output tokens (the plan load on "
+                    f"{st.ch.inst.instance_type}), more than the API charges."))
+    g, ch = st.regions.greenest, st.regions.cheapest
+    if g is not None and ch is not None:
         lines.append(f"Greenest region with this accelerator: {g.provider} {g.region} ({g.location}, "
                      f"{g.grid_gco2e_per_kwh:,.0f} g/kWh): {g.co2e_kg_per_month / 1000:,.2f} tCO2e and "
-                     f"{_fmt_usd(g.monthly_cost_usd)} a month; cheapest: {c.provider} {c.region} "
-                     f"({c.instance_id}) at {_fmt_usd(c.monthly_cost_usd)}.")
+                     f"{_fmt_usd(g.monthly_cost_usd)} a month; cheapest: {ch.provider} {ch.region} "
+                     f"({ch.instance_id}) at {_fmt_usd(ch.monthly_cost_usd)}.")
     return lines
+
+
+# ----------------------------------------------------------------------------- the plan
+
+
+def plan(
+    scenario: Scenario,
+    *,
+    progress: Progress | None = None,
+    input_tokens: TokenDistribution | None = None,
+    output_tokens: TokenDistribution | None = None,
+) -> CapacityPlan:
+    """Plan serving capacity for ``scenario``: replicas per hour, p95 latency, cost, carbon, by mode.
+
+    Notes
+    -----
+    1. Traffic: 168 hourly arrival rates (``traffic.weekly_load``), minus the response-cache hits;
+       prompt and output lengths as distributions; the prefix-cache hit rate removes prefill work.
+    2. One replica (``tp x pp`` accelerators): iteration-time model fitted to the roofline
+       (``simulate.replica_model``) and the queueing model (:func:`queue_metrics`) give p95 TTFT
+       and end-to-end latency versus load. The largest load meeting both p95 goals, capped at the
+       target utilization of the saturation rate, is the per-replica capacity ``lambda*``.
+    3. Replicas in hour h: ``n_h = clip(ceil(lambda_h / lambda*), min, max)``; bursts shorter than
+       the scale-up delay plus cold start are provisioned for their peak; requests above what the
+       replicas can serve within the SLO are late, above saturation dropped. When the maximum
+       replicas cannot keep up, a warning says how much is late or dropped and how many would do.
+    4. Cost: whole instances per hour x price (committed pricing commits the always-on floor);
+       month = week x 730/168. Per 1M output tokens and per request on the fleet's traffic.
+    5. Carbon: accelerator power from idle to TDP by utilization plus host share, x PUE x grid
+       intensity, plus embodied emissions (``estimator.carbon``).
+    6. Every inference mode is checked against its published limits (``estimator.modes``); the
+       cheapest mode within limits that meets the SLO is recommended.
+
+    ``progress(fraction, message)`` is called as the work advances. Raises ``InvalidInputError``
+    (or its subclass :class:`InfeasiblePlanError` with the nearest feasible alternative) for inputs
+    that cannot be planned; any other failure is an :class:`~estimator.errors.EstimatorError`.
+    """
+    t_start = time.perf_counter()
+    try:
+        return _plan(scenario, progress, input_tokens, output_tokens, t_start)
+    except EstimatorError:
+        raise
+    except Exception as exc:  # a numerical corner the model does not cover: say so, never a traceback
+        raise EstimatorError(f"The capacity plan could not be computed for these inputs ({type(exc).__name__}: "
+                             f"{exc}). Try less extreme traffic, token lengths or autoscaling limits.") from exc
+
+
+def _plan(s: Scenario, progress: Progress | None, input_tokens: TokenDistribution | None,
+          output_tokens: TokenDistribution | None, t_start: float) -> CapacityPlan:
+    """The pipeline of :func:`plan`: each step reads the typed results of the steps before it."""
+    _report(progress, 0.02, "reading the catalog")
+    inp = _resolve_inputs(s, input_tokens, output_tokens)
+    ch = _choose_layout(inp, _candidate_layouts(inp, progress))
+    md = _inference_modes(inp, ch, progress)
+    _report(progress, 0.7, "cost and carbon")
+    hours = _chosen_hours(inp, ch, md)
+    costs = _costs(inp, hours)
+    co2 = _carbon(inp, hours, costs)
+    popts = _pricing_options(ch.inst, md.mode, hours.instance_hours, costs)
+    _report(progress, 0.8, "buy versus build")
+    market = _buy_vs_build(inp, ch, costs)
+    growth = _growth(inp, ch)
+    _report(progress, 0.88, "regions")
+    regions = _region_summary(inp, ch)
+    _report(progress, 0.95, "writing the explanation")
+    story = _Story(inp=inp, ch=ch, md=md, hours=hours, costs=costs, co2=co2, market=market, regions=regions)
+    expl = _explain(story)
+    _report(progress, 1.0, "done")
+    return _assemble(story, popts, growth, expl, t_start)
+
+
+def _warnings(st: _Story) -> list[str]:
+    inp, ch = st.inp, st.ch
+    out = [f"{what} lengths: {d.note}" for what, d in (("Prompt", inp.din), ("Output", inp.dout)) if d.note]
+    if inp.s.deploy.region not in ch.inst.regions and ch.inst.regions:
+        out.append(f"The catalog does not list {ch.inst.instance_type} in {inp.s.deploy.region}; its price is "
+                   f"{ch.inst.price_region}'s and availability is not guaranteed.")
+    out += st.md.warnings
+    if ch.lay.replica.fit_max_rel_error > 0.1:
+        out.append(f"The replica's iteration model departs from the roofline by up to "
+                   f"{ch.lay.replica.fit_max_rel_error:.0%} on the check grid.")
+    return out
+
+
+def _notes(st: _Story) -> list[str]:
+    late_w, drop_w = float(np.sum(st.hours.late)), float(np.sum(st.hours.dropped))
+    notes = []
+    if late_w > 0:
+        notes.append(f"About {late_w:,.0f} requests a week ({late_w / max(st.costs.requests_week, 1):.2%}) would be "
+                     "late: they arrive while the fleet is still scaling up, or above what the maximum replicas can "
+                     "serve within the SLO. Scheduled scaling ahead of known peaks avoids the ramp part.")
+    if drop_w > 0:
+        notes.append(f"About {drop_w:,.0f} requests a week exceed even saturated capacity at the maximum of "
+                     f"{st.inp.auto.max_replicas} replicas: they would queue without bound or be dropped.")
+    return notes
+
+
+def _floats(x: npt.ArrayLike) -> tuple[float, ...]:
+    return tuple(float(v) for v in np.asarray(x, dtype=float))
+
+
+def _assemble(st: _Story, popts: list[PricingOption], growth: tuple[float, ...], expl: list[str],
+              t_start: float) -> CapacityPlan:
+    """The :class:`CapacityPlan` from the steps' results."""
+    inp, ch, md, h, costs, co2 = st.inp, st.ch, st.md, st.hours, st.costs, st.co2
+    s, model, hw, inst, lay = inp.s, inp.model, inp.hw, ch.inst, ch.lay
+    weekly = costs.weekly
+    return CapacityPlan(
+        scenario=s, model_id=model.model_id, model_name=model.name, hardware_id=hw.hardware_id, hardware_name=hw.name,
+        provider=s.deploy.provider, region=s.deploy.region, instance_id=inst.instance_id,
+        instance_type=inst.instance_type, accelerators_per_instance=ch.per_inst, tp=lay.tp, pp=lay.pp,
+        devices_per_replica=lay.devices, weight_dtype=DType(s.model.weight_dtype).value,
+        kv_dtype=DType(s.model.kv_dtype).value, pricing=ch.pricing, mode=md.mode, recommended_mode=md.recommended,
+        max_batch=lay.replica.max_batch, saturation_rps_per_replica=lay.sat, max_rps_per_replica=ch.lam_cap,
+        slo_rps_per_replica=lay.lam_slo, output_tokens_per_s_per_replica=st.out_tps, tpot_s_at_plan_load=st.tpot_plan,
+        replica_fit_error=lay.replica.fit_max_rel_error,
+        requests_per_day=inp.load.requests_per_day, fleet_requests_per_day=costs.requests_week / 7.0,
+        peak_rps=float(np.max(inp.load.peak)), input_tokens_mean=inp.din.effective_mean,
+        output_tokens_mean=inp.dout.effective_mean,
+        monthly_cost_usd=costs.monthly, cost_usd_per_hour=weekly / 168.0, cost_usd_per_day=weekly / 7.0,
+        cost_usd_per_year=weekly * HOURS_PER_YEAR / 168.0, cost_usd_per_million_output_tokens=costs.per_mtok,
+        cost_usd_per_request=costs.per_request, ttft_p95_s=h.ttft_worst, e2e_p95_s=h.e2e_worst,
+        peak_replicas=int(np.max(h.replicas)) if h.replicas.size else 0, mean_replicas=st.mean_replicas,
+        utilization_mean=(float(np.sum(inp.mean) / max(np.sum(h.replica_hours) * lay.sat, 1e-12))
+                          if np.sum(h.replica_hours) > 0 else 0.0),
+        energy_kwh_per_month=co2.energy_week * MONTH_OVER_WEEK,
+        operational_co2e_kg_per_month=co2.operational_kg_week * MONTH_OVER_WEEK,
+        embodied_co2e_kg_per_month=co2.embodied_kg_week * MONTH_OVER_WEEK,
+        co2e_kg_per_month=co2.total_kg_week * MONTH_OVER_WEEK, co2e_g_per_million_output_tokens=co2.g_per_mtok,
+        late_requests_per_week=float(np.sum(h.late)), dropped_requests_per_week=float(np.sum(h.dropped)),
+        hour_labels=tuple(traffic_mod.day_hour_labels()),
+        arrival_rps=_floats(inp.load.mean), fleet_rps=_floats(inp.mean), replicas=tuple(int(x) for x in h.replicas),
+        replica_hours=_floats(h.replica_hours), instance_hours=_floats(h.instance_hours),
+        utilization=_floats(h.utilization), ttft_p95_by_hour_s=_floats(h.ttft_h), e2e_p95_by_hour_s=_floats(h.e2e_h),
+        cost_usd_by_hour=_floats(h.cost_usd), energy_kwh_by_hour=_floats(h.energy_kwh),
+        late_requests_by_hour=_floats(h.late), dropped_requests_by_hour=_floats(h.dropped),
+        latency_curve={"rps_per_replica": _floats(lay.loads), "utilization": _floats(LOAD_GRID_FRACTIONS),
+                       "ttft_p95_s": _floats(lay.ttft), "e2e_p95_s": _floats(lay.e2e), "tpot_s": _floats(lay.tpot)},
+        cost_curve=st.market.cost_curve, growth_monthly_cost_usd=growth,
+        modes=md.checks, pricing_options=tuple(popts), tp_options=ch.tp_options, api_options=st.market.api_options,
+        break_even_requests_per_day=st.market.break_even_rpd,
+        break_even_api=st.market.ref.provider + " " + st.market.ref.model if st.market.ref else None,
+        regions=st.regions.options, greenest_region=st.regions.greenest, cheapest_region=st.regions.cheapest,
+        explanation=tuple(expl), assumptions=tuple(_assumptions(inp, ch, co2)), warnings=tuple(_warnings(st)),
+        notes=tuple(_notes(st)), elapsed_s=time.perf_counter() - t_start,
+    )

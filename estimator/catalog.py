@@ -41,6 +41,7 @@ __all__ = [
     "get_instance",
     "list_regions",
     "get_region",
+    "find_region",
     "sources_frame",
     "read_csv_typed",
 ]
@@ -455,8 +456,19 @@ def _regions() -> dict[str, Region]:
     return {r.region_id: r for r in regions}
 
 
+def _normalized_id(wanted: str) -> Any:
+    """Catalog ids are lower case; surrounding blanks and capitals in user input are forgiven."""
+    return wanted.strip().lower() if isinstance(wanted, str) else wanted
+
+
 def _lookup(kind: str, table: dict[str, Any], wanted: str) -> Any:
-    key = wanted.strip().lower() if isinstance(wanted, str) else wanted
+    """``table[wanted]`` or ``UnknownIdError`` naming up to three close matches.
+
+    The suggestions come from ``difflib.get_close_matches`` (Ratcliff/Obershelp similarity, a few
+    hundred microseconds for a catalog of this size): only for errors a person reads. Code that
+    probes for an id and falls back uses a ``find_*`` function instead.
+    """
+    key = _normalized_id(wanted)
     if key in table:
         return table[key]
     raise UnknownIdError(kind, str(wanted), difflib.get_close_matches(str(key), list(table), n=3, cutoff=0.5))
@@ -509,6 +521,18 @@ def list_regions(provider: str | None = None) -> list[Region]:
 def get_region(region_id: str) -> Region:
     """The region ``provider:region`` (e.g. ``"aws:us-east-1"``)."""
     return _lookup("region", _regions(), region_id)
+
+
+def find_region(region_id: str) -> Region | None:
+    """The region ``provider:region``, or ``None`` when the catalog lacks it.
+
+    For code that tries a region and falls back (no exception, no "did you mean" suggestions);
+    user input goes through :func:`get_region`, whose error names close matches.
+
+    >>> find_region("aws:us-east-1") is get_region("aws:us-east-1"), find_region("aws:mars-1")
+    (True, None)
+    """
+    return _regions().get(_normalized_id(region_id))
 
 
 def sources_frame(table: str, ids: list[str] | None = None) -> pd.DataFrame:

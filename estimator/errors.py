@@ -12,6 +12,7 @@ __all__ = [
     "CatalogError",
     "ConfigError",
     "DoesNotFitError",
+    "StoreError",
 ]
 
 
@@ -50,3 +51,7 @@ class ConfigError(EstimatorError, ValueError):
 
 class DoesNotFitError(EstimatorError):
     """A configuration does not fit in accelerator memory."""
+
+
+class StoreError(EstimatorError):
+    """The saved-scenario store cannot be used (unreachable, busy, damaged); the message says what to do."""

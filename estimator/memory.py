@@ -8,6 +8,8 @@ Assumptions are named constants below; each can be overridden per call (and in t
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar, overload
 
@@ -36,6 +38,10 @@ __all__ = [
     "WEIGHT_ONLY_DTYPES",
     "InferenceMemory",
     "inference_memory",
+    "BatchBytes",
+    "BatchMemory",
+    "batch_memory",
+    "MAX_BATCH_SEARCH",
     "TrainingMemory",
     "training_memory",
     "training_activation_bytes_per_layer",
@@ -256,14 +262,18 @@ def inference_activation_bytes(
     """
     _check_positive("tokens_in_flight", tokens_in_flight, allow_zero=True)
     t = np.asarray(tokens_in_flight, dtype=float)
+    logits = np.minimum(t, 256.0) * model.vocab_size * 4.0
+    out = t * _activation_bytes_per_token(model, dtype) + logits
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def _activation_bytes_per_token(model: ModelSpec, dtype: DType | str) -> float:
+    """``(2 d + q + 2 kv + 2 f_eff) * b`` of :func:`inference_activation_bytes` (bytes per token)."""
     b = bytes_per_element(DType(dtype)) if DType(dtype) not in (DType.INT4,) else 2.0
     f = _ffn_width_per_token(model) * (2 if model.gated_mlp else 1)
     q = model.n_heads * model.head_dim
     kv = model.n_kv_heads * model.head_dim
-    per_token = (2 * model.d_model + q + 2 * kv + 2 * f) * b
-    logits = np.minimum(t, 256.0) * model.vocab_size * 4.0
-    out = t * per_token + logits
-    return float(out) if np.ndim(out) == 0 else out
+    return (2 * model.d_model + q + 2 * kv + 2 * f) * b
 
 
 def _ffn_width_per_token(model: ModelSpec) -> float:
@@ -393,37 +403,201 @@ def inference_memory(
         raise InvalidInputError(f"context must be at least 1 token, got {context_tokens}")
     if batch < 1:
         raise InvalidInputError(f"batch must be at least 1, got {batch}")
+    terms = batch_memory(
+        model, weight_dtype, kv_dtype, context_tokens, hardware=hardware, tp=tp, pp=pp,
+        prefill_chunk_tokens=prefill_chunk_tokens, memory_utilization=memory_utilization,
+        runtime_overhead_bytes=runtime_overhead_bytes,
+    )
+    _check_positive("batch", batch, allow_zero=True)
+    at = terms.at(batch)
+    return InferenceMemory(
+        weights_bytes=terms.weights_bytes,
+        kv_cache_bytes=at.kv_cache_bytes,
+        activation_bytes=at.activation_bytes,
+        runtime_overhead_bytes=runtime_overhead_bytes,
+        tp=tp,
+        pp=pp,
+        per_device_weights_bytes=at.per_device_weights_bytes,
+        per_device_kv_cache_bytes=at.per_device_kv_cache_bytes,
+        per_device_activation_bytes=at.per_device_activation_bytes,
+        per_device_total_bytes=at.per_device_total_bytes,
+        device_memory_bytes=terms.device_memory_bytes,
+        device_budget_bytes=terms.device_budget_bytes,
+    )
+
+
+MAX_BATCH_SEARCH: int = 1 << 24
+"""Largest batch :func:`max_batch` reports (16,777,216 sequences: beyond any serving engine)."""
+
+
+@dataclass(frozen=True)
+class BatchBytes:
+    """:func:`inference_memory`'s breakdown at one batch (bytes; per device where named so)."""
+
+    kv_cache_bytes: float
+    activation_bytes: float
+    per_device_weights_bytes: float
+    per_device_kv_cache_bytes: float
+    per_device_activation_bytes: float
+    per_device_total_bytes: float
+
+
+@dataclass(frozen=True)
+class BatchMemory:
+    """The batch-independent terms of :func:`inference_memory` for one layout and context.
+
+    Made by :func:`batch_memory` (which validates like :func:`inference_memory`); evaluating a
+    batch is then plain float arithmetic, in the same order as :func:`inference_memory`, so the
+    results are identical to the last bit. Units: bytes, tokens.
+    """
+
+    weights_bytes: float  # whole model
+    kv_bytes_per_sequence: float  # kv_cache_bytes_per_token x min(context, window), whole model
+    kv_share: float  # fraction of the KV cache one tensor-parallel rank holds
+    activation_bytes_per_token: float
+    vocab_size: int
+    context_tokens: int
+    tp: int
+    pp: int
+    prefill_chunk_tokens: int | None
+    runtime_overhead_bytes: float
+    device_memory_bytes: float | None
+    device_budget_bytes: float | None
+
+    def step_tokens(self, batch: int) -> int:
+        """Tokens of the largest step: ``min(B c, max(chunk, B))`` (``B c`` without chunking)."""
+        step = self.context_tokens * batch
+        if self.prefill_chunk_tokens is not None:
+            step = min(step, max(self.prefill_chunk_tokens, batch))
+        return step
+
+    def at(self, batch: int) -> BatchBytes:
+        """Memory at ``batch`` sequences: ``M_dev = W/(t p) + KV s_kv / p + A / t + O_runtime``."""
+        kv = self.kv_bytes_per_sequence * float(batch)
+        t = float(self.step_tokens(batch))
+        act = t * self.activation_bytes_per_token + min(t, 256.0) * self.vocab_size * 4.0
+        dev_w = self.weights_bytes / (self.tp * self.pp)
+        dev_kv = kv * self.kv_share / self.pp
+        dev_act = act / self.tp
+        return BatchBytes(kv, act, dev_w, dev_kv, dev_act, dev_w + dev_kv + dev_act + self.runtime_overhead_bytes)
+
+    def per_device_total_bytes(self, batch: int) -> float:
+        """``M_dev`` of :meth:`at` alone (the fit check's hot path)."""
+        t = float(self.step_tokens(batch))
+        act = t * self.activation_bytes_per_token + min(t, 256.0) * self.vocab_size * 4.0
+        return (self.weights_bytes / (self.tp * self.pp) + self.kv_bytes_per_sequence * float(batch)
+                * self.kv_share / self.pp + act / self.tp + self.runtime_overhead_bytes)
+
+    def fits(self, batch: int) -> bool:
+        """Whether ``batch`` sequences fit the budget (``InferenceMemory.fits``; False without hardware)."""
+        return self.device_budget_bytes is not None and self.per_device_total_bytes(batch) <= self.device_budget_bytes
+
+    def max_batch(self, cap: int = MAX_BATCH_SEARCH) -> int:
+        """Largest batch that fits, at most ``cap`` (0 if none): closed form, checked exactly.
+
+        Notes
+        -----
+        ``M_dev(B)`` is affine in ``B`` between the batches where the step's token count
+        ``min(B c, max(chunk, B))`` or the logit rows ``min(step, 256)`` change regime, so on each
+        piece ``B_max = floor((M_budget - M_fixed) / M_per_sequence)`` (:meth:`_pieces`). The
+        float result is then checked against :meth:`fits` one batch either side, which makes it the
+        same integer a bisection over :meth:`fits` returns (``M_dev`` is monotone in ``B``).
+        """
+        if self.device_budget_bytes is None or not self.fits(1):
+            return 0
+        budget = self.device_budget_bytes
+        guess = 1
+        for lo, hi, fixed, per_seq in self._pieces(cap):
+            if per_seq > 0:
+                top = math.floor((budget - fixed) / per_seq) if budget >= fixed else lo - 1
+            else:
+                top = hi if fixed <= budget else lo - 1
+            if top >= lo:
+                guess = max(guess, min(top, hi))
+        b = max(1, min(guess, cap))
+        while b > 1 and not self.fits(b):
+            b -= 1
+        while b < cap and self.fits(b + 1):
+            b += 1
+        return b
+
+    def _pieces(self, cap: int) -> list[tuple[int, int, float, float]]:
+        """``(first batch, last batch, M_fixed, M_per_sequence)`` of each affine piece of ``M_dev(B)``.
+
+        With context ``c``, chunk ``C``, activation bytes per token ``a``, logit bytes per row
+        ``4 V`` and ``base = W/(t p) + O_runtime``, ``kv = KV_seq s_kv / p``:
+
+        - ``B c <= min(256, C)``: step ``B c``, all of it logits: ``base + B (kv + c (a + 4V) / t)``;
+        - ``256 < B c <= C``: step ``B c``: ``base + 256 x 4V / t + B (kv + c a / t)``;
+        - ``B c > C >= B``: step ``C``: ``base + min(C, 256) x 4V / t + C a / t + B kv``
+          (with ``C < 256`` the step stays under 256: ``base + C (a + 4V) / t + B kv``);
+        - ``B > C``: step ``B``: ``base + min(B, 256) ...``, affine once ``B >= 256``.
+
+        Without chunking only the first two apply. Pieces are clipped to ``[1, cap]``.
+        """
+        c, tp = self.context_tokens, float(self.tp)
+        a, lg = self.activation_bytes_per_token, self.vocab_size * 4.0
+        base = self.weights_bytes / (self.tp * self.pp) + self.runtime_overhead_bytes
+        kv = self.kv_bytes_per_sequence * self.kv_share / self.pp
+        chunk = self.prefill_chunk_tokens
+        limit = cap if chunk is None else min(cap, chunk)
+        # B c <= 256 (and within the chunk), then 256 < B c while B c still fits the chunk
+        full_c = limit if chunk is None else min(limit, chunk // c)
+        small = min(full_c, 256 // c)
+        out = [(1, small, base, kv + c * (a + lg) / tp), (small + 1, full_c, base + 256 * lg / tp, kv + c * a / tp)]
+        if chunk is not None:
+            held = float(chunk)
+            out.append((full_c + 1, limit, base + (held * a + min(held, 256.0) * lg) / tp, kv))
+            if chunk < 256:  # B tokens, fewer than 256 of them logits rows
+                out.append((chunk + 1, min(cap, 256), base, kv + (a + lg) / tp))
+            out.append((max(chunk, 256) + 1, cap, base + 256 * lg / tp, kv + a / tp))
+        return [p for p in out if p[0] <= p[1]]
+
+
+def batch_memory(
+    model: ModelSpec,
+    weight_dtype: DType | str,
+    kv_dtype: DType | str,
+    context_tokens: int,
+    *,
+    hardware: HardwareSpec | None = None,
+    tp: int = 1,
+    pp: int = 1,
+    prefill_chunk_tokens: int | None = None,
+    memory_utilization: float = MEMORY_UTILIZATION,
+    runtime_overhead_bytes: float = RUNTIME_OVERHEAD_BYTES,
+) -> BatchMemory:
+    """The terms of :func:`inference_memory` that do not depend on the batch, validated as it does.
+
+    Raises ``InvalidInputError`` for the same layouts, contexts, dtypes and utilizations as
+    :func:`inference_memory`, and for a negative runtime overhead.
+    """
+    _check_parallel(model, tp, pp)
+    if context_tokens < 1:
+        raise InvalidInputError(f"context must be at least 1 token, got {context_tokens}")
     if context_tokens > model.max_context:
         raise InvalidInputError(
             f"context {context_tokens:,} tokens exceeds {model.name}'s maximum of {model.max_context:,}"
         )
     w = weights_bytes(model, weight_dtype)
-    kv = float(kv_cache_bytes(model, context_tokens, kv_dtype, batch))
-    step_tokens = context_tokens * batch
-    if prefill_chunk_tokens is not None:
-        step_tokens = min(step_tokens, max(prefill_chunk_tokens, batch))
+    if not math.isfinite(context_tokens):
+        raise InvalidInputError(f"tokens must be a finite number zero or more, got {float(context_tokens)}")
+    t = float(context_tokens)
+    if model.sliding_window > 0:
+        t = min(t, float(model.sliding_window))
+    kv_seq = kv_cache_bytes_per_token(model, kv_dtype) * t
     act_dtype = DType.BF16 if DType(weight_dtype) in (DType.INT4, DType.INT8, DType.FP8) else DType(weight_dtype)
-    act = float(inference_activation_bytes(model, step_tokens, act_dtype))
-    dev_w = w / (tp * pp)
-    dev_kv = kv * _kv_split_factor(model, tp) / pp
-    dev_act = act / tp
+    act = _activation_bytes_per_token(model, act_dtype)
     if not 0 < memory_utilization <= 1:
         raise InvalidInputError(f"memory utilization must be in (0, 1], got {memory_utilization}")
+    if not runtime_overhead_bytes >= 0:
+        raise InvalidInputError(f"runtime overhead must be zero or more bytes, got {runtime_overhead_bytes}")
     mem = hardware.memory_bytes if hardware is not None else None
-    budget = mem * memory_utilization if mem is not None else None
-    return InferenceMemory(
-        weights_bytes=w,
-        kv_cache_bytes=kv,
-        activation_bytes=act,
-        runtime_overhead_bytes=runtime_overhead_bytes,
-        tp=tp,
-        pp=pp,
-        per_device_weights_bytes=dev_w,
-        per_device_kv_cache_bytes=dev_kv,
-        per_device_activation_bytes=dev_act,
-        per_device_total_bytes=dev_w + dev_kv + dev_act + runtime_overhead_bytes,
-        device_memory_bytes=mem,
-        device_budget_bytes=budget,
+    return BatchMemory(
+        weights_bytes=w, kv_bytes_per_sequence=kv_seq, kv_share=_kv_split_factor(model, tp),
+        activation_bytes_per_token=act, vocab_size=model.vocab_size, context_tokens=context_tokens, tp=tp, pp=pp,
+        prefill_chunk_tokens=prefill_chunk_tokens, runtime_overhead_bytes=runtime_overhead_bytes,
+        device_memory_bytes=mem, device_budget_bytes=mem * memory_utilization if mem is not None else None,
     )
 
 
@@ -688,30 +862,16 @@ def max_batch(
 
     Notes
     -----
-    ``B_max = floor((M_usable - W/(t p) - A/t) / (KV_seq * s_kv(t) / p))``, solved by
-    bisection because the activation term grows with the batch.
+    ``B_max = floor((M_usable - W/(t p) - A/t) / (KV_seq * s_kv(t) / p))`` on the piece of
+    ``M_dev(B)`` where the budget is crossed (the activation term changes slope where the step
+    reaches 256 logit rows and the 8,192-token prefill chunk; :meth:`BatchMemory.max_batch`),
+    checked exactly against the fit test, and capped at :data:`MAX_BATCH_SEARCH`.
     """
-    def fits(b: int) -> bool:
-        return inference_memory(
-            model, weight_dtype, kv_dtype, context_tokens, b, hardware=hardware, tp=tp, pp=pp,
-            prefill_chunk_tokens=8192,
-            memory_utilization=memory_utilization, runtime_overhead_bytes=runtime_overhead_bytes,
-        ).fits is True
-
-    if not fits(1):
-        return 0
-    lo, hi = 1, 2
-    while fits(hi):
-        lo, hi = hi, hi * 2
-        if hi > 1 << 24:
-            return lo
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if fits(mid):
-            lo = mid
-        else:
-            hi = mid
-    return lo
+    return batch_memory(
+        model, weight_dtype, kv_dtype, context_tokens, hardware=hardware, tp=tp, pp=pp,
+        prefill_chunk_tokens=8192, memory_utilization=memory_utilization,
+        runtime_overhead_bytes=runtime_overhead_bytes,
+    ).max_batch()
 
 
 def max_context(

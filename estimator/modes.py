@@ -207,40 +207,30 @@ def _fmt_s(s: float) -> str:
     return f"{s:,.2f} s"
 
 
-def check_mode(mode: InferenceMode | str, demand: ModeDemand) -> tuple[bool, bool, list[str]]:
-    """``(within limits, meets SLO, reasons)`` for ``demand`` in ``mode``.
+_MODE_LABELS: dict[str, str] = {"realtime": "real-time", "serverless": "serverless", "async": "asynchronous",
+                                "batch": "batch transform"}
 
-    Limits checked (each from ``data/inference_modes.csv``): request and response payload,
-    response time, memory (serverless), accelerators (serverless is CPU-only), concurrency
-    (serverless). The SLO: p95 TTFT and p95 end-to-end in that mode, where a mode without
-    response streaming delivers the first token with the whole response.
 
-    >>> d = ModeDemand(request_bytes_p95=12_000, response_bytes_p95=3_200, memory_needed_bytes=150e9,
-    ...                needs_gpu=True, ttft_p95_s=0.4, e2e_p95_s=84, ttft_slo_s=1, e2e_slo_s=120)
-    >>> check_mode("realtime", d)[2]
-    ['p95 response 84 s exceeds the 60 s real-time limit']
-    """
-    spec = mode_spec(mode)
-    reasons: list[str] = []
-    within = True
-    label = {"realtime": "real-time", "serverless": "serverless", "async": "asynchronous",
-             "batch": "batch transform"}[spec.mode.value]
-    pay_key = "record_max_bytes" if spec.mode == InferenceMode.BATCH else "payload_max_bytes"
-    pay = spec.value(pay_key)
+def _payload_reasons(spec: ModeSpec, label: str, demand: ModeDemand) -> list[str]:
+    """p95 request and response against the payload limit (per record for batch transform)."""
+    pay = spec.value("record_max_bytes" if spec.mode == InferenceMode.BATCH else "payload_max_bytes")
+    reasons = []
     if demand.request_bytes_p95 > pay:
-        within = False
         reasons.append(f"p95 request {_fmt_bytes(demand.request_bytes_p95)} exceeds the {_fmt_bytes(pay)} "
                        f"{label} payload limit")
     if demand.response_bytes_p95 > pay:
-        within = False
         reasons.append(f"p95 response {_fmt_bytes(demand.response_bytes_p95)} exceeds the {_fmt_bytes(pay)} "
                        f"{label} payload limit")
+    return reasons
+
+
+def _resource_reasons(spec: ModeSpec, label: str, demand: ModeDemand) -> list[str]:
+    """Accelerators (serverless is CPU-only), memory and concurrency limits (serverless)."""
+    reasons = []
     if not spec.flag("gpu") and demand.needs_gpu:
-        within = False
         reasons.append(f"{label} runs on CPU only and this model needs an accelerator")
     mem_max = spec.value("memory_max_bytes", math.inf)
     if demand.memory_needed_bytes > mem_max:
-        within = False
         if demand.weights_bytes > 0:
             reasons.append(f"weights need {_fmt_bytes(demand.weights_bytes)} ({_fmt_bytes(demand.memory_needed_bytes)} "
                            f"with KV cache and runtime); {label} allows {mem_max / 2**30:,.0f} GB")
@@ -249,31 +239,61 @@ def check_mode(mode: InferenceMode | str, demand: ModeDemand) -> tuple[bool, boo
                            f"{mem_max / 2**30:,.0f} GB")
     conc = spec.value("max_concurrency", math.inf)
     if demand.peak_concurrency > conc:
-        within = False
         reasons.append(f"needs {demand.peak_concurrency:,.0f} concurrent requests at peak; {label} allows "
                        f"{conc:,.0f} per endpoint")
+    return reasons
+
+
+def _response_time_reasons(spec: ModeSpec, label: str, demand: ModeDemand) -> list[str]:
+    """p95 response (or invocation) time against the mode's limit; an unstable queue never meets it."""
     limit_s = spec.value("response_max_s")
     inv = demand.e2e_p95_s if demand.invocation_p95_s is None else demand.invocation_p95_s
-    if not demand.stable or inv > limit_s:
-        within = False
-        what = "invocation" if demand.results_after_job else "response"
-        reasons.append(f"p95 {what} {_fmt_s(inv)} exceeds the {_fmt_s(limit_s)} {label} limit")
-    meets = within
-    if demand.results_after_job and (demand.ttft_p95_s > demand.ttft_slo_s or demand.e2e_p95_s > demand.e2e_slo_s):
-        meets = False
-        reasons.append(f"results arrive when the scheduled job finishes (about {_fmt_s(demand.e2e_p95_s)}) against a "
-                       f"{_fmt_s(demand.ttft_slo_s)} TTFT and {_fmt_s(demand.e2e_slo_s)} end-to-end goal")
-    elif demand.ttft_p95_s > demand.ttft_slo_s:
-        meets = False
+    if demand.stable and inv <= limit_s:
+        return []
+    what = "invocation" if demand.results_after_job else "response"
+    return [f"p95 {what} {_fmt_s(inv)} exceeds the {_fmt_s(limit_s)} {label} limit"]
+
+
+def _slo_reasons(spec: ModeSpec, demand: ModeDemand) -> list[str]:
+    """p95 TTFT and end-to-end against the goals; a batch job's results arrive when it ends, and a
+    mode without streaming delivers the first token with the whole response."""
+    d = demand
+    if d.results_after_job and (d.ttft_p95_s > d.ttft_slo_s or d.e2e_p95_s > d.e2e_slo_s):
+        return [f"results arrive when the scheduled job finishes (about {_fmt_s(d.e2e_p95_s)}) against a "
+                f"{_fmt_s(d.ttft_slo_s)} TTFT and {_fmt_s(d.e2e_slo_s)} end-to-end goal"]
+    reasons = []
+    if d.ttft_p95_s > d.ttft_slo_s:
         if not spec.flag("streaming"):
             reasons.append(f"no response streaming: the first token arrives with the whole response "
-                           f"(p95 {_fmt_s(demand.ttft_p95_s)}) against a {_fmt_s(demand.ttft_slo_s)} TTFT goal")
+                           f"(p95 {_fmt_s(d.ttft_p95_s)}) against a {_fmt_s(d.ttft_slo_s)} TTFT goal")
         else:
-            reasons.append(f"p95 TTFT {_fmt_s(demand.ttft_p95_s)} misses the {_fmt_s(demand.ttft_slo_s)} goal")
-    if demand.e2e_p95_s > demand.e2e_slo_s and not demand.results_after_job:
-        meets = False
-        reasons.append(f"p95 end-to-end {_fmt_s(demand.e2e_p95_s)} misses the {_fmt_s(demand.e2e_slo_s)} goal")
-    return within, meets, reasons
+            reasons.append(f"p95 TTFT {_fmt_s(d.ttft_p95_s)} misses the {_fmt_s(d.ttft_slo_s)} goal")
+    if d.e2e_p95_s > d.e2e_slo_s and not d.results_after_job:
+        reasons.append(f"p95 end-to-end {_fmt_s(d.e2e_p95_s)} misses the {_fmt_s(d.e2e_slo_s)} goal")
+    return reasons
+
+
+def check_mode(mode: InferenceMode | str, demand: ModeDemand) -> tuple[bool, bool, list[str]]:
+    """``(within limits, meets SLO, reasons)`` for ``demand`` in ``mode``.
+
+    Limits checked (each from ``data/inference_modes.csv``): request and response payload,
+    response time, memory (serverless), accelerators (serverless is CPU-only), concurrency
+    (serverless). The SLO: p95 TTFT and p95 end-to-end in that mode, where a mode without
+    response streaming delivers the first token with the whole response. A mode outside a limit
+    does not meet the SLO either.
+
+    >>> d = ModeDemand(request_bytes_p95=12_000, response_bytes_p95=3_200, memory_needed_bytes=150e9,
+    ...                needs_gpu=True, ttft_p95_s=0.4, e2e_p95_s=84, ttft_slo_s=1, e2e_slo_s=120)
+    >>> check_mode("realtime", d)[2]
+    ['p95 response 84 s exceeds the 60 s real-time limit']
+    """
+    spec = mode_spec(mode)
+    label = _MODE_LABELS[spec.mode.value]
+    limits = (_payload_reasons(spec, label, demand) + _resource_reasons(spec, label, demand)
+              + _response_time_reasons(spec, label, demand))
+    slo = _slo_reasons(spec, demand)
+    within = not limits
+    return within, within and not slo, limits + slo
 
 
 class ApiPrice(BaseModel):

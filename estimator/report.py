@@ -223,7 +223,17 @@ def memory_report(scenario: Scenario, result: MemoryAnalysis | None = None) -> R
         ("max_batch", best_batch, "sequences"),
         ("max_context_tokens", best_ctx, "tokens"),
     ]
+    if r.training is not None:
+        t = r.training
+        out += [
+            ("training_zero_stage", t.zero_stage, ""),
+            ("training_per_device_bytes", t.chosen.total_bytes, "bytes"),
+            ("training_fits_device", bool(t.fits_device), ""),
+            ("training_min_devices", t.fit.devices if t.fit.fits else None, "devices"),
+        ]
     rows += [Row(section="output", name=n, value=v, unit=u) for n, v, u in out]
+    if r.training_error:
+        rows.append(Row(section="warning", name="training_memory", value=r.training_error))
     rows += [
         Row(section="assumption", name="memory_utilization", value=a.memory_utilization, unit="fraction",
             source="vLLM gpu_memory_utilization default (vLLM engine arguments docs)"),
@@ -315,14 +325,16 @@ REPORTS["training"] = training_report
 
 
 def performance_report(scenario: Scenario, result: PerformanceAnalysis | None = None) -> Report:
-    """Report of the Latency & throughput page: one static batch and the best continuous batch."""
+    """Report of the Latency & throughput page: one static batch, the throughput-optimal and the best
+    continuous batch within the latency limits, the second accelerator and the calibration summary.
+    Figures that do not exist (no batch meets the limits, an undefined intensity) are empty."""
     r = result if result is not None else entrypoints.compute("performance", scenario)
     model, hw, tp, pp, batch, eff = r.model, r.hardware, r.tp, r.pp, r.batch, r.efficiency
     est, unlimited, best = r.estimate, r.unlimited, r.best
     rows = input_rows(scenario, ("model", "deploy", "tokens", "slo", "assumptions", "perf"))
     rows.append(Row(section="input", name="memory.batch", value=batch, unit="sequences"))
     rows.append(Row(section="input", name="train.pp", value=pp, unit=""))
-    out = [
+    out: list[tuple[str, Any, str]] = [
         ("tensor_parallel", tp, ""), ("pipeline_parallel", pp, ""),
         ("ttft_s", est.ttft_s, "s"), ("tpot_s", est.tpot_s, "s"), ("e2e_s", est.e2e_s, "s"),
         ("output_tokens_per_s_per_replica", est.output_tokens_per_s, "tokens/s"),
@@ -333,14 +345,27 @@ def performance_report(scenario: Scenario, result: PerformanceAnalysis | None = 
         ("decode_intensity_flops_per_byte", est.decode_intensity_flops_per_byte, "FLOP/byte"),
         ("max_output_tokens_per_s_per_replica", unlimited.output_tokens_per_s, "tokens/s"),
         ("max_throughput_batch", unlimited.batch, "sequences"),
-        ("best_batch", best.batch, "sequences"),
-        ("best_output_tokens_per_s_per_replica", best.output_tokens_per_s, "tokens/s"),
-        ("best_ttft_s", best.ttft_s, "s"), ("best_tpot_s", best.tpot_s, "s"),
-        ("best_batch_limited_by", best.limited_by, ""),
+        ("best_batch", best.batch if best else None, "sequences"),
+        ("best_output_tokens_per_s_per_replica", best.output_tokens_per_s if best else None, "tokens/s"),
+        ("best_ttft_s", best.ttft_s if best else None, "s"), ("best_tpot_s", best.tpot_s if best else None, "s"),
+        ("best_batch_limited_by", best.limited_by if best else "no batch meets the limits", ""),
     ]
-    rows += [Row(section="output", name=n, value=v, unit=u) for n, v, u in out]
+    for c in r.comparison[1:]:
+        out += [("compare.hardware_id", c.hardware_id, ""), ("compare.tensor_parallel", c.tp, ""),
+                ("compare.ttft_s", c.ttft_s, "s"), ("compare.tpot_s", c.tpot_s, "s"),
+                ("compare.max_output_tokens_per_s_per_replica", c.max_output_tokens_per_s, "tokens/s")]
+    rows += [Row(section="output", name=n, value=v if not isinstance(v, float) or math.isfinite(v) else None,
+                 unit=u) for n, v, u in out]
+    if r.best_message:
+        rows.append(Row(section="warning", name="best_batch_under_limits", value=r.best_message))
+    rows += [Row(section="warning", name="compare", value=c.note) for c in r.comparison[1:] if c.note]
     rows += [Row(section="assumption", name=f"efficiency.{k}", value=v,
                  source="fitted to data/measurements.csv (estimator.performance)") for k, v in eff.model_dump().items()]
+    cal = r.calibration
+    rows += [Row(section="assumption", name=f"calibration.{n}", value=v, unit="fraction",
+                 source=f"model vs {cal.scored_points} published measurements at these efficiencies")
+             for n, v in (("median_abs_error", cal.median_abs_error), ("worst_abs_error", cal.worst_abs_error),
+                          ("within_2x", cal.within_2x))]
     rows += _sources(model_ids=[model.model_id], hardware_ids=[hw.hardware_id])
     return Report(page="performance", title=f"{model.name} on {tp} x {hw.name}", scenario=scenario, rows=tuple(rows))
 

@@ -30,6 +30,7 @@ References
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -380,6 +381,10 @@ def _fmt(value: float) -> str:
     return repr(float(value))
 
 
+_PLAIN_SCALARS: frozenset[type] = frozenset({float, int, np.float64})
+"""Exact types :func:`_as_array` validates without NumPy reductions (``bool`` is not among them)."""
+
+
 def _as_array(
     name: str,
     value: ArrayLike,
@@ -388,7 +393,16 @@ def _as_array(
     unit: str = "",
     allow_zero: bool = False,
 ) -> tuple[NDArray[np.float64], bool]:
-    """Validate ``value`` and return it as a float64 array plus "was scalar"."""
+    """Validate ``value`` and return it as a float64 array plus "was scalar".
+
+    A plain Python or NumPy float or int in range takes a short path (no array reductions; the
+    planners call these functions with scalars many times per page); anything else, and every
+    value that fails a check, goes through the array path, which words the error.
+    """
+    if isinstance(value, (float, int)) and type(value) in _PLAIN_SCALARS:
+        v = float(value)
+        if (v >= 0.0 if allow_zero else v > 0.0) and v < math.inf and (upper is None or v <= upper):
+            return np.array(v), True
     if isinstance(value, (bool, np.bool_)):
         raise InvalidInputError(f"{name} must be a number, got {value!r}")
     try:
@@ -1431,6 +1445,60 @@ _DISAGREEMENT_METHODS: tuple[tuple[str, int, str | None], ...] = (
 )
 
 
+@dataclass(frozen=True)
+class _MethodRecommendations:
+    """Compute-optimal ``(N_m(C), D_m(C))`` of each method ``m`` of :data:`_DISAGREEMENT_METHODS`."""
+
+    labels: tuple[str, ...]
+    params: tuple[NDArray[np.float64], ...]
+    tokens: tuple[NDArray[np.float64], ...]
+
+
+@dataclass(frozen=True)
+class _WidestSplit:
+    """The methods recommending the smallest and largest model where they disagree most, and a
+    sentence saying so."""
+
+    smallest_by: str
+    largest_by: str
+    summary: str
+
+
+def _method_recommendations(c: NDArray[np.float64]) -> _MethodRecommendations:
+    """:func:`chinchilla_optimal` of the validated compute ``c`` for each approach and fit."""
+    params, tokens = [], []
+    for _label, approach, fit in _DISAGREEMENT_METHODS:
+        n_any, d_any = chinchilla_optimal(c, approach, fit)
+        params.append(np.asarray(n_any, dtype=np.float64))
+        tokens.append(np.asarray(d_any, dtype=np.float64))
+    return _MethodRecommendations(
+        labels=tuple(m[0] for m in _DISAGREEMENT_METHODS), params=tuple(params), tokens=tuple(tokens)
+    )
+
+
+def _widest_split(
+    c: NDArray[np.float64],
+    labels: tuple[str, ...],
+    n_stack: NDArray[np.float64],
+    n_ratio: NDArray[np.float64],
+    d_ratio: NDArray[np.float64],
+) -> _WidestSplit:
+    """At the compute where ``r_N`` is largest (the only one for scalar input), which methods
+    recommend the smallest and largest ``N``; the summary quotes that ``r_N`` and the largest ``r_D``."""
+    worst = int(np.argmax(n_ratio)) if n_ratio.ndim else 0
+    at_worst = n_stack.reshape(len(labels), -1)[:, worst]
+    smallest = labels[int(np.argmin(at_worst))]
+    largest = labels[int(np.argmax(at_worst))]
+    summary = (
+        f"The Chinchilla approaches and fits disagree: at {float(c.reshape(-1)[worst]):.3g} FLOPs the "
+        f"recommended model size ranges from {float(at_worst.min()):.3g} "
+        f"({smallest}) to {float(at_worst.max()):.3g} params ({largest}), "
+        f"a factor of {float(np.max(n_ratio)):.2f}; recommended tokens differ by up to a "
+        f"factor of {float(np.max(d_ratio)):.2f}."
+    )
+    return _WidestSplit(smallest_by=smallest, largest_by=largest, summary=summary)
+
+
 def fits_disagreement(compute_flops: ArrayLike) -> dict[str, Any]:
     """What each Chinchilla approach and fit recommends, and how far apart.
 
@@ -1477,51 +1545,26 @@ def fits_disagreement(compute_flops: ArrayLike) -> dict[str, Any]:
     (2.24, 'approach3_hoffmann2022', 'approach3_epoch2024')
     """
     c, scalar = _compute_flops("compute_flops", compute_flops)
-    recs: dict[str, dict[str, FloatOrArray]] = {}
-    ns = []
-    ds = []
-    for label, approach, fit in _DISAGREEMENT_METHODS:
-        n_any, d_any = chinchilla_optimal(c, approach, fit)
-        n = np.asarray(n_any, dtype=np.float64)
-        d = np.asarray(d_any, dtype=np.float64)
-        ns.append(n)
-        ds.append(d)
-        recs[label] = {
-            "params": _out(n, scalar),
-            "tokens": _out(d, scalar),
-            "tokens_per_param": _out(d / n, scalar),
-        }
-    n_stack = np.stack(ns)
-    d_stack = np.stack(ds)
+    rec = _method_recommendations(c)
+    n_stack, d_stack = np.stack(rec.params), np.stack(rec.tokens)
     n_min, n_max = n_stack.min(axis=0), n_stack.max(axis=0)
     d_min, d_max = d_stack.min(axis=0), d_stack.max(axis=0)
     n_ratio = n_max / n_min
     d_ratio = d_max / d_min
-    labels = [m[0] for m in _DISAGREEMENT_METHODS]
-    worst = int(np.argmax(n_ratio)) if n_ratio.ndim else 0
-    flat_n = n_stack.reshape(len(labels), -1)
-    smallest = labels[int(np.argmin(flat_n[:, worst]))]
-    largest = labels[int(np.argmax(flat_n[:, worst]))]
-    worst_ratio = float(np.max(n_ratio))
-    worst_c = float(c.reshape(-1)[worst])
-    worst_d_ratio = float(np.max(d_ratio))
-    summary = (
-        f"The Chinchilla approaches and fits disagree: at {worst_c:.3g} FLOPs the "
-        f"recommended model size ranges from {float(flat_n[:, worst].min()):.3g} "
-        f"({smallest}) to {float(flat_n[:, worst].max()):.3g} params ({largest}), "
-        f"a factor of {worst_ratio:.2f}; recommended tokens differ by up to a "
-        f"factor of {worst_d_ratio:.2f}."
-    )
+    split = _widest_split(c, rec.labels, n_stack, n_ratio, d_ratio)
     return {
         "compute_flops": _out(c, scalar),
-        "recommendations": recs,
+        "recommendations": {
+            label: {"params": _out(n, scalar), "tokens": _out(d, scalar), "tokens_per_param": _out(d / n, scalar)}
+            for label, n, d in zip(rec.labels, rec.params, rec.tokens, strict=True)
+        },
         "params_min": _out(n_min, scalar),
         "params_max": _out(n_max, scalar),
         "params_ratio": _out(n_ratio, scalar),
         "tokens_min": _out(d_min, scalar),
         "tokens_max": _out(d_max, scalar),
         "tokens_ratio": _out(d_ratio, scalar),
-        "params_smallest_by": smallest,
-        "params_largest_by": largest,
-        "summary": summary,
+        "params_smallest_by": split.smallest_by,
+        "params_largest_by": split.largest_by,
+        "summary": split.summary,
     }

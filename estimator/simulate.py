@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -121,6 +122,127 @@ def _probe(model: ModelSpec, hardware: HardwareSpec, dtype: DType | str, batch: 
                                        efficiency=efficiency, check_memory=False)
 
 
+@dataclass(frozen=True, slots=True)
+class _Prober:
+    """``performance.estimate_arrays`` for one model, accelerator, dtype and layout: the only
+    source :func:`replica_model` fits to. Requests generate one output token."""
+
+    model: ModelSpec
+    hardware: HardwareSpec
+    dtype: DType | str
+    tp: int
+    pp: int
+    efficiency: performance.Efficiency
+    kv_dtype: DType | str
+
+    def tpot_s(self, batch: Any, input_tokens: Any) -> FloatArray:
+        """Decode step time of ``batch`` sequences after ``input_tokens`` (context + 0.5)."""
+        out = _probe(self.model, self.hardware, self.dtype, batch, input_tokens, 1.0, self.tp, self.pp,
+                     self.efficiency, self.kv_dtype)
+        return np.asarray(out["tpot_s"], dtype=float)
+
+    def ttft_s(self, batch: Any, input_tokens: Any) -> FloatArray:
+        """Time to first token of ``batch`` prompts of ``input_tokens``."""
+        out = _probe(self.model, self.hardware, self.dtype, batch, input_tokens, 1.0, self.tp, self.pp,
+                     self.efficiency, self.kv_dtype)
+        return np.asarray(out["ttft_s"], dtype=float)
+
+
+@dataclass(frozen=True, slots=True)
+class _AttentionFit:
+    """Step 2 of :func:`replica_model`: the context-dependent part of an iteration, seconds."""
+
+    attn_s_per_pair: float  # f_A: attention compute per (query, key) pair
+    kv_s_per_token: float  # k: KV-cache traffic per cached token (0 where attention is compute-bound)
+    decode_context: float  # performance's decode context of the short-context probes, c1 + 0.5
+    prefill_probe_tokens: float  # n: the longest of the three probe prompts
+
+
+def _replica_slots(
+    model: ModelSpec, hardware: HardwareSpec, dtype: DType | str, kv: DType | str, context_tokens: int, *,
+    tp: int, pp: int, memory_utilization: float, runtime_overhead_bytes: float,
+) -> int:
+    """Step 1: concurrent sequences of ``context_tokens`` the KV cache holds (``memory.max_batch``);
+    ``DoesNotFitError`` naming the smallest layout that fits when not one does."""
+    ctx = max(1, int(context_tokens))
+    slots = memory.max_batch(model, hardware, dtype, kv, ctx, tp=tp, pp=pp,
+                             memory_utilization=memory_utilization, runtime_overhead_bytes=runtime_overhead_bytes)
+    if slots < 1:
+        fit = memory.min_accelerators(model, hardware, dtype, kv, ctx, 1, memory_utilization=memory_utilization,
+                                      runtime_overhead_bytes=runtime_overhead_bytes)
+        raise DoesNotFitError(
+            f"{model.name} ({DType(dtype).value}) does not fit on {tp * pp} x {hardware.name} with a "
+            f"{int(context_tokens):,}-token context; the smallest layout: {fit.message}"
+        )
+    return int(slots)
+
+
+def _fit_attention(probe: _Prober, max_ctx: float, window: float) -> _AttentionFit:
+    """Step 2: ``f_A`` and ``k`` from batch-1 probes.
+
+    The decode slope over the context (contexts 1 and up to 1024, within any sliding window) is
+    ``max(f_A, k)``; three prompts ``n/4, n/2, n`` solve ``ttft = a + b n + f_A n (n + 1)/2`` for
+    the quadratic (causal attention) term. Where ``f_A`` is below the decode slope, decode
+    attention is memory-bound and ``k`` is that slope; a window shorter than ``n`` hides ``f_A``.
+    """
+    c1 = 1.0
+    c2 = float(min(1024.0, max(2.0, max_ctx - 2.0), window / 2.0 if math.isfinite(window) else 1024.0))
+    tp_dec = probe.tpot_s(1.0, np.array([c1, c2]))
+    ctx = np.array([c1, c2]) + 0.5  # performance's decode context: input + output / 2
+    slope = max(0.0, float(tp_dec[1] - tp_dec[0]) / float(ctx[1] - ctx[0]))
+    n3 = float(min(performance.PREFILL_CHUNK_TOKENS, max(8.0, max_ctx - 2.0)))
+    ns = np.array([n3 / 4.0, n3 / 2.0, n3])
+    y = probe.ttft_s(1.0, ns)
+    design = np.stack([np.ones(3), ns, ns * (ns + 1.0) / 2.0], axis=1)
+    try:
+        attn = max(0.0, float(np.linalg.solve(design, y)[2]))
+    except np.linalg.LinAlgError:
+        attn = 0.0
+    if math.isfinite(window):
+        attn = 0.0 if n3 > window else attn
+    kv_s = slope if slope > attn * 1.01 else 0.0
+    attn = min(attn, slope) if kv_s == 0.0 else attn
+    return _AttentionFit(attn_s_per_pair=attn, kv_s_per_token=kv_s, decode_context=float(ctx[0]),
+                         prefill_probe_tokens=n3)
+
+
+def _token_table(
+    probe: _Prober, att: _AttentionFit, window: float, tokens_max: float
+) -> tuple[FloatArray, FloatArray]:
+    """Step 3: ``G(N)`` on 28 geometric token counts 1 .. ``tokens_max``: batch-N decode steps at
+    context 1 less their attention term, made non-decreasing (and positive)."""
+    grid = np.unique(np.round(np.geomspace(1.0, tokens_max, 28)))
+    step_s = probe.tpot_s(grid, 1.0)
+    cached = min(att.decode_context, window)
+    token_part = step_s - np.maximum(att.attn_s_per_pair * grid * cached,
+                                     att.kv_s_per_token * grid * (cached + 1.0))
+    return grid, np.maximum.accumulate(np.maximum(token_part, 1e-9))
+
+
+def _prefill_token_weight(model: ModelSpec) -> float:
+    """A prompt token's share of a decode token's linear-layer work: ``body / (body + head)``,
+    ``head = V d`` (the LM head runs only for a prompt's last token), ``body = N_active -``
+    embeddings."""
+    emb = float(model.vocab_size * model.d_model * (1 if model.tied_embeddings else 2))
+    body = max(float(model.params_active) - emb, 1.0)
+    head = float(model.vocab_size * model.d_model)
+    return body / (body + head)
+
+
+def _fit_max_rel_error(rm: ReplicaModel, probe: _Prober, max_ctx: float, n3: float) -> float:
+    """Step 5: worst ``|model / estimate_arrays - 1|`` over decode steps (batches 1, 8, 64, slots
+    x contexts 1, <= 500, <= 2000) and lone prompts (64, <= 1000, ``n3`` tokens)."""
+    bs = np.array([1.0, 8.0, 64.0, float(rm.max_batch)])
+    cs = np.array([1.0, min(500.0, max_ctx / 4), min(2000.0, max_ctx / 2)])
+    bb, cc = np.meshgrid(bs, cs)
+    cx = np.minimum(cc.ravel() + 0.5, rm.window)
+    pred_dec = rm.iteration_s(bb.ravel(), bb.ravel() * cx, bb.ravel() * (cx + 1.0))
+    err_dec = np.abs(pred_dec / probe.tpot_s(bb.ravel(), cc.ravel()) - 1.0)
+    pn = np.array([64.0, min(1000.0, max_ctx / 2), n3])
+    err_pre = np.abs(rm.prefill_alone_s(pn) / probe.ttft_s(1.0, pn) - 1.0)
+    return float(max(err_dec.max(), err_pre.max()))
+
+
 def replica_model(
     model: ModelSpec,
     hardware: HardwareSpec,
@@ -152,62 +274,28 @@ def replica_model(
     ``fit_max_rel_error`` records the worst relative error (the plan reports it). Slots:
     ``min(max_num_seqs, memory.max_batch(context_tokens))`` (vLLM's KV-cache admission).
 
+    Steps: slots (:func:`_replica_slots`) -> attention terms (:func:`_fit_attention`) -> ``G(N)``
+    (:func:`_token_table`) -> the model -> its check (:func:`_fit_max_rel_error`).
+
     Raises ``DoesNotFitError`` when not one sequence of ``context_tokens`` fits.
     """
     eff = efficiency or performance.Efficiency()
     kv = kv_dtype if kv_dtype is not None else performance.default_kv_dtype(dtype)
     window = float(model.sliding_window) if model.sliding_window > 0 else math.inf
     max_ctx = float(model.max_context)
-    slots = memory.max_batch(model, hardware, dtype, kv, max(1, int(context_tokens)), tp=tp, pp=pp,
-                             memory_utilization=memory_utilization, runtime_overhead_bytes=runtime_overhead_bytes)
-    if slots < 1:
-        fit = memory.min_accelerators(model, hardware, dtype, kv, max(1, int(context_tokens)), 1,
-                                      memory_utilization=memory_utilization,
-                                      runtime_overhead_bytes=runtime_overhead_bytes)
-        raise DoesNotFitError(
-            f"{model.name} ({DType(dtype).value}) does not fit on {tp * pp} x {hardware.name} with a "
-            f"{int(context_tokens):,}-token context; the smallest layout: {fit.message}"
-        )
+    slots = _replica_slots(model, hardware, dtype, kv, context_tokens, tp=tp, pp=pp,
+                           memory_utilization=memory_utilization, runtime_overhead_bytes=runtime_overhead_bytes)
+    probe = _Prober(model=model, hardware=hardware, dtype=dtype, tp=tp, pp=pp, efficiency=eff, kv_dtype=kv)
+    att = _fit_attention(probe, max_ctx, window)
     budget = performance.PREFILL_CHUNK_TOKENS
-    # decode slope over the context at batch 1 (short contexts, within any sliding window)
-    c1 = 1.0
-    c2 = float(min(1024.0, max(2.0, max_ctx - 2.0), window / 2.0 if math.isfinite(window) else 1024.0))
-    d = _probe(model, hardware, dtype, 1.0, np.array([c1, c2]), 1.0, tp, pp, eff, kv)
-    tp_dec = np.asarray(d["tpot_s"], dtype=float)
-    ctx = np.array([c1, c2]) + 0.5  # performance's decode context: input + output / 2
-    slope = max(0.0, float(tp_dec[1] - tp_dec[0]) / float(ctx[1] - ctx[0]))
-    # prefill: quadratic term from three prompt lengths
-    n3 = float(min(budget, max(8.0, max_ctx - 2.0)))
-    ns = np.array([n3 / 4.0, n3 / 2.0, n3])
-    p = _probe(model, hardware, dtype, 1.0, ns, 1.0, tp, pp, eff, kv)
-    y = np.asarray(p["ttft_s"], dtype=float)
-    design = np.stack([np.ones(3), ns, ns * (ns + 1.0) / 2.0], axis=1)
-    try:
-        coef = np.linalg.solve(design, y)
-        attn = max(0.0, float(coef[2]))
-    except np.linalg.LinAlgError:
-        attn = 0.0
-    if math.isfinite(window):
-        attn = 0.0 if n3 > window else attn
-    kv_s = slope if slope > attn * 1.01 else 0.0
-    attn = min(attn, slope) if kv_s == 0.0 else attn
-    # G(N) from steps at context c1
-    grid = np.unique(np.round(np.geomspace(1.0, budget + max(max_num_seqs, slots), 28)))
-    g = _probe(model, hardware, dtype, grid, c1, 1.0, tp, pp, eff, kv)
-    cached = min(ctx[0], window)
-    token_part = np.asarray(g["tpot_s"], dtype=float) - np.maximum(attn * grid * cached, kv_s * grid * (cached + 1.0))
-    token_part = np.maximum.accumulate(np.maximum(token_part, 1e-9))
-    request_overhead = max(0.0, eff.prefill_overhead_s - eff.step_overhead_s)
-    emb = float(model.vocab_size * model.d_model * (1 if model.tied_embeddings else 2))
-    body = max(float(model.params_active) - emb, 1.0)
-    head = float(model.vocab_size * model.d_model)
+    grid, token_part = _token_table(probe, att, window, budget + max(max_num_seqs, slots))
     rm = ReplicaModel(
-        prefill_token_weight=body / (body + head),
+        prefill_token_weight=_prefill_token_weight(model),
         token_grid=tuple(float(x) for x in grid),
         token_part_s=tuple(float(x) for x in token_part),
-        attn_s_per_pair=attn,
-        kv_s_per_token=kv_s,
-        request_overhead_s=request_overhead,
+        attn_s_per_pair=att.attn_s_per_pair,
+        kv_s_per_token=att.kv_s_per_token,
+        request_overhead_s=max(0.0, eff.prefill_overhead_s - eff.step_overhead_s),
         max_batch=int(min(max_num_seqs, slots)),
         token_budget=budget,
         window=window,
@@ -215,19 +303,7 @@ def replica_model(
         pp=pp,
         description=f"{model.name} on {tp * pp} x {hardware.name} ({DType(dtype).value})",
     )
-    # check against the performance model on a grid of decode steps and prompts
-    bs = np.array([1.0, 8.0, 64.0, float(rm.max_batch)])
-    cs = np.array([c1, min(500.0, max_ctx / 4), min(2000.0, max_ctx / 2)])
-    bb, cc = np.meshgrid(bs, cs)
-    dd = _probe(model, hardware, dtype, bb.ravel(), cc.ravel(), 1.0, tp, pp, eff, kv)
-    cx = np.minimum(cc.ravel() + 0.5, window)
-    pred_dec = rm.iteration_s(bb.ravel(), bb.ravel() * cx, bb.ravel() * (cx + 1.0))
-    err_dec = np.abs(pred_dec / np.asarray(dd["tpot_s"]) - 1.0)
-    pn = np.array([64.0, min(1000.0, max_ctx / 2), n3])
-    pp_ = _probe(model, hardware, dtype, 1.0, pn, 1.0, tp, pp, eff, kv)
-    pred_pre = rm.prefill_alone_s(pn)
-    err_pre = np.abs(pred_pre / np.asarray(pp_["ttft_s"]) - 1.0)
-    err = float(max(err_dec.max(), err_pre.max()))
+    err = _fit_max_rel_error(rm, probe, max_ctx, att.prefill_probe_tokens)
     return rm.model_copy(update={"fit_max_rel_error": err})
 
 
@@ -249,6 +325,241 @@ class SimulationResult(BaseModel):
     busy_fraction: float
     throughput_rps: float
     output_tokens_per_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Requests:
+    """Step 1 of :func:`simulate`: the drawn requests, one entry each (seconds, tokens)."""
+
+    arrival_s: FloatArray = field(repr=False)
+    context_tokens: FloatArray = field(repr=False)  # prompt length: keys the prompt's tokens attend to
+    prefill_tokens: FloatArray = field(repr=False)  # prompt tokens computed (the cached prefix skipped)
+    output_tokens: FloatArray = field(repr=False)
+
+    @property
+    def count(self) -> int:
+        return int(self.arrival_s.size)
+
+
+@dataclass(frozen=True, slots=True)
+class _Trace:
+    """Step 2 of :func:`simulate`: when each request got its first and last token (NaN: never),
+    and how the replica spent the run."""
+
+    first_s: FloatArray = field(repr=False)
+    finish_s: FloatArray = field(repr=False)
+    end_s: float  # simulated clock when the run stopped
+    completed: int
+    queue_overflowed: bool  # the waiting queue passed max_queue: the run was cut short
+    busy_s: float
+    decode_batch_s: float  # integral of the decode batch size over time, sequence-seconds
+    iterations: int
+
+
+def _draw_requests(
+    arrival_rps: float, input_tokens: TokenDistribution, output_tokens: TokenDistribution,
+    prefix_cache_hit_rate: float, n: int, seed: int,
+) -> _Requests:
+    """Poisson arrivals (exponential gaps of mean ``1 / arrival_rps``) and independent prompt and
+    completion lengths; a prefix-cache hit rate ``h`` leaves ``max(rint(n_ctx (1 - h)), 1)``
+    prompt tokens to compute."""
+    rng = np.random.default_rng(seed)
+    arrival = np.cumsum(rng.exponential(1.0 / arrival_rps, size=n))
+    n_ctx = input_tokens.sample(rng, n).astype(float)
+    n_pref = np.maximum(np.rint(n_ctx * (1.0 - prefix_cache_hit_rate)), 1.0)
+    n_out = output_tokens.sample(rng, n).astype(float)
+    return _Requests(arrival_s=arrival, context_tokens=n_ctx, prefill_tokens=n_pref, output_tokens=n_out)
+
+
+class _Replay:
+    """The event loop of :func:`simulate` (mutable state of one run; see the module notes).
+
+    Slots are taken first come first served; each iteration either mixes decode tokens with
+    prompt chunks (:meth:`_mixed_iteration`) or, with no prompt pending, advances a run of pure
+    decode iterations up to the next completion or arrival in one step (:meth:`_decode_run`).
+    """
+
+    def __init__(self, replica: ReplicaModel, req: _Requests, max_queue: int) -> None:
+        n = req.count
+        self.replica, self.req, self.max_queue = replica, req, max_queue
+        self.prefilled = np.zeros(n)
+        self.generated = np.zeros(n)
+        self.first = np.full(n, np.nan)
+        self.finish = np.full(n, np.nan)
+        self.waiting: deque[int] = deque()
+        self.prefilling: list[int] = []
+        self.dec = np.zeros(0, dtype=np.int64)
+        self.t = 0.0
+        self.nxt = 0
+        self.done = 0
+        self.busy_s = 0.0
+        self.batch_time = 0.0
+        self.iterations = 0
+
+    def run(self) -> _Trace:
+        n, arrival = self.req.count, self.req.arrival_s
+        overflowed = False
+        while self.done < n:
+            while self.nxt < n and arrival[self.nxt] <= self.t:
+                self.waiting.append(self.nxt)
+                self.nxt += 1
+            if len(self.waiting) > self.max_queue:
+                overflowed = True
+                break
+            while self.waiting and self.dec.size + len(self.prefilling) < self.replica.max_batch:
+                self.prefilling.append(self.waiting.popleft())
+            if self.dec.size == 0 and not self.prefilling:
+                if self.nxt >= n:
+                    break  # nothing left (cannot happen while done < n)
+                self.t = float(arrival[self.nxt])
+            elif self.prefilling:
+                self._mixed_iteration()
+            else:
+                self._decode_run()
+        return _Trace(first_s=self.first, finish_s=self.finish, end_s=self.t, completed=self.done,
+                      queue_overflowed=overflowed, busy_s=self.busy_s, decode_batch_s=self.batch_time,
+                      iterations=self.iterations)
+
+    def _advance(self, elapsed: float, batch: int, steps: int) -> None:
+        self.t += elapsed
+        self.busy_s += elapsed
+        self.batch_time += batch * elapsed
+        self.iterations += steps
+
+    def _finish_decoders(self) -> None:
+        """Retire the decoding sequences that produced their last token (at the current time)."""
+        ids = self.dec
+        out = self.generated[ids] >= self.req.output_tokens[ids]
+        if out.any():
+            fin = ids[out]
+            self.finish[fin] = self.t
+            self.done += int(fin.size)
+            self.dec = ids[~out]
+
+    def _cached_tokens(self) -> tuple[FloatArray, FloatArray]:
+        """(context, cached tokens) of each decoding sequence; the cache holds at most a window."""
+        ctx = self.req.context_tokens[self.dec] + self.generated[self.dec] if self.dec.size else np.zeros(0)
+        return ctx, np.minimum(ctx, self.replica.window)
+
+    def _mixed_iteration(self) -> None:
+        """One iteration: a token for each decoder, and prompt chunks from what is left of the
+        token budget, first come first served (Sarathi-Serve chunked prefill)."""
+        req, window, b = self.req, self.replica.window, self.dec.size
+        _, cached = self._cached_tokens()
+        room = max(self.replica.token_budget - b, 1)
+        takes: list[tuple[int, float]] = []
+        for rid in self.prefilling:
+            if room <= 0:
+                break
+            take = min(req.prefill_tokens[rid] - self.prefilled[rid], room)
+            takes.append((rid, take))
+            room -= take
+        ptok = sum(x for _, x in takes)
+        # a chunk of x new tokens after p computed ones (and the cached prefix) attends to
+        # min(prefix + p, window) + x / 2 keys per query on average
+        pairs = float(cached.sum()) + sum(
+            x * (min(req.context_tokens[r] - req.prefill_tokens[r] + self.prefilled[r], window) + x / 2.0)
+            for r, x in takes)
+        kvt = float((cached + 1.0).sum()) + ptok
+        dt = float(self.replica.iteration_s(b + ptok * self.replica.prefill_token_weight, pairs, kvt))
+        self._advance(dt, b, 1)
+        if b:
+            self.generated[self.dec] += 1.0
+            self._finish_decoders()
+        self._finish_chunks(takes)
+
+    def _finish_chunks(self, takes: list[tuple[int, float]]) -> None:
+        """Credit the prompt chunks just computed; a finished prompt emits its first token and
+        starts decoding (or leaves, when one output token was asked for)."""
+        new_dec = []
+        for rid, x in takes:
+            self.prefilled[rid] += x
+            if self.prefilled[rid] >= self.req.prefill_tokens[rid]:
+                self.first[rid] = self.t
+                self.generated[rid] = 1.0
+                self.prefilling.remove(rid)
+                if self.req.output_tokens[rid] <= 1:
+                    self.finish[rid] = self.t
+                    self.done += 1
+                else:
+                    new_dec.append(rid)
+        if new_dec:
+            self.dec = np.concatenate([self.dec, np.asarray(new_dec, dtype=np.int64)])
+
+    def _decode_run(self) -> None:
+        """Pure decode iterations up to the next completion, or through the iteration in which the
+        next request arrives; their times ``T(b, A_j, K_j)`` form a known sequence."""
+        b, window = self.dec.size, self.replica.window
+        ctx_dec, cached = self._cached_tokens()
+        kmax = int((self.req.output_tokens[self.dec] - self.generated[self.dec]).min())
+        j = np.arange(kmax, dtype=float)
+        if math.isinf(window):
+            pair_j = cached.sum() + j * b
+            kv_j = (cached + 1.0).sum() + j * b
+        else:
+            grown = np.minimum(ctx_dec[None, :] + j[:, None], window)
+            pair_j = grown.sum(axis=1)
+            kv_j = (grown + 1.0).sum(axis=1)
+        cum = np.cumsum(self.replica.iteration_s(np.full(kmax, float(b)), pair_j, kv_j))
+        steps = kmax
+        if self.nxt < self.req.count:
+            k_arr = int(np.searchsorted(cum, self.req.arrival_s[self.nxt] - self.t, side="left"))
+            steps = min(kmax, k_arr + 1)
+        self._advance(float(cum[steps - 1]), b, steps)
+        self.generated[self.dec] += steps
+        self._finish_decoders()
+
+
+def _unmeasured(arrival_rps: float, measured: int) -> SimulationResult:
+    """The result of a run too short (or too overloaded) to measure: NaN figures, not stable."""
+    nan = float("nan")
+    return SimulationResult(
+        arrival_rps=arrival_rps, requests_measured=measured, stable=False, ttft_p50_s=nan, ttft_p95_s=nan,
+        e2e_p50_s=nan, e2e_p95_s=nan, tpot_mean_s=nan, mean_decode_batch=nan, mean_iteration_s=nan,
+        busy_fraction=nan, throughput_rps=nan, output_tokens_per_s=nan,
+    )
+
+
+def _summarize(
+    replica: ReplicaModel, arrival_rps: float, req: _Requests, trace: _Trace, warmup_fraction: float
+) -> SimulationResult:
+    """Percentiles over the requests that arrived between ``warmup_fraction`` and
+    ``1 - warmup_fraction`` of the run and completed; means over the simulated horizon.
+
+    ``TTFT = first - arrival + overhead``, ``E2E = finish - arrival + overhead``,
+    ``TPOT = (finish - first) / (n_out - 1)``. Stable: no queue overflow, and at least 90 % of the
+    arrival rate completed while requests still arrived.
+    """
+    n = req.count
+    lo, hi = int(warmup_fraction * n), int((1.0 - warmup_fraction) * n)
+    sel = np.arange(lo, max(hi, lo + 1))
+    first, finish, arrival, n_out = trace.first_s, trace.finish_s, req.arrival_s, req.output_tokens
+    sel = sel[np.isfinite(finish[sel])]
+    if sel.size < 10:
+        return _unmeasured(arrival_rps, int(sel.size))
+    # a replica that keeps up completes (almost) as many requests as arrive while they arrive
+    last = float(arrival[-1])
+    kept_up = float(np.sum(finish <= last)) / max(last, 1e-12) >= 0.9 * arrival_rps * (1.0 - warmup_fraction)
+    ttft = first[sel] - arrival[sel] + replica.request_overhead_s
+    e2e = finish[sel] - arrival[sel] + replica.request_overhead_s
+    multi = n_out[sel] > 1
+    tpot = (finish[sel][multi] - first[sel][multi]) / (n_out[sel][multi] - 1.0)
+    horizon = trace.end_s if trace.end_s > 0 else 1.0
+    return SimulationResult(
+        arrival_rps=float(arrival_rps),
+        requests_measured=int(sel.size),
+        stable=not trace.queue_overflowed and kept_up,
+        ttft_p50_s=float(np.percentile(ttft, 50)),
+        ttft_p95_s=float(np.percentile(ttft, 95)),
+        e2e_p50_s=float(np.percentile(e2e, 50)),
+        e2e_p95_s=float(np.percentile(e2e, 95)),
+        tpot_mean_s=float(tpot.mean()) if tpot.size else float("nan"),
+        mean_decode_batch=trace.decode_batch_s / horizon,
+        mean_iteration_s=trace.busy_s / max(trace.iterations, 1),
+        busy_fraction=trace.busy_s / horizon,
+        throughput_rps=float(trace.completed / horizon),
+        output_tokens_per_s=float(n_out[np.isfinite(finish)].sum() / horizon),
+    )
 
 
 def simulate(
@@ -275,6 +586,9 @@ def simulate(
     of the run (steady state). When the waiting queue exceeds ``max_queue`` (default
     ``50 x max_batch``) the load is above capacity: the run stops and ``stable`` is False; it is also
     False when fewer than 90 % of the arrivals complete while requests still arrive.
+
+    Steps: draw the requests (:func:`_draw_requests`) -> replay them on the replica
+    (:class:`_Replay`) -> summarize the steady state (:func:`_summarize`).
     """
     if not (math.isfinite(arrival_rps) and arrival_rps > 0):
         raise InvalidInputError(f"arrival rate must be a positive number of requests/s, got {arrival_rps}")
@@ -282,152 +596,7 @@ def simulate(
         raise InvalidInputError(f"prefix-cache hit rate must be in [0, 1), got {prefix_cache_hit_rate}")
     if n_requests < 100:
         raise InvalidInputError(f"simulate at least 100 requests, got {n_requests}")
-    rng = np.random.default_rng(seed)
-    n = int(n_requests)
-    arrival = np.cumsum(rng.exponential(1.0 / arrival_rps, size=n))
-    n_ctx = input_tokens.sample(rng, n).astype(float)
-    n_pref = np.maximum(np.rint(n_ctx * (1.0 - prefix_cache_hit_rate)), 1.0)
-    n_out = output_tokens.sample(rng, n).astype(float)
+    req = _draw_requests(arrival_rps, input_tokens, output_tokens, prefix_cache_hit_rate, int(n_requests), seed)
     qmax = max_queue if max_queue is not None else 50 * replica.max_batch
-
-    prefilled = np.zeros(n)
-    generated = np.zeros(n)
-    first = np.full(n, np.nan)
-    finish = np.full(n, np.nan)
-    waiting: deque[int] = deque()
-    prefilling: list[int] = []
-    dec = np.zeros(0, dtype=np.int64)
-    window = replica.window
-    budget = replica.token_budget
-    t = 0.0
-    nxt = 0
-    done = 0
-    stable = True
-    busy_s = 0.0
-    batch_time = 0.0
-    iterations = 0
-    token_time = 0.0
-
-    def finish_decoders(ids: npt.NDArray[np.int64], now: float) -> npt.NDArray[np.int64]:
-        nonlocal done
-        out = generated[ids] >= n_out[ids]
-        if out.any():
-            fin = ids[out]
-            finish[fin] = now
-            done += int(fin.size)
-            return ids[~out]
-        return ids
-
-    while done < n:
-        while nxt < n and arrival[nxt] <= t:
-            waiting.append(nxt)
-            nxt += 1
-        if len(waiting) > qmax:
-            stable = False
-            break
-        while waiting and dec.size + len(prefilling) < replica.max_batch:
-            prefilling.append(waiting.popleft())
-        if dec.size == 0 and not prefilling:
-            if nxt >= n:
-                break  # nothing left (cannot happen while done < n)
-            t = float(arrival[nxt])
-            continue
-        b = dec.size
-        ctx_dec = n_ctx[dec] + generated[dec] if b else np.zeros(0)
-        cached = np.minimum(ctx_dec, window)
-        if prefilling:
-            room = max(budget - b, 1)
-            takes: list[tuple[int, float]] = []
-            for rid in prefilling:
-                if room <= 0:
-                    break
-                take = min(n_pref[rid] - prefilled[rid], room)
-                takes.append((rid, take))
-                room -= take
-            ptok = sum(x for _, x in takes)
-            pairs = float(cached.sum()) + sum(
-                x * (min(n_ctx[r] - n_pref[r] + prefilled[r], window) + x / 2.0) for r, x in takes)
-            kvt = float((cached + 1.0).sum()) + ptok
-            dt = float(replica.iteration_s(b + ptok * replica.prefill_token_weight, pairs, kvt))
-            t += dt
-            busy_s += dt
-            batch_time += b * dt
-            token_time += dt
-            iterations += 1
-            if b:
-                generated[dec] += 1.0
-                dec = finish_decoders(dec, t)
-            new_dec = []
-            for rid, x in takes:
-                prefilled[rid] += x
-                if prefilled[rid] >= n_pref[rid]:
-                    first[rid] = t
-                    generated[rid] = 1.0
-                    prefilling.remove(rid)
-                    if n_out[rid] <= 1:
-                        finish[rid] = t
-                        done += 1
-                    else:
-                        new_dec.append(rid)
-            if new_dec:
-                dec = np.concatenate([dec, np.asarray(new_dec, dtype=np.int64)])
-            continue
-        # pure decode: advance until the next completion or the iteration in which a request arrives
-        kmax = int((n_out[dec] - generated[dec]).min())
-        j = np.arange(kmax, dtype=float)
-        if math.isinf(window):
-            pair_j = cached.sum() + j * b
-            kv_j = (cached + 1.0).sum() + j * b
-        else:
-            grown = np.minimum(ctx_dec[None, :] + j[:, None], window)
-            pair_j = grown.sum(axis=1)
-            kv_j = (grown + 1.0).sum(axis=1)
-        dts = replica.iteration_s(np.full(kmax, float(b)), pair_j, kv_j)
-        cum = np.cumsum(dts)
-        steps = kmax
-        if nxt < n:
-            k_arr = int(np.searchsorted(cum, arrival[nxt] - t, side="left"))
-            steps = min(kmax, k_arr + 1)
-        elapsed = float(cum[steps - 1])
-        t += elapsed
-        busy_s += elapsed
-        batch_time += b * elapsed
-        token_time += elapsed
-        iterations += steps
-        generated[dec] += steps
-        dec = finish_decoders(dec, t)
-
-    lo, hi = int(warmup_fraction * n), int((1.0 - warmup_fraction) * n)
-    sel = np.arange(lo, max(hi, lo + 1))
-    sel = sel[np.isfinite(finish[sel])]
-    if sel.size < 10:
-        nan = float("nan")
-        return SimulationResult(
-            arrival_rps=arrival_rps, requests_measured=int(sel.size), stable=False, ttft_p50_s=nan, ttft_p95_s=nan,
-            e2e_p50_s=nan, e2e_p95_s=nan, tpot_mean_s=nan, mean_decode_batch=nan, mean_iteration_s=nan,
-            busy_fraction=nan, throughput_rps=nan, output_tokens_per_s=nan,
-        )
-    # a replica that keeps up completes (almost) as many requests as arrive while they arrive
-    last = float(arrival[-1])
-    kept_up = float(np.sum(finish <= last)) / max(last, 1e-12) >= 0.9 * arrival_rps * (1.0 - warmup_fraction)
-    stable = stable and kept_up
-    ttft = first[sel] - arrival[sel] + replica.request_overhead_s
-    e2e = finish[sel] - arrival[sel] + replica.request_overhead_s
-    multi = n_out[sel] > 1
-    tpot = (finish[sel][multi] - first[sel][multi]) / (n_out[sel][multi] - 1.0)
-    horizon = t if t > 0 else 1.0
-    return SimulationResult(
-        arrival_rps=float(arrival_rps),
-        requests_measured=int(sel.size),
-        stable=stable,
-        ttft_p50_s=float(np.percentile(ttft, 50)),
-        ttft_p95_s=float(np.percentile(ttft, 95)),
-        e2e_p50_s=float(np.percentile(e2e, 50)),
-        e2e_p95_s=float(np.percentile(e2e, 95)),
-        tpot_mean_s=float(tpot.mean()) if tpot.size else float("nan"),
-        mean_decode_batch=batch_time / horizon,
-        mean_iteration_s=token_time / max(iterations, 1),
-        busy_fraction=busy_s / horizon,
-        throughput_rps=float(done / horizon),
-        output_tokens_per_s=float(n_out[np.isfinite(finish)].sum() / horizon),
-    )
+    trace = _Replay(replica, req, qmax).run()
+    return _summarize(replica, arrival_rps, req, trace, warmup_fraction)

@@ -23,6 +23,7 @@ Nothing here imports Streamlit; pages render the :class:`TrainingPlan`.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -341,6 +342,11 @@ def gpu_hours(flops: ArrayLike, peak_flops_per_s: ArrayLike, mfu: ArrayLike) -> 
     >>> round(gpu_hours(6 * 70e9 * 2e12, 312e12, 0.47) / 1e6, 2)
     1.59
     """
+    if (  # scalar short path, the same IEEE double arithmetic as below; invalid values fall through
+        isinstance(flops, float) and isinstance(peak_flops_per_s, float) and isinstance(mfu, float)
+        and 0.0 < flops < math.inf and 0.0 < peak_flops_per_s < math.inf and 0.0 < mfu <= 1.0
+    ):
+        return flops / (peak_flops_per_s * mfu) / 3600.0
     c = np.asarray(flops, dtype=np.float64)
     f = np.asarray(peak_flops_per_s, dtype=np.float64)
     m = np.asarray(mfu, dtype=np.float64)
@@ -366,6 +372,9 @@ def synthetic_model_spec(params: float, *, name: str | None = None) -> ModelSpec
     if not (math.isfinite(params) and params > 0):
         raise InvalidInputError(f"parameter count must be positive and finite, got {params!r}")
     layers = max(2, round((params / 196_608.0) ** (1.0 / 3.0)))
+    if layers > 1000:  # ModelSpec's bound; 1000 layers at d/L = 128 is about 2e14 parameters
+        raise InvalidInputError(f"{params:.3g} parameters is beyond any model shape this planner sizes "
+                                "(at most about 2e14, 1,000 layers); enter the size in billions")
     d_raw = math.sqrt(params / (12.0 * layers))
     if d_raw >= 1024:
         head_dim = 128
@@ -553,22 +562,58 @@ def _auto_tp(spec: ModelSpec, hw: HardwareSpec, inp: TrainingInputs, n: int) -> 
     return best
 
 
+def _fewest(f: _MinFit | None) -> str:
+    return f"{f.devices:,} (TP {f.tp})" if f is not None else "more than 65,536"
+
+
+def _memory_suggestion(
+    inp: TrainingInputs, fits: bool, detail: bool, fits_min: tuple[_MinFit | None, _MinFit | None, _MinFit | None]
+) -> str:
+    """What to change so that it fits (or the fewest accelerators that hold it, when it fits).
+    ``fits_min``: the fewest at the chosen ZeRO stage, with ZeRO-3, with ZeRO-3 and full
+    recomputation (all ``None`` without ``detail``)."""
+    if fits:
+        if detail and fits_min[0] is not None:
+            return (f"the fewest accelerators that hold it at ZeRO-{inp.zero_stage} with {inp.recompute} "
+                    f"recomputation: {_fewest(fits_min[0])}")
+        return "fits as configured"
+    options = []
+    if detail:
+        options.append(
+            f"at ZeRO-{inp.zero_stage} with {inp.recompute} recomputation the fewest accelerators is "
+            f"{_fewest(fits_min[0])}"
+        )
+        if inp.zero_stage < 3:
+            options.append(f"ZeRO-3 / FSDP full sharding needs {_fewest(fits_min[1])}")
+        if inp.recompute != "full":
+            options.append(f"ZeRO-3 with full recomputation needs {_fewest(fits_min[2])}")
+    if inp.zero_stage < 3:
+        options.append("a higher ZeRO stage shards weights, gradients and optimizer states over the DP ranks")
+    if inp.recompute != "full":
+        options.append("full activation recomputation keeps only each layer's input")
+    options.append("more tensor or pipeline parallelism splits weights and activations further")
+    return "Does not fit: " + "; ".join(options) + "."
+
+
 def _memory_check(
     spec: ModelSpec, hw: HardwareSpec, inp: TrainingInputs, n: int, tp: int, detail: bool
 ) -> MemoryCheck:
+    """Per-device training memory of the layout (:func:`estimator.memory.training_memory`) against
+    the accelerator's; with ``detail``, also the fewest accelerators that hold the model three ways
+    (:func:`_min_fit`)."""
     dp = n // (tp * inp.pp)
     tm = memory.training_memory(
         spec, seq_len=inp.seq_len, micro_batch=inp.micro_batch, dp=dp, tp=tp, pp=inp.pp,
         zero_stage=inp.zero_stage, optimizer=inp.optimizer, recompute=inp.recompute,
     )
     fits = tm.total_bytes <= hw.memory_bytes
-    fits_min: list[_MinFit | None] = [None, None, None]
+    fits_min: tuple[_MinFit | None, _MinFit | None, _MinFit | None] = (None, None, None)
     if detail:
-        fits_min = [
+        fits_min = (
             _min_fit(spec, hw, inp, inp.zero_stage, inp.recompute),
             _min_fit(spec, hw, inp, 3, inp.recompute),
             _min_fit(spec, hw, inp, 3, "full"),
-        ]
+        )
     mins = [f.devices if f is not None else None for f in fits_min]
     gb = 1e9
     layout = f"ZeRO-{inp.zero_stage}, DP {dp:,} x TP {tp} x PP {inp.pp}, {inp.recompute} recomputation"
@@ -576,37 +621,12 @@ def _memory_check(
         f"{tm.total_bytes / gb:,.1f} GB per device against {hw.memory_bytes / gb:,.0f} GB "
         f"({layout}, sequence {inp.seq_len:,}, micro-batch {inp.micro_batch})"
     )
-
-    def _n(f: _MinFit | None) -> str:
-        return f"{f.devices:,} (TP {f.tp})" if f is not None else "more than 65,536"
-
-    if fits:
-        suggestion = "fits as configured"
-        if detail and fits_min[0] is not None:
-            suggestion = (f"the fewest accelerators that hold it at ZeRO-{inp.zero_stage} with {inp.recompute} "
-                          f"recomputation: {_n(fits_min[0])}")
-    else:
-        options = []
-        if detail:
-            options.append(
-                f"at ZeRO-{inp.zero_stage} with {inp.recompute} recomputation the fewest accelerators is "
-                f"{_n(fits_min[0])}"
-            )
-            if inp.zero_stage < 3:
-                options.append(f"ZeRO-3 / FSDP full sharding needs {_n(fits_min[1])}")
-            if inp.recompute != "full":
-                options.append(f"ZeRO-3 with full recomputation needs {_n(fits_min[2])}")
-        if inp.zero_stage < 3:
-            options.append("a higher ZeRO stage shards weights, gradients and optimizer states over the DP ranks")
-        if inp.recompute != "full":
-            options.append("full activation recomputation keeps only each layer's input")
-        options.append("more tensor or pipeline parallelism splits weights and activations further")
-        suggestion = "Does not fit: " + "; ".join(options) + "."
     return MemoryCheck(
         fits=fits, per_device_bytes=tm.total_bytes, device_bytes=hw.memory_bytes, dp=dp, tp=tp, pp=inp.pp,
         zero_stage=inp.zero_stage, recompute=inp.recompute, min_accelerators=mins[0],
         min_accelerators_zero3=mins[1], min_accelerators_zero3_full_recompute=mins[2],
-        shape_assumed=spec.assumed and spec.model_id == "custom", message=message, suggestion=suggestion,
+        shape_assumed=spec.assumed and spec.model_id == "custom", message=message,
+        suggestion=_memory_suggestion(inp, fits, detail, fits_min),
     )
 
 
@@ -625,39 +645,122 @@ def _auto_accelerators(
 # ---------------------------------------------------------------------------
 
 
-def estimate(inputs: TrainingInputs | None = None, *, memory_detail: bool = True, **kwargs: Any) -> TrainingPlan:
-    """Plan one training run: FLOPs, GPU-hours, days, cost, energy, CO2e, memory fit.
+# Each step of :func:`estimate` returns one of these frozen records; ``warnings`` are shown to the
+# user as cautions, ``notes`` as the assumptions behind the numbers. The plan lists them in step order.
 
-    Pass a :class:`TrainingInputs` or its fields as keyword arguments. Raises
-    ``InvalidInputError`` / ``UnknownIdError`` with a message a person can act on; nothing is
-    computed from invalid input.
 
-    Notes
-    -----
-    ``C = 6 N D``; ``T = C / (F_peak MFU 3600)`` (or the entered GPU-hours, reporting the MFU
-    they imply); ``days = T / (24 n)``; ``cost = ceil(n/k) (T/n) p`` for instances of ``k``
-    accelerators at ``p`` USD/h; energy and CO2e from :func:`estimator.carbon.footprint`.
-    """
+@dataclass(frozen=True, slots=True)
+class _Accelerator:
+    """Step 1: the accelerator and the dense peak the FLOPs run at."""
+
+    hw: HardwareSpec
+    peak_flops_per_s: float
+    dtype: DType
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Workload:
+    """Step 2: the model (catalog, custom or compute-optimal), its tokens and ``C = 6 N_active D``."""
+
+    spec: ModelSpec
+    tokens: float
+    flops: float
+    loss_fit: str
+    approach_fit: str | None
+    warnings: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Compute:
+    """Step 3: accelerator-hours and the MFU they correspond to."""
+
+    gpu_hours: float
+    gpu_hours_source: str
+    mfu: float
+    mfu_source: str
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Price:
+    """Step 4: the priced instance (``None``: an entered price) and the billing unit in accelerators."""
+
+    quote: pricing.InstanceQuote | None
+    price_usd_per_accelerator_h: float
+    unit_size: int
+    warnings: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Step 5: accelerator count, tensor-parallel degree and wall clock."""
+
+    n_accelerators: int
+    tp: int
+    group: int  # accelerators per model replica: TP x PP
+    wall_clock_days: float
+    warnings: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Billing:
+    """Step 6: whole instances billed and the dollar cost."""
+
+    instances: int | None
+    cost_usd: float
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Energy:
+    """Step 7: region, energy and carbon (``carbon.footprint``)."""
+
+    region: Region | None
+    footprint: carbon.Footprint
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _ScalingContext:
+    """Step 8: what the Chinchilla fits say about this model size and token count."""
+
+    loss: float
+    optimal_params: float
+    optimal_tokens: float
+    undertrained_ratio: float
+    warnings: tuple[str, ...]
+
+
+def _checked_inputs(inputs: TrainingInputs | None, kwargs: dict[str, Any]) -> TrainingInputs:
     if inputs is None:
-        inputs = TrainingInputs.build(**kwargs)
-    elif kwargs:
+        return TrainingInputs.build(**kwargs)
+    if kwargs:
         raise InvalidInputError("pass either a TrainingInputs or keyword arguments, not both")
-    inp = inputs
-    warnings: list[str] = []
-    notes: list[str] = []
+    return inputs
 
+
+def _accelerator_step(inp: TrainingInputs) -> _Accelerator:
+    """The catalog accelerator, refused when it cannot train, and its dense peak for the dtype."""
     hw = catalog.get_hardware(inp.hardware_id)
     if hw.kind == HardwareKind.CPU:
         raise InvalidInputError(f"{hw.name} is a CPU; choose an accelerator for training")
     if hw.hardware_id in INFERENCE_ONLY_HARDWARE:
         raise InvalidInputError(f"{hw.name} is an inference accelerator; choose one built for training")
+    notes: list[str] = []
     peak, dtype = _peak(hw, inp.compute_dtype, notes)
+    return _Accelerator(hw=hw, peak_flops_per_s=peak, dtype=dtype, notes=tuple(notes))
 
-    # --- model and tokens
-    approach_fit = inp.fit if inp.approach == 3 else None
-    loss_fit = approach_fit or scaling.DEFAULT_CHINCHILLA_FIT
+
+def _model_spec(inp: TrainingInputs, approach_fit: str | None) -> tuple[ModelSpec, tuple[str, ...]]:
+    """The catalog model, a synthetic shape for a bare parameter count, or the compute-optimal
+    size ``N_opt(C)`` of Chinchilla ``inp.approach`` (Hoffmann et al. 2022); with its warnings."""
     if inp.model_id is not None:
         spec = catalog.get_model(inp.model_id)
+        warnings = []
         if spec.architecture != Architecture.DECODER:
             warnings.append(f"{spec.name} is not a decoder-only model; 6ND and Chinchilla fits are for decoders")
         if spec.is_moe:
@@ -665,101 +768,155 @@ def estimate(inputs: TrainingInputs | None = None, *, memory_detail: bool = True
                 f"{spec.name} is a mixture of experts: FLOPs use its {spec.params_active / 1e9:,.1f}B active "
                 "parameters; the Chinchilla fits were made on dense models"
             )
-    elif inp.params is not None:
-        spec = synthetic_model_spec(inp.params)
-    else:
-        assert inp.compute_budget_flops is not None  # guaranteed by the validator
-        n_opt, _ = scaling.chinchilla_optimal(inp.compute_budget_flops, inp.approach, approach_fit)
-        spec = synthetic_model_spec(float(n_opt), name=f"compute-optimal {float(n_opt) / 1e9:,.3g}B")
-    n_total, n_active = spec.params_total, spec.params_active
+        return spec, tuple(warnings)
+    if inp.params is not None:
+        return synthetic_model_spec(inp.params), ()
+    if inp.compute_budget_flops is None:  # pragma: no cover - excluded by TrainingInputs._consistent
+        raise InvalidInputError("give a model, a parameter count or a compute budget")
+    n_opt, _ = scaling.chinchilla_optimal(inp.compute_budget_flops, inp.approach, approach_fit)
+    return synthetic_model_spec(float(n_opt), name=f"compute-optimal {float(n_opt) / 1e9:,.3g}B"), ()
 
+
+def _workload_step(inp: TrainingInputs, acc: _Accelerator) -> _Workload:
+    """Tokens and training FLOPs ``C = 6 N_active D`` (Kaplan et al. 2020 §2.1).
+
+    ``D`` is entered, or ``C_budget / (6 N_active)`` for a compute budget, or
+    ``T * 3600 * F_peak * MFU / (6 N_active)`` for entered GPU-hours ``T``. Fewer tokens than
+    parameters is refused (compute-optimal training uses ~20 per parameter, Hoffmann et al. 2022).
+    """
+    approach_fit = inp.fit if inp.approach == 3 else None
+    spec, warnings = _model_spec(inp, approach_fit)
+    n_total, n_active = spec.params_total, spec.params_active
+    notes: tuple[str, ...] = ()
     if inp.compute_budget_flops is not None:
         tokens = inp.compute_budget_flops / (6.0 * n_active)
     elif inp.tokens is not None:
         tokens = inp.tokens
-    else:
-        assert inp.known_gpu_hours is not None
-        tokens = inp.known_gpu_hours * 3600.0 * peak * inp.mfu / (6.0 * n_active)
-        notes.append(f"tokens implied by {inp.known_gpu_hours:,.0f} GPU-hours at MFU {inp.mfu:.0%}")
+    elif inp.known_gpu_hours is not None:
+        tokens = inp.known_gpu_hours * 3600.0 * acc.peak_flops_per_s * inp.mfu / (6.0 * n_active)
+        notes = (f"tokens implied by {inp.known_gpu_hours:,.0f} GPU-hours at MFU {inp.mfu:.0%}",)
+    else:  # pragma: no cover - excluded by TrainingInputs._consistent
+        raise InvalidInputError("give the number of training tokens (or a known GPU-hours figure)")
     if tokens < n_total:
         raise InvalidInputError(
             f"{tokens:.3g} tokens is fewer than one per parameter for {spec.name} ({n_total:.3g} parameters); "
             "compute-optimal training uses about 20 tokens per parameter (Hoffmann et al. 2022)"
         )
-    flops = float(scaling.training_flops(n_active, tokens))
+    return _Workload(
+        spec=spec, tokens=tokens, flops=float(scaling.training_flops(n_active, tokens)),
+        loss_fit=approach_fit or scaling.DEFAULT_CHINCHILLA_FIT, approach_fit=approach_fit,
+        warnings=warnings, notes=notes,
+    )
 
-    # --- GPU-hours and MFU
-    if inp.known_gpu_hours is not None:
-        hours = inp.known_gpu_hours
-        hours_source = "entered"
-        if inp.tokens is None and inp.compute_budget_flops is None:
-            mfu, mfu_source = inp.mfu, "input (tokens implied by the entered GPU-hours)"
-        else:
-            mfu = flops / (hours * 3600.0 * peak)
-            mfu_source = "implied by the entered GPU-hours"
-            if mfu > 1:
-                raise InvalidInputError(
-                    f"{hours:,.0f} GPU-hours on {hw.name} cannot execute {flops:.3g} FLOPs: that would need "
-                    f"{mfu:.0%} of peak. Check the GPU-hours, tokens or hardware"
-                )
-    else:
-        mfu = inp.mfu
-        mfu_source = "input"
-        hours = float(gpu_hours(flops, peak, mfu))
-        hours_source = "derived: 6ND / (peak x MFU)"
+
+def _mfu_warnings(mfu: float) -> tuple[str, ...]:
+    """A caution when ``mfu`` lies outside :data:`MFU_PUBLISHED_RANGE`."""
     lo, hi = MFU_PUBLISHED_RANGE
-    if not lo <= mfu <= hi:
-        where = "below" if mfu < lo else "above"
-        warnings.append(
-            f"MFU {mfu:.1%} is {where} the published large-run range {lo:.0%}-{hi:.0%} (Llama 3 38-43 % "
-            "on H100, PaLM 46.2 %, Megatron-LM 52 % of peak)"
-        )
+    if lo <= mfu <= hi:
+        return ()
+    where = "below" if mfu < lo else "above"
+    return (
+        f"MFU {mfu:.1%} is {where} the published large-run range {lo:.0%}-{hi:.0%} (Llama 3 38-43 % "
+        "on H100, PaLM 46.2 %, Megatron-LM 52 % of peak)",
+    )
 
-    # --- price and layout
-    q = _resolve_instance(inp, hw, warnings)
-    if q is not None:
-        price_acc = q.price_usd_per_accelerator_h
-        unit_size = q.instance.accelerator_count
-        if q.pricing_model == pricing.PricingModel.SPOT:
-            warnings.append(pricing.SPOT_INTERRUPTION_NOTE)
-        if q.instance.accelerator_count == 1:
-            warnings.append(
-                f"{q.instance_id} has a single accelerator: a multi-accelerator run spans separate machines over "
-                "the provider's network (no NVLink between them), so the MFU assumed may not be reachable"
-            )
+
+def _compute_step(inp: TrainingInputs, acc: _Accelerator, work: _Workload) -> _Compute:
+    """Accelerator-hours ``T = C / (F_peak MFU 3600)`` (:func:`gpu_hours`), or the entered ``T``
+    with the MFU it implies, ``MFU = C / (T 3600 F_peak)``, refused above 1."""
+    if inp.known_gpu_hours is None:
+        hours = float(gpu_hours(work.flops, acc.peak_flops_per_s, inp.mfu))
+        return _Compute(gpu_hours=hours, gpu_hours_source="derived: 6ND / (peak x MFU)", mfu=inp.mfu,
+                        mfu_source="input", warnings=_mfu_warnings(inp.mfu))
+    hours = inp.known_gpu_hours
+    if inp.tokens is None and inp.compute_budget_flops is None:
+        mfu, mfu_source = inp.mfu, "input (tokens implied by the entered GPU-hours)"
     else:
-        assert inp.price_usd_per_accelerator_h is not None
-        price_acc = inp.price_usd_per_accelerator_h
-        unit_size = 1
-        notes.append(f"price entered: ${price_acc:,.2f} per accelerator-hour")
-    if inp.price_usd_per_accelerator_h is not None and q is not None:
-        price_acc = inp.price_usd_per_accelerator_h
-        notes.append(f"price overridden: ${price_acc:,.2f} per accelerator-hour")
-    node = math.lcm(unit_size, hw.max_per_node)
-    if inp.n_accelerators is None:
-        fit = _min_fit(spec, hw, inp, inp.zero_stage, inp.recompute)
-        tp = inp.tp if inp.tp is not None else (fit.tp if fit is not None else 1)
-        group = tp * inp.pp
-        n = _auto_accelerators(hours, math.lcm(node, group), inp.target_days, fit.devices if fit else None)
-        notes.append(
-            f"{n:,} accelerators chosen: the fewest whole nodes finishing within {inp.target_days:g} days"
-            + (f" that also hold the model in memory (at least {fit.devices:,})" if fit else "")
-        )
-    else:
-        n = inp.n_accelerators
-        tp = inp.tp if inp.tp is not None else _auto_tp(spec, hw, inp, n)
-        group = tp * inp.pp
-        if n % group:
+        mfu = work.flops / (hours * 3600.0 * acc.peak_flops_per_s)
+        mfu_source = "implied by the entered GPU-hours"
+        if mfu > 1:
             raise InvalidInputError(
-                f"{n} accelerators cannot be split into tensor parallel {tp} x pipeline parallel {inp.pp} "
-                f"groups; use a multiple of {group}"
+                f"{hours:,.0f} GPU-hours on {acc.hw.name} cannot execute {work.flops:.3g} FLOPs: that would need "
+                f"{mfu:.0%} of peak. Check the GPU-hours, tokens or hardware"
             )
+    return _Compute(gpu_hours=hours, gpu_hours_source="entered", mfu=mfu, mfu_source=mfu_source,
+                    warnings=_mfu_warnings(mfu))
+
+
+def _price_step(inp: TrainingInputs, hw: HardwareSpec) -> _Price:
+    """The price per accelerator-hour: the resolved instance's (:func:`_resolve_instance`), or
+    the entered price, which also overrides an instance's; instances bill whole machines."""
+    warnings: list[str] = []
+    q = _resolve_instance(inp, hw, warnings)
+    entered = inp.price_usd_per_accelerator_h
+    if q is None:
+        if entered is None:  # pragma: no cover - _resolve_instance returns None only with a price
+            raise InvalidInputError("enter a price per accelerator-hour or choose an instance")
+        return _Price(quote=None, price_usd_per_accelerator_h=entered, unit_size=1, warnings=tuple(warnings),
+                      notes=(f"price entered: ${entered:,.2f} per accelerator-hour",))
+    if q.pricing_model == pricing.PricingModel.SPOT:
+        warnings.append(pricing.SPOT_INTERRUPTION_NOTE)
+    if q.instance.accelerator_count == 1:
+        warnings.append(
+            f"{q.instance_id} has a single accelerator: a multi-accelerator run spans separate machines over "
+            "the provider's network (no NVLink between them), so the MFU assumed may not be reachable"
+        )
+    if entered is None:
+        return _Price(quote=q, price_usd_per_accelerator_h=q.price_usd_per_accelerator_h,
+                      unit_size=q.instance.accelerator_count, warnings=tuple(warnings), notes=())
+    return _Price(quote=q, price_usd_per_accelerator_h=entered, unit_size=q.instance.accelerator_count,
+                  warnings=tuple(warnings), notes=(f"price overridden: ${entered:,.2f} per accelerator-hour",))
+
+
+def _auto_layout(
+    inp: TrainingInputs, hw: HardwareSpec, spec: ModelSpec, hours: float, node: int
+) -> tuple[int, int, str]:
+    """No count entered: the fewest whole nodes that finish within ``inp.target_days`` and hold
+    the model (:func:`_auto_accelerators`, :func:`_min_fit`); returns (n, tp, note)."""
+    fit = _min_fit(spec, hw, inp, inp.zero_stage, inp.recompute)
+    tp = inp.tp if inp.tp is not None else (fit.tp if fit is not None else 1)
+    n = _auto_accelerators(hours, math.lcm(node, tp * inp.pp), inp.target_days, fit.devices if fit else None)
+    note = (
+        f"{n:,} accelerators chosen: the fewest whole nodes finishing within {inp.target_days:g} days"
+        + (f" that also hold the model in memory (at least {fit.devices:,})" if fit else "")
+    )
+    return n, tp, note
+
+
+def _entered_layout(inp: TrainingInputs, hw: HardwareSpec, spec: ModelSpec) -> tuple[int, int]:
+    """An entered count: the entered TP or the smallest that holds the model (:func:`_auto_tp`);
+    the count must split into TP x PP groups. Returns (n, tp)."""
+    n = inp.n_accelerators
+    if n is None:  # pragma: no cover - callers check
+        raise InvalidInputError("enter the number of accelerators")
+    tp = inp.tp if inp.tp is not None else _auto_tp(spec, hw, inp, n)
+    group = tp * inp.pp
+    if n % group:
+        raise InvalidInputError(
+            f"{n} accelerators cannot be split into tensor parallel {tp} x pipeline parallel {inp.pp} "
+            f"groups; use a multiple of {group}"
+        )
+    return n, tp
+
+
+def _layout_step(inp: TrainingInputs, hw: HardwareSpec, spec: ModelSpec, hours: float, price: _Price) -> _Layout:
+    """Accelerator count ``n``, tensor parallel degree and wall clock ``days = T / (24 n)``.
+
+    Counts are whole nodes: multiples of ``lcm(instance size, accelerators per node, TP x PP)``.
+    """
+    notes: list[str] = []
+    if inp.n_accelerators is None:
+        n, tp, note = _auto_layout(inp, hw, spec, hours, math.lcm(price.unit_size, hw.max_per_node))
+        notes.append(note)
+    else:
+        n, tp = _entered_layout(inp, hw, spec)
     if inp.tp is None:
         notes.append(
             f"tensor parallel {tp} chosen: "
             + ("the in-node degree at which the fewest accelerators hold the model" if inp.n_accelerators is None
                else f"the smallest in-node degree that holds the model on {n:,} accelerators")
         )
+    warnings: list[str] = []
     if tp > hw.max_per_node:
         warnings.append(
             f"tensor parallel {tp} spans more than one {hw.name} node ({hw.max_per_node} per node); "
@@ -768,79 +925,183 @@ def estimate(inputs: TrainingInputs | None = None, *, memory_detail: bool = True
     days = hours / n / 24.0
     if days > 365:
         warnings.append(f"the run takes {days / 365:,.1f} years on {n:,} accelerators; add accelerators")
+    return _Layout(n_accelerators=n, tp=tp, group=tp * inp.pp, wall_clock_days=days, warnings=tuple(warnings),
+                   notes=tuple(notes))
 
-    n_inst: int | None
-    if q is not None and inp.price_usd_per_accelerator_h is None:
-        inst: Instance = q.instance
-        n_inst = math.ceil(n / inst.accelerator_count)
-        cost = float(pricing.cost_usd(n_inst * days * 24.0, q.price_usd_per_h))
-        idle = n_inst * inst.accelerator_count - n
-        if idle:
-            warnings.append(
-                f"{n:,} accelerators need {n_inst:,} x {inst.instance_type}; {idle} billed accelerators sit idle"
-            )
-    else:
-        n_inst = math.ceil(n / unit_size) if q is not None else None
-        cost = float(pricing.cost_usd(hours, price_acc))
 
-    # --- energy and carbon
-    region = _region(inp)
-    if region is not None and q is not None:
-        inst = q.instance
-        if region.provider != inst.provider:
-            warnings.append(
-                f"region {region.region_id} belongs to {region.provider}, the instance to {inst.provider}: its grid "
-                "intensity and PUE are used as a proxy for where the instance runs"
-            )
-        elif inst.regions and region.region not in inst.regions:
-            warnings.append(f"{inst.instance_id} is not listed in {region.region_id}; the price is for "
-                            f"{inst.price_region or 'its listed region'}")
-    fp = carbon.footprint(
-        hw, hours, region=region, grid_gco2e_per_kwh=inp.grid_gco2e_per_kwh, pue=inp.pue,
-        utilization=inp.power_utilization, host_overhead_fraction=inp.host_overhead_fraction,
-        include_embodied=inp.include_embodied,
+def _billing_step(inp: TrainingInputs, hours: float, price: _Price, layout: _Layout) -> _Billing:
+    """Dollars: ``ceil(n / k) * 24 days * p_instance`` for instances of ``k`` accelerators, or
+    ``T * p_acc`` with an entered per-accelerator price (:func:`estimator.pricing.cost_usd`)."""
+    q, n = price.quote, layout.n_accelerators
+    if q is None or inp.price_usd_per_accelerator_h is not None:
+        n_inst = math.ceil(n / price.unit_size) if q is not None else None
+        return _Billing(instances=n_inst, cost_usd=float(pricing.cost_usd(hours, price.price_usd_per_accelerator_h)),
+                        warnings=())
+    inst: Instance = q.instance
+    n_inst = math.ceil(n / inst.accelerator_count)
+    cost = float(pricing.cost_usd(n_inst * layout.wall_clock_days * 24.0, q.price_usd_per_h))
+    idle = n_inst * inst.accelerator_count - n
+    warnings = (
+        (f"{n:,} accelerators need {n_inst:,} x {inst.instance_type}; {idle} billed accelerators sit idle",)
+        if idle else ()
     )
+    return _Billing(instances=n_inst, cost_usd=cost, warnings=warnings)
+
+
+def _region_warnings(region: Region | None, q: pricing.InstanceQuote | None) -> list[str]:
+    """Cautions when the chosen region is not where the priced instance runs."""
+    if region is None or q is None:
+        return []
+    inst = q.instance
+    if region.provider != inst.provider:
+        return [f"region {region.region_id} belongs to {region.provider}, the instance to {inst.provider}: its grid "
+                "intensity and PUE are used as a proxy for where the instance runs"]
+    if inst.regions and region.region not in inst.regions:
+        return [f"{inst.instance_id} is not listed in {region.region_id}; the price is for "
+                f"{inst.price_region or 'its listed region'}"]
+    return []
+
+
+_FootprintKey = tuple[str, float, str | None, float | None, float | None, float, float, bool]
+_ContextKey = tuple[int, float, float, float, str, str | None]
+
+
+@dataclass(slots=True)
+class _Shared:
+    """Results the plans of one :func:`compare_instances` call share (it prices the same run on
+    every instance): one scaling-law context for the model and tokens, and one footprint per
+    accelerator, region and accelerator-hours (instances of one accelerator in one region use the
+    same hours). Lives for one call; :func:`estimate` uses a fresh one."""
+
+    footprints: dict[_FootprintKey, carbon.Footprint] = field(default_factory=dict)
+    contexts: dict[_ContextKey, _ScalingContext] = field(default_factory=dict)
+
+
+def _energy_step(
+    inp: TrainingInputs, hw: HardwareSpec, hours: float, q: pricing.InstanceQuote | None, shared: _Shared
+) -> _Energy:
+    """Energy and CO2e of ``hours`` accelerator-hours in the chosen region (or the entered grid
+    intensity and PUE): :func:`estimator.carbon.footprint`."""
+    region = _region(inp)
+    warnings = _region_warnings(region, q)
+    key = (hw.hardware_id, hours, region.region_id if region is not None else None, inp.grid_gco2e_per_kwh,
+           inp.pue, inp.power_utilization, inp.host_overhead_fraction, inp.include_embodied)
+    fp = shared.footprints.get(key)
+    if fp is None:
+        fp = shared.footprints[key] = carbon.footprint(
+            hw, hours, region=region, grid_gco2e_per_kwh=inp.grid_gco2e_per_kwh, pue=inp.pue,
+            utilization=inp.power_utilization, host_overhead_fraction=inp.host_overhead_fraction,
+            include_embodied=inp.include_embodied,
+        )
     if fp.embodied_assumed:
         warnings.append(
             f"{hw.name} has no published embodied-carbon figure; the A100's 150 kgCO2e (Luccioni et al. 2022) "
             "stands in, likely an underestimate"
         )
+    return _Energy(region=region, footprint=fp, warnings=tuple(warnings))
 
-    # --- scaling-law context
+
+def _scaling_step(approach: int, work: _Workload, shared: _Shared) -> _ScalingContext:
+    """The scaling-law context of ``work`` (:func:`_scaling_context`), once per comparison."""
+    key = (approach, work.spec.params_total, work.tokens, work.flops, work.loss_fit, work.approach_fit)
+    context = shared.contexts.get(key)
+    if context is None:
+        context = shared.contexts[key] = _scaling_context(*key)
+    return context
+
+
+def _scaling_context(
+    approach: int, n_total: float, tokens: float, flops: float, loss_fit: str, approach_fit: str | None
+) -> _ScalingContext:
+    """Chinchilla context: ``L(N, D) = E + A/N^alpha + B/D^beta`` (Hoffmann et al. 2022 eq. 2),
+    the compute-optimal ``(N_opt, D_opt)`` for the same ``C`` and ``D / (20 N)``, with a caution
+    when the run is undertrained (ratio below 1)."""
     loss = float(scaling.chinchilla_loss(n_total, tokens, fit=loss_fit))
-    opt_n, opt_d = scaling.chinchilla_optimal(flops, inp.approach, approach_fit)
+    opt_n, opt_d = scaling.chinchilla_optimal(flops, approach, approach_fit)
     ratio = float(scaling.undertrained_ratio(n_total, tokens))
+    warnings: tuple[str, ...] = ()
     if ratio < 1:
-        warnings.append(
+        warnings = (
             f"undertrained by the Chinchilla heuristic: {tokens / n_total:,.1f} tokens per parameter, below ~20 "
             f"(Hoffmann et al. 2022). The same {flops:.3g} FLOPs would train a {float(opt_n) / 1e9:,.3g}B model "
-            f"on {float(opt_d) / 1e12:,.3g}T tokens (approach {inp.approach}) to a lower loss"
+            f"on {float(opt_d) / 1e12:,.3g}T tokens (approach {approach}) to a lower loss",
         )
+    return _ScalingContext(loss=loss, optimal_params=float(opt_n), optimal_tokens=float(opt_d),
+                           undertrained_ratio=ratio, warnings=warnings)
 
-    mem = _memory_check(spec, hw, inp, n, tp, memory_detail)
-    if not mem.fits:
-        warnings.append(f"does not fit in memory: {mem.message}. {mem.suggestion}")
-    if mem.shape_assumed:
-        notes.append("layer shapes for the memory check are synthesized from the parameter count")
 
-    notes.extend(fp.assumptions)
-    notes.append(f"peak {peak / 1e12:,.1f} TFLOP/s dense {dtype} per {hw.name}")
+def _memory_notes(mem: MemoryCheck) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(warnings, notes) of the memory check."""
+    warnings = () if mem.fits else (f"does not fit in memory: {mem.message}. {mem.suggestion}",)
+    notes = ("layer shapes for the memory check are synthesized from the parameter count",) if mem.shape_assumed \
+        else ()
+    return warnings, notes
+
+
+def _assemble_plan(
+    inp: TrainingInputs, acc: _Accelerator, work: _Workload, compute: _Compute, price: _Price, layout: _Layout,
+    billing: _Billing, energy: _Energy, context: _ScalingContext, mem: MemoryCheck,
+) -> TrainingPlan:
+    """The :class:`TrainingPlan` of the steps' results; cautions and notes in step order."""
+    mem_warnings, mem_notes = _memory_notes(mem)
+    warnings = (work.warnings + compute.warnings + price.warnings + layout.warnings + billing.warnings
+                + energy.warnings + context.warnings + mem_warnings)
+    fp, hw, q, spec = energy.footprint, acc.hw, price.quote, work.spec
+    notes = (acc.notes + work.notes + price.notes + layout.notes + mem_notes + tuple(fp.assumptions)
+             + (f"peak {acc.peak_flops_per_s / 1e12:,.1f} TFLOP/s dense {acc.dtype} per {hw.name}",))
     return TrainingPlan(
-        model_name=spec.name, model_id=inp.model_id, params=n_total, params_active=n_active, tokens=tokens,
-        tokens_per_param=tokens / n_total, flops=flops, hardware_id=hw.hardware_id, hardware_name=hw.name,
-        compute_dtype=dtype, peak_flops_per_s=peak, mfu=mfu, mfu_source=mfu_source, gpu_hours=hours,
-        gpu_hours_source=hours_source, n_accelerators=n, dp=n // group, tp=tp, pp=inp.pp,
-        zero_stage=inp.zero_stage, wall_clock_days=days,
+        model_name=spec.name, model_id=inp.model_id, params=spec.params_total, params_active=spec.params_active,
+        tokens=work.tokens, tokens_per_param=work.tokens / spec.params_total, flops=work.flops,
+        hardware_id=hw.hardware_id, hardware_name=hw.name, compute_dtype=acc.dtype,
+        peak_flops_per_s=acc.peak_flops_per_s, mfu=compute.mfu, mfu_source=compute.mfu_source,
+        gpu_hours=compute.gpu_hours, gpu_hours_source=compute.gpu_hours_source,
+        n_accelerators=layout.n_accelerators, dp=layout.n_accelerators // layout.group, tp=layout.tp, pp=inp.pp,
+        zero_stage=inp.zero_stage, wall_clock_days=layout.wall_clock_days,
         instance_id=q.instance_id if q is not None else None,
-        pricing_model=q.pricing_model if q is not None else None, instances=n_inst,
-        price_usd_per_accelerator_h=price_acc, cost_usd=cost,
-        region_id=region.region_id if region is not None else None,
+        pricing_model=q.pricing_model if q is not None else None, instances=billing.instances,
+        price_usd_per_accelerator_h=price.price_usd_per_accelerator_h, cost_usd=billing.cost_usd,
+        region_id=energy.region.region_id if energy.region is not None else None,
         grid_gco2e_per_kwh=fp.grid_gco2e_per_kwh, pue=fp.pue, power_per_accelerator_w=fp.power_per_accelerator_w,
         energy_kwh=fp.energy_kwh, operational_co2e_kg=fp.operational_co2e_kg,
-        embodied_co2e_kg=fp.embodied_co2e_kg, co2e_kg=fp.co2e_kg, chinchilla_loss=loss, loss_fit=loss_fit,
-        approach=inp.approach, optimal_params=float(opt_n), optimal_tokens=float(opt_d),
-        undertrained_ratio=ratio, memory=mem, warnings=tuple(warnings), assumptions=tuple(notes),
+        embodied_co2e_kg=fp.embodied_co2e_kg, co2e_kg=fp.co2e_kg, chinchilla_loss=context.loss,
+        loss_fit=work.loss_fit, approach=inp.approach, optimal_params=context.optimal_params,
+        optimal_tokens=context.optimal_tokens, undertrained_ratio=context.undertrained_ratio, memory=mem,
+        warnings=warnings, assumptions=notes,
     )
+
+
+def estimate(inputs: TrainingInputs | None = None, *, memory_detail: bool = True, **kwargs: Any) -> TrainingPlan:
+    """Plan one training run: FLOPs, GPU-hours, days, cost, energy, CO2e, memory fit.
+
+    Pass a :class:`TrainingInputs` or its fields as keyword arguments. Raises
+    ``InvalidInputError`` / ``UnknownIdError`` with a message a person can act on; nothing is
+    computed from invalid input. ``memory_detail=False`` skips the search for the fewest
+    accelerators that hold the model (the cross-instance comparison does not show it).
+
+    Notes
+    -----
+    ``C = 6 N D``; ``T = C / (F_peak MFU 3600)`` (or the entered GPU-hours, reporting the MFU
+    they imply); ``days = T / (24 n)``; ``cost = ceil(n/k) (T/n) p`` for instances of ``k``
+    accelerators at ``p`` USD/h; energy and CO2e from :func:`estimator.carbon.footprint`.
+    One named step each, in this order (the first that refuses the input raises):
+    accelerator -> workload (model, tokens, FLOPs) -> compute (GPU-hours, MFU) -> price ->
+    layout (count, TP, days) -> billing -> energy and carbon -> scaling-law context -> memory.
+    """
+    return _plan(_checked_inputs(inputs, kwargs), memory_detail, _Shared())
+
+
+def _plan(inp: TrainingInputs, memory_detail: bool, shared: _Shared) -> TrainingPlan:
+    """The steps of :func:`estimate`."""
+    acc = _accelerator_step(inp)
+    work = _workload_step(inp, acc)
+    compute = _compute_step(inp, acc, work)
+    price = _price_step(inp, acc.hw)
+    layout = _layout_step(inp, acc.hw, work.spec, compute.gpu_hours, price)
+    billing = _billing_step(inp, compute.gpu_hours, price, layout)
+    energy = _energy_step(inp, acc.hw, compute.gpu_hours, price.quote, shared)
+    context = _scaling_step(inp.approach, work, shared)
+    mem = _memory_check(work.spec, acc.hw, inp, layout.n_accelerators, layout.tp, memory_detail)
+    return _assemble_plan(inp, acc, work, compute, price, layout, billing, energy, context, mem)
 
 
 # ---------------------------------------------------------------------------
@@ -862,6 +1123,31 @@ def _budget_value(name: str, value: float, upper: float, unit: str) -> float:
     if v > upper:
         raise InvalidInputError(f"{name} = {v:.3g} exceeds the supported maximum of {upper:.0e} {unit}")
     return v
+
+
+def _budget_to_flops(
+    probe: TrainingInputs, hw: HardwareSpec, peak: float, budget_usd: float | None, budget_gpu_hours: float | None
+) -> float:
+    """FLOPs a dollar or GPU-hour budget buys on ``hw`` at dense peak ``peak``: ``T = B / p_acc``
+    (the entered price, else the resolved instance's), ``C = T * 3600 * F_peak * MFU``; refused
+    beyond the supported maximum."""
+    if budget_usd is not None:
+        usd = _budget_value("dollar budget", budget_usd, MAX_USD, "USD")
+        q = _resolve_instance(probe, hw)
+        price = probe.price_usd_per_accelerator_h or (q.price_usd_per_accelerator_h if q else None)
+        if price is None:  # pragma: no cover - _resolve_instance returns None only with an entered price
+            raise InvalidInputError("enter a price per accelerator-hour or choose an instance")
+        hours = usd / price
+    elif budget_gpu_hours is not None:
+        hours = _budget_value("GPU-hour budget", budget_gpu_hours, _MAX_HOURS, "GPU-hours")
+    else:  # pragma: no cover - budget_to_plan checks that one budget is given
+        raise InvalidInputError("give a dollar or GPU-hour budget")
+    flops = hours * 3600.0 * peak * probe.mfu
+    if flops > scaling.MAX_COMPUTE_FLOPS:
+        raise InvalidInputError(
+            f"the budget buys {flops:.3g} FLOPs, beyond the supported maximum of {scaling.MAX_COMPUTE_FLOPS:.0e}"
+        )
+    return flops
 
 
 def budget_to_plan(
@@ -907,27 +1193,67 @@ def budget_to_plan(
     if budget_flops is not None:
         flops = _budget_value("FLOP budget", budget_flops, scaling.MAX_COMPUTE_FLOPS, "FLOPs")
     else:
-        if budget_usd is not None:
-            usd = _budget_value("dollar budget", budget_usd, MAX_USD, "USD")
-            q = _resolve_instance(probe, hw)
-            price = probe.price_usd_per_accelerator_h if probe.price_usd_per_accelerator_h else (
-                q.price_usd_per_accelerator_h if q else None)
-            assert price is not None
-            hours = usd / price
-        else:
-            assert budget_gpu_hours is not None
-            hours = _budget_value("GPU-hour budget", budget_gpu_hours, _MAX_HOURS, "GPU-hours")
-        flops = hours * 3600.0 * peak * probe.mfu
-        if flops > scaling.MAX_COMPUTE_FLOPS:
-            raise InvalidInputError(
-                f"the budget buys {flops:.3g} FLOPs, beyond the supported maximum of {scaling.MAX_COMPUTE_FLOPS:.0e}"
-            )
+        flops = _budget_to_flops(probe, hw, peak, budget_usd, budget_gpu_hours)
     return estimate(probe.model_copy(update={"compute_budget_flops": flops}))
 
 
 # ---------------------------------------------------------------------------
 # Across hardware and clouds
 # ---------------------------------------------------------------------------
+
+
+_COMPARISON_COLUMNS: tuple[str, ...] = (
+    "instance", "hardware", "accelerators", "days", "cost (USD)", "tCO2e", "energy (MWh)", "fits", "GPU-hours",
+    "USD per accelerator-hour", "region", "grid gCO2e/kWh", "provider", "pricing", "note",
+)
+"""Column order of :func:`compare_instances`."""
+
+
+def _comparison_region(inputs: TrainingInputs, chosen: Region | None, inst: Instance) -> tuple[str | None, str]:
+    """(region id, note) a compared instance is costed in: the chosen region when the provider
+    matches (or none was chosen), else the provider's price region when the catalog has it, else
+    the chosen one as a proxy. A probe, not user input: a miss is a fallback, not an error."""
+    if chosen is None or chosen.provider == inst.provider:
+        return inputs.region_id, ""
+    candidate = f"{inst.provider}:{inst.price_region}"
+    if catalog.find_region(candidate) is not None:
+        return candidate, ""
+    return inputs.region_id, f"no {inst.provider} region data; {inputs.region_id} used as proxy"
+
+
+def _comparison_figures(
+    plan: TrainingPlan, inputs: TrainingInputs, inst: Instance, pm: pricing.PricingModel, n: int, region_id: str | None,
+    region_note: str, shared: _Shared,
+) -> dict[str, Any]:
+    """One row's figures: :func:`estimate` of the same model, tokens, MFU and TP on ``n`` of
+    ``inst``'s accelerators (no search for the fewest that hold it); an input error becomes the
+    row's note."""
+    try:
+        p = _plan(
+            inputs.model_copy(update={
+                "model_id": plan.model_id, "params": None if plan.model_id else plan.params,
+                "compute_budget_flops": None,
+                "tokens": plan.tokens, "known_gpu_hours": None, "hardware_id": inst.hardware_id,
+                "instance_id": inst.instance_id, "pricing_model": pm, "n_accelerators": n,
+                "region_id": region_id, "mfu": plan.mfu, "price_usd_per_accelerator_h": None,
+                "tp": plan.tp,
+            }),
+            False,
+            shared,
+        )
+    except EstimatorError as exc:
+        return {"note": str(exc)}
+    notes = (
+        region_note,
+        "spot: interruptible" if pm == pricing.PricingModel.SPOT else "",
+        "1-accelerator instances: no NVLink between machines" if inst.accelerator_count == 1 and n > 1 else "",
+    )
+    return {
+        "GPU-hours": p.gpu_hours, "days": p.wall_clock_days, "cost (USD)": p.cost_usd,
+        "USD per accelerator-hour": p.price_usd_per_accelerator_h, "energy (MWh)": p.energy_kwh / 1000.0,
+        "tCO2e": p.co2e_kg / 1000.0, "grid gCO2e/kWh": p.grid_gco2e_per_kwh, "fits": p.memory.fits,
+        "note": "; ".join(x for x in notes if x),
+    }
 
 
 def compare_instances(
@@ -939,14 +1265,15 @@ def compare_instances(
 ) -> pd.DataFrame:
     """The same run (same model, tokens, MFU, layout) on every catalog instance with a price.
 
-    Each row keeps ``plan.n_accelerators`` rounded up to whole instances. The region is the
-    chosen one where the provider matches, else the provider's price region when the catalog
-    has it, else the chosen region as a proxy (column ``region``, ``region_note``).
-    Columns: instance, provider, hardware, accelerators, GPU-hours, days, cost (USD), energy
-    (MWh), tCO2e, fits, note. Sorted by cost.
+    Each row keeps ``plan.n_accelerators`` rounded up to whole instances (and whole TP x PP
+    groups). The region is the chosen one where the provider matches, else the provider's price
+    region when the catalog has it, else the chosen region as a proxy (column ``region``, and a
+    ``note``). Columns: instance, provider, hardware, accelerators, GPU-hours, days, cost (USD),
+    energy (MWh), tCO2e, fits, note. Sorted by cost.
     """
     pm = pricing.PricingModel(pricing_model or inputs.pricing_model)
     chosen_region = _region(inputs)
+    shared = _Shared()
     rows: list[dict[str, Any]] = []
     for q in pricing.quotes(pricing_model=pm):
         inst = q.instance
@@ -955,51 +1282,14 @@ def compare_instances(
         hw = catalog.get_hardware(inst.hardware_id)
         if hw.kind == HardwareKind.CPU or hw.hardware_id in INFERENCE_ONLY_HARDWARE:
             continue
-        region_id, region_note = inputs.region_id, ""
-        if chosen_region is not None and chosen_region.provider != inst.provider:
-            candidate = f"{inst.provider}:{inst.price_region}"
-            try:
-                catalog.get_region(candidate)
-                region_id = candidate
-            except EstimatorError:
-                region_note = f"no {inst.provider} region data; {inputs.region_id} used as proxy"
-        group = plan.tp * plan.pp
-        unit = math.lcm(inst.accelerator_count, group)
+        region_id, region_note = _comparison_region(inputs, chosen_region, inst)
+        unit = math.lcm(inst.accelerator_count, plan.tp * plan.pp)
         n = unit * math.ceil(plan.n_accelerators / unit)
-        row: dict[str, Any] = {"instance": inst.instance_id, "provider": inst.provider, "hardware": hw.name,
-                               "pricing": pm.value, "region": region_id, "accelerators": n}
-        try:
-            p = estimate(
-                inputs.model_copy(update={
-                    "model_id": plan.model_id, "params": None if plan.model_id else plan.params,
-                    "compute_budget_flops": None,
-                    "tokens": plan.tokens, "known_gpu_hours": None, "hardware_id": inst.hardware_id,
-                    "instance_id": inst.instance_id, "pricing_model": pm, "n_accelerators": n,
-                    "region_id": region_id, "mfu": plan.mfu, "price_usd_per_accelerator_h": None,
-                    "tp": plan.tp,
-                }),
-                memory_detail=False,
-            )
-        except EstimatorError as exc:
-            row.update({"note": str(exc)})
-            rows.append(row)
-            continue
-        row.update({
-            "GPU-hours": p.gpu_hours, "days": p.wall_clock_days, "cost (USD)": p.cost_usd,
-            "USD per accelerator-hour": p.price_usd_per_accelerator_h, "energy (MWh)": p.energy_kwh / 1000.0,
-            "tCO2e": p.co2e_kg / 1000.0, "grid gCO2e/kWh": p.grid_gco2e_per_kwh, "fits": p.memory.fits,
-            "note": "; ".join(x for x in (
-                region_note,
-                "spot: interruptible" if pm == pricing.PricingModel.SPOT else "",
-                "1-accelerator instances: no NVLink between machines" if inst.accelerator_count == 1 and n > 1
-                else "",
-            ) if x),
-        })
-        rows.append(row)
-    order = ["instance", "hardware", "accelerators", "days", "cost (USD)", "tCO2e", "energy (MWh)", "fits",
-             "GPU-hours", "USD per accelerator-hour", "region", "grid gCO2e/kWh", "provider", "pricing", "note"]
+        rows.append({"instance": inst.instance_id, "provider": inst.provider, "hardware": hw.name,
+                     "pricing": pm.value, "region": region_id, "accelerators": n,
+                     **_comparison_figures(plan, inputs, inst, pm, n, region_id, region_note, shared)})
     frame = pd.DataFrame(rows)
-    frame = frame[[c for c in order if c in frame.columns]]
+    frame = frame[[c for c in _COMPARISON_COLUMNS if c in frame.columns]]
     if not frame.empty and "cost (USD)" in frame:
         frame = frame.sort_values("cost (USD)", na_position="last").reset_index(drop=True)
     return frame

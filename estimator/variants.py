@@ -42,7 +42,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -80,6 +79,8 @@ __all__ = [
     "loss_proxy",
     "fit_proxy",
     "quantization_retention",
+    "quantization_retentions",
+    "QuantRetention",
     "pruning_retention",
     "distillation_retention",
     "pareto_front",
@@ -101,6 +102,16 @@ __all__ = [
     "spec_for_scenario",
     "sweep_key",
     "sweep_for_scenario",
+    "ELASTIC_CONTEXT_TOKENS",
+    "ENCODER_INPUT_TOKENS",
+    "compression_table",
+    "ElasticSection",
+    "elastic_section",
+    "LongContextSection",
+    "long_context_section",
+    "encoder_comparison",
+    "ReferenceTables",
+    "reference_tables",
     "Exploration",
     "explore_for_scenario",
 ]
@@ -417,22 +428,126 @@ def fit_proxy(benchmark: str, scores: pd.DataFrame | None = None) -> ProxyFit:
     context. Raises ``InvalidInputError`` for a benchmark without a chance score or with fewer
     than four usable models.
     """
-    df = load_accuracy() if scores is None else scores
-    sel = df[(df["benchmark"] == benchmark)]
+    if scores is None:
+        key = tuple(sorted((mid, score) for mid, score, _src, _status in _benchmark_scores(benchmark)))
+        return _fit_proxy_cached(benchmark, key)
+    sel = scores[(scores["benchmark"] == benchmark)]
     if "context_tokens" in sel:
         sel = sel[sel["context_tokens"].isna()]
     key = tuple(sorted(zip(sel["model_id"].astype(str).tolist(), sel["score"].astype(float).tolist(), strict=True)))
     return _fit_proxy_cached(benchmark, key)
 
 
+@lru_cache(maxsize=64)
+def _benchmark_scores_cached(path: str, mtime: float, benchmark: str) -> tuple[tuple[str, float, str, str], ...]:
+    acc = _accuracy_cached(path, mtime)
+    sel = acc[(acc["benchmark"] == benchmark) & acc["context_tokens"].isna()]
+    return tuple(zip(sel["model_id"].astype(str).tolist(), sel["score"].astype(float).tolist(),
+                     sel["source"].astype(str).tolist(), sel["status"].astype(str).tolist(), strict=True))
+
+
+def _benchmark_scores(benchmark: str) -> tuple[tuple[str, float, str, str], ...]:
+    """``(model_id, score, source, status)`` published on ``benchmark`` at its usual context length
+    (``data/accuracy.csv``, cached per file modification time)."""
+    p = _data_path("accuracy.csv", None)
+    return _benchmark_scores_cached(str(p), p.stat().st_mtime if p.exists() else 0.0, benchmark)
+
+
 # ---------------------------------------------------------------- compression evidence
 
 
-def _nearest(rows: pd.DataFrame, params_col: str, target: float) -> pd.Series:
-    if not (math.isfinite(target) and target > 0):
-        raise InvalidInputError(f"a positive size is needed to pick the nearest evidence, got {target}")
-    dist = np.abs(np.log(rows[params_col].to_numpy(dtype=float)) - math.log(target))
-    return rows.iloc[int(np.argmin(dist))]
+def _nearest_index(sizes: npt.ArrayLike, targets: npt.ArrayLike) -> npt.NDArray[np.intp]:
+    """Index of the size closest to each target in log distance (first on ties), for all targets
+    at once: ``argmin_k |ln s_k - ln t|``."""
+    t = np.asarray(targets, dtype=float).ravel()
+    bad = ~(np.isfinite(t) & (t > 0))
+    if bad.any():
+        raise InvalidInputError(f"a positive size is needed to pick the nearest evidence, got {t[bad][0]}")
+    dist = np.abs(np.log(np.asarray(sizes, dtype=float))[None, :] - np.log(t)[:, None])
+    return np.argmin(dist, axis=1)
+
+
+@dataclass(frozen=True)
+class QuantRetention:
+    """Published quantization retention looked up for many model sizes in one pass: per weight
+    format, ``retention[i]``, ``technique_id[i]`` and ``source[i]`` of the evidence nearest to
+    ``params[i]`` (see :func:`quantization_retention`)."""
+
+    retention: FloatArray
+    technique_id: tuple[str, ...]
+    source: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    """The ``used_for_whatif`` rows of one compression kind as arrays, in table order."""
+
+    retention: FloatArray
+    base_params: FloatArray
+    student_params: FloatArray
+    technique_id: tuple[str, ...]
+    source: tuple[str, ...]
+    base_model: tuple[str, ...]
+    student_model_id: tuple[str, ...]
+    weight_dtype: tuple[str, ...]
+    pattern: tuple[str, ...]
+
+    def where(self, column: str, value: str) -> _Evidence:
+        """The rows whose text ``column`` equals ``value``."""
+        idx = [i for i, x in enumerate(getattr(self, column)) if x == value]
+
+        def pick(xs: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(xs[i] for i in idx)
+
+        return _Evidence(self.retention[idx], self.base_params[idx], self.student_params[idx], pick(self.technique_id),
+                         pick(self.source), pick(self.base_model), pick(self.student_model_id),
+                         pick(self.weight_dtype), pick(self.pattern))
+
+    def label(self, i: int, student: bool = False) -> str:
+        tail = f" -> {self.student_model_id[i]}" if student else ""
+        return f"{self.source[i]} ({self.base_model[i]}{tail})"
+
+
+def _evidence_of(df: pd.DataFrame, kind: str) -> _Evidence:
+    rows = df[(df["kind"] == kind) & df["used_for_whatif"]]
+
+    def text(col: str) -> tuple[str, ...]:
+        return tuple(str(x) for x in rows[col].tolist())
+
+    return _Evidence(rows["retention"].to_numpy(dtype=float), rows["base_params"].to_numpy(dtype=float),
+                     rows["student_params"].to_numpy(dtype=float), text("technique_id"), text("source"),
+                     text("base_model"), text("student_model_id"), text("weight_dtype"), text("pattern"))
+
+
+@lru_cache(maxsize=8)
+def _evidence_cached(path: str, mtime: float, kind: str) -> _Evidence:
+    return _evidence_of(_compression_cached(path, mtime), kind)
+
+
+def _evidence(kind: str, table: pd.DataFrame | None) -> _Evidence:
+    """The what-if evidence of ``kind`` from ``table`` (default: ``data/compression.csv``, cached)."""
+    if table is not None:
+        return _evidence_of(table, kind)
+    p = _data_path("compression.csv", None)
+    return _evidence_cached(str(p), p.stat().st_mtime if p.exists() else 0.0, kind)
+
+
+def quantization_retentions(dtype: DType | str, params: npt.ArrayLike,
+                            table: pd.DataFrame | None = None) -> QuantRetention:
+    """:func:`quantization_retention` for every size in ``params`` at once (one table pass).
+
+    Same rule: ``r = score_quantized / score_16bit`` of the ``used_for_whatif`` row with that
+    weight format nearest in log parameter count; 16- and 32-bit formats give ``r = 1``.
+    """
+    d = DType(dtype)
+    p = np.asarray(params, dtype=float).ravel()
+    if d in (DType.BF16, DType.FP16, DType.FP32):
+        return QuantRetention(np.ones(p.size), ("",) * p.size, ("",) * p.size)
+    ev = _evidence("quantization", table).where("weight_dtype", d.value)
+    if ev.retention.size == 0:
+        raise InvalidInputError(f"no published accuracy evidence for {d.value} weights in compression.csv")
+    k = _nearest_index(ev.base_params, p)
+    return QuantRetention(ev.retention[k], tuple(ev.technique_id[i] for i in k), tuple(ev.label(i) for i in k))
 
 
 def quantization_retention(dtype: DType | str, params: float,
@@ -442,17 +557,11 @@ def quantization_retention(dtype: DType | str, params: float,
     ``r = score_quantized / score_16bit`` from the ``used_for_whatif`` quantization row with that
     weight format whose base model is closest in size (log-distance of parameter counts): 4-bit
     costs small models more (Llama-3.1-8B 0.975, 70B 0.998; Neural Magic w4a16 cards).
-    16- and 32-bit formats return ``(1.0, "", "")``.
+    16- and 32-bit formats return ``(1.0, "", "")``. :func:`quantization_retentions` looks up many
+    sizes at once.
     """
-    d = DType(dtype)
-    if d in (DType.BF16, DType.FP16, DType.FP32):
-        return 1.0, "", ""
-    df = load_compression() if table is None else table
-    rows = df[(df["kind"] == "quantization") & (df["weight_dtype"] == d.value) & df["used_for_whatif"]]
-    if rows.empty:
-        raise InvalidInputError(f"no published accuracy evidence for {d.value} weights in compression.csv")
-    r = _nearest(rows, "base_params", params)
-    return float(r["retention"]), str(r["technique_id"]), f"{r['source']} ({r['base_model']})"
+    q = quantization_retentions(dtype, [params], table)
+    return float(q.retention[0]), q.technique_id[0], q.source[0]
 
 
 def pruning_retention(pattern: str, params: float, table: pd.DataFrame | None = None) -> tuple[float, str, str]:
@@ -462,12 +571,11 @@ def pruning_retention(pattern: str, params: float, table: pd.DataFrame | None = 
     SparseGPT on OPT-175B (2:4: 69.11 / 70.29 = 0.983); at 7B the same recipe doubles perplexity
     (Wanda README), so what-ifs for small models are optimistic: the page says so.
     """
-    df = load_compression() if table is None else table
-    rows = df[(df["kind"] == "pruning") & (df["pattern"] == pattern) & df["used_for_whatif"]]
-    if rows.empty:
+    ev = _evidence("pruning", table).where("pattern", pattern)
+    if ev.retention.size == 0:
         raise InvalidInputError(f"no published accuracy evidence for {pattern} pruning in compression.csv")
-    r = _nearest(rows, "base_params", params)
-    return float(r["retention"]), str(r["technique_id"]), f"{r['source']} ({r['base_model']})"
+    i = int(_nearest_index(ev.base_params, [params])[0])
+    return float(ev.retention[i]), ev.technique_id[i], ev.label(i)
 
 
 def distillation_retention(teacher_params: float, student_params: float,
@@ -480,11 +588,11 @@ def distillation_retention(teacher_params: float, student_params: float,
     """
     if teacher_params <= 0 or student_params <= 0:
         raise InvalidInputError("teacher and student parameter counts must be positive")
-    df = load_compression() if table is None else table
-    rows = df[(df["kind"] == "distillation") & df["used_for_whatif"]].copy()
-    rows["_ratio"] = rows["student_params"] / rows["base_params"]
-    r = _nearest(rows, "_ratio", student_params / teacher_params)
-    return float(r["retention"]), str(r["technique_id"]), f"{r['source']} ({r['base_model']} -> {r['student_model_id']})"
+    ev = _evidence("distillation", table)
+    if ev.retention.size == 0:
+        raise InvalidInputError("no published accuracy evidence for distillation in compression.csv")
+    i = int(_nearest_index(ev.student_params / ev.base_params, [student_params / teacher_params])[0])
+    return float(ev.retention[i]), ev.technique_id[i], ev.label(i, student=True)
 
 
 # ---------------------------------------------------------------- Pareto frontier
@@ -974,22 +1082,6 @@ def _combos(variants: Sequence[Variant], hardware: Sequence[HardwareSpec], dtype
     return out
 
 
-def _hardware_table(hardware: Sequence[HardwareSpec], spec: SweepSpec) -> pd.DataFrame:
-    rows = []
-    for h in hardware:
-        try:
-            q = pricing.cheapest_instance(h.hardware_id, spec.pricing_model)
-            price, inst = q.price_usd_per_accelerator_h, q.instance_id
-        except EstimatorError:
-            price, inst = float("nan"), ""
-        power = float(carbon.power_per_accelerator_w(h.tdp_w, h.idle_w, spec.utilization,
-                                                     spec.host_overhead_fraction))
-        rows.append({"hardware_id": h.hardware_id, "hardware": h.name, "price_usd_per_device_h": price,
-                     "instance_id": inst, "power_w_per_device": power,
-                     "memory_budget_bytes": h.memory_bytes * memory.MEMORY_UTILIZATION})
-    return pd.DataFrame(rows)
-
-
 def _rows_for(combos: Sequence[_Combo], tps: Sequence[int], batches: Sequence[int],
               workloads: Sequence[tuple[int, int]], skipped: list[str]) -> dict[str, npt.NDArray[Any]]:
     """Row index arrays: one row per (combo, tensor-parallel degree, workload, batch)."""
@@ -1030,86 +1122,116 @@ def _rows_for(combos: Sequence[_Combo], tps: Sequence[int], batches: Sequence[in
     }
 
 
-def _run(variants: Sequence[Variant], spec: SweepSpec, workloads: Sequence[tuple[int, int]],
-         efficiency: performance.Efficiency | None) -> SweepResult:
-    t0 = time.perf_counter()
+def _hardware_columns(hardware: Sequence[HardwareSpec], spec: SweepSpec) -> dict[str, npt.NDArray[Any]]:
+    """Per accelerator: name, cheapest instance and its price per device-hour (NaN without a price),
+    power per device (:func:`estimator.carbon.power_per_accelerator_w`) and memory budget."""
+    price, inst = [], []
+    for h in hardware:
+        try:
+            q = pricing.cheapest_instance(h.hardware_id, spec.pricing_model)
+            price.append(q.price_usd_per_accelerator_h)
+            inst.append(q.instance_id)
+        except EstimatorError:
+            price.append(float("nan"))
+            inst.append("")
+    power = [float(carbon.power_per_accelerator_w(h.tdp_w, h.idle_w, spec.utilization, spec.host_overhead_fraction))
+             for h in hardware]
+    return {"hardware": np.asarray([h.name for h in hardware], dtype=object),
+            "instance_id": np.asarray(inst, dtype=object), "price_usd_per_device_h": np.asarray(price, dtype=float),
+            "power_w_per_device": np.asarray(power, dtype=float),
+            "memory_budget_bytes": np.asarray([h.memory_bytes * memory.MEMORY_UTILIZATION for h in hardware], dtype=float)}
+
+
+def _variant_columns(variants: Sequence[Variant]) -> dict[str, npt.NDArray[Any]]:
+    """Per variant: the descriptive columns of the sweep frame."""
+    text = {
+        "label": [v.label for v in variants], "kind": [v.kind.value for v in variants],
+        "model_id": [v.model.model_id for v in variants], "family": [v.model.family for v in variants],
+        "anchor_model_id": [v.anchor_model_id for v in variants],
+        "planner_model_id": [v.planner_model_id for v in variants],
+        "architecture": [v.model.architecture.value for v in variants],
+        "retention_source": [v.retention_source for v in variants], "technique_id": [v.technique_id for v in variants],
+        "model_source": [v.model.source for v in variants], "variant_notes": [v.notes for v in variants],
+    }
+    out: dict[str, npt.NDArray[Any]] = {k: np.asarray(x, dtype=object) for k, x in text.items()}
+    out["params_total"] = np.asarray([v.model.params_total for v in variants], dtype=float)
+    out["params_active"] = np.asarray([v.model.params_active for v in variants], dtype=float)
+    out["retention"] = np.asarray([v.retention for v in variants], dtype=float)
+    out["generates"] = np.asarray([v.model.generates for v in variants], dtype=bool)
+    out["model_assumed"] = np.asarray([v.model.assumed for v in variants], dtype=bool)
+    return out
+
+
+def _check_variants(variants: Sequence[Variant]) -> None:
     if not variants:
         raise InvalidInputError("choose at least one model or variant to compare")
     ids = [v.variant_id for v in variants]
     if len(set(ids)) != len(ids):
         raise InvalidInputError("variant ids must be unique")
+
+
+def _run(variants: Sequence[Variant], spec: SweepSpec, workloads: Sequence[tuple[int, int]],
+         efficiency: performance.Efficiency | None) -> SweepResult:
+    t0 = time.perf_counter()
+    _check_variants(variants)
     hardware = [catalog.get_hardware(h) for h in dict.fromkeys(spec.hardware_ids)]
     skipped: list[str] = []
     combos = _combos(variants, hardware, spec.dtypes, skipped)
     rows = _rows_for(combos, spec.tps, spec.batches, workloads, skipped)
-    eff = efficiency or performance.Efficiency()
-    n = rows["c"].size
-    if n == 0:
+    if rows["c"].size == 0:
         return SweepResult(pd.DataFrame(columns=_COLUMNS), tuple(skipped), time.perf_counter() - t0)
+    eff = efficiency or performance.Efficiency()
     try:
         r = _evaluate(combos, rows, eff)
     except (AttributeError, TypeError):  # performance's private core changed shape: use the public API
         r = _evaluate_public(combos, rows, eff)
+    frame = _sweep_frame(variants, hardware, combos, rows, r, spec)
+    return SweepResult(frame, tuple(skipped), time.perf_counter() - t0)
+
+
+def _sweep_frame(variants: Sequence[Variant], hardware: Sequence[HardwareSpec], combos: Sequence[_Combo],
+                 rows: Mapping[str, npt.NDArray[Any]], r: Mapping[str, FloatArray], spec: SweepSpec) -> pd.DataFrame:
+    """The sweep's rows as one frame (:data:`_COLUMNS`): configuration, roofline figures, the cost and
+    energy equations of the module notes, and each row's variant and accelerator columns."""
     ci = rows["c"]
-    combo_tab = pd.DataFrame({
-        "variant_id": [c.variant.variant_id for c in combos],
-        "dtype": [c.dtype.value for c in combos],
-        "hardware_id": [c.hardware.hardware_id for c in combos],
-    })
-    vt = _variant_table(variants)
-    hw = _hardware_table(hardware, spec).set_index("hardware_id")
-    vmeta = vt.set_index("variant_id")
-    frame = pd.DataFrame({
-        "variant_id": combo_tab["variant_id"].to_numpy()[ci],
-        "dtype": combo_tab["dtype"].to_numpy()[ci],
-        "hardware_id": combo_tab["hardware_id"].to_numpy()[ci],
-        "tp": rows["tp"].astype(int),
-        "batch": rows["b"].astype(int),
-        "input_tokens": rows["i"].astype(int),
-        "output_tokens": rows["o"].astype(int),
-    })
-    gen = vmeta["generates"].to_numpy(bool)[vmeta.index.get_indexer(pd.Index(frame["variant_id"]))]
+    v_at = {v.variant_id: k for k, v in enumerate(variants)}
+    h_at = {h.hardware_id: k for k, h in enumerate(hardware)}
+    rv = np.asarray([v_at[c.variant.variant_id] for c in combos], dtype=np.intp)[ci]
+    rh = np.asarray([h_at[c.hardware.hardware_id] for c in combos], dtype=np.intp)[ci]
+    cols: dict[str, npt.NDArray[Any]] = {k: x[rv] for k, x in _variant_columns(variants).items()}
+    cols.update({k: x[rh] for k, x in _hardware_columns(hardware, spec).items()})
+    cols["variant_id"] = np.asarray([v.variant_id for v in variants], dtype=object)[rv]
+    cols["hardware_id"] = np.asarray([h.hardware_id for h in hardware], dtype=object)[rh]
+    cols["dtype"] = np.asarray([c.dtype.value for c in combos], dtype=object)[ci]
+    cols["weights_bytes"] = np.asarray([memory.weights_bytes(c.variant.model, c.dtype) for c in combos])[ci]
+    for name, src in (("tp", "tp"), ("batch", "b"), ("input_tokens", "i"), ("output_tokens", "o")):
+        cols[name] = rows[src].astype(int)
+    cols.update(_figures(rows, r, cols, spec.pue))
+    return pd.DataFrame({c: cols[c] for c in _COLUMNS})
+
+
+def _figures(rows: Mapping[str, npt.NDArray[Any]], r: Mapping[str, FloatArray], cols: Mapping[str, npt.NDArray[Any]],
+             pue: float) -> dict[str, npt.NDArray[Any]]:
+    """Latency, throughput, memory, cost and energy columns (the equations of the module notes);
+    encoder-only rows count input tokens and have no TPOT or decode bound."""
+    gen = cols["generates"]
     tp = rows["tp"]
-    e2e = r["e2e_s"]
     tokens_per_s = np.where(gen, r["output_tokens_per_s"], rows["b"] * rows["i"] / r["ttft_s"])
-    h_idx = hw.index.get_indexer(pd.Index(frame["hardware_id"]))
-    price = hw["price_usd_per_device_h"].to_numpy(float)[h_idx]
-    power = hw["power_w_per_device"].to_numpy(float)[h_idx]
-    budget = hw["memory_budget_bytes"].to_numpy(float)[h_idx]
-    usd_per_s = price * tp / SECONDS_PER_HOUR
-    frame["ttft_s"] = r["ttft_s"]
-    frame["tpot_s"] = np.where(gen, r["tpot_s"], np.nan)
-    frame["e2e_s"] = e2e
-    frame["tokens_per_s"] = tokens_per_s
-    frame["tokens_per_s_per_device"] = tokens_per_s / tp
-    frame["requests_per_s"] = rows["b"] / e2e
-    frame["memory_per_device_bytes"] = r["memory_per_device_bytes"]
-    frame["memory_budget_bytes"] = budget
-    frame["fits"] = r["memory_per_device_bytes"] <= budget
-    frame["price_usd_per_device_h"] = price
-    frame["cost_usd_per_1m_tokens"] = usd_per_s / tokens_per_s * 1e6
-    frame["cost_usd_per_1k_requests"] = usd_per_s / frame["requests_per_s"].to_numpy() * 1e3
-    frame["tokens_per_usd"] = tokens_per_s / usd_per_s
-    frame["energy_kwh_per_1m_tokens"] = power * tp * spec.pue / tokens_per_s * 1e6 / 3.6e6
+    requests_per_s = rows["b"] / r["e2e_s"]
+    usd_per_s = cols["price_usd_per_device_h"] * tp / SECONDS_PER_HOUR
     bounds = np.asarray(performance.BOUNDS, dtype=object)
-    frame["decode_bound"] = np.where(gen, bounds[r["decode_bound"].astype(int)], "")
-    frame["prefill_bound"] = bounds[r["prefill_bound"].astype(int)]
-    frame = frame.join(vt.set_index("variant_id"), on="variant_id")
-    frame = frame.join(hw[["hardware", "instance_id"]], on="hardware_id")
-    w_combo = np.asarray([memory.weights_bytes(c.variant.model, c.dtype) for c in combos], dtype=float)
-    frame["weights_bytes"] = w_combo[ci]
-    return SweepResult(frame[_COLUMNS], tuple(skipped), time.perf_counter() - t0)
-
-
-def _variant_table(variants: Sequence[Variant]) -> pd.DataFrame:
-    return pd.DataFrame([{
-        "variant_id": v.variant_id, "label": v.label, "kind": v.kind.value, "model_id": v.model.model_id,
-        "family": v.model.family, "anchor_model_id": v.anchor_model_id, "planner_model_id": v.planner_model_id,
-        "params_total": v.model.params_total, "params_active": v.model.params_active,
-        "architecture": v.model.architecture.value, "generates": v.model.generates,
-        "retention": v.retention, "retention_source": v.retention_source, "technique_id": v.technique_id,
-        "model_source": v.model.source, "model_assumed": v.model.assumed, "variant_notes": v.notes,
-    } for v in variants])
+    return {
+        "ttft_s": r["ttft_s"], "tpot_s": np.where(gen, r["tpot_s"], np.nan), "e2e_s": r["e2e_s"],
+        "tokens_per_s": tokens_per_s, "tokens_per_s_per_device": tokens_per_s / tp, "requests_per_s": requests_per_s,
+        "memory_per_device_bytes": r["memory_per_device_bytes"],
+        "fits": r["memory_per_device_bytes"] <= cols["memory_budget_bytes"],
+        "cost_usd_per_1m_tokens": usd_per_s / tokens_per_s * 1e6,
+        "cost_usd_per_1k_requests": usd_per_s / requests_per_s * 1e3,
+        "tokens_per_usd": tokens_per_s / usd_per_s,
+        "energy_kwh_per_1m_tokens": cols["power_w_per_device"] * tp * pue / tokens_per_s * 1e6 / 3.6e6,
+        "decode_bound": np.where(gen, bounds[r["decode_bound"].astype(int)], ""),
+        "prefill_bound": bounds[r["prefill_bound"].astype(int)],
+    }
 
 
 _COLUMNS = [
@@ -1152,61 +1274,69 @@ def best_configs(frame: pd.DataFrame, objective: str = "cost_usd_per_1m_tokens",
     break a latency limit or have no price (when the objective is a cost) are dropped first; ties
     go to the higher throughput. An empty result means nothing qualifies.
     """
-    allowed = {"cost_usd_per_1m_tokens", "cost_usd_per_1k_requests", "ttft_s", "tpot_s", "e2e_s",
-               "energy_kwh_per_1m_tokens", "memory_per_device_bytes"}
-    if objective not in allowed:
-        raise InvalidInputError(f"objective must be one of {sorted(allowed)}, not {objective!r}")
+    if objective not in _OBJECTIVES:
+        raise InvalidInputError(f"objective must be one of {sorted(_OBJECTIVES)}, not {objective!r}")
     bad = [c for c in by if c not in frame.columns]
     if bad:
         raise InvalidInputError(f"cannot group by unknown columns {bad}")
-    where = ["isfinite(" + objective + ")"]
-    params: list[Any] = []
+    if hardware_ids is not None and not hardware_ids:
+        return frame.iloc[0:0]
+    keep = _qualifying(frame, objective, fits_only, {"ttft_s": max_ttft_s, "tpot_s": max_tpot_s, "e2e_s": max_e2e_s},
+                       hardware_ids)
+    rows = np.flatnonzero(keep)
+    if rows.size == 0:
+        return frame.iloc[0:0].reset_index(drop=True)
+    sub = frame.iloc[rows]
+    group = sub.groupby(list(by), sort=False, dropna=False).ngroup().to_numpy()
+    obj = sub[objective].to_numpy(dtype=float)
+    hw = pd.factorize(sub["hardware_id"].astype(str), sort=True)[0]
+    # first by group, then objective ascending, throughput descending (NaN last), hardware id
+    order = np.lexsort((hw, -sub["tokens_per_s"].to_numpy(dtype=float), obj, group))
+    first = order[np.r_[True, group[order][1:] != group[order][:-1]]]
+    first = first[np.argsort(obj[first], kind="stable")]
+    return sub.iloc[first].reset_index(drop=True)
+
+
+_OBJECTIVES = frozenset({"cost_usd_per_1m_tokens", "cost_usd_per_1k_requests", "ttft_s", "tpot_s", "e2e_s",
+                         "energy_kwh_per_1m_tokens", "memory_per_device_bytes"})
+
+
+def _qualifying(frame: pd.DataFrame, objective: str, fits_only: bool, limits: Mapping[str, float | None],
+                hardware_ids: Sequence[str] | None) -> npt.NDArray[np.bool_]:
+    """Rows with a finite ``objective`` that fit (when asked), meet every latency limit (a missing
+    latency, e.g. an encoder's TPOT, counts as 0) and run on one of ``hardware_ids`` (None: any)."""
+    keep = np.isfinite(frame[objective].to_numpy(dtype=float))
     if fits_only:
-        where.append("fits")
-    for col, lim in (("ttft_s", max_ttft_s), ("tpot_s", max_tpot_s), ("e2e_s", max_e2e_s)):
-        if lim is not None:
-            if not (math.isfinite(lim) and lim > 0):
-                raise InvalidInputError(f"the {col[:-2].upper()} limit must be a positive number of seconds")
-            where.append(f"coalesce({col}, 0) <= ?")
-            params.append(float(lim))
+        keep &= frame["fits"].to_numpy(dtype=bool)
+    for col, lim in limits.items():
+        if lim is None:
+            continue
+        if not (math.isfinite(lim) and lim > 0):
+            raise InvalidInputError(f"the {col[:-2].upper()} limit must be a positive number of seconds")
+        keep &= np.nan_to_num(frame[col].to_numpy(dtype=float), nan=0.0) <= float(lim)
     if hardware_ids is not None:
-        if not hardware_ids:
-            return frame.iloc[0:0]
-        where.append("list_contains(?, hardware_id)")
-        params.append(list(hardware_ids))
-    part = ", ".join(f'"{c}"' for c in by)
-    con = duckdb.connect(":memory:")
-    try:
-        con.register("s", frame)
-        sql = (f"SELECT * FROM s WHERE {' AND '.join(where)} QUALIFY row_number() OVER "
-               f"(PARTITION BY {part} ORDER BY {objective} ASC, tokens_per_s DESC, hardware_id) = 1 "
-               f"ORDER BY {objective}")
-        out = con.execute(sql, params).df()
-    finally:
-        con.close()
-    return out
+        keep &= frame["hardware_id"].isin(list(hardware_ids)).to_numpy(dtype=bool)
+    return keep
 
 
 # ---------------------------------------------------------------- the accuracy axis
 
 
-def _published_scores(benchmark: str, user: pd.DataFrame | None,
-                      context_tokens: int | None = None) -> dict[str, dict[str, Any]]:
-    acc = load_accuracy()
-    sel = acc[acc["benchmark"] == benchmark]
-    sel = sel[sel["context_tokens"].isna()] if context_tokens is None else sel[sel["context_tokens"] == context_tokens]
-    pub = pd.DataFrame({
-        "model_id": sel["model_id"], "score": sel["score"], "kind": "published",
-        "source": sel["source"] + " [" + sel["status"] + "]", "status": sel["status"],
-    })
-    if user is not None and not user.empty:
-        u = user[user["benchmark"] == benchmark]
-        if not u.empty:
-            ud = pd.DataFrame({"model_id": u["model_id"], "score": u["score"].astype(float), "kind": "user",
-                               "source": "entered by you" + np.where(u["note"].astype(str) != "", ": " + u["note"].astype(str), ""),
-                               "status": "user"})
-            pub = pd.concat([pub[~pub["model_id"].isin(ud["model_id"])], ud.drop_duplicates("model_id", keep="last")])
-    return {str(rec["model_id"]): {str(k): v for k, v in rec.items()} for rec in pub.to_dict("records")}
+def _published_scores(benchmark: str, user: pd.DataFrame | None) -> dict[str, dict[str, Any]]:
+    """Scores on ``benchmark`` by model id: published ones, replaced or added to by the user's
+    (the last entered per model wins); each with ``score, kind, source, status``."""
+    out: dict[str, dict[str, Any]] = {
+        mid: {"model_id": mid, "score": score, "kind": "published", "source": f"{src} [{status}]", "status": status}
+        for mid, score, src, status in _benchmark_scores(benchmark)}
+    if user is None or user.empty:
+        return out
+    u = user[user["benchmark"] == benchmark]
+    entered: dict[str, dict[str, Any]] = {}
+    for mid, score, note in zip(u["model_id"].astype(str), u["score"].astype(float), u["note"].astype(str),
+                                strict=True):
+        entered[mid] = {"model_id": mid, "score": float(score), "kind": "user",
+                        "source": "entered by you" + (f": {note}" if note != "" else ""), "status": "user"}
+    return {**{k: r for k, r in out.items() if k not in entered}, **entered}
 
 
 def _floor(benchmark: str) -> float:
@@ -1284,6 +1414,30 @@ def score_table(variants: Sequence[Variant], dtypes: Iterable[DType | str], benc
     ``variant_id, dtype, score, score_kind, score_source, score_status``; a variant with no
     route to a score gets NaN and says why.
     """
+    base = _base_scores(variants, benchmark, user_scores, proxy, tokens_per_param)
+    formats = [DType(d) for d in dtypes]
+    pairs = [(k, d) for k, v in enumerate(variants) for d in formats if v.dtypes is None or d in v.dtypes]
+    cols: dict[str, list[Any]] = {"score": [base[k][0] for k, _ in pairs], "score_kind": [base[k][1] for k, _ in pairs],
+            "score_source": [base[k][2] for k, _ in pairs]}
+    _apply_quantization(cols, [(variants[k], d) for k, d in pairs], _floor(benchmark))
+    score = np.asarray(cols["score"], dtype=float)
+    if not pairs:
+        return pd.DataFrame(columns=_SCORE_COLUMNS)
+    return pd.DataFrame({
+        "variant_id": [variants[k].variant_id for k, _ in pairs], "dtype": [d.value for _, d in pairs],
+        "score": np.where(np.isfinite(score), np.clip(score, 0.0, 100.0), np.nan),
+        "score_kind": cols["score_kind"], "score_source": cols["score_source"],
+        "score_status": [base[k][3] for k, _ in pairs],
+    }, columns=_SCORE_COLUMNS)
+
+
+_SCORE_COLUMNS = ["variant_id", "dtype", "score", "score_kind", "score_source", "score_status"]
+
+
+def _base_scores(variants: Sequence[Variant], benchmark: str, user_scores: pd.DataFrame | None, proxy: bool,
+                 tpp: float | None) -> list[tuple[float, str, str, str]]:
+    """Each variant's 16-bit score and trace (:func:`_resolve`), the proxy's failure appended where
+    it left a variant without a score."""
     scores = _published_scores(benchmark, user_scores)
     fit: ProxyFit | None = None
     fit_error = ""
@@ -1293,31 +1447,38 @@ def score_table(variants: Sequence[Variant], dtypes: Iterable[DType | str], benc
     except InvalidInputError as exc:
         fit_error = str(exc)
     models = {m.model_id: m for m in catalog.list_models()}
-    floor = _floor(benchmark)
-    rows = []
+    out = []
     for v in variants:
-        s0, kind0, src0, status = _resolve(v, benchmark, scores, fit, models, proxy, tokens_per_param)
+        s0, kind0, src0, status = _resolve(v, benchmark, scores, fit, models, proxy, tpp)
         if kind0 == "none" and fit_error and proxy:
             src0 = f"{src0}; {fit_error}"
-        for d in dtypes:
-            dt = DType(d)
-            if v.dtypes is not None and dt not in v.dtypes:
-                continue
-            s, kind, src = s0, kind0, src0
-            if math.isfinite(s) and dt not in (DType.BF16, DType.FP16, DType.FP32):
-                try:
-                    q, _tech, qsrc = quantization_retention(dt, v.model.params_total)
-                except InvalidInputError as exc:
-                    s, kind, src = float("nan"), "none", str(exc)
-                else:
-                    capped = " (capped at 1)" if q > 1.0 else ""
-                    s = max(s * min(q, 1.0), min(s, floor))
-                    src = f"{src}; × {dt.value} retention {q:.3f}{capped} [{qsrc}]"
-                    kind = kind if kind.endswith("what-if") else f"{kind} + {dt.value} what-if"
-            rows.append({"variant_id": v.variant_id, "dtype": dt.value,
-                         "score": min(max(s, 0.0), 100.0) if math.isfinite(s) else np.nan,
-                         "score_kind": kind, "score_source": src, "score_status": status})
-    return pd.DataFrame(rows, columns=["variant_id", "dtype", "score", "score_kind", "score_source", "score_status"])
+        out.append((s0, kind0, src0, status))
+    return out
+
+
+def _apply_quantization(cols: dict[str, list[Any]], pairs: Sequence[tuple[Variant, DType]], floor: float) -> None:
+    """Multiply the scores of weights below 16 bits by the published retention, in place.
+
+    ``s' = max(s min(q, 1), min(s, floor))`` with ``q`` from :func:`quantization_retentions`
+    (one lookup per weight format for all variants); a format without evidence leaves NaN and why.
+    """
+    by_dtype: dict[DType, list[int]] = {}
+    for j, (_v, d) in enumerate(pairs):
+        if d not in (DType.BF16, DType.FP16, DType.FP32) and math.isfinite(cols["score"][j]):
+            by_dtype.setdefault(d, []).append(j)
+    for d, js in by_dtype.items():
+        try:
+            q = quantization_retentions(d, [pairs[j][0].model.params_total for j in js])
+        except InvalidInputError as exc:
+            for j in js:
+                cols["score"][j], cols["score_kind"][j], cols["score_source"][j] = float("nan"), "none", str(exc)
+            continue
+        for n, j in enumerate(js):
+            r, s, kind = float(q.retention[n]), cols["score"][j], cols["score_kind"][j]
+            capped = " (capped at 1)" if r > 1.0 else ""
+            cols["score"][j] = max(s * min(r, 1.0), min(s, floor))
+            cols["score_source"][j] = f"{cols['score_source'][j]}; × {d.value} retention {r:.3f}{capped} [{q.source[n]}]"
+            cols["score_kind"][j] = kind if kind.endswith("what-if") else f"{kind} + {d.value} what-if"
 
 
 def _with_user(user: pd.DataFrame) -> pd.DataFrame:
@@ -1329,15 +1490,10 @@ def _with_user(user: pd.DataFrame) -> pd.DataFrame:
 
 
 def attach_scores(frame: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
-    """Left-join a :func:`score_table` onto sweep rows by (variant, dtype) with DuckDB."""
-    con = duckdb.connect(":memory:")
-    try:
-        con.register("f", frame)
-        con.register("s", scores)
-        return con.execute("SELECT f.*, s.score, s.score_kind, s.score_source, s.score_status FROM f "
-                           "LEFT JOIN s ON f.variant_id = s.variant_id AND f.dtype = s.dtype").df()
-    finally:
-        con.close()
+    """Left-join a :func:`score_table` onto sweep rows by (variant, dtype), keeping the rows' order."""
+    cols = ["variant_id", "dtype", "score", "score_kind", "score_source", "score_status"]
+    right = scores[cols].drop_duplicates(["variant_id", "dtype"], keep="first")
+    return frame.merge(right, on=["variant_id", "dtype"], how="left", sort=False, validate="many_to_one")
 
 
 def frontier(points: pd.DataFrame, x: str = "cost_usd_per_1m_tokens", y: str = "score") -> pd.DataFrame:
@@ -1469,6 +1625,16 @@ def long_context(variants: Sequence[Variant], hardware_id: str, dtype: DType | s
     best = best_configs(res.frame, "cost_usd_per_1k_requests", by=("variant_id", "input_tokens"))
     tokens_per_req = np.where(best["generates"].astype(bool), best["output_tokens"], best["input_tokens"])
     best["energy_kwh_per_1k_requests"] = best["energy_kwh_per_1m_tokens"] * tokens_per_req / 1000.0
+    out = _join_long_context_scores(best, benchmark)
+    fit_missing = sorted(set(res.frame["variant_id"]) - set(best["variant_id"]))
+    extra = tuple(f"{v}: no length fits on {hardware_id} within tensor parallel {max(tps)}" for v in fit_missing)
+    return SweepResult(out, res.skipped + extra, res.elapsed_s)
+
+
+
+def _join_long_context_scores(best: pd.DataFrame, benchmark: str | None) -> pd.DataFrame:
+    """Left-join the scores published at a given input length (``context_tokens``) onto the
+    per-length best configurations, by model and length; sorted by variant and length."""
     acc = load_accuracy()
     acc = acc[acc["context_tokens"].notna()]
     if benchmark is not None:
@@ -1476,20 +1642,8 @@ def long_context(variants: Sequence[Variant], hardware_id: str, dtype: DType | s
     acc = acc[["model_id", "context_tokens", "benchmark", "score", "source", "status"]]
     acc = acc.rename(columns={"context_tokens": "input_tokens", "source": "score_source", "status": "score_status"})
     acc["input_tokens"] = acc["input_tokens"].astype(int)
-    con = duckdb.connect(":memory:")
-    try:
-        con.register("b", best)
-        con.register("a", acc)
-        out = con.execute(
-            "SELECT b.*, a.benchmark, a.score, a.score_source, a.score_status FROM b LEFT JOIN a "
-            "ON b.model_id = a.model_id AND b.input_tokens = a.input_tokens ORDER BY b.variant_id, b.input_tokens"
-        ).df()
-    finally:
-        con.close()
-    fit_missing = sorted(set(res.frame["variant_id"]) - set(best["variant_id"]))
-    extra = tuple(f"{v}: no length fits on {hardware_id} within tensor parallel {max(tps)}" for v in fit_missing)
-    return SweepResult(out, res.skipped + extra, res.elapsed_s)
-
+    out = best.merge(acc, on=["model_id", "input_tokens"], how="left", sort=False)
+    return out.sort_values(["variant_id", "input_tokens"], kind="stable").reset_index(drop=True)
 
 
 # ---------------------------------------------------------------- the page's main result from a Scenario
@@ -1546,9 +1700,11 @@ def spec_for_scenario(scenario: Scenario) -> SweepSpec:
 _SWEEP_FIELDS: dict[str, set[str]] = {
     "variants": {"model_ids", "hardware_ids", "dtypes", "prune_ids", "distill_pairs", "elastic_parent", "widths",
                  "tps", "batches", "pue"},
-    "tokens": {"input_mean", "output_mean"},
+    "tokens": {"input_mean", "input_p95", "output_mean", "output_p95"},
     "deploy": {"pricing"},
 }
+"""Scenario fields the sweep reads. The p95 lengths are not used but kept, so that the key is a
+valid scenario whatever the means (issue #11: a mean above the default p95 failed to validate)."""
 
 
 def sweep_key(scenario: Scenario) -> str:
@@ -1565,8 +1721,8 @@ def sweep_for_scenario(scenario: Scenario) -> tuple[list[Variant], list[str], Sw
 
 @lru_cache(maxsize=8)
 def _sweep_cached(key: str) -> tuple[tuple[Variant, ...], tuple[str, ...], SweepSpec, SweepResult]:
-    """The sweep of a :func:`sweep_key` (the page and its report share it; callers must not
-    modify the frame)."""
+    """The sweep of a :func:`sweep_key` (shared by every scenario that differs only in what the sweep
+    does not read, e.g. the benchmark or the x-axis; callers must not modify the frame)."""
     from estimator.scenario import Scenario
 
     scenario = Scenario.model_validate_json(key)
@@ -1577,14 +1733,234 @@ def _sweep_cached(key: str) -> tuple[tuple[Variant, ...], tuple[str, ...], Sweep
     return tuple(variants), tuple(notes), spec, sweep(variants, spec)
 
 
+# ---------------------------------------------------------------- the page's sections
+
+ELASTIC_CONTEXT_TOKENS: int = 4096
+"""Context per sequence at which the page sizes one elastic deployment against separate ones."""
+
+ENCODER_INPUT_TOKENS: int = 128
+"""Input length of the DistilBERT vs BERT-base comparison (GLUE sentences are short)."""
+
+
+def compression_table(points: pd.DataFrame, x: str) -> pd.DataFrame | None:
+    """Each quantized, pruned or distilled point relative to its 16-bit reference (itself in 16-bit
+    weights, the pruned model's base, the student's teacher): ``cost vs 16-bit base`` (ratio of
+    ``x``), ``weights vs 16-bit base`` (ratio of weight bytes) and ``score change`` (points).
+
+    None when no base model has a 16-bit point to compare with (bf16/fp16 not chosen).
+    """
+    kind = points["kind"].astype(str).to_numpy()
+    vid = points["variant_id"].astype(str).to_numpy()
+    anchor = points["anchor_model_id"].astype(str).to_numpy()
+    is16 = (kind == "base") & np.isin(points["dtype"].astype(str).to_numpy(), ["bf16", "fp16"])
+    if not is16.any():
+        return None
+    ref_at: dict[str, int] = {}
+    for i in np.flatnonzero(is16):
+        ref_at.setdefault(str(vid[i]), int(i))  # the cheaper 16-bit point when both bf16 and fp16 are chosen
+    sel = [int(i) for i in np.flatnonzero(np.isin(kind, ["base", "pruned", "distilled"]) & ~is16)
+           if anchor[i] in ref_at]
+    ref = np.asarray([ref_at[str(anchor[i])] for i in sel], dtype=np.intp)
+    tab = points.iloc[sel].copy()
+    tab["ref"] = anchor[sel]
+    for col, values in (("cost vs 16-bit base", x), ("weights vs 16-bit base", "weights_bytes")):
+        v = points[values].to_numpy(float)
+        tab[col] = v[sel] / v[ref]
+    score = points["score"].to_numpy(float)
+    tab["score change"] = score[sel] - score[ref]
+    return tab.sort_values(["label", "dtype"], kind="stable").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class ElasticSection:
+    """One elastic model (Flextron-style) on the page: the nested sub-networks of ``parent`` with
+    their routers, the sub-networks' chart points, the one a TPOT budget of ``budget_ms`` selects
+    (:func:`select_subnetwork`; ``pick_error`` says why none), and one elastic deployment vs one per
+    sub-network (:func:`elastic_vs_separate`) per weight format on ``hardware_id`` at
+    ``context_tokens`` per sequence (``deployment_errors`` per format that failed)."""
+
+    parent: ModelSpec
+    widths: tuple[float, ...]
+    family: tuple[Variant, ...]
+    router: RouterOverhead
+    specs: pd.DataFrame
+    points: pd.DataFrame
+    budget_ms: float
+    pick: pd.Series | None
+    pick_error: str
+    hardware_id: str
+    context_tokens: int
+    deployments: Mapping[str, pd.DataFrame]
+    deployment_errors: Mapping[str, str]
+
+
+def _subnetwork_rows(family: Sequence[Variant]) -> pd.DataFrame:
+    return pd.DataFrame([{"sub-network": v.label, "heads": v.model.n_heads, "KV heads": v.model.n_kv_heads,
+                          "MLP width": v.model.d_ff_expert or v.model.d_ff, "layers": v.model.n_layers,
+                          "parameters (B)": v.model.params_total / 1e9} for v in family])
+
+
+def elastic_section(scenario: Scenario, points: pd.DataFrame, spec: SweepSpec) -> ElasticSection | None:
+    """The elastic tab of ``scenario`` (None without an elastic parent or widths, or when the parent
+    is not a catalog model: the sweep's notes say so)."""
+    v = scenario.variants
+    if v.elastic_parent == "none" or not v.widths:
+        return None
+    widths = [int(w) / 100 for w in v.widths]
+    try:
+        parent = catalog.get_model(v.elastic_parent)
+        family = elastic_family(parent, widths)
+    except EstimatorError:
+        return None
+    el = points[points["kind"] == "elastic"] if "kind" in points else points
+    pick, pick_error = None, ""
+    if not el.empty:
+        try:
+            pick = select_subnetwork(el, latency_budget_s=v.elastic_tpot_budget_ms / 1e3, latency_metric="tpot_s")
+        except EstimatorError as exc:
+            pick_error = str(exc)
+    hw = v.elastic_hardware_id or spec.hardware_ids[0]
+    deployments: dict[str, pd.DataFrame] = {}
+    errors: dict[str, str] = {}
+    for d in spec.dtypes:
+        try:
+            deployments[d.value] = elastic_vs_separate(parent, widths, hw, d, context_tokens=ELASTIC_CONTEXT_TOKENS,
+                                                       pricing_model=spec.pricing_model)
+        except EstimatorError as exc:
+            errors[d.value] = str(exc)
+    return ElasticSection(parent, tuple(widths), tuple(family), router_overhead(parent, len(family)), _subnetwork_rows(family), el,
+                          v.elastic_tpot_budget_ms, pick, pick_error, hw, ELASTIC_CONTEXT_TOKENS, deployments, errors)
+
+
+@dataclass(frozen=True)
+class LongContextSection:
+    """Cost, latency and energy as the input grows (:func:`long_context`) for the scenario's
+    long-context models, and the points with a score published at their length: ``published``
+    (sorted by benchmark, best score first) with ``within`` (cost per 1k requests within
+    ``budget_usd_per_1k``: the scenario's, else 1.5 x the cheapest published point rounded up to
+    $0.0001; NaN without published points). ``result`` is None when nothing was chosen
+    (``error`` empty) or the settings were refused (``error`` says why)."""
+
+    result: SweepResult | None
+    error: str
+    published: pd.DataFrame
+    budget_usd_per_1k: float
+
+
+@lru_cache(maxsize=16)
+def _long_context_cached(model_ids: tuple[str, ...], hardware_id: str, dtype: str, lengths: tuple[int, ...],
+                         output_tokens: int, pue: float) -> tuple[SweepResult | None, str]:
+    try:
+        res = long_context([base_variant(m) for m in model_ids], hardware_id, dtype, lengths, output_tokens, pue=pue)
+    except EstimatorError as exc:
+        return None, str(exc)
+    return res, ""
+
+
+def long_context_section(scenario: Scenario) -> LongContextSection:
+    """The long-context tab of ``scenario`` (cached per its long-context fields)."""
+    v = scenario.variants
+    empty = pd.DataFrame()
+    if not v.lc_model_ids or not v.lc_lengths:
+        return LongContextSection(None, "", empty, float("nan"))
+    res, error = _long_context_cached(tuple(v.lc_model_ids), v.lc_hardware_id, v.lc_dtype,
+                                      tuple(int(x) for x in v.lc_lengths), v.lc_output_tokens, v.pue)
+    if res is None or res.frame.empty:
+        return LongContextSection(res, error, empty, float("nan"))
+    pub = res.frame[res.frame["score"].notna()]
+    if pub.empty:
+        return LongContextSection(res, "", pub, float("nan"))
+    budget = (v.lc_budget_usd_per_1k if v.lc_budget_usd_per_1k is not None
+              else float(np.ceil(1.5 * pub["cost_usd_per_1k_requests"].min() * 1e4) / 1e4))
+    pub = pub.assign(within=pub["cost_usd_per_1k_requests"] <= budget)
+    pub = pub.sort_values(["benchmark", "score"], ascending=[True, False], kind="stable").reset_index(drop=True)
+    return LongContextSection(res, "", pub, budget)
+
+
+@lru_cache(maxsize=8)
+def _encoder_best_cached(spec_json: str) -> tuple[tuple[Variant, ...], pd.DataFrame]:
+    spec = SweepSpec.model_validate_json(spec_json)
+    pair = (base_variant("bert-base"), distilled_variant("bert-base", "distilbert-base"))
+    enc = sweep(pair, spec.model_copy(update={"input_tokens": ENCODER_INPUT_TOKENS, "output_tokens": 1}))
+    return pair, best_configs(enc.frame, "cost_usd_per_1m_tokens", by=("variant_id", "dtype"))
+
+
+@lru_cache(maxsize=8)
+def _encoder_table_cached(spec_json: str) -> pd.DataFrame:
+    pair, best = _encoder_best_cached(spec_json)
+    return attach_scores(best, score_table(pair, SweepSpec.model_validate_json(spec_json).dtypes, "GLUE", proxy=False))
+
+
+def encoder_comparison(spec: SweepSpec, user_scores: pd.DataFrame | None = None) -> pd.DataFrame:
+    """DistilBERT vs BERT-base on the sweep's accelerators and formats: the cheapest configuration
+    per model and format at :data:`ENCODER_INPUT_TOKENS` input tokens, with its GLUE score
+    (published or entered; no proxy for GLUE). Cached unless GLUE scores were entered; callers
+    must not modify the frame."""
+    glue = None if user_scores is None else user_scores[user_scores["benchmark"] == "GLUE"]
+    if glue is None or glue.empty:
+        return _encoder_table_cached(spec.model_dump_json())
+    pair, best = _encoder_best_cached(spec.model_dump_json())
+    return attach_scores(best, score_table(pair, spec.dtypes, "GLUE", glue, proxy=False))
+
+
+def _nothing_to_show(result: SweepResult, best: pd.DataFrame, scenario: Scenario) -> str:
+    """Why the chart is empty ('' when it is not): nothing could be evaluated, or nothing qualifies."""
+    frame = result.frame
+    if frame.empty:
+        return ("Nothing to evaluate: none of the chosen models can run in the chosen formats on the chosen "
+                "accelerators (or the context is longer than every model's window). " + " ".join(result.skipped[:3]))
+    if not best.empty:
+        return ""
+    fits = int(frame["fits"].sum())
+    tpot_ms = scenario.variants.tpot_limit_ms
+    why = ("none fits in memory: add larger accelerators, higher tensor-parallel degrees or smaller formats"
+           if fits == 0 else
+           f"{fits:,} fit in memory but none meets the latency limits (TTFT ≤ {scenario.slo.ttft_p95_s:g} s"
+           + (f", TPOT ≤ {tpot_ms:g} ms" if tpot_ms > 0 else "") + "): relax them or choose faster hardware")
+    return f"No configuration qualifies out of {len(frame):,} evaluated: {why}."
+
+
+@dataclass(frozen=True)
+class ReferenceTables:
+    """The published data behind the page: scores on ``benchmark`` (``accuracy``), the loss proxy
+    fitted on them (``proxy_fit``, or ``proxy_error``), the compression evidence and where the
+    chart's architectures come from (``model_sources``)."""
+
+    accuracy: pd.DataFrame
+    proxy_fit: ProxyFit | None
+    proxy_error: str
+    evidence: pd.DataFrame
+    model_sources: pd.DataFrame
+
+
+def reference_tables(benchmark: str, variants: Sequence[Variant]) -> ReferenceTables:
+    """The :class:`ReferenceTables` for ``benchmark`` and the models of ``variants``."""
+    acc = load_accuracy()
+    fit, error = None, ""
+    try:
+        fit = fit_proxy(benchmark)
+    except EstimatorError as exc:
+        error = str(exc)
+    known = {m.model_id for m in catalog.list_models()}
+    ids = sorted({str(v.model.model_id) for v in variants} & known)
+    sources = catalog.sources_frame("models", ids).rename(columns={"id": "item"})
+    return ReferenceTables(acc[acc["benchmark"] == benchmark], fit, error, load_compression(), sources)
+
+
+# ---------------------------------------------------------------- the page's one result
+
+
 @dataclass(frozen=True)
 class Exploration:
-    """What the Compare variants page shows as its main result for one scenario.
+    """Everything the Compare variants page shows for one scenario (its one entry point's result).
 
     ``best``: the best qualifying configuration per variant and format (empty: nothing
-    qualifies); ``points``: ``best`` with scores and the frontier flag over all points, sorted by
-    ``x``; ``scored``: the points with a score, ``on_frontier`` recomputed among them (the chart's
-    frontier); ``unscored``: the points without a score on ``benchmark``."""
+    qualifies, ``problem`` says why); ``points``: ``best`` with scores and the frontier flag over
+    all points, sorted by ``x``; ``scored``: the points with a score, ``on_frontier`` recomputed
+    among them (the chart's frontier); ``unscored``: the points without a score on ``benchmark``.
+    The tabs: ``compression`` (:func:`compression_table`), ``encoders``
+    (:func:`encoder_comparison`, or ``encoders_error``), ``elastic`` (:func:`elastic_section`),
+    ``long_context`` (:func:`long_context_section`) and ``reference`` (:func:`reference_tables`)."""
 
     variants: list[Variant]
     notes: list[str]
@@ -1597,6 +1973,13 @@ class Exploration:
     points: pd.DataFrame
     scored: pd.DataFrame
     unscored: pd.DataFrame
+    problem: str = ""
+    compression: pd.DataFrame | None = None
+    encoders: pd.DataFrame | None = None
+    encoders_error: str = ""
+    elastic: ElasticSection | None = None
+    long_context: LongContextSection | None = None
+    reference: ReferenceTables | None = None
 
     @property
     def frontier_points(self) -> pd.DataFrame:
@@ -1604,26 +1987,44 @@ class Exploration:
         return self.scored[self.scored["on_frontier"]].sort_values(self.x, kind="stable")
 
 
-def explore_for_scenario(scenario: Scenario, user_scores: pd.DataFrame | None = None, *,
-                         swept: tuple[list[Variant], list[str], SweepSpec, SweepResult] | None = None) -> Exploration:
-    """The Compare variants page's sweep, chart points and Pareto frontier for ``scenario``.
+def _chart_points(best: pd.DataFrame, scores: pd.DataFrame, x: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(points, scored, unscored): ``best`` with scores and the frontier over all points; the scored
+    points with the frontier recomputed among them; the points without a score."""
+    if best.empty:
+        empty = best.iloc[0:0].assign(score=pd.Series(dtype=float), on_frontier=pd.Series(dtype=bool))
+        return empty, empty, empty
+    points = frontier(attach_scores(best, scores), x=x)
+    scored = points[points["score"].notna()].copy()
+    scored["on_frontier"] = pareto_front(scored[x].to_numpy(float), scored["score"].to_numpy(float))
+    return points, scored, points[points["score"].isna()]
+
+
+def explore_for_scenario(scenario: Scenario, user_scores: pd.DataFrame | None = None) -> Exploration:
+    """The Compare variants page for ``scenario``: sweep, scores, chart points, Pareto frontier and
+    every tab's content, in one typed result (the page, its CSV/JSON report and the CLI render it).
 
     ``user_scores`` (validated, :func:`validate_user_scores`) live in the browser session only, so a
-    report from the scenario alone has none. ``swept`` is a cached :func:`sweep_for_scenario` of
-    the same scenario. Raises ``EstimatorError`` for invalid settings; an empty ``result.frame`` or
-    ``best`` means nothing could be evaluated or nothing qualifies (the page says why).
+    report from the scenario alone has none. Raises ``EstimatorError`` for invalid settings; an
+    empty ``result.frame`` or ``best`` means nothing could be evaluated or nothing qualifies
+    (``problem`` says why). The sweep, the long-context sweep and the encoder sweep are cached per
+    the scenario fields they read, so changing the benchmark or the x-axis does not re-sweep.
     """
     v = scenario.variants
-    variants, notes, spec, result = swept if swept is not None else sweep_for_scenario(scenario)
+    variants, notes, spec, result = sweep_for_scenario(scenario)
     scores = score_table(variants, spec.dtypes, v.benchmark, user_scores, proxy=v.proxy,
                          tokens_per_param=v.tokens_per_param)
     best = best_configs(result.frame, v.x_axis, max_ttft_s=scenario.slo.ttft_p95_s,
                         max_tpot_s=v.tpot_limit_ms / 1e3 if v.tpot_limit_ms > 0 else None)
-    if result.frame.empty or best.empty:
-        empty = best.iloc[0:0].assign(score=pd.Series(dtype=float), on_frontier=pd.Series(dtype=bool))
-        return Exploration(variants, notes, spec, result, v.benchmark, v.x_axis, scores, best, empty, empty, empty)
-    points = frontier(attach_scores(best, scores), x=v.x_axis)
-    scored = points[points["score"].notna()].copy()
-    scored["on_frontier"] = pareto_front(scored[v.x_axis].to_numpy(float), scored["score"].to_numpy(float))
-    unscored = points[points["score"].isna()]
-    return Exploration(variants, notes, spec, result, v.benchmark, v.x_axis, scores, best, points, scored, unscored)
+    points, scored, unscored = _chart_points(best, scores, v.x_axis)
+    encoders, encoders_error = None, ""
+    try:
+        encoders = encoder_comparison(spec, user_scores)
+    except EstimatorError as exc:
+        encoders_error = str(exc)
+    return Exploration(
+        variants, notes, spec, result, v.benchmark, v.x_axis, scores, best, points, scored, unscored,
+        problem=_nothing_to_show(result, best, scenario),
+        compression=compression_table(points, v.x_axis) if not points.empty else None,
+        encoders=encoders, encoders_error=encoders_error,
+        elastic=elastic_section(scenario, points, spec), long_context=long_context_section(scenario),
+        reference=reference_tables(v.benchmark, variants))

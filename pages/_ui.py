@@ -1,17 +1,25 @@
-"""Small UI helpers shared by the pages: URL-parameter checks, number formatting, sources.
+"""Small UI helpers shared by the pages: the page table and router helpers, URL-parameter
+checks, number formatting, sources.
 
 Pages stay thin: widgets -> estimator -> figures. Nothing here computes an estimate.
 """
 
 from __future__ import annotations
 
+import ast
+import contextvars
+import functools
+import importlib
 import math
-from collections.abc import Callable, Iterable
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
 
 from estimator import entrypoints
 from estimator.errors import EstimatorError
@@ -32,13 +40,120 @@ Validator = Callable[[str], bool]
 TP_CHOICES: list[str | int] = ["auto", 1, 2, 4, 8, 16]
 """Tensor-parallel choices every page offers ("auto" = the estimator picks; the Scenario stores 0)."""
 
-# Streamlit runs a fresh server's first request in its legacy multipage mode when a ``pages/``
-# folder exists: a deep link (``/performance``) would then run that page script alone, without
-# ``app.py``'s navigation, theme and shared-input handling. Every page imports this module first,
-# so switch the server to ``st.navigation`` mode here and rerun through ``app.py``.
-if PagesManager.uses_pages_directory:
-    PagesManager.uses_pages_directory = False
-    st.rerun()
+
+# ------------------------------------------------------------------ the pages and the router
+
+
+@dataclass(frozen=True)
+class AppPage:
+    """One page of the app: ``pages/<page_id>.py`` with its ``render()``, served at ``/<page_id>``."""
+
+    page_id: str
+    title: str
+    icon: str
+    section: str
+
+
+APP_PAGES: tuple[AppPage, ...] = (
+    AppPage("capacity", "Capacity planner", ":material/dns:", "Plan"),
+    AppPage("memory", "Model & memory", ":material/memory:", "Plan"),
+    AppPage("performance", "Latency & throughput", ":material/speed:", "Plan"),
+    AppPage("training", "Training budget", ":material/model_training:", "Plan"),
+    AppPage("variants", "Compare variants", ":material/scatter_plot:", "Plan"),
+    AppPage("scenarios", "Saved scenarios", ":material/bookmarks:", "Scenarios"),
+    AppPage("catalog", "Catalog & sources", ":material/menu_book:", "Reference"),
+)
+"""Every page, in navigation order; the first is served at the root URL."""
+
+DEFAULT_PAGE = APP_PAGES[0].page_id
+_DEFAULT_URL_PATH = "home"
+"""The default page is served at ``/``; Streamlit still wants a unique ``url_path`` for it. Its
+id (``/capacity``, the form links and the CLI use) is a hidden alias that opens ``/``."""
+
+PAGES_DIR = Path(__file__).resolve().parent
+_BY_ID = {p.page_id: p for p in APP_PAGES}
+_ROUTED: contextvars.ContextVar[bool] = contextvars.ContextVar("llmcp_routed", default=False)
+
+
+@functools.cache
+def _defines_render(path: Path) -> bool:
+    """Whether the page module defines a top-level ``render()`` (read, not imported)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return any(isinstance(node, ast.FunctionDef) and node.name == "render" for node in tree.body)
+
+
+def _page_target(page_id: str) -> Callable[[], None] | Path:
+    """The page's ``render`` function; the file itself for a module still written as a script."""
+    path = PAGES_DIR / f"{page_id}.py"
+    if _defines_render(path):
+        render: Callable[[], None] = importlib.import_module(f"pages.{page_id}").render
+        return render
+    return path
+
+
+def app_page(page_id: str) -> Any:
+    """The ``st.Page`` of ``page_id`` (also what ``st.switch_page`` takes); unknown ids: the default."""
+    p = _BY_ID.get(page_id, _BY_ID[DEFAULT_PAGE])
+    if p.page_id == DEFAULT_PAGE:
+        return st.Page(_page_target(p.page_id), title=p.title, icon=p.icon, url_path=_DEFAULT_URL_PATH,
+                       default=True)
+    return st.Page(_page_target(p.page_id), title=p.title, icon=p.icon, url_path=p.page_id)
+
+
+def _open_default_page() -> None:
+    """``/capacity?...``: open the default page at ``/`` with the same link parameters."""
+    params = {key: st.query_params.get_all(key) for key in st.query_params}
+    st.switch_page(app_page(DEFAULT_PAGE), query_params=params)
+
+
+def navigation_pages() -> dict[str, list[Any]]:
+    """The sections and pages ``st.navigation`` shows, plus the hidden ``/capacity`` alias."""
+    sections: dict[str, list[Any]] = {}
+    for p in APP_PAGES:
+        sections.setdefault(p.section, []).append(app_page(p.page_id))
+    alias = st.Page(_open_default_page, title=_BY_ID[DEFAULT_PAGE].title, url_path=DEFAULT_PAGE,
+                    visibility="hidden")
+    sections[APP_PAGES[0].section].append(alias)
+    return sections
+
+
+@contextmanager
+def routed() -> Iterator[None]:
+    """Mark this script run as going through ``app.py``'s router (see :func:`run_page`)."""
+    token = _ROUTED.set(True)
+    try:
+        yield
+    finally:
+        _ROUTED.reset(token)
+
+
+def _is_main_script(fn: Callable[..., Any]) -> bool:
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if not main_file:
+        return False
+    return Path(main_file).resolve() == Path(fn.__code__.co_filename).resolve()
+
+
+def run_page(render: Callable[[], None]) -> None:
+    """Run a page module executed as a script; each ends with ``if __name__ == "__main__": run_page(render)``.
+
+    ``app.py`` registers the pages' ``render`` functions, so a page file runs as ``__main__`` only
+    (a) when Streamlit serves a fresh server's first request in its legacy multipage mode (it does so
+    whenever a ``pages/`` folder exists, until the first ``st.navigation`` call) and runs the file the
+    URL names on its own, or (b) when the file itself is the app (``streamlit run pages/x.py``, an
+    AppTest of the file). In (a) run ``app.py``'s router: its public ``st.navigation`` call switches the
+    server to navigation mode for good and runs the page the URL asks for, with the app's navigation,
+    theme and shared inputs; in (b), and under the router, draw the page.
+    """
+    if _ROUTED.get() or _is_main_script(render):
+        render()
+        return
+    try:
+        router = importlib.import_module("app")
+    except ImportError:  # not started through app.py
+        render()
+        return
+    router.main()
 
 
 def one_of(options: Iterable[Any]) -> Validator:
@@ -187,7 +302,7 @@ def _save_form(page: str, scenario: Scenario) -> None:
                    "manage it under [Saved scenarios](scenarios))")
 
 
-def open_saved_scenario_link(pages: dict[str, list[Any]], current: Any) -> None:
+def open_saved_scenario_link() -> None:
     """Handle a saved scenario's short link ``?s=<id>``: switch to the page it was saved from with
     its inputs as link parameters, or say that the id does not exist (the page keeps its defaults)."""
     if "s" not in st.query_params:
@@ -203,8 +318,7 @@ def open_saved_scenario_link(pages: dict[str, list[Any]], current: Any) -> None:
         st.query_params.pop("s", None)
         st.error(f"Saved scenario {saved.name!r} cannot be opened: {saved.problem}")
         return
-    by_name = {p.url_path or "capacity": p for group in pages.values() for p in group}
-    st.switch_page(by_name.get(saved.page or "capacity", current), query_params=to_query_params(saved.scenario))
+    st.switch_page(app_page(saved.page or DEFAULT_PAGE), query_params=to_query_params(saved.scenario))
 
 
 SHARED_KEYS: tuple[str, ...] = ("m", "hw", "wd", "kd", "tp", "cloud", "reg", "price", "inst")

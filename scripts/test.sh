@@ -13,5 +13,12 @@ if [ ! -x /usr/bin/chromium ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq chromium >/dev/null
 fi
+# The saved-scenario store tests start a throwaway PostgreSQL server (initdb/pg_ctl) in a temp dir.
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "Installing Debian's postgresql for the saved-scenario store tests"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq postgresql >/dev/null
+fi
 export PYTHONHASHSEED=0
 exec .venv/bin/python -m pytest -q "$@"

@@ -157,3 +157,26 @@ def test_sources_frame() -> None:
     frame = catalog.sources_frame("models", ["llama-2-7b", "nlarge-s"])
     assert set(frame["id"]) == {"llama-2-7b", "nlarge-s"}
     assert frame.set_index("id").loc["nlarge-s", "assumed"]
+
+
+def test_find_region_is_a_lookup_without_an_error() -> None:
+    # find_region is for code that probes for a region and falls back (training.compare_instances):
+    # a miss is None, with no UnknownIdError and no difflib suggestions built.
+    assert catalog.find_region("aws:us-east-1") is catalog.get_region("aws:us-east-1")
+    assert catalog.find_region(" AWS:US-EAST-1 ") is catalog.get_region("aws:us-east-1")
+    assert catalog.find_region("aws:mars-1") is None
+    assert catalog.find_region("") is None
+
+
+def test_find_region_builds_no_suggestions(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_difflib(*args: object, **kwargs: object) -> list[str]:
+        raise AssertionError("suggestions built for a probe")
+
+    monkeypatch.setattr(catalog.difflib, "get_close_matches", no_difflib)
+    assert catalog.find_region("gcp:nowhere-1") is None
+
+
+def test_get_region_still_names_close_matches() -> None:
+    with pytest.raises(UnknownIdError, match="aws:us-east-1") as info:
+        catalog.get_region("aws:us-east-l")
+    assert "aws:us-east-1" in info.value.suggestions

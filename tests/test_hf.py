@@ -153,3 +153,37 @@ def test_bad_json(text: str | bytes, message: str) -> None:
 
 def test_json_roundtrip() -> None:
     assert model_from_json(json.dumps(LLAMA2_7B)).params_total == 6_738_415_616
+
+
+def test_decoder_steps_split_the_count() -> None:
+    # Llama-2-7B by hand: per layer 4 d^2 attention + 3 d f gated MLP + 2 d norms; untied embeddings 2 V d; final norm d
+    from estimator import hf
+
+    shape = hf._decoder_shape(LLAMA2_7B, "llama")
+    moe = hf._moe(LLAMA2_7B, shape.d_ff)
+    attn = hf._attention(LLAMA2_7B, shape)
+    d, f, v, layers = 4096, 11008, 32000, 32
+    assert attn.params == 4 * d * d and attn.kind == AttentionKind.MHA and moe.n_experts == 1
+    total, active = hf._decoder_params("llama", shape, moe, attn)
+    assert total == active == layers * (4 * d * d + 3 * d * f + 2 * d) + 2 * v * d + d == 6_738_415_616
+
+
+def test_mla_attention_weights() -> None:
+    # DeepSeek-V3 (arXiv:2412.19437 §2.1.1): q via a 1536 LoRA, kv via a 512 latent plus a 64-wide shared RoPE key
+    from estimator import hf
+
+    attn = hf._attention(DEEPSEEK_V3, hf._decoder_shape(DEEPSEEK_V3, "deepseek_v3"))
+    d, h, nope, rope, v, q_lora, kv_lora = 7168, 128, 128, 64, 128, 1536, 512
+    q = d * q_lora + q_lora + q_lora * h * (nope + rope)
+    kv = d * (kv_lora + rope) + kv_lora + kv_lora * h * (nope + v)
+    assert attn.kind == AttentionKind.MLA and attn.head_dim == nope + rope
+    assert attn.params == q + kv + h * v * d
+
+
+@pytest.mark.parametrize(("extra", "window"), [({}, 0), ({"sliding_window": 4096}, 4096),
+                                              ({"sliding_window": 4096, "use_sliding_window": False}, 0),
+                                              ({"sliding_window": None}, 0)])
+def test_sliding_window_key(extra: dict, window: int) -> None:
+    from estimator import hf
+
+    assert hf._sliding_window(extra) == window

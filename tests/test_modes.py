@@ -131,3 +131,22 @@ def test_a_bad_header_is_a_catalog_error(tmp_path: Path, monkeypatch: pytest.Mon
         modes.mode_specs.cache_clear()
         catalog.reload()
     assert modes.mode_specs()
+
+
+def test_outside_a_limit_never_meets_the_slo() -> None:
+    # a payload over the real-time limit, with latencies inside the goals
+    within, meets, reasons = modes.check_mode("realtime", _demand(request_bytes_p95=7e6, e2e_p95_s=5))
+    assert (within, meets) == (False, False)
+    assert reasons == ["p95 request 7.0 MB exceeds the 6.0 MB real-time payload limit"]
+
+
+def test_limit_reasons_come_before_slo_reasons() -> None:
+    within, meets, reasons = modes.check_mode("realtime", _demand(request_bytes_p95=7e6, ttft_p95_s=3, e2e_p95_s=5))
+    assert (within, meets) == (False, False)
+    assert [r.split()[1] for r in reasons] == ["request", "TTFT"]
+
+
+def test_unstable_queue_breaks_the_response_limit() -> None:
+    within, _, reasons = modes.check_mode("async", _demand(stable=False, e2e_p95_s=5))
+    assert not within
+    assert reasons == ["p95 response 5.00 s exceeds the 1.0 h asynchronous limit"]

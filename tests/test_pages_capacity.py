@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from estimator import capacity, modes
+from estimator.formatting import duration, integer, money
 from estimator.scenario import Scenario
 
 TIMEOUT = 30
@@ -24,18 +23,6 @@ def _metric(at: AppTest, label: str) -> str:
     raise AssertionError(f"no metric {label!r}; have {[m.label for m in at.metric]}")
 
 
-def _usd(x: float) -> str:
-    return f"${x:,.0f}" if abs(x) >= 100 else f"${x:,.2f}"
-
-
-def _secs(x: float) -> str:
-    if not math.isfinite(x):
-        return "unbounded"
-    if x >= 3600:
-        return f"{x / 3600:,.1f} h"
-    return f"{x:,.2f} s" if x < 10 else f"{x:,.1f} s" if x < 100 else f"{x:,.0f} s"
-
-
 @pytest.fixture(scope="module")
 def default_plan() -> capacity.CapacityPlan:
     return capacity.plan(Scenario())
@@ -47,11 +34,11 @@ def test_default_page_shows_the_plan(default_plan: capacity.CapacityPlan) -> Non
     assert not at.exception
     assert not at.error
     p = default_plan
-    assert _metric(at, "Monthly cost") == _usd(p.monthly_cost_usd)
-    assert _metric(at, "Per 1M output tokens") == _usd(p.cost_usd_per_million_output_tokens)
-    assert _metric(at, "p95 TTFT") == _secs(p.ttft_p95_s)
-    assert _metric(at, "p95 end-to-end") == _secs(p.e2e_p95_s)
-    assert _metric(at, "Peak replicas") == f"{p.peak_replicas:,}"
+    assert _metric(at, "Monthly cost") == money(p.monthly_cost_usd)
+    assert _metric(at, "Per 1M output tokens") == money(p.cost_usd_per_million_output_tokens)
+    assert _metric(at, "p95 TTFT") == duration(p.ttft_p95_s)
+    assert _metric(at, "p95 end-to-end") == duration(p.e2e_p95_s)
+    assert _metric(at, "Peak replicas") == integer(p.peak_replicas)
     assert _metric(at, "Average replicas") == f"{p.mean_replicas:,.2f}"
     assert _metric(at, "tCO2e / month") == f"{p.co2e_t_per_month:,.2f}"
     assert p.recommended_mode is not None
@@ -130,4 +117,4 @@ def test_widgets_change_the_plan() -> None:
     after = _metric(at, "Monthly cost")
     assert after != before
     p = capacity.plan(Scenario().replace(traffic=Scenario().traffic.model_copy(update={"requests_per_day": 500_000.0})))
-    assert after == _usd(p.monthly_cost_usd)
+    assert after == money(p.monthly_cost_usd)

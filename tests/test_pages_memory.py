@@ -7,7 +7,7 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from estimator import memory, report
+from estimator import entrypoints, memory, report
 from estimator.catalog import get_hardware, get_model
 from estimator.scenario import Scenario
 
@@ -123,6 +123,21 @@ def test_memory_page_bad_url_parameters(params: dict[str, str]) -> None:
     assert at.warning and "ignored" in at.warning[0].value
     assert "<script>" not in at.warning[0].value or "`" in at.warning[0].value
     assert _metric(at, "Fits?") == "yes"  # the defaults apply
+
+
+def test_memory_page_computes_once_per_rerun() -> None:
+    entrypoints.cache_clear()
+    before = entrypoints.calls("memory")
+    at = _page()
+    at.query_params.update({"m": "llama-3.1-8b", "b": "3"})
+    at.run()
+    assert not at.exception
+    assert entrypoints.calls("memory") == before + 1
+    at.run()  # unchanged inputs: no computation
+    assert entrypoints.calls("memory") == before + 1
+    at.number_input(key="dp").set_value(16).run()  # a training input is part of the same one result
+    assert not at.exception
+    assert entrypoints.calls("memory") == before + 2
 
 
 def test_catalog_page() -> None:

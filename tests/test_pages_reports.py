@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 from estimator import report
+from estimator.formatting import bytes_gb, duration
 from estimator.scenario import Scenario, from_query_params, to_query_params
 
 TIMEOUT = 30
@@ -33,9 +35,49 @@ def test_performance_page_equals_report() -> None:
     scenario, ignored = from_query_params(params)
     assert not ignored
     rep = report.performance_report(scenario)
-    assert _metric(at, "TTFT") == f"{rep.value('ttft_s') * 1e3:,.1f} ms"
-    assert _metric(at, "TPOT") == f"{rep.value('tpot_s') * 1e3:,.2f} ms"
+    assert _metric(at, "TTFT") == duration(rep.value("ttft_s"))
+    assert _metric(at, "TPOT") == duration(rep.value("tpot_s"))
+    assert _metric(at, "End-to-end latency") == duration(rep.value("e2e_s"))
     assert _metric(at, "Max output tokens/s") == f"{rep.value('max_output_tokens_per_s_per_replica'):,.0f}"
+    assert _metric(at, "Best batch under limits") == f"{rep.value('best_batch'):,}"
+    table = next(df.value for df in at.dataframe if "accelerator" in df.value.columns)
+    assert table["TTFT (ms)"].iloc[0] == rep.value("ttft_s") * 1e3
+    assert table["TTFT (ms)"].iloc[1] == rep.value("compare.ttft_s") * 1e3
+
+
+def test_performance_page_without_a_batch_under_the_limits_equals_report() -> None:
+    """No batch meets the limits: the page says "none" with the reason, the report leaves the figures empty
+    and carries the reason as a warning (it used to fail)."""
+    params = {"ttft": "0.05", "tpotl": "5"}
+    at = AppTest.from_file("../pages/performance.py", default_timeout=TIMEOUT)
+    at.query_params.update(params)
+    at.run()
+    assert not at.exception
+    scenario, _ = from_query_params(params)
+    rep = report.performance_report(scenario)
+    assert _metric(at, "Best batch under limits") == "none"
+    assert rep.value("best_batch") is None
+    warning = next(r.value for r in rep.rows if r.name == "best_batch_under_limits")
+    assert any(w.value == warning for w in at.warning)
+    assert _metric(at, "TTFT") == duration(rep.value("ttft_s"))
+    json.loads(report.to_json(rep))  # still valid JSON
+
+
+def test_memory_page_equals_report() -> None:
+    params = {"m": "llama-2-13b", "hw": "a100-80gb-sxm", "b": "8", "ctx": "2048", "zero": "2", "dp": "16"}
+    at = AppTest.from_file("../pages/memory.py", default_timeout=TIMEOUT)
+    at.query_params.update(params)
+    at.run()
+    assert not at.exception
+    scenario, ignored = from_query_params(params)
+    assert not ignored
+    rep = report.memory_report(scenario)
+    assert _metric(at, "Per device") == bytes_gb(rep.value("per_device_total_bytes"), 2)
+    assert _metric(at, "KV cache (total)") == bytes_gb(rep.value("kv_cache_total_bytes"), 2)
+    assert _metric(at, "Max batch") == f"{rep.value('max_batch'):,}"
+    assert _metric(at, "Max context") == f"{rep.value('max_context_tokens'):,}"
+    assert _metric(at, "Per device, ZeRO-2 over 16 ranks, TP 1") == bytes_gb(rep.value("training_per_device_bytes"), 2)
+    assert _metric(at, "Fewest devices to train") == f"{rep.value('training_min_devices'):,}"
 
 
 def test_training_page_equals_report() -> None:

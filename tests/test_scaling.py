@@ -657,3 +657,39 @@ def test_unknown_fit(fit: object) -> None:
 def test_fit_only_for_approach3() -> None:
     with pytest.raises(InvalidInputError, match="only applies to approach 3"):
         chinchilla_optimal(1e21, approach=1, fit="epoch2024")
+
+
+# ---------------------------------------------------------------------------
+# The scalar short path of input validation agrees with the array path
+# ---------------------------------------------------------------------------
+
+
+def _validated(value: object, **kw: object) -> tuple[str, object]:
+    try:
+        arr, scalar = scaling._as_array("x", value, **kw)  # type: ignore[arg-type]
+    except InvalidInputError as exc:
+        return "error", str(exc)
+    return "ok", (arr.dtype, arr.shape, float(arr), scalar)
+
+
+@pytest.mark.parametrize("value", [
+    1, 7.5, 0, 0.0, -0.0, -1, -2.5, math.nan, math.inf, -math.inf, 1e40, scaling.MAX_COUNT,
+    np.nextafter(scaling.MAX_COUNT, math.inf), 10**30, np.float64(2.5), np.float64(-1.0), True, np.float32(3.0),
+])
+@pytest.mark.parametrize("kw", [{}, {"allow_zero": True}, {"upper": None}, {"upper": 100.0, "unit": "FLOPs"}])
+def test_scalar_short_path_matches_array_path(value: object, kw: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    fast = _validated(value, **kw)
+    monkeypatch.setattr(scaling, "_PLAIN_SCALARS", frozenset())
+    assert fast == _validated(value, **kw)
+
+
+def test_fits_disagreement_helpers_match_the_table() -> None:
+    out = scaling.fits_disagreement(np.array([1e20, 5.76e23, 1e25]))
+    rec = scaling._method_recommendations(np.array([1e20, 5.76e23, 1e25]))
+    assert rec.labels == tuple(out["recommendations"])
+    for label, n in zip(rec.labels, rec.params, strict=True):
+        np.testing.assert_array_equal(out["recommendations"][label]["params"], n)
+    # the summary quotes the compute where the methods disagree most, and who recommends what there
+    worst = int(np.argmax(out["params_ratio"]))
+    assert f"{[1e20, 5.76e23, 1e25][worst]:.3g} FLOPs" in out["summary"]
+    assert out["params_smallest_by"] in out["summary"] and out["params_largest_by"] in out["summary"]

@@ -92,3 +92,47 @@ def test_a_model_that_does_not_fit() -> None:
     with pytest.raises(DoesNotFitError, match="does not fit"):
         replica_model(catalog.get_model("llama-3.1-70b"), catalog.get_hardware("l4"), "bf16", tp=1,
                       context_tokens=1250)
+
+
+# ---------------------------------------------------------------------------
+# The steps of simulate(): draw -> replay -> summarize
+# ---------------------------------------------------------------------------
+
+
+def test_draw_requests_is_reproducible_and_respects_the_prefix_cache() -> None:
+    from estimator.simulate import _draw_requests
+
+    a = _draw_requests(2.0, IN, OUT, 0.5, 500, seed=4)
+    b = _draw_requests(2.0, IN, OUT, 0.5, 500, seed=4)
+    np.testing.assert_array_equal(a.arrival_s, b.arrival_s)
+    assert a.count == 500 and np.all(np.diff(a.arrival_s) > 0)
+    np.testing.assert_array_equal(a.prefill_tokens, np.maximum(np.rint(a.context_tokens * 0.5), 1.0))
+    # the prefix-cache hit rate does not change the draws, only the prompt work
+    c = _draw_requests(2.0, IN, OUT, 0.0, 500, seed=4)
+    np.testing.assert_array_equal(a.context_tokens, c.context_tokens)
+    np.testing.assert_array_equal(a.output_tokens, c.output_tokens)
+
+
+def test_replay_accounts_for_every_request(r70) -> None:
+    from estimator.simulate import _draw_requests, _Replay, _summarize
+
+    req = _draw_requests(0.5, IN, OUT, 0.0, 600, seed=9)
+    trace = _Replay(r70, req, max_queue=10_000).run()
+    assert trace.completed == req.count and not trace.queue_overflowed
+    assert np.all(np.isfinite(trace.finish_s)) and np.all(np.isfinite(trace.first_s))
+    assert np.all(trace.first_s > req.arrival_s) and np.all(trace.finish_s >= trace.first_s)
+    assert 0 < trace.busy_s <= trace.end_s and trace.iterations > 0
+    res = _summarize(r70, 0.5, req, trace, 0.1)
+    assert res == simulate(r70, 0.5, IN, OUT, n_requests=600, seed=9)
+    assert res.mean_iteration_s == trace.busy_s / trace.iterations
+    assert res.busy_fraction == trace.busy_s / trace.end_s
+
+
+def test_prefill_token_weight_leaves_out_the_lm_head() -> None:
+    from estimator.simulate import _prefill_token_weight
+
+    m = catalog.get_model("llama-3.1-8b")
+    head = m.vocab_size * m.d_model
+    body = m.params_active - head * (1 if m.tied_embeddings else 2)
+    assert _prefill_token_weight(m) == pytest.approx(body / (body + head))
+    assert 0.9 < _prefill_token_weight(m) < 1.0

@@ -1,14 +1,21 @@
-"""Saved scenarios: CRUD, search, restart survival, concurrency, unguessable ids."""
+"""Saved scenarios: CRUD, search, restart survival, concurrency, unguessable ids, the shared SQLite file,
+the import of the earlier DuckDB store, and the ``save``/``scenarios`` CLI."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import duckdb
 import pytest
 
-from estimator.errors import InvalidInputError
+from estimator.__main__ import main
+from estimator.errors import InvalidInputError, StoreError
 from estimator.scenario import ModelChoice, Scenario
 from estimator.store import NotFoundError, ScenarioStore, StoreUnavailableError
 
@@ -92,3 +99,136 @@ def test_unopenable_store_is_a_clear_error(tmp_path: Path) -> None:
     store = ScenarioStore(blocker)
     with pytest.raises(StoreUnavailableError, match="cannot be opened"):
         store.list()
+
+
+# ---------------------------------------------------------------- shared file, messages, legacy import, CLI
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_error_messages_name_no_path_or_pid(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the data directory should be")
+    with pytest.raises(StoreError) as info:
+        ScenarioStore(blocker).save(Scenario(), "x")
+    message = str(info.value)
+    assert "saved-scenario store" in message and "LLMCP_HOME" in message
+    assert str(tmp_path) not in message and str(os.getpid()) not in message
+
+
+def test_cli_report_and_save_while_another_process_holds_the_store(tmp_path: Path) -> None:
+    """The app (here: this process, with an open connection and a read in progress) and the CLI share the file."""
+    app_store = ScenarioStore(tmp_path)
+    sid = app_store.save(Scenario(model=ModelChoice(model_id="llama-2-7b")), "shared", page="memory")
+    assert app_store.list()  # connection open and pooled
+    env = {**os.environ, "LLMCP_HOME": str(tmp_path)}
+    env.pop("LLMCP_DATABASE_URL", None)
+    res = subprocess.run([sys.executable, "-m", "estimator", "report", f"?s={sid}"], capture_output=True,
+                         text=True, cwd=ROOT, env=env, check=False, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "model.model_id,llama-2-7b" in res.stdout
+    res = subprocess.run([sys.executable, "-m", "estimator", "save", "?m=mistral-7b", "--name", "from cli"],
+                         capture_output=True, text=True, cwd=ROOT, env=env, check=False, timeout=120)
+    assert res.returncode == 0, res.stderr
+    new_id = res.stdout.strip()
+    assert app_store.get(new_id).name == "from cli" and app_store.count() == 2
+    app_store.close()
+
+
+_LEGACY_SCHEMA = """
+CREATE TABLE saved_scenarios (
+    id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, note VARCHAR NOT NULL DEFAULT '',
+    scenario_json VARCHAR NOT NULL, schema_version INTEGER NOT NULL,
+    created_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL, page VARCHAR NOT NULL DEFAULT ''
+)
+"""
+
+
+def _legacy_file(home: Path) -> tuple[Path, list[str]]:
+    """A ``scenarios.duckdb`` as the DuckDB store of earlier versions wrote it."""
+    path = home / "scenarios.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(_LEGACY_SCHEMA)
+    rows = [
+        ("legacyAAAA1", "alpha", "first", Scenario(model=ModelChoice(model_id="llama-2-7b")), "2025-01-01", "memory"),
+        ("legacyBBBB2", "beta", "", Scenario(), "2025-02-01", "capacity"),
+        ("legacyCCCC3", "alpha", "same name, later", Scenario(model=ModelChoice(model_id="mistral-7b")),
+         "2025-03-01", "memory"),
+    ]
+    for sid, name, note, sc, when, page in rows:
+        con.execute("INSERT INTO saved_scenarios VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [sid, name, note, sc.model_dump_json(), sc.version, when, when, page])
+    con.execute("INSERT INTO saved_scenarios VALUES ('legacyDDDD4', 'broken', '', '{\"version\": 99}', 99, "
+                "'2025-04-01', '2025-04-01', '')")
+    con.close()
+    return path, [r[0] for r in rows] + ["legacyDDDD4"]
+
+
+def test_legacy_duckdb_store_is_imported_once_and_kept(tmp_path: Path) -> None:
+    path, _ = _legacy_file(tmp_path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    store = ScenarioStore(tmp_path)
+    assert sorted(s.name for s in store.list()) == ["alpha", "beta", "broken"]
+    old = store.get("legacyAAAA1")
+    assert old.scenario is not None and old.scenario.model.model_id == "llama-2-7b" and old.page == "memory"
+    assert (old.version, old.latest_id) == (1, "legacyCCCC3")  # same name: the later row is version 2
+    assert store.get("legacyBBBB2").page == "capacity" and store.get("legacyDDDD4").problem
+    assert not path.exists()
+    kept = tmp_path / "scenarios.duckdb.imported"
+    assert hashlib.sha256(kept.read_bytes()).hexdigest() == digest
+    store.close()
+    again = ScenarioStore(tmp_path)  # nothing imported twice
+    assert again.count() == 3 and len(again.versions("legacyCCCC3")) == 2
+    again.close()
+
+
+def test_legacy_store_in_use_is_left_in_place_and_imported_later(tmp_path: Path) -> None:
+    path, _ = _legacy_file(tmp_path)
+    holder = duckdb.connect(str(path))  # an old planner process still has it open read-write
+    store = ScenarioStore(tmp_path)
+    assert store.list() == [] and path.exists()
+    assert any("could not be imported" in n for n in store.notices())
+    assert all(str(tmp_path) not in n for n in store.notices())
+    store.close()
+    holder.close()
+    later = ScenarioStore(tmp_path)
+    assert later.count() == 3 and not path.exists()
+    later.close()
+
+
+def test_cli_save_and_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("LLMCP_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("LLMCP_DATABASE_URL", raising=False)
+    scenario_file = tmp_path / "plan-a.json"
+    scenario_file.write_text(Scenario(model=ModelChoice(model_id="llama-2-13b")).model_dump_json())
+    assert main(["save", str(scenario_file)]) == 0
+    out = capsys.readouterr()
+    first = out.out.strip()
+    assert re.fullmatch(r"[A-Za-z0-9_-]{11}", first) and "version 1" in out.err
+    assert main(["save", "http://127.0.0.1:8501/capacity?m=llama-2-7b", "--name", "plan-a"]) == 0
+    out = capsys.readouterr()
+    second = out.out.strip()
+    assert "version 2" in out.err
+    assert main(["scenarios"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "id\tname\tpage\tsaved_at"
+    assert len(lines) == 2 and lines[1].split("\t")[:3] == [second, "plan-a", "capacity"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", lines[1].split("\t")[3])
+    store = ScenarioStore(tmp_path / "home")
+    assert store.get(first).scenario == Scenario(model=ModelChoice(model_id="llama-2-13b"))
+    store.close()
+    assert main(["report", f"?s={first}"]) == 0  # the older version's link still works
+    capsys.readouterr()
+
+
+def test_cli_store_errors_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("LLMCP_HOME", str(blocker))
+    assert main(["scenarios"]) == 2
+    assert main(["save", "?m=llama-2-7b"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error: The saved-scenario store cannot be opened") == 2 and str(tmp_path) not in err
+    assert main(["save", "?ctx=-4"]) == 2
+    assert "cannot be used" in capsys.readouterr().err

@@ -195,6 +195,68 @@ def test_compare_instances_table(two_million: training.TrainingPlan) -> None:
     assert not any(h.startswith("AWS Inferentia") for h in frame["hardware"])
 
 
+def test_compare_instances_region_fallback(two_million: training.TrainingPlan) -> None:
+    # chosen region aws:us-east-1: other clouds are costed in their price region when the catalog has it,
+    # else in us-east-1 as a proxy, with a note (a region probe, not an error)
+    inputs = training.TrainingInputs.build(params=two_million.params, tokens=two_million.tokens)
+    frame = training.compare_instances(two_million, inputs).set_index("instance")
+    for inst in catalog.list_instances():
+        if inst.instance_id not in frame.index or inst.provider == "aws":
+            continue
+        row = frame.loc[inst.instance_id]
+        own = f"{inst.provider}:{inst.price_region}"
+        if catalog.find_region(own) is not None:
+            assert row["region"] == own and "proxy" not in row["note"]
+        else:
+            assert row["region"] == "aws:us-east-1" and "used as proxy" in row["note"]
+
+
+def test_gpu_hours_scalar_path_is_the_array_arithmetic() -> None:
+    flops = [5.88e23, 1e18, 3.3e25, 6 * 70e9 * 2e12]
+    peaks = [989e12, 312e12, 1979e12, 312e12]
+    mfus = [0.4, 0.47, 1.0, 0.05]
+    as_arrays = training.gpu_hours(flops, peaks, mfus)
+    for k, (c, f, m) in enumerate(zip(flops, peaks, mfus, strict=True)):
+        assert training.gpu_hours(c, f, m) == as_arrays[k]  # exact, not approx
+    for bad in ((0.0, 1e15, 0.4), (1e20, math.inf, 0.4), (1e20, 1e15, 1.5), (math.nan, 1e15, 0.4)):
+        with pytest.raises(InvalidInputError):
+            training.gpu_hours(*bad)
+
+
+@pytest.mark.parametrize(("mfu", "warned"), [(0.38, False), (0.52, False), (0.45, False), (0.3799, True),
+                                            (0.53, True)])
+def test_mfu_warning_bounds_are_inclusive(mfu: float, warned: bool) -> None:
+    assert bool(training._mfu_warnings(mfu)) is warned
+
+
+def test_comparison_shares_context_and_footprints(two_million: training.TrainingPlan) -> None:
+    # one compare_instances call computes the scaling-law context once and one footprint per
+    # (accelerator, region, hours); the shared results equal fresh ones
+    inputs = training.TrainingInputs.build(params=two_million.params, tokens=two_million.tokens)
+    shared = training._Shared()
+    a = training._plan(inputs.model_copy(update={"instance_id": "aws:p5.48xlarge"}), False, shared)
+    b = training._plan(inputs.model_copy(update={"instance_id": "aws:p5en.48xlarge", "hardware_id": "h200"}), False,
+                       shared)
+    c = training._plan(inputs.model_copy(update={"instance_id": "aws:p5.48xlarge", "n_accelerators": 1024}), False,
+                       shared)
+    assert len(shared.contexts) == 1
+    assert len(shared.footprints) == 2  # H100 and H200 in us-east-1; c reuses a's (same GPU-hours)
+    fresh = training.estimate(inputs.model_copy(update={"instance_id": "aws:p5.48xlarge", "n_accelerators": 1024}),
+                              memory_detail=False)
+    assert c == fresh and a.co2e_kg == c.co2e_kg
+    assert b.hardware_id == "h200" and b.gpu_hours == a.gpu_hours  # same dense BF16 peak, its own footprint
+
+
+def test_warnings_follow_the_steps_in_order() -> None:
+    # pricing (spot) -> layout (years) -> energy (embodied stand-in) -> memory (does not fit)
+    p = training.estimate(params=70e9, tokens=1e13, n_accelerators=8, zero_stage=1, recompute="none",
+                          pricing_model="spot")
+    starts = ["Spot", "the run takes", "NVIDIA H100 SXM5 80GB has no published", "does not fit"]
+    found = [next(i for i, w in enumerate(p.warnings) if w.startswith(s)) for s in starts]
+    assert found == sorted(found)
+    assert p.assumptions[-1].startswith("peak ")
+
+
 # ---------------------------------------------------------------------------
 # Bad input: a clear message, nothing computed
 # ---------------------------------------------------------------------------

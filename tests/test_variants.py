@@ -444,3 +444,188 @@ def test_whole_catalog_sweep_is_fast_enough() -> None:
     res = V.sweep(vs, spec)
     assert len(res.frame) > 50_000
     assert res.elapsed_s < 5.0  # the benchmark (bench/bench_variants.py) targets < 1 s; this only guards regressions
+
+
+# ---------------------------------------------------------------- fast paths match their references
+
+
+def _best_configs_duckdb(frame: pd.DataFrame, objective: str, by: tuple[str, ...], limits: dict[str, float],
+                         hardware_ids: list[str] | None) -> pd.DataFrame:
+    """The DuckDB window query ``best_configs`` used before it moved to numpy (the reference)."""
+    import duckdb
+
+    where = [f"isfinite({objective})", "fits"]
+    params: list[object] = []
+    for col, lim in limits.items():
+        where.append(f"coalesce({col}, 0) <= ?")
+        params.append(lim)
+    if hardware_ids is not None:
+        where.append("list_contains(?, hardware_id)")
+        params.append(hardware_ids)
+    part = ", ".join(f'"{c}"' for c in by)
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("s", frame)
+        return con.execute(f"SELECT * FROM s WHERE {' AND '.join(where)} QUALIFY row_number() OVER (PARTITION BY "
+                           f"{part} ORDER BY {objective} ASC, tokens_per_s DESC, hardware_id) = 1", params).df()
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize(("objective", "by", "limits", "hw"), [
+    ("cost_usd_per_1m_tokens", ("variant_id", "dtype"), {}, None),
+    ("cost_usd_per_1m_tokens", ("variant_id", "dtype"), {"ttft_s": 0.5, "tpot_s": 0.05}, None),
+    ("ttft_s", ("variant_id",), {"e2e_s": 20.0}, ["h100-sxm", "l4"]),
+    ("energy_kwh_per_1m_tokens", ("variant_id", "dtype", "hardware_id"), {"tpot_s": 0.1}, None),
+    ("tpot_s", ("dtype",), {}, ["mi300x", "tpu-v5e", "t4"]),
+])
+def test_best_configs_matches_the_duckdb_reference(small_sweep: V.SweepResult, objective: str, by: tuple[str, ...],
+                                                   limits: dict[str, float], hw: list[str] | None) -> None:
+    kw = {f"max_{k}": v for k, v in limits.items()}
+    got = V.best_configs(small_sweep.frame, objective, by, hardware_ids=hw, **kw)
+    ref = _best_configs_duckdb(small_sweep.frame, objective, by, limits, hw)
+    assert len(got) == len(ref) > 0
+    assert got[objective].is_monotonic_increasing  # sorted by the objective
+    key = list(by)
+    pd.testing.assert_frame_equal(got.sort_values(key).reset_index(drop=True),
+                                  ref.sort_values(key).reset_index(drop=True), check_dtype=False)
+
+
+def _quantization_retention_reference(dtype: str, params: float) -> tuple[float, str, str]:
+    """The per-call pandas lookup ``quantization_retention`` made before it was vectorized."""
+    df = V.load_compression()
+    rows = df[(df["kind"] == "quantization") & (df["weight_dtype"] == dtype) & df["used_for_whatif"]]
+    r = rows.iloc[int(np.argmin(np.abs(np.log(rows["base_params"].to_numpy(float)) - math.log(params))))]
+    return float(r["retention"]), str(r["technique_id"]), f"{r['source']} ({r['base_model']})"
+
+
+def test_vectorized_quantization_retention_matches_the_per_model_lookup() -> None:
+    sizes = [m.params_total for m in catalog.list_models()] + [1e8, 3.3e9, 8e9, 70e9, 1e13]
+    for d in ("fp8", "int8", "int4"):
+        q = V.quantization_retentions(d, sizes)
+        assert q.retention.shape == (len(sizes),)
+        for k, p in enumerate(sizes):
+            ref = _quantization_retention_reference(d, p)
+            assert (float(q.retention[k]), q.technique_id[k], q.source[k]) == ref
+            assert V.quantization_retention(d, p) == ref
+    assert V.quantization_retentions("bf16", sizes).retention.tolist() == [1.0] * len(sizes)
+    with pytest.raises(InvalidInputError, match="positive size"):
+        V.quantization_retentions("int4", [8e9, -1.0])
+
+
+def test_attach_scores_keeps_the_row_order() -> None:
+    frame = pd.DataFrame({"variant_id": ["b", "a", "b"], "dtype": ["int4", "bf16", "bf16"], "x": [1, 2, 3]})
+    scores = pd.DataFrame({"variant_id": ["a", "b"], "dtype": ["bf16", "bf16"], "score": [50.0, 60.0],
+                           "score_kind": ["published"] * 2, "score_source": ["s"] * 2, "score_status": ["P"] * 2})
+    out = V.attach_scores(frame, scores)
+    assert out["x"].tolist() == [1, 2, 3]
+    assert math.isnan(out["score"].iloc[0]) and out["score"].iloc[1:].tolist() == [50.0, 60.0]
+
+
+# ---------------------------------------------------------------- the page's one result
+
+
+def _scenario(**variants: object):
+    from estimator.scenario import Scenario
+
+    s = Scenario()
+    return s.replace(variants={**s.variants.model_dump(), **variants})
+
+
+@pytest.fixture(scope="module")
+def explored() -> V.Exploration:
+    return V.explore_for_scenario(_scenario())
+
+
+def test_exploration_holds_every_tab(explored: V.Exploration) -> None:
+    ex = explored
+    assert ex.problem == "" and not ex.scored.empty and ex.frontier_points["on_frontier"].all()
+    # compression: every row has a 16-bit reference; the 16-bit base rows themselves are left out
+    assert ex.compression is not None and not ex.compression.empty
+    assert np.isfinite(ex.compression["weights vs 16-bit base"]).all()
+    assert not ((ex.compression["kind"] == "base") & (ex.compression["dtype"] == "bf16")).any()
+    # DistilBERT vs BERT: GLUE scores published
+    assert ex.encoders is not None and set(ex.encoders["variant_id"]) == {"bert-base", "distilbert-base<bert-base"}
+    assert ex.encoders["score"].notna().all()
+    # elastic: the family, a pick within the default 20 ms budget, one comparison per chosen format
+    el = ex.elastic
+    assert el is not None and len(el.family) == 4 and el.widths == (1.0, 0.75, 0.5, 0.25)
+    assert el.pick is not None and float(el.pick["tpot_s"]) <= el.budget_ms / 1e3
+    assert set(el.deployments) == {"bf16", "fp8", "int4"} and not el.deployment_errors
+    assert el.hardware_id == ex.spec.hardware_ids[0] and el.context_tokens == V.ELASTIC_CONTEXT_TOKENS
+    # long context: a sweep per length, published points and the default budget (1.5 x the cheapest, rounded up)
+    lc = ex.long_context
+    assert lc is not None and lc.result is not None and not lc.result.frame.empty and not lc.published.empty
+    cheapest = lc.published["cost_usd_per_1k_requests"].min()
+    assert lc.budget_usd_per_1k == pytest.approx(math.ceil(1.5 * cheapest * 1e4) / 1e4)
+    assert (lc.published["within"] == (lc.published["cost_usd_per_1k_requests"] <= lc.budget_usd_per_1k)).all()
+    # reference tables
+    assert ex.reference is not None and (ex.reference.accuracy["benchmark"] == "MMLU").all()
+    assert ex.reference.proxy_fit is not None and not ex.reference.model_sources.empty
+
+
+def test_exploration_elastic_and_long_context_follow_the_scenario() -> None:
+    ex = V.explore_for_scenario(_scenario(elastic_parent="none", lc_model_ids=(), elastic_tpot_budget_ms=0.1))
+    assert ex.elastic is None and ex.long_context is not None and ex.long_context.result is None
+    ex = V.explore_for_scenario(_scenario(elastic_tpot_budget_ms=0.1, elastic_hardware_id="h200",
+                                          lc_budget_usd_per_1k=0.0))
+    assert ex.elastic is not None and ex.elastic.pick is None and "no sub-network meets" in ex.elastic.pick_error
+    assert ex.elastic.hardware_id == "h200"
+    assert ex.long_context is not None and not ex.long_context.published["within"].any()
+
+
+def test_exploration_says_why_nothing_qualifies() -> None:
+    ex = V.explore_for_scenario(_scenario(model_ids=("llama-3.1-405b",), hardware_ids=("t4",), prune_ids=(),
+                                          distill_pairs=(), elastic_parent="none"))
+    assert ex.best.empty and "none fits in memory" in ex.problem
+    assert ex.compression is None and ex.elastic is None
+
+
+def test_changing_the_benchmark_reuses_the_sweep(explored: V.Exploration) -> None:
+    other = V.explore_for_scenario(_scenario(benchmark="HellaSwag", x_axis="ttft_s"))
+    assert other.result is explored.result  # same cached sweep
+    assert other.long_context is not None and explored.long_context is not None
+    assert other.long_context.result is explored.long_context.result
+
+
+def test_frontier_order_is_deterministic_for_tied_points(explored: V.Exploration) -> None:
+    # Llama 3.2 3B and "Llama 3.2 3B distilled from Llama 3.1 8B" are the same model: equal cost and score
+    again = V.explore_for_scenario(_scenario(), None)
+    assert explored.frontier_points["variant_id"].tolist() == again.frontier_points["variant_id"].tolist()
+
+
+def test_both_16_bit_formats_do_not_break_the_compression_table() -> None:
+    ex = V.explore_for_scenario(_scenario(dtypes=("bf16", "fp16", "int4"), model_ids=(LLAMA8, "mistral-7b"),
+                                          distill_pairs=(), elastic_parent="none"))
+    tab = ex.compression  # the page's old reindex raised on the duplicate 16-bit base rows
+    assert tab is not None and "int4" in set(tab["dtype"])
+    assert not ((tab["kind"] == "base") & tab["dtype"].isin(["bf16", "fp16"])).any()
+    assert np.isfinite(tab["cost vs 16-bit base"]).all()
+
+
+def test_long_prompts_do_not_break_the_variants_page_issue_11() -> None:
+    # a mean above the default p95 (3,000 input, 800 output tokens) used to fail in sweep_key's scenario
+    from estimator import report
+    from estimator.scenario import from_query_params
+
+    scenario, ignored = from_query_params({"in": "4000", "in95": "4000", "out": "1000", "out95": "1000"})
+    assert not ignored
+    ex = V.explore_for_scenario(scenario)
+    assert ex.spec.input_tokens == 4000 and ex.spec.output_tokens == 1000
+    assert (ex.result.frame["input_tokens"] == 4000).all() and not ex.frontier_points.empty
+    rep = report.variants_report(scenario, ex)
+    inputs = {r.name: r.value for r in rep.rows if r.section == "input"}
+    assert inputs["tokens.input_mean"] == 4000 and inputs["tokens.output_mean"] == 1000
+    assert rep.value("frontier_points") == len(ex.frontier_points)
+    assert report.variants_report(scenario).value("frontier_points") == len(ex.frontier_points)
+
+
+def test_the_entry_point_computes_once_per_scenario() -> None:
+    from estimator import entrypoints
+
+    scenario = _scenario(benchmark="ARC-Challenge")
+    entrypoints.cache_clear()
+    before = entrypoints.calls("variants")
+    first = entrypoints.compute("variants", scenario)
+    assert entrypoints.compute("variants", scenario) is first
+    assert entrypoints.calls("variants") == before + 1

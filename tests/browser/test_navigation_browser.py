@@ -34,6 +34,43 @@ def test_deep_link_is_first_request_of_fresh_server(page: Page, tmp_path: Path) 
         assert page.get_by_label("Model", exact=True).input_value() == "llama-2-7b"
 
 
+def _assert_app_navigation(page: Page) -> None:
+    """The sidebar lists the app's pages, not one entry per file of pages/ (``_ui``, ``figures``)."""
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    expect(nav).to_contain_text("Model & memory", timeout=30_000)
+    expect(nav).to_contain_text("Catalog & sources")
+    expect(nav).not_to_contain_text("_ui")
+    expect(nav).not_to_contain_text("figures")
+    expect(nav).not_to_contain_text("app")
+
+
+def test_deep_link_to_function_page_on_fresh_server(page: Page, tmp_path: Path) -> None:
+    with streamlit_server(tmp_path) as url:
+        page.goto(f"{url}/training?tmode=model&m=llama-2-70b&tb=2000")
+        expect(page.get_by_role("heading", name="Training budget")).to_be_visible(timeout=30_000)
+        _assert_app_navigation(page)
+        expect(page.get_by_role("heading", name="Llama 2 70B", exact=False).first).to_be_visible(timeout=30_000)
+        expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+
+
+def test_capacity_link_form_on_fresh_server(page: Page, tmp_path: Path) -> None:
+    # the form the README shows for the CLI (/capacity?...) opens the planner, not "Page not found"
+    with streamlit_server(tmp_path) as url:
+        page.goto(f"{url}/capacity?m=llama-2-7b&rpd=500000")
+        expect(page.get_by_role("heading", name="Capacity planner")).to_be_visible(timeout=30_000)
+        _assert_app_navigation(page)
+        expect(page.get_by_label("Model", exact=True)).to_have_value("llama-2-7b", timeout=30_000)
+        page.wait_for_timeout(1500)
+        expect(page.get_by_text("Page not found")).to_have_count(0)
+        expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+        assert "rpd=500000" in page.url and "/capacity" not in page.url
+        # and again on the warm server, where no legacy multipage run is involved
+        page.goto(f"{url}/capacity?m=llama-2-13b")
+        expect(page.get_by_label("Model", exact=True)).to_have_value("llama-2-13b", timeout=30_000)
+        page.wait_for_timeout(1500)
+        expect(page.get_by_text("Page not found")).to_have_count(0)
+
+
 @pytest.mark.parametrize("path", list(PAGES))
 def test_every_page_renders_without_exception(page: Page, app_url: str, path: str, shot) -> None:  # type: ignore[no-untyped-def]
     page.goto(f"{app_url}/{path}")

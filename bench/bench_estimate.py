@@ -1,0 +1,207 @@
+"""Speed of ``performance.estimate`` and ``estimate_arrays`` against reference points (issue #10).
+
+Run: ``.venv/bin/python bench/bench_estimate.py`` (``--quick`` for fewer repeats).
+
+Prints, all measured in the same run (best of several repeats, since the machine may be shared):
+
+1. calls per second of the scalar :func:`estimator.performance.estimate` and of llm-analysis
+   0.2.2's ``LLMAnalysis.inference()`` on the same configurations (models, GPUs, batches, prompt
+   and output lengths, tensor parallelism), their ratio and whether it is >= 1.0;
+2. configurations per second of :func:`estimator.performance.estimate_arrays` and of a plain
+   numpy roofline expression over the same arrays (per configuration: prefill time
+   ``max(2 P I B / F, W / BW)``, decode step ``max(2 P B / F, (W + KV) / BW)``, end-to-end
+   ``prefill + (O - 1) decode``, per tensor-parallel rank), their ratio and whether it is >= 0.30.
+
+llm-analysis is optional (it is not a dependency of the planner; ``pip install -e '.[bench]'``
+brings it). Without it part 1 prints how to install it and is skipped. Its own dependencies
+(transformers, huggingface-hub) are only needed to fetch configs from the Hugging Face Hub, which
+this script does not do: ``.venv/bin/pip install --no-deps llm-analysis==0.2.2 'fire>=0.5,<0.6'
+six termcolor`` is enough.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from estimator import catalog, memory, performance
+from estimator.specs import ModelSpec
+
+INSTALL_HINT = (
+    "llm-analysis is not installed; install it with\n"
+    "    .venv/bin/pip install llm-analysis==0.2.2\n"
+    "(or, without transformers/huggingface-hub, which this benchmark does not use:\n"
+    "    .venv/bin/pip install --no-deps llm-analysis==0.2.2 'fire>=0.5,<0.6' six termcolor)"
+)
+
+GPU_MAP = {"h100-sxm": "h100-sxm-80gb", "a100-80gb-sxm": "a100-sxm-80gb"}
+"""Catalog accelerator -> the GPU config llm-analysis ships under that name."""
+
+SCALAR_CONFIGS: tuple[tuple[str, str, int, int, int, int], ...] = (
+    # model, gpu, batch, input tokens, output tokens, tensor parallel
+    ("llama-2-7b", "h100-sxm", 1, 512, 128, 1),
+    ("llama-2-7b", "a100-80gb-sxm", 8, 1024, 256, 1),
+    ("llama-3.1-8b", "h100-sxm", 32, 2048, 256, 1),
+    ("llama-2-13b", "a100-80gb-sxm", 4, 512, 512, 2),
+    ("llama-2-70b", "h100-sxm", 16, 1000, 250, 4),
+    ("llama-3.1-70b", "h100-sxm", 8, 2048, 128, 8),
+)
+
+
+@dataclass(frozen=True)
+class Timing:
+    calls_per_s: float
+    seconds_per_pass: float
+
+
+def best_of(fn: Callable[[], Any], repeats: int) -> float:
+    """Smallest wall time of ``repeats`` runs of ``fn`` (seconds), after one warm-up run."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def time_calls(calls: Sequence[Callable[[], Any]], loops: int, repeats: int) -> Timing:
+    def one_pass() -> None:
+        for _ in range(loops):
+            for c in calls:
+                c()
+
+    t = best_of(one_pass, repeats)
+    return Timing(len(calls) * loops / t, t)
+
+
+# ---------------------------------------------------------------- scalar vs llm-analysis
+
+
+def _llm_analysis_config(model: ModelSpec, gpu_id: str) -> Any:
+    """An ``LLMAnalysis`` object for our catalog model on llm-analysis's own GPU config.
+
+    The model config is built from the catalog spec (layers, heads, KV heads, widths, vocabulary),
+    so both tools price the same architecture; the GPU config is the one llm-analysis ships.
+    """
+    from llm_analysis.analysis import LLMAnalysis
+    from llm_analysis.config import DtypeConfig, ModelConfig, ParallelismConfig, get_gpu_config_by_name
+
+    mc = ModelConfig(
+        name=model.model_id, num_layers=model.n_layers, n_head=model.n_heads, hidden_dim=model.d_model,
+        vocab_size=model.vocab_size, max_seq_len=model.max_context, num_key_value_heads=model.n_kv_heads,
+        ffn_embed_dim=model.d_ff, expansion_ratio=model.d_ff / model.d_model, model_type="llama",
+    )
+    return mc, get_gpu_config_by_name(GPU_MAP[gpu_id]), DtypeConfig(), ParallelismConfig
+
+
+def bench_scalar(loops: int, repeats: int) -> float | None:
+    print("== Scalar: performance.estimate vs llm-analysis 0.2.2 LLMAnalysis.inference() ==")
+    ours = [
+        (lambda m=m, g=g, b=b, i=i, o=o, t=t: performance.estimate(m, g, "fp16", b, i, o, t))
+        for m, g, b, i, o, t in SCALAR_CONFIGS
+    ]
+    mine = time_calls(ours, loops, repeats)
+    print(f"configurations: {len(SCALAR_CONFIGS)} (model, GPU, batch, input, output, TP):")
+    for c in SCALAR_CONFIGS:
+        print(f"    {c}")
+    print(f"performance.estimate          : {mine.calls_per_s:10,.0f} calls/s "
+          f"({1e6 / mine.calls_per_s:7.1f} us/call)")
+    try:
+        from llm_analysis.analysis import LLMAnalysis
+        from llm_analysis.logger import logger as la_logger
+    except ImportError:
+        print(INSTALL_HINT)
+        print("(skipped the llm-analysis comparison)")
+        return None
+    la_logger.setLevel(logging.ERROR)  # its per-call INFO/WARNING lines would otherwise print
+    theirs = []
+    for m, g, b, i, o, t in SCALAR_CONFIGS:
+        mc, gc, dc, par = _llm_analysis_config(catalog.get_model(m), g)
+        analysis = LLMAnalysis(mc, gc, dc, par(tp_size=t), flops_efficiency=performance.COMPUTE_EFFICIENCY,
+                               hbm_memory_efficiency=performance.MEMORY_EFFICIENCY)
+        theirs.append(lambda a=analysis, b=b, i=i, o=o: a.inference(
+            batch_size_per_gpu=b, seq_len=i, num_tokens_to_generate=o))
+    ref = time_calls(theirs, loops, repeats)
+    ratio = mine.calls_per_s / ref.calls_per_s
+    print(f"llm-analysis inference()      : {ref.calls_per_s:10,.0f} calls/s "
+          f"({1e6 / ref.calls_per_s:7.1f} us/call; LLMAnalysis objects built once, outside the timing)")
+    print(f"ratio estimate / llm-analysis : {ratio:.2f}x  (target >= 1.0: {'MET' if ratio >= 1.0 else 'NOT MET'})")
+    mb = time_calls([lambda: memory.max_batch(catalog.get_model("llama-3.1-70b"), catalog.get_hardware("h100-sxm"),
+                                              "bf16", "bf16", 1250, tp=4)], loops * 6, repeats)
+    print(f"memory.max_batch              : {mb.calls_per_s:10,.0f} calls/s ({1e6 / mb.calls_per_s:7.1f} us/call)")
+    return ratio
+
+
+# ---------------------------------------------------------------- vectorized vs plain numpy
+
+
+def numpy_roofline(
+    params: float, weight_bytes: float, kv_bytes_per_token: float, flops_per_s: float, bytes_per_s: float,
+    batch: Any, inp: Any, out: Any, tp: Any,
+) -> tuple[Any, Any, Any]:
+    """The plain roofline of one model on one accelerator, per configuration (seconds).
+
+    ``prefill = max(2 P I B / F, W / BW) / t``, ``decode = max(2 P B / F, (W + KV) / BW) / t`` with
+    ``KV = B (I + O) kv_per_token``, ``e2e = prefill + (O - 1) decode``.
+    """
+    prefill = np.maximum(2.0 * params * inp * batch / flops_per_s, weight_bytes / bytes_per_s) / tp
+    decode = np.maximum(2.0 * params * batch / flops_per_s,
+                        (weight_bytes + batch * (inp + out) * kv_bytes_per_token) / bytes_per_s) / tp
+    return prefill, decode, prefill + (out - 1) * decode
+
+
+def bench_vectorized(n: int, repeats: int) -> float:
+    print("\n== Vectorized: estimate_arrays vs a plain numpy roofline over the same arrays ==")
+    rng = np.random.default_rng(0)
+    batch = rng.integers(1, 256, n)
+    inp = rng.integers(1, 8192, n)
+    out = rng.integers(1, 4096, n)
+    tp = rng.choice([1, 2, 4, 8], n)
+    model, gpu, dtype = "llama-3.1-8b", "h100-sxm", "bf16"
+    m, h = catalog.get_model(model), catalog.get_hardware(gpu)
+    consts = (m.params_active, memory.weights_bytes(m, dtype), memory.kv_cache_bytes_per_token(m, dtype),
+              h.peak_flops_per_s(dtype) * performance.COMPUTE_EFFICIENCY,
+              h.memory_bandwidth_bytes_per_s * performance.MEMORY_EFFICIENCY)
+    t_np = best_of(lambda: numpy_roofline(*consts, batch, inp, out, tp), repeats)
+    t_est = best_of(lambda: performance.estimate_arrays(model, gpu, dtype, batch, inp, out, tp), repeats)
+    t_nocheck = best_of(
+        lambda: performance.estimate_arrays(model, gpu, dtype, batch, inp, out, tp, check_memory=False), repeats)
+    ratio = t_np / t_est
+    print(f"{n:,} configurations ({model}, {gpu}, {dtype}; int64 arrays of batch, input, output, TP)")
+    print(f"plain numpy roofline          : {n / t_np:14,.0f} configs/s ({t_np * 1e3:7.1f} ms)")
+    print(f"estimate_arrays               : {n / t_est:14,.0f} configs/s ({t_est * 1e3:7.1f} ms)")
+    print(f"estimate_arrays, no mem check : {n / t_nocheck:14,.0f} configs/s ({t_nocheck * 1e3:7.1f} ms)")
+    print(f"ratio estimate_arrays / numpy : {ratio:.2f}  (target >= 0.30: {'MET' if ratio >= 0.30 else 'NOT MET'})")
+    return ratio
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1_000_000, help="configurations per vectorized run")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--loops", type=int, default=50, help="passes over the scalar configurations per repeat")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and loops")
+    args = parser.parse_args()
+    if args.quick:
+        args.repeats, args.loops = 3, 10
+    scalar = bench_scalar(args.loops, args.repeats)
+    vector = bench_vectorized(args.n, args.repeats)
+    ok = (scalar is None or scalar >= 1.0) and vector >= 0.30
+    print(f"\nissue #10 targets: {'MET' if ok else 'NOT MET'}"
+          + (" (scalar comparison skipped: llm-analysis missing)" if scalar is None else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,211 @@
+"""Figures and tables of the Latency & throughput page: pure functions from
+:class:`estimator.analysis.PerformanceAnalysis` to plotly figures and pandas tables (no Streamlit;
+tested in tests/test_figures_performance.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from estimator.analysis import LatencyContextSweep, PerformanceAnalysis
+
+__all__ = [
+    "COLORS",
+    "batch_figure",
+    "calibration_figure",
+    "calibration_frame",
+    "comparison_figure",
+    "comparison_frame",
+    "context_figure",
+    "log_ticks",
+    "microbenchmark_frame",
+    "roofline_figure",
+]
+
+COLORS = {"a": "#3b5bdb", "b": "#e8590c", "prefill": "#2f9e44", "decode": "#ae3ec9", "limit": "#c92a2a",
+          "grid": "#868e96"}
+_MARGIN = dict(l=10, r=10, t=60, b=10)
+
+
+def _positive(values: Iterable[float | None]) -> list[float]:
+    return [float(v) for v in values if v is not None and math.isfinite(float(v)) and float(v) > 0]
+
+
+def log_ticks(values: Iterable[float | None]) -> dict[str, list[float] | list[str]]:
+    """1-2-5 tick values and short labels spanning the finite positive ``values`` on a log axis.
+
+    >>> log_ticks([3.0, 40.0])["tickvals"]
+    [2.0, 5.0, 10.0, 20.0, 50.0, 100.0]
+    >>> log_ticks([float("nan"), 0.0])
+    {}
+    """
+    v = _positive(values)
+    if not v:
+        return {}
+    lo, hi = math.floor(math.log10(min(v))), math.ceil(math.log10(max(v)))
+    ticks = [m * 10.0**k for k in range(lo, hi + 1) for m in (1, 2, 5)]
+    ticks = [t for t in ticks if min(v) / 2.5 <= t <= max(v) * 2.5]
+    return {"tickvals": ticks, "ticktext": [f"{t:,.4g}" for t in ticks]}
+
+
+def _vline(fig: go.Figure, x: float, text: str, color: str) -> None:
+    """A vertical marker at data value ``x`` on a log x-axis: shapes take data units, annotations log10 units."""
+    fig.add_shape(type="line", x0=x, x1=x, yref="paper", y0=0, y1=1, line=dict(dash="dot", color=color))
+    fig.add_annotation(x=math.log10(x), yref="paper", y=1.0, text=text, showarrow=False, yanchor="bottom",
+                       font=dict(size=11, color=color))
+
+
+def roofline_figure(result: PerformanceAnalysis) -> go.Figure:
+    """The device's roofline (datasheet dotted, attainable solid) and where prefill and decode sit."""
+    rf = result.roofline
+    ai = list(rf.intensity_flops_per_byte)
+    fig = go.Figure()
+    fig.add_scatter(x=ai, y=[y / 1e12 for y in rf.datasheet_flops_per_s], mode="lines",
+                    name=f"{rf.hardware_name} datasheet", line=dict(color=COLORS["a"], dash="dot"))
+    fig.add_scatter(x=ai, y=[y / 1e12 for y in rf.attainable_flops_per_s], mode="lines",
+                    name="attainable (efficiencies)", line=dict(color=COLORS["a"]))
+    _vline(fig, rf.ridge_flops_per_byte, f"ridge {rf.ridge_flops_per_byte:,.0f} FLOP/B", COLORS["grid"])
+    for p in rf.points:
+        if p.intensity_flops_per_byte is None or p.attainable_flops_per_s is None:
+            continue
+        fig.add_scatter(x=[p.intensity_flops_per_byte], y=[p.attainable_flops_per_s / 1e12], mode="markers+text",
+                        name=p.phase, text=[p.phase], textposition="top center",
+                        marker=dict(size=13, color=COLORS[p.phase]),
+                        hovertemplate=f"{p.phase}: %{{x:,.1f}} FLOP/byte, %{{y:,.0f}} TFLOP/s<extra></extra>")
+    fig.update_xaxes(type="log", title="arithmetic intensity (FLOP per byte moved, per device)")
+    # headroom above the peak, so the phase labels above their markers stay inside the plot
+    lows = _positive([*rf.attainable_flops_per_s, *(p.attainable_flops_per_s for p in rf.points)])
+    y_range = [math.log10(min(lows) / 1e12 / 1.5), math.log10(rf.peak_flops_per_s / 1e12 * 4)] if lows else None
+    fig.update_yaxes(type="log", title=f"attainable TFLOP/s ({rf.compute_dtype})", range=y_range)
+    fig.update_layout(title="Roofline: where prefill and decode sit", height=400, margin=_MARGIN,
+                      legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def batch_figure(result: PerformanceAnalysis) -> go.Figure:
+    """Continuous batching: output tokens/s (left axis) and TPOT/TTFT in ms (right, log) vs batch."""
+    s = result.batch_sweep
+    bs = list(s.batch)
+    tpot_ms = [t * 1e3 for t in s.tpot_s]
+    ttft_ms = [t * 1e3 for t in s.ttft_s]
+    fig = go.Figure()
+    fig.add_scatter(x=bs, y=list(s.output_tokens_per_s), name="output tokens/s (replica)", mode="lines",
+                    line=dict(color=COLORS["a"]), hovertemplate="batch %{x:,.0f}: %{y:,.0f} tok/s<extra></extra>")
+    fig.add_scatter(x=bs, y=tpot_ms, name="TPOT (ms)", mode="lines", yaxis="y2", line=dict(color=COLORS["decode"]),
+                    hovertemplate="batch %{x:,.0f}: %{y:,.1f} ms<extra></extra>")
+    fig.add_scatter(x=bs, y=ttft_ms, name="TTFT (ms)", mode="lines", yaxis="y2",
+                    line=dict(color=COLORS["prefill"], dash="dash"),
+                    hovertemplate="batch %{x:,.0f}: %{y:,.0f} ms<extra></extra>")
+    if s.tpot_limit_s:
+        fig.add_shape(type="line", xref="paper", x0=0, x1=1, yref="y2", y0=s.tpot_limit_s * 1e3,
+                      y1=s.tpot_limit_s * 1e3, line=dict(dash="dot", color=COLORS["limit"]))
+    if s.best_batch is not None:
+        _vline(fig, float(s.best_batch), f"best under limits: {s.best_batch:,}", COLORS["limit"])
+    fig.update_layout(title="Continuous batching: throughput and latency vs batch", height=400,
+                      xaxis=dict(type="log", title="sequences in flight (batch)"),
+                      yaxis=dict(title="output tokens/s per replica"),
+                      yaxis2=dict(title="ms", overlaying="y", side="right", type="log",
+                                  **log_ticks([*tpot_ms, *ttft_ms])),
+                      margin=_MARGIN, legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def context_figure(sweep: LatencyContextSweep) -> go.Figure:
+    """TTFT (s, left, log) and TPOT (ms, right) of the static batch vs prompt length; points where the
+    batch no longer fits are left out (a gap) and marked."""
+    x = list(sweep.input_tokens)
+    ttft = [t if ok else None for t, ok in zip(sweep.ttft_s, sweep.fits, strict=True)]
+    tpot_ms = [t * 1e3 if ok else None for t, ok in zip(sweep.tpot_s, sweep.fits, strict=True)]
+    fig = go.Figure()
+    fig.add_scatter(x=x, y=ttft, name="TTFT (s)", mode="lines+markers", line=dict(color=COLORS["prefill"]),
+                    hovertemplate="%{x:,.0f} tokens: %{y:,.3f} s<extra></extra>")
+    fig.add_scatter(x=x, y=tpot_ms, name="TPOT (ms)", mode="lines+markers", yaxis="y2",
+                    line=dict(color=COLORS["decode"]), hovertemplate="%{x:,.0f} tokens: %{y:,.2f} ms<extra></extra>")
+    first = sweep.first_unfit_tokens
+    if first is not None:
+        _vline(fig, first, f"batch {sweep.batch:,} no longer fits", COLORS["limit"])
+    fig.update_layout(title=f"Long context: TTFT and TPOT vs prompt length (batch {sweep.batch:,})", height=380,
+                      xaxis=dict(type="log", title="input tokens"),
+                      yaxis=dict(title="TTFT (s)", type="log", **log_ticks(ttft)),
+                      yaxis2=dict(title="TPOT (ms)", overlaying="y", side="right", tickmode="auto", showgrid=False),
+                      margin=_MARGIN, legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+_COMPARED = (("TTFT (ms)", "ttft_s", 1e3), ("TPOT (ms)", "tpot_s", 1e3),
+             ("max tok/s per device", "max_output_tokens_per_s_per_device", 1.0))
+
+
+def comparison_figure(result: PerformanceAnalysis) -> go.Figure | None:
+    """Grouped bars (log) of TTFT, TPOT and max tokens/s per device for each compared accelerator;
+    None unless at least two accelerators have every figure."""
+    rows = [c for c in result.comparison if all(getattr(c, f) is not None for _, f, _ in _COMPARED)]
+    if len(rows) < 2:
+        return None
+    names = [label for label, _, _ in _COMPARED]
+    fig = go.Figure()
+    for i, c in enumerate(rows):
+        values = [float(getattr(c, f)) * scale for _, f, scale in _COMPARED]
+        fig.add_bar(x=names, y=values, name=c.hardware_name, marker_color=COLORS["a"] if i == 0 else COLORS["b"],
+                    text=[f"{v:,.1f}" for v in values], textposition="outside")
+    fig.update_layout(barmode="group", height=300, yaxis=dict(type="log"), margin=dict(l=10, r=10, t=30, b=10),
+                      legend=dict(orientation="h", y=-0.2))
+    return fig
+
+
+def comparison_frame(result: PerformanceAnalysis) -> pd.DataFrame:
+    """The side-by-side table: one row per accelerator (empty figures and a note where it failed)."""
+    batch = result.batch
+    rows = [{"": c.label, "accelerator": c.hardware_name, "devices": c.devices,
+             "TTFT (ms)": None if c.ttft_s is None else c.ttft_s * 1e3,
+             "TPOT (ms)": None if c.tpot_s is None else c.tpot_s * 1e3, "e2e (s)": c.e2e_s,
+             f"tok/s at batch {batch:,}": c.output_tokens_per_s, "max tok/s": c.max_output_tokens_per_s,
+             "max tok/s per device": c.max_output_tokens_per_s_per_device, "best batch": c.best_batch,
+             "prefill bound": c.prefill_bound, "decode bound": c.decode_bound, "note": c.note}
+            for c in result.comparison]
+    return pd.DataFrame(rows)
+
+
+def calibration_figure(result: PerformanceAnalysis) -> go.Figure:
+    """Model / measured for every published point (log x), grouped by metric; green band ±20%,
+    dotted lines at a factor of two; points not scored are crosses."""
+    points = result.calibration.points
+    fig = go.Figure()
+    fig.add_vrect(x0=0.8, x1=1.25, fillcolor="#d3f9d8", opacity=0.5, line_width=0)
+    for x0 in (0.5, 2.0):
+        fig.add_shape(type="line", x0=x0, x1=x0, yref="paper", y0=0, y1=1, line=dict(dash="dot", color="#adb5bd"))
+    metrics = list(dict.fromkeys(p.metric for p in points))
+    for metric in metrics:
+        grp = [p for p in points if p.metric == metric]
+        fig.add_scatter(x=[p.model_over_measured for p in grp], y=[p.measurement_id for p in grp], mode="markers",
+                        name=metric, marker=dict(symbol=["x" if p.excluded else "circle" for p in grp], size=9),
+                        customdata=[[p.value, p.predicted] for p in grp],
+                        hovertemplate="%{y}<br>model / measured %{x:.2f}<br>measured %{customdata[0]:,.4g}"
+                                      "<br>model %{customdata[1]:,.4g}<extra></extra>")
+    fig.update_layout(title="Model / measured for every point (green: within ±20%; dotted: 2×)", height=640,
+                      xaxis=dict(type="log", title="model / measured", tickvals=[0.5, 0.67, 0.8, 1, 1.25, 1.5, 2],
+                                 range=[math.log10(0.4), math.log10(2.6)]),
+                      yaxis=dict(autorange="reversed", tickfont=dict(size=9), dtick=1),
+                      margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.12))
+    return fig
+
+
+_CALIBRATION_COLUMNS = ["measurement_id", "metric", "value", "predicted", "error", "model_id", "hardware_id", "dtype",
+                        "tp", "scenario", "batch", "input_tokens", "output_tokens", "framework", "source", "url",
+                        "as_of", "assumed", "excluded", "excluded_reason", "notes"]
+
+
+def calibration_frame(result: PerformanceAnalysis) -> pd.DataFrame:
+    """The calibration table: every measurement, the model's prediction and the error."""
+    rows = [dataclasses.asdict(p) for p in result.calibration.points]
+    return pd.DataFrame(rows, columns=[*_CALIBRATION_COLUMNS, "model_over_measured"])[_CALIBRATION_COLUMNS]
+
+
+def microbenchmark_frame(result: PerformanceAnalysis) -> pd.DataFrame:
+    """The raw microbenchmark ceilings with their share of the datasheet."""
+    cols = ["benchmark_id", "hardware_id", "metric", "value", "unit", "share_of_datasheet", "notes", "source", "as_of"]
+    return pd.DataFrame([dataclasses.asdict(m) for m in result.microbenchmarks], columns=cols)

@@ -1,0 +1,108 @@
+"""Figures and tables of the Training budget page, built from one :class:`~estimator.training.TrainingPlan`.
+
+The curves are closed-form Chinchilla formulas evaluated along plot grids
+(:func:`estimator.training.frontier_lines`, :func:`~estimator.training.loss_surface`,
+:func:`~estimator.training.isoflop_profile`, each microseconds); the plan itself is not recomputed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from estimator import scaling, training
+from estimator.training import TrainingPlan
+from pages.figures import BLUE, GREEN, GREY, MARGIN, PURPLE, RED
+
+__all__ = ["METHOD_LABELS", "frontier_figure", "isoflop_figure", "recommendations_table"]
+
+FIT_COLORS = [BLUE, GREEN, "#e8590c", PURPLE]
+"""One colour per Chinchilla approach/fit, in :data:`estimator.training.FRONTIER_METHODS` order."""
+
+METHOD_LABELS = {
+    "approach1": "Approach 1 (training curves)",
+    "approach2": "Approach 2 (IsoFLOP profiles)",
+    "approach3_hoffmann2022": "Approach 3, published rounded constants",
+    "approach3_hoffmann2022_tex": "Approach 3, unrounded constants (TeX source)",
+    "approach3_epoch2024": "Approach 3, Epoch 2024 refit",
+}
+"""Display names of the keys of ``scaling.fits_disagreement(...)["recommendations"]``."""
+
+
+def _log_grid(lo: float, hi: float, n: int) -> np.ndarray:
+    return np.logspace(math.log10(lo), math.log10(hi), n)
+
+
+def frontier_figure(plan: TrainingPlan, loss_fit: str = "hoffmann2022") -> go.Figure:
+    """Loss contours L(N, D) of ``loss_fit``, iso-FLOP lines at 0.01x-100x the run's compute, each
+    approach's compute-optimal frontier and the run itself, on log-log axes (N, D)."""
+    c_user = plan.flops
+    lines = training.frontier_lines(_log_grid(max(c_user / 1e4, 1e18), min(c_user * 1e4, scaling.MAX_COMPUTE_FLOPS), 60))
+    first, third = lines["Approach 1 (training curves)"], lines["Approach 3 (Hoffmann fit)"]
+    n_lo, n_hi = min(float(third["params"][0]), plan.params / 30), max(float(first["params"][-1]), plan.params * 30)
+    d_lo, d_hi = min(float(first["tokens"][0]), plan.tokens / 30), max(float(third["tokens"][-1]), plan.tokens * 30)
+    n_grid, d_grid = _log_grid(n_lo, n_hi, 80), _log_grid(d_lo, d_hi, 80)
+    fig = go.Figure()
+    fig.add_contour(
+        x=n_grid, y=d_grid, z=training.loss_surface(n_grid, d_grid, fit=loss_fit), colorscale="Blues",
+        reversescale=True, opacity=0.55, showscale=True, name="loss",
+        contours=dict(showlabels=True, labelfont=dict(size=10, color="#1c2a4a"), coloring="fill"),
+        colorbar=dict(title=dict(text="loss", side="right"), thickness=12, len=0.8),
+        hovertemplate="N %{x:.3s}<br>D %{y:.3s}<br>loss %{z:.3f}<extra>" + loss_fit + "</extra>",
+    )
+    for k, mult in enumerate([0.01, 0.1, 1.0, 10.0, 100.0]):
+        c = c_user * mult
+        if not 1e10 < c <= scaling.MAX_COMPUTE_FLOPS:
+            continue
+        fig.add_scatter(x=n_grid, y=training.iso_flop_tokens(c, n_grid), mode="lines", showlegend=k == 2,
+                        line=dict(color="#495057", dash="dot", width=1.5 if mult == 1 else 1),
+                        name="iso-FLOP (×10 steps)", hovertemplate=f"C = {c:.1e} FLOPs<extra></extra>")
+    for (label, series), color in zip(lines.items(), FIT_COLORS, strict=True):
+        fig.add_scatter(x=series["params"], y=series["tokens"], mode="lines", name=label,
+                        line=dict(color=color, width=2.5),
+                        hovertemplate="N %{x:.3s}, D %{y:.3s}<extra>" + label + "</extra>")
+    fig.add_scatter(x=[plan.params], y=[plan.tokens], mode="markers", name="your run",
+                    marker=dict(size=15, color=RED, symbol="star", line=dict(color="white", width=1)),
+                    hovertemplate=f"{plan.model_name}<br>N %{{x:.3s}}, D %{{y:.3s}}<extra></extra>")
+    fig.update_layout(
+        title="Compute-optimal frontier, iso-FLOP lines and loss contours", height=470, margin=MARGIN,
+        xaxis=dict(type="log", title="parameters N", range=[math.log10(n_lo), math.log10(n_hi)]),
+        yaxis=dict(type="log", title="training tokens D", range=[math.log10(d_lo), math.log10(d_hi)]),
+        legend=dict(orientation="h", y=-0.22),
+    )
+    return fig
+
+
+def isoflop_figure(plan: TrainingPlan, disagreement: dict[str, Any]) -> go.Figure:
+    """Predicted loss along the run's iso-FLOP line for both loss fits, each approach's optimum
+    (dotted) and the run's size (red)."""
+    lo = min(float(disagreement["params_min"]) / 10, plan.params / 2)
+    hi = max(float(disagreement["params_max"]) * 10, plan.params * 2)
+    n = _log_grid(lo, hi, 120)
+    fig = go.Figure()
+    for fit_name, color in (("hoffmann2022", FIT_COLORS[2]), ("epoch2024", FIT_COLORS[3])):
+        fig.add_scatter(x=n, y=training.isoflop_profile(plan.flops, n, fit=fit_name), mode="lines",
+                        name=f"L(N, C/6N), {fit_name} fit", line=dict(color=color),
+                        hovertemplate="N %{x:.3s}: loss %{y:.4f}<extra></extra>")
+    for info in disagreement["recommendations"].values():
+        fig.add_vline(x=float(info["params"]), line_dash="dot", line_color=GREY, opacity=0.6)
+    fig.add_vline(x=plan.params, line_color=RED, annotation_text="your run", annotation_position="top")
+    fig.update_layout(
+        title=f"IsoFLOP profile at {plan.flops:.2e} FLOPs (dotted: each approach's optimum)", height=470,
+        xaxis=dict(type="log", title="parameters N (tokens D = C / 6N)"),
+        yaxis=dict(title="predicted loss (nats/token)"), legend=dict(orientation="h", y=-0.22), margin=MARGIN,
+    )
+    return fig
+
+
+def recommendations_table(disagreement: dict[str, Any]) -> pd.DataFrame:
+    """What each approach and fit recommends for the run's compute: size, tokens, tokens per parameter."""
+    return pd.DataFrame([
+        {"method": METHOD_LABELS.get(label, label), "parameters (B)": float(info["params"]) / 1e9,
+         "tokens (T)": float(info["tokens"]) / 1e12, "tokens per parameter": float(info["tokens_per_param"])}
+        for label, info in disagreement["recommendations"].items()
+    ])

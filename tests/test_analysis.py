@@ -1,0 +1,224 @@
+"""The memory and performance pages' entry points (:mod:`estimator.analysis`).
+
+The pinned numbers are what the pages and reports showed before the pages became functions over one
+result (dumped from the old page code on 2026-11-29); the analysis must reproduce them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from estimator import analysis, catalog, entrypoints, memory, performance, report
+from estimator.errors import EstimatorError
+from estimator.scenario import Scenario, from_query_params
+
+REL = 1e-9  # refactors of the formulas may reorder floating-point operations, nothing more
+
+
+def _scenario(**params: str) -> Scenario:
+    scenario, ignored = from_query_params(params)
+    assert not ignored
+    return scenario
+
+
+# (link parameters, tp, TTFT s, TPOT s, max output tokens/s per replica, best batch under the limits)
+PINNED_PERFORMANCE = [
+    ({}, 4, 0.08121643911925139, 0.02045433431289268, 2527.2963794766483, 115),
+    ({"m": "llama-2-13b", "hw": "a100-80gb-sxm", "b": "8", "in": "2048", "out": "256"},
+     1, 2.1768008471449307, 0.026845282654896194, 424.18388240773453, 21),
+    ({"m": "llama-3.1-8b", "wd": "fp8", "tp": "2", "pp": "2", "tpotl": "0", "hw2": "l4"},
+     2, 0.018966364408675506, 0.004581243213494433, 24827.382779058516, 1656),
+    ({"m": "mixtral-8x7b", "hw": "h200", "kd": "fp8", "b": "32", "ctx": "16384", "hw2": "none", "ceff": "0.5",
+      "sov": "1.0"}, 1, 1.7706506442746448, 0.02764305780956979, 3369.057701875994, 166),
+]
+
+
+@pytest.mark.parametrize(("params", "tp", "ttft_s", "tpot_s", "max_tps", "best_batch"), PINNED_PERFORMANCE)
+def test_performance_analysis_reproduces_the_old_page(
+    params: dict[str, str], tp: int, ttft_s: float, tpot_s: float, max_tps: float, best_batch: int
+) -> None:
+    r = analysis.performance_analysis(_scenario(**params))
+    assert r.tp == tp
+    assert r.estimate.ttft_s == pytest.approx(ttft_s, rel=REL)
+    assert r.estimate.tpot_s == pytest.approx(tpot_s, rel=REL)
+    assert r.unlimited.output_tokens_per_s == pytest.approx(max_tps, rel=REL)
+    assert r.best is not None and r.best.batch == best_batch
+
+
+def test_default_comparison_is_h200_at_its_own_smallest_tp() -> None:
+    r = analysis.performance_analysis(Scenario())
+    a, b = r.comparison
+    assert (a.hardware_id, a.devices, a.ttft_s) == ("h100-sxm", 4, r.estimate.ttft_s)
+    assert a.max_output_tokens_per_s == r.unlimited.output_tokens_per_s
+    assert (b.hardware_id, b.tp, b.note) == ("h200", 2, "")
+    assert b.ttft_s == pytest.approx(0.1306018807593083, rel=REL)
+    assert b.max_output_tokens_per_s == pytest.approx(1512.2184408775838, rel=REL)
+
+
+def test_no_comparison_and_an_unknown_comparison() -> None:
+    assert len(analysis.performance_analysis(_scenario(hw2="none")).comparison) == 1
+    r = analysis.performance_analysis(_scenario(hw2="no-such-gpu"))
+    assert r.comparison[1].ttft_s is None and "no-such-gpu" in r.comparison[1].note
+
+
+def test_comparison_that_cannot_run_is_a_note_not_an_error() -> None:
+    r = analysis.performance_analysis(_scenario(wd="fp8", hw2="a100-80gb-sxm"))
+    assert r.comparison[1].ttft_s is None and "fp8" in r.comparison[1].note
+
+
+def test_one_tensor_parallel_rule() -> None:
+    """"auto" is performance.smallest_tp for the static batch; a chosen degree is kept, also for B."""
+    model, h100, l4 = catalog.get_model("llama-3.1-70b"), catalog.get_hardware("h100-sxm"), catalog.get_hardware("l4")
+    s = Scenario()
+    for hw in (h100, l4):
+        assert analysis.serving_tp(s, model, hw) == performance.smallest_tp(model, hw, "bf16", "bf16", 1250, 1)
+    assert analysis.serving_tp(_scenario(tp="8"), model, l4) == 8
+    r = analysis.performance_analysis(_scenario(tp="8", hw2="h200"))
+    assert r.tp_auto is False and [c.tp for c in r.comparison] == [8, 8]
+
+
+def test_sweeps_equal_the_vectorized_estimator() -> None:
+    s = _scenario(m="llama-3.1-8b", b="4")
+    r = analysis.performance_analysis(s)
+    model, hw, eff = r.model, r.hardware, performance.efficiency_for_scenario(s)
+    bs = np.asarray(r.batch_sweep.batch)
+    assert bs[0] == 1 and bs[-1] == min(r.unlimited.max_batch_memory, r.unlimited.batch_cap)
+    ss = performance.steady_state_arrays(model, hw, "bf16", bs, 1000, 250, r.tp, 1, kv_dtype="bf16", efficiency=eff)
+    assert np.array_equal(r.batch_sweep.tpot_s, ss["tpot_s"])
+    assert np.array_equal(r.batch_sweep.output_tokens_per_s, ss["output_tokens_per_s"])
+    cs = r.context_sweep
+    assert cs is not None and cs.input_tokens[-1] == model.max_context - 250
+    arr = performance.estimate_arrays(model, hw, "bf16", 4, np.asarray(cs.input_tokens), 250, r.tp, 1,
+                                      kv_dtype="bf16", efficiency=eff)
+    assert np.array_equal(cs.ttft_s, arr["ttft_s"]) and cs.fits == tuple(arr["fits"])
+
+
+def test_latency_limits_no_batch_meets_them() -> None:
+    r = analysis.performance_analysis(_scenario(ttft="0.05", tpotl="5"))
+    assert r.best is None and r.batch_sweep.best_batch is None
+    assert r.best_message and "no batch meets the limits" in r.best_message
+    assert r.estimate.ttft_s == pytest.approx(0.08121643911925139, rel=REL)  # the rest of the page stands
+
+
+def test_roofline_points_and_calibration() -> None:
+    r = analysis.performance_analysis(Scenario())
+    rf = r.roofline
+    assert rf.ridge_flops_per_byte == rf.peak_flops_per_s / rf.bandwidth_bytes_per_s
+    prefill, decode = rf.points
+    assert prefill.intensity_flops_per_byte == r.estimate.prefill_intensity_flops_per_byte
+    assert decode.attainable_flops_per_s == pytest.approx(
+        decode.intensity_flops_per_byte * rf.attainable_bandwidth_bytes_per_s)  # decode is bandwidth-bound
+    summary = performance.calibration_summary(performance.calibration_table(r.efficiency))
+    assert r.calibration.median_abs_error == summary["median_abs_error"]
+    assert r.calibration.scored_points == summary["points"] and len(r.calibration.points) >= summary["points"]
+    assert r.microbenchmarks and all(m.share_of_datasheet is None or 0 < m.share_of_datasheet < 1.2
+                                     for m in r.microbenchmarks)
+
+
+def test_efficiency_overrides_reach_the_analysis() -> None:
+    s = _scenario(ceff="0.5", sov="1.0", cme="0.6")
+    r = analysis.performance_analysis(s)
+    assert r.efficiency == performance.efficiency_for_scenario(s)
+    assert (r.efficiency.compute, r.efficiency.step_overhead_s, r.efficiency.communication) == (0.5, 1e-3, 0.6)
+
+
+# (link parameters, tp, max batch, max context, per-device bytes, layouts' TP, fewest devices to train)
+PINNED_MEMORY = [
+    ({}, 4, 103, 131072, 37434638080.0, [1, 2, 4, 8, 16], 64),
+    ({"m": "llama-2-13b", "hw": "a100-80gb-sxm", "b": "8", "in": "2048", "out": "256"},
+     1, 12, 4096, 59709642496.0, [1, 2, 4, 8], 8),
+    ({"m": "llama-2-70b", "tp": "1"}, 1, 0, 0, 141985869568.0, [1, 2, 4, 8, 16], 64),
+    ({"m": "mixtral-8x7b", "hw": "h200", "kd": "fp8", "b": "32", "ctx": "16384"},
+     4, 378, 32768, 67272390400.0, [1, 2, 4, 8, 16], 8),
+]
+
+
+@pytest.mark.parametrize(("params", "tp", "max_batch", "max_ctx", "per_device", "layouts", "train_devices"),
+                         PINNED_MEMORY)
+def test_memory_analysis_reproduces_the_old_page(
+    params: dict[str, str], tp: int, max_batch: int, max_ctx: int, per_device: float, layouts: list[int],
+    train_devices: int,
+) -> None:
+    r = analysis.memory_analysis(_scenario(**params))
+    assert (r.tp, r.max_batch, r.max_context_tokens) == (tp, max_batch, max_ctx)
+    assert r.memory.per_device_total_bytes == pytest.approx(per_device, rel=REL)
+    assert [lay.tp for lay in r.layouts] == layouts
+    assert r.training is not None and r.training.fit.devices == train_devices
+
+
+def test_memory_context_sweep() -> None:
+    r = analysis.memory_analysis(Scenario())
+    sw = r.context_sweep
+    assert sw.context_tokens[0] == 512 and sw.context_tokens[-1] == r.model.max_context
+    assert [line.batch for line in sw.lines] == [1, 103]  # 1, the scenario's, the largest that fits
+    one = sw.lines[0].per_device_bytes
+    assert all(math.isfinite(v) and v > 0 for line in sw.lines for v in line.per_device_bytes)
+    assert list(one) == sorted(one)  # grows with the context
+    at_4k = one[sw.context_tokens.index(4096)]
+    assert at_4k == pytest.approx(r.memory.per_device_weights_bytes + r.memory.per_device_kv_cache_bytes
+                                  + r.memory.runtime_overhead_bytes, rel=REL)
+    assert sw.budget_bytes == r.budget_bytes == r.hardware.memory_bytes * 0.9
+
+
+def test_memory_training_section() -> None:
+    r = analysis.memory_analysis(_scenario(zero="1", dp="4"))
+    t = r.training
+    assert t is not None and t.zero_stage == 1 and t.chosen is t.stages[1] and len(t.stages) == 4
+    expected = memory.training_memory(r.model, seq_len=4096, micro_batch=1, dp=4, tp=r.tp, zero_stage=1,
+                                      optimizer="adamw", recompute="selective", runtime_overhead_bytes=1.5e9)
+    assert t.chosen.total_bytes == expected.total_bytes
+    assert [s.total_bytes for s in t.stages] == sorted((s.total_bytes for s in t.stages), reverse=True)
+
+
+def test_memory_of_an_imported_model() -> None:
+    spec = catalog.get_model("mistral-7b").model_copy(update={"model_id": "imported", "name": "Imported"})
+    r = analysis.memory_analysis(Scenario(), model=spec)
+    assert r.model.name == "Imported"
+    assert r.memory.weights_bytes == analysis.memory_analysis(_scenario(m="mistral-7b")).memory.weights_bytes
+
+
+def test_memory_training_error_keeps_the_serving_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise EstimatorError("training memory refused")
+
+    monkeypatch.setattr(memory, "training_memory", refuse)
+    r = analysis.memory_analysis(Scenario())
+    assert r.training is None and r.training_error == "training memory refused"
+    assert r.max_batch == 103
+    rep = report.memory_report(Scenario(), r)
+    assert [row.value for row in rep.rows if row.section == "warning"] == ["training memory refused"]
+
+
+def test_memory_errors_are_estimator_errors() -> None:
+    with pytest.raises(EstimatorError, match="fp8"):
+        analysis.memory_analysis(_scenario(hw="a100-80gb-sxm", wd="fp8"))
+    with pytest.raises(EstimatorError, match="maximum"):
+        analysis.memory_analysis(_scenario(m="llama-2-7b", ctx="100000"))
+
+
+@pytest.mark.parametrize("params", [{}, {"ttft": "0.05", "tpotl": "5"}, {"m": "llama-2-70b", "tp": "1"},
+                                    {"hw2": "no-such-gpu"}, {"m": "mixtral-8x7b", "hw": "h200", "b": "32"}])
+def test_reports_render_to_json(params: dict[str, str]) -> None:
+    s = _scenario(**params)
+    for page in ("memory", "performance"):
+        try:
+            rep = report.build_report(s, page)
+        except EstimatorError:
+            continue  # a scenario the page cannot compute (the page shows the message)
+        json.loads(report.to_json(rep))  # allow_nan=False: every number finite or empty
+
+
+def test_entry_points_compute_once_per_scenario() -> None:
+    entrypoints.cache_clear()
+    s = _scenario(m="llama-3.1-8b", b="3")
+    before = entrypoints.calls("performance"), entrypoints.calls("memory")
+    for _ in range(3):
+        r = entrypoints.compute("performance", s)
+        report.performance_report(s, r)
+        entrypoints.compute("memory", s)
+    report.memory_report(s)
+    assert (entrypoints.calls("performance"), entrypoints.calls("memory")) == (before[0] + 1, before[1] + 1)

@@ -1,0 +1,107 @@
+"""AppTest for the "Latency & throughput" page (pages/performance.py)."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from estimator import entrypoints, report
+from estimator.formatting import duration
+from estimator.scenario import Scenario, from_query_params
+
+TIMEOUT = 30
+
+
+def _metric(at: AppTest, label: str) -> str:
+    for m in at.metric:
+        if m.label == label:
+            return m.value
+    raise AssertionError(f"no metric {label!r}; have {[m.label for m in at.metric]}")
+
+
+def _page() -> AppTest:
+    return AppTest.from_file("../pages/performance.py", default_timeout=TIMEOUT)
+
+
+def test_performance_page_defaults() -> None:
+    at = _page()
+    at.run()
+    assert not at.exception
+    assert not at.error and not at.warning
+    rep = report.performance_report(Scenario())
+    assert _metric(at, "TTFT") == duration(rep.value("ttft_s")) == "81.2 ms"
+    assert _metric(at, "TPOT") == duration(rep.value("tpot_s")) == "20.5 ms"
+    assert _metric(at, "Best batch under limits") == "115"
+    assert len(at.get("plotly_chart")) == 5  # roofline, batch, context, side by side, calibration
+    assert "Llama 3.1 70B on 4 × NVIDIA H100 SXM5 80GB (tensor 4) · TP auto" in at.subheader[0].value
+    # no metric shows a plain number as a delta arrow; the binding resource is a caption, not a cut-off metric
+    assert all(not m.proto.delta for m in at.metric)
+    assert any("memory bandwidth" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"m": "llama-3.1-8b", "wd": "fp8", "tp": "2", "pp": "2", "tpotl": "0", "hw2": "l4"},
+        {"m": "mixtral-8x7b", "hw": "h200", "kd": "fp8", "b": "32", "hw2": "none", "ceff": "0.5", "sov": "1"},
+        {"m": "llama-3.1-8b", "hw": "a100-80gb-sxm", "in": "6000", "out": "300"},  # input above the default p95
+    ],
+)
+def test_performance_page_link_parameters(params: dict[str, str]) -> None:
+    at = _page()
+    at.query_params.update(params)
+    at.run()
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    for key in ("tp", "pp"):
+        if key in params:
+            assert str(at.selectbox(key=key).value) == params[key]
+    for key in ("b", "in", "out"):
+        if key in params:
+            assert str(at.number_input(key=key).value) == params[key]
+
+
+def test_performance_page_no_batch_meets_the_limits() -> None:
+    at = _page()
+    at.query_params.update({"ttft": "0.05", "tpotl": "5"})
+    at.run()
+    assert not at.exception
+    assert _metric(at, "Best batch under limits") == "none"
+    assert any("no batch meets the limits" in w.value for w in at.warning)
+
+
+def test_performance_page_does_not_fit_is_a_message() -> None:
+    at = _page()
+    at.query_params.update({"m": "llama-2-70b", "tp": "1"})
+    at.run()
+    assert not at.exception
+    assert any("does not fit" in e.value for e in at.error)
+    assert not at.get("plotly_chart")
+
+
+def test_performance_page_bad_link_parameter_is_a_warning() -> None:
+    at = _page()
+    at.query_params.update({"hw2": "<script>", "b": "abc"})
+    at.run()
+    assert not at.exception
+    assert at.warning and "ignored" in at.warning[0].value
+    assert _metric(at, "TTFT") == "81.2 ms"  # the defaults apply
+
+
+def test_performance_page_computes_once_per_rerun() -> None:
+    entrypoints.cache_clear()
+    before = entrypoints.calls("performance")
+    at = _page()
+    at.query_params.update({"m": "llama-3.1-8b", "b": "5"})
+    at.run()
+    assert not at.exception
+    n = entrypoints.calls("performance")
+    assert n == before + 1  # one computation for the page, its toolbar and its figures
+    at.run()  # unchanged inputs: no computation
+    assert entrypoints.calls("performance") == n
+    at.number_input(key="b").set_value(6).run()  # one change: one computation
+    assert not at.exception
+    assert entrypoints.calls("performance") == n + 1
+    scenario, _ = from_query_params({"m": "llama-3.1-8b", "b": "6"})
+    assert _metric(at, "TTFT") == duration(report.performance_report(scenario).value("ttft_s"))
+    assert entrypoints.calls("performance") == n + 1  # the report rendered the cached result
