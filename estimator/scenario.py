@@ -116,6 +116,9 @@ class Deployment(_Section):
     mode: InferenceMode = InferenceMode.AUTO
 
 
+_TOKEN_LIMITS = {"input_p95": 2_000_000, "output_p95": 200_000}
+
+
 class TokenLengths(_Section):
     """Token length distributions (mean and p95) per request."""
 
@@ -123,6 +126,24 @@ class TokenLengths(_Section):
     input_p95: int = Field(default=3000, gt=0, le=2_000_000)
     output_mean: int = Field(default=250, gt=0, le=200_000)
     output_p95: int = Field(default=800, gt=0, le=200_000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _p95_follows_a_lone_mean(cls, data: Any) -> Any:
+        """A mean given without its p95 (a link ``?in=4000``, a page without a p95 input) takes the
+        p95 at the defaults' p95/mean ratio, never below the default p95, so the two stay consistent
+        instead of the mean being refused."""
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for mean, p95 in (("input_mean", "input_p95"), ("output_mean", "output_p95")):
+            if out.get(mean) is not None and out.get(p95) is None:
+                fields = cls.model_fields
+                d_mean, d_p95 = fields[mean].default, fields[p95].default
+                with contextlib.suppress(TypeError, ValueError, OverflowError):
+                    scaled = math.ceil(float(out[mean]) * d_p95 / d_mean)
+                    out[p95] = min(max(d_p95, scaled), _TOKEN_LIMITS[p95])
+        return out
 
     @model_validator(mode="after")
     def _p95_at_least_mean(self) -> TokenLengths:

@@ -210,3 +210,16 @@ def test_v1_link_with_overflowing_number_is_ignored_not_raised() -> None:
         scenario, ignored = from_query_params({"v": "1", "in": value})
         assert scenario.tokens == Scenario().tokens
         assert any(i.startswith("in=") for i in ignored)
+
+
+def test_a_mean_without_its_p95_takes_a_consistent_p95() -> None:
+    # issue 11: ?in=4000 (the performance and variants pages have no p95 input) was refused with
+    # "input p95 must be at least the input mean" and the export silently used the defaults
+    scenario, ignored = from_query_params({"in": "4000", "out": "1000"})
+    assert ignored == []
+    assert scenario.tokens.input_mean == 4000 and scenario.tokens.input_p95 == 12_000  # 3000/1000 ratio
+    assert scenario.tokens.output_mean == 1000 and scenario.tokens.output_p95 == 3200  # 800/250 ratio
+    assert from_query_params(to_query_params(scenario))[0] == scenario
+    # an explicit p95 below the mean is still refused, and a small mean keeps the default p95
+    assert from_query_params({"in": "4000", "in95": "3500"})[1]
+    assert from_query_params({"in": "100"})[0].tokens.input_p95 == 3000
