@@ -31,7 +31,7 @@ def main() -> None:
         initial_sidebar_state="expanded",
     )
     page = st.navigation(navigation_pages(), position="sidebar")
-    open_saved_scenario_link()  # ?s=<id> opens the page a scenario was saved from
+    open_saved_scenario_link(page)  # ?s=<id> opens the page a scenario was saved from
     carry_shared_inputs(page.url_path or DEFAULT_PAGE)  # model, hardware, cloud... follow the user
     try:
         with routed():

@@ -148,7 +148,7 @@ class RunTiming:
     """One finished script run, in seconds from its start (navigation start, or the widget change)."""
 
     total_s: float
-    server_s: float | None  # first message sent -> last message received (None if not seen)
+    server_s: float | None  # first message sent after the start -> last script_finished received (None: none sent)
     exceptions: int  # Streamlit exception boxes on the page after the run
     retries: int = 0  # widget commits repeated because the first sent nothing (see change_and_time)
 

@@ -26,7 +26,6 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,31 +57,32 @@ SCALAR_CONFIGS: tuple[tuple[str, str, int, int, int, int], ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Timing:
-    calls_per_s: float
-    seconds_per_pass: float
+def best_of(fns: Sequence[Callable[[], Any]], repeats: int) -> list[float]:
+    """Smallest wall time (seconds) of each of ``fns`` over ``repeats`` rounds, after one warm-up.
 
-
-def best_of(fn: Callable[[], Any], repeats: int) -> float:
-    """Smallest wall time of ``repeats`` runs of ``fn`` (seconds), after one warm-up run."""
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+    The functions run in turn within each round, so a burst of load from other processes on a
+    shared machine slows all of them alike and the ratios stay meaningful.
+    """
+    for fn in fns:
         fn()
-        best = min(best, time.perf_counter() - t0)
+    best = [float("inf")] * len(fns)
+    for _ in range(repeats):
+        for k, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            best[k] = min(best[k], time.perf_counter() - t0)
     return best
 
 
-def time_calls(calls: Sequence[Callable[[], Any]], loops: int, repeats: int) -> Timing:
-    def one_pass() -> None:
+def passes(calls: Sequence[Callable[[], Any]], loops: int) -> Callable[[], None]:
+    """One timed unit: ``loops`` passes over ``calls``."""
+
+    def run() -> None:
         for _ in range(loops):
             for c in calls:
                 c()
 
-    t = best_of(one_pass, repeats)
-    return Timing(len(calls) * loops / t, t)
+    return run
 
 
 # ---------------------------------------------------------------- scalar vs llm-analysis
@@ -105,41 +105,48 @@ def _llm_analysis_config(model: ModelSpec, gpu_id: str) -> Any:
     return mc, get_gpu_config_by_name(GPU_MAP[gpu_id]), DtypeConfig(), ParallelismConfig
 
 
-def bench_scalar(loops: int, repeats: int) -> float | None:
-    print("== Scalar: performance.estimate vs llm-analysis 0.2.2 LLMAnalysis.inference() ==")
-    ours = [
-        (lambda m=m, g=g, b=b, i=i, o=o, t=t: performance.estimate(m, g, "fp16", b, i, o, t))
-        for m, g, b, i, o, t in SCALAR_CONFIGS
-    ]
-    mine = time_calls(ours, loops, repeats)
-    print(f"configurations: {len(SCALAR_CONFIGS)} (model, GPU, batch, input, output, TP):")
-    for c in SCALAR_CONFIGS:
-        print(f"    {c}")
-    print(f"performance.estimate          : {mine.calls_per_s:10,.0f} calls/s "
-          f"({1e6 / mine.calls_per_s:7.1f} us/call)")
+def _llm_analysis_calls() -> list[Callable[[], Any]] | None:
+    """``LLMAnalysis.inference`` on each of :data:`SCALAR_CONFIGS`, or None without llm-analysis."""
+    logging.getLogger("__name__").setLevel(logging.ERROR)  # llm-analysis's logger: its per-call INFO/WARNING lines
     try:
         from llm_analysis.analysis import LLMAnalysis
-        from llm_analysis.logger import logger as la_logger
     except ImportError:
-        print(INSTALL_HINT)
-        print("(skipped the llm-analysis comparison)")
         return None
-    la_logger.setLevel(logging.ERROR)  # its per-call INFO/WARNING lines would otherwise print
-    theirs = []
+    calls = []
     for m, g, b, i, o, t in SCALAR_CONFIGS:
         mc, gc, dc, par = _llm_analysis_config(catalog.get_model(m), g)
         analysis = LLMAnalysis(mc, gc, dc, par(tp_size=t), flops_efficiency=performance.COMPUTE_EFFICIENCY,
                                hbm_memory_efficiency=performance.MEMORY_EFFICIENCY)
-        theirs.append(lambda a=analysis, b=b, i=i, o=o: a.inference(
+        calls.append(lambda a=analysis, b=b, i=i, o=o: a.inference(
             batch_size_per_gpu=b, seq_len=i, num_tokens_to_generate=o))
-    ref = time_calls(theirs, loops, repeats)
-    ratio = mine.calls_per_s / ref.calls_per_s
-    print(f"llm-analysis inference()      : {ref.calls_per_s:10,.0f} calls/s "
-          f"({1e6 / ref.calls_per_s:7.1f} us/call; LLMAnalysis objects built once, outside the timing)")
+    return calls
+
+
+def bench_scalar(loops: int, repeats: int) -> float | None:
+    print("== Scalar: performance.estimate vs llm-analysis 0.2.2 LLMAnalysis.inference() ==")
+    print(f"configurations: {len(SCALAR_CONFIGS)} (model, GPU, batch, input, output, TP):")
+    for c in SCALAR_CONFIGS:
+        print(f"    {c}")
+    ours = [
+        (lambda m=m, g=g, b=b, i=i, o=o, t=t: performance.estimate(m, g, "fp16", b, i, o, t))
+        for m, g, b, i, o, t in SCALAR_CONFIGS
+    ]
+    h100, l70 = catalog.get_hardware("h100-sxm"), catalog.get_model("llama-3.1-70b")
+    mb = [lambda: memory.max_batch(l70, h100, "bf16", "bf16", 1250, tp=4)] * len(SCALAR_CONFIGS)
+    theirs = _llm_analysis_calls()
+    units = [passes(ours, loops), passes(mb, loops)] + ([passes(theirs, loops)] if theirs else [])
+    times = best_of(units, repeats)
+    n = len(SCALAR_CONFIGS) * loops
+    print(f"performance.estimate          : {n / times[0]:10,.0f} calls/s ({times[0] / n * 1e6:7.1f} us/call)")
+    print(f"memory.max_batch              : {n / times[1]:10,.0f} calls/s ({times[1] / n * 1e6:7.1f} us/call)")
+    if theirs is None:
+        print(INSTALL_HINT)
+        print("(skipped the llm-analysis comparison)")
+        return None
+    ratio = times[2] / times[0]
+    print(f"llm-analysis inference()      : {n / times[2]:10,.0f} calls/s ({times[2] / n * 1e6:7.1f} us/call; "
+          "LLMAnalysis objects built once, outside the timing)")
     print(f"ratio estimate / llm-analysis : {ratio:.2f}x  (target >= 1.0: {'MET' if ratio >= 1.0 else 'NOT MET'})")
-    mb = time_calls([lambda: memory.max_batch(catalog.get_model("llama-3.1-70b"), catalog.get_hardware("h100-sxm"),
-                                              "bf16", "bf16", 1250, tp=4)], loops * 6, repeats)
-    print(f"memory.max_batch              : {mb.calls_per_s:10,.0f} calls/s ({1e6 / mb.calls_per_s:7.1f} us/call)")
     return ratio
 
 
@@ -173,10 +180,11 @@ def bench_vectorized(n: int, repeats: int) -> float:
     consts = (m.params_active, memory.weights_bytes(m, dtype), memory.kv_cache_bytes_per_token(m, dtype),
               h.peak_flops_per_s(dtype) * performance.COMPUTE_EFFICIENCY,
               h.memory_bandwidth_bytes_per_s * performance.MEMORY_EFFICIENCY)
-    t_np = best_of(lambda: numpy_roofline(*consts, batch, inp, out, tp), repeats)
-    t_est = best_of(lambda: performance.estimate_arrays(model, gpu, dtype, batch, inp, out, tp), repeats)
-    t_nocheck = best_of(
-        lambda: performance.estimate_arrays(model, gpu, dtype, batch, inp, out, tp, check_memory=False), repeats)
+    t_np, t_est, t_nocheck = best_of([
+        lambda: numpy_roofline(*consts, batch, inp, out, tp),
+        lambda: performance.estimate_arrays(model, gpu, dtype, batch, inp, out, tp),
+        lambda: performance.estimate_arrays(model, gpu, dtype, batch, inp, out, tp, check_memory=False),
+    ], repeats)
     ratio = t_np / t_est
     print(f"{n:,} configurations ({model}, {gpu}, {dtype}; int64 arrays of batch, input, output, TP)")
     print(f"plain numpy roofline          : {n / t_np:14,.0f} configs/s ({t_np * 1e3:7.1f} ms)")

@@ -12,6 +12,7 @@ Numbers are SI (bytes, seconds, FLOP/s); the sweeps are tuples of floats, finite
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -571,8 +572,13 @@ def _text(value: Any) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
+@functools.lru_cache(maxsize=16)
 def _calibration(eff: Efficiency) -> Calibration:
-    """:func:`performance.calibration_table` and :func:`performance.calibration_summary` at ``eff``."""
+    """:func:`performance.calibration_table` and :func:`performance.calibration_summary` at ``eff``.
+
+    Memoized per efficiency (most of this page's compute, and it depends on nothing else); the result
+    is immutable, so sharing it between scenarios is safe.
+    """
     table = performance.calibration_table(eff)
     summary = performance.calibration_summary(table)
     points = tuple(

@@ -16,11 +16,13 @@ The pipeline (:func:`plan`)
 2. **Candidate layouts** (:func:`_candidate_layouts`): every tensor-parallel degree that fits (or the
    requested one); for each, the replica's iteration model (``simulate.replica_model``), its
    saturation rate (computed once) and its latency-versus-load curve (:func:`queue_metrics` on
-   ``LOAD_GRID_FRACTIONS`` of saturation), hence the largest load meeting the SLO.
+   ``LOAD_GRID_FRACTIONS`` of saturation), hence the largest load meeting the SLO. Layouts are kept
+   between plans (``LAYOUT_CACHE_SIZE``; they do not depend on traffic, SLO, pricing or region).
 3. **Fleet per hour** (:func:`_choose_layout`, :func:`_fleet`): ``n_h = clip(ceil(lambda_h /
    lambda*), min, max)`` for each layout; the cheapest layout wins. Requests above what the replicas
    serve within the SLO are late, above saturation dropped. When the maximum replica count cannot
-   keep up, the plan says so, how much traffic is late or dropped, and how many replicas would do.
+   keep up, the plan says so, how much traffic is late or dropped, and how many replicas would do;
+   the requests served then see the latency at the top of the curve (finite: the excess is shed).
 4. **Inference modes** (:func:`_inference_modes`): real-time, asynchronous, batch transform and
    serverless, each checked against its published limits (``estimator.modes``); the cheapest mode
    within limits that meets the SLO is recommended.
@@ -53,7 +55,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -187,24 +191,24 @@ def _two_class_weighted_quantile(values: FloatArray, in_a: npt.NDArray[np.bool_]
 
     The sorted values place each class-A value after the values below it; when no class-A value equals a
     class-B value the weights in sorted order follow (ties within a class carry equal weights, so their
-    order does not matter). A row with such a cross-class tie takes :func:`_weighted_quantile`.
+    order does not matter). A row with such a cross-class tie takes the general path.
     """
-    v = np.sort(values, axis=-1)
-    a = np.sort(values[:, in_a], axis=-1)
-    w = np.empty_like(v)
-    w[:] = w_b[:, None]
-    rank = np.arange(a.shape[1])
-    for i in range(v.shape[0]):
-        lo = np.searchsorted(v[i], a[i], side="left")
-        first = np.searchsorted(a[i], a[i], side="left")
-        ties_a = np.searchsorted(a[i], a[i], side="right") - first
-        if np.array_equal(np.searchsorted(v[i], a[i], side="right") - lo, ties_a):
-            w[i, lo + rank - first] = w_a[i]
-        else:  # a class-A value equals a class-B value: the general path decides their order
-            row_w = np.where(in_a, w_a[i], w_b[i])
-            order = np.argsort(values[i])
-            w[i] = row_w[order]
-            v[i] = values[i][order]
+    v = np.sort(values, axis=-1, kind="stable")  # runs of presorted values make the stable sort the faster
+    a = np.sort(values[:, in_a], axis=-1, kind="stable")
+    rows, na = a.shape
+    # a class-A value goes to the first equal value's place plus its rank among the equal class-A values
+    new_run = np.ones(a.shape, dtype=bool)
+    new_run[:, 1:] = a[:, 1:] != a[:, :-1]
+    rank = np.broadcast_to(np.arange(na), a.shape)
+    run_start = np.maximum.accumulate(np.where(new_run, rank, 0), axis=1)
+    lo = np.stack([np.searchsorted(v[i], a[i], side="left") for i in range(rows)])
+    is_a = np.zeros(v.shape, dtype=bool)
+    np.put_along_axis(is_a, lo + rank - run_start, True, axis=1)
+    cross = np.any((v[:, 1:] == v[:, :-1]) & (is_a[:, 1:] != is_a[:, :-1]), axis=1) | (is_a.sum(axis=1) != na)
+    w = np.where(is_a, w_a[:, None], w_b[:, None])
+    for i in np.flatnonzero(cross):  # a class-A value equals a class-B value: the general path orders them
+        order = np.argsort(values[i])
+        v[i], w[i] = values[i][order], np.where(in_a, w_a[i], w_b[i])[order]
     return _sorted_weighted_quantile(v, w, q)
 
 
@@ -905,9 +909,20 @@ class InfeasiblePlanError(InvalidInputError):
 # ----------------------------------------------------------------------------- helpers
 
 
+class _CallbackError(Exception):
+    """An exception raised by the caller's ``progress`` callback, carried through :func:`plan` unchanged."""
+
+    def __init__(self, original: Exception) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
 def _report(progress: Progress | None, frac: float, text: str) -> None:
     if progress is not None:
-        progress(min(max(frac, 0.0), 1.0), text)
+        try:
+            progress(min(max(frac, 0.0), 1.0), text)
+        except Exception as exc:
+            raise _CallbackError(exc) from exc
 
 
 def _fmt_usd(x: float) -> str:
@@ -1158,8 +1173,47 @@ class _Layout:
         return _Latency(ttft=out[0], e2e=out[1], tpot=out[2])
 
 
+LAYOUT_CACHE_SIZE: int = 32
+"""Layouts (replica model, saturation and latency curve) kept between calls of :func:`plan`: they depend on
+the model, accelerator, layout, token mix and assumptions only, not on traffic, SLO, pricing or region, so a
+page that changes those re-plans without the queueing model. :func:`clear_caches` empties it."""
+
+_layout_cache: OrderedDict[tuple[object, ...], _Layout] = OrderedDict()
+_layout_cache_lock = threading.Lock()
+
+
+def clear_caches() -> None:
+    """Forget the layouts analysed by earlier plans (benchmarks of the cold path, tests)."""
+    with _layout_cache_lock:
+        _layout_cache.clear()
+
+
+def _layout_key(inp: _Inputs, tp: int, pp: int) -> tuple[object, ...]:
+    s, a = inp.s, inp.s.assumptions
+    return (inp.model.model_dump_json(), inp.hw.model_dump_json(), s.model.model_dump_json(), tp, pp, inp.context,
+            _efficiency(s).model_dump_json(), a.memory_utilization, a.runtime_overhead_gb,
+            inp.workload.model_dump_json())
+
+
 def _analyse_layout(inp: _Inputs, tp: int, pp: int, mixes: dict[float, _Mix]) -> _Layout:
-    """Replica model, saturation (once) and the latency curve on ``LOAD_GRID_FRACTIONS`` of it.
+    """The layout's curve (:func:`_layout_curve`, from the cache when an earlier plan had it) and its SLO capacity."""
+    key = _layout_key(inp, tp, pp)
+    with _layout_cache_lock:
+        lay = _layout_cache.get(key)
+        if lay is not None:
+            _layout_cache.move_to_end(key)
+    if lay is None:
+        lay = _layout_curve(inp, tp, pp, mixes)
+        with _layout_cache_lock:
+            _layout_cache[key] = lay
+            while len(_layout_cache) > LAYOUT_CACHE_SIZE:
+                _layout_cache.popitem(last=False)
+    slo = inp.s.slo
+    return dataclasses.replace(lay, lam_slo=_max_load(lay.loads, lay.ttft, lay.e2e, slo.ttft_p95_s, slo.e2e_p95_s))
+
+
+def _layout_curve(inp: _Inputs, tp: int, pp: int, mixes: dict[float, _Mix]) -> _Layout:
+    """Replica model, saturation (once) and the latency curve on ``LOAD_GRID_FRACTIONS`` of it (``lam_slo`` 0).
 
     ``mixes`` holds the token-mix quadrature per attention window, shared by the layouts of one plan.
     """
@@ -1177,12 +1231,14 @@ def _analyse_layout(inp: _Inputs, tp: int, pp: int, mixes: dict[float, _Mix]) ->
     loads = np.asarray(LOAD_GRID_FRACTIONS) * sat
     q = _queue_metrics(kern, loads, sat)
     ttft, e2e = np.asarray(q.ttft_p95_s, dtype=float), np.asarray(q.e2e_p95_s, dtype=float)
+    tpot = np.asarray(q.tpot_s, dtype=float)
     occ = np.asarray(q.occupancy, dtype=float)
     limit = SLOT_OCCUPANCY_LIMIT * replica.max_batch
     occupancy_cap = float(np.interp(limit, occ, loads)) if occ[-1] > limit else float(loads[-1])
-    return _Layout(tp=tp, pp=pp, replica=replica, sat=sat, loads=loads, ttft=ttft, e2e=e2e,
-                   tpot=np.asarray(q.tpot_s, dtype=float), occupancy_cap=occupancy_cap,
-                   lam_slo=_max_load(loads, ttft, e2e, s.slo.ttft_p95_s, s.slo.e2e_p95_s))
+    for arr in (loads, ttft, e2e, tpot):
+        arr.flags.writeable = False  # shared between plans through the cache
+    return _Layout(tp=tp, pp=pp, replica=replica, sat=sat, loads=loads, ttft=ttft, e2e=e2e, tpot=tpot,
+                   occupancy_cap=occupancy_cap, lam_slo=0.0)
 
 
 @dataclass(frozen=True)
@@ -2314,6 +2370,8 @@ def plan(
         return _plan(scenario, progress, input_tokens, output_tokens, t_start)
     except EstimatorError:
         raise
+    except _CallbackError as exc:  # the caller's own progress callback failed: its exception, untouched
+        raise exc.original from None
     except Exception as exc:  # a numerical corner the model does not cover: say so, never a traceback
         raise EstimatorError(f"The capacity plan could not be computed for these inputs ({type(exc).__name__}: "
                              f"{exc}). Try less extreme traffic, token lengths or autoscaling limits.") from exc

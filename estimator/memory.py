@@ -471,22 +471,21 @@ class BatchMemory:
             step = min(step, max(self.prefill_chunk_tokens, batch))
         return step
 
-    def at(self, batch: int) -> BatchBytes:
-        """Memory at ``batch`` sequences: ``M_dev = W/(t p) + KV s_kv / p + A / t + O_runtime``."""
+    def _terms(self, batch: int) -> tuple[float, float, float, float, float]:
         kv = self.kv_bytes_per_sequence * float(batch)
         t = float(self.step_tokens(batch))
         act = t * self.activation_bytes_per_token + min(t, 256.0) * self.vocab_size * 4.0
-        dev_w = self.weights_bytes / (self.tp * self.pp)
-        dev_kv = kv * self.kv_share / self.pp
-        dev_act = act / self.tp
+        return kv, act, self.weights_bytes / (self.tp * self.pp), kv * self.kv_share / self.pp, act / self.tp
+
+    def at(self, batch: int) -> BatchBytes:
+        """Memory at ``batch`` sequences: ``M_dev = W/(t p) + KV s_kv / p + A / t + O_runtime``."""
+        kv, act, dev_w, dev_kv, dev_act = self._terms(batch)
         return BatchBytes(kv, act, dev_w, dev_kv, dev_act, dev_w + dev_kv + dev_act + self.runtime_overhead_bytes)
 
     def per_device_total_bytes(self, batch: int) -> float:
         """``M_dev`` of :meth:`at` alone (the fit check's hot path)."""
-        t = float(self.step_tokens(batch))
-        act = t * self.activation_bytes_per_token + min(t, 256.0) * self.vocab_size * 4.0
-        return (self.weights_bytes / (self.tp * self.pp) + self.kv_bytes_per_sequence * float(batch)
-                * self.kv_share / self.pp + act / self.tp + self.runtime_overhead_bytes)
+        _, _, dev_w, dev_kv, dev_act = self._terms(batch)
+        return dev_w + dev_kv + dev_act + self.runtime_overhead_bytes
 
     def fits(self, batch: int) -> bool:
         """Whether ``batch`` sequences fit the budget (``InferenceMemory.fits``; False without hardware)."""

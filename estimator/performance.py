@@ -34,9 +34,9 @@ under a second). The efficiency factors are fitted to published measurements
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -421,36 +421,107 @@ def allreduce_time_s(
     return np.where(n > 1, t, 0.0)
 
 
-def _causal_pairs(tokens: Any, window: Any) -> Any:
+@dataclass(frozen=True)
+class _Ops:
+    """Elementwise helpers of one backend: numpy for arrays, builtins for Python floats.
+
+    Both backends evaluate the same IEEE-754 double operations in the same order, so a scalar
+    :func:`estimate` and the same configuration inside :func:`estimate_arrays` agree to the last bit;
+    the float backend only skips numpy's per-call overhead.
+    """
+
+    minimum: Callable[[Any, Any], Any]
+    maximum: Callable[[Any, Any], Any]
+    where: Callable[[Any, Any, Any], Any]
+    any: Callable[[Any], bool]
+    all: Callable[[Any], bool]
+
+
+def _pick(cond: Any, a: Any, b: Any) -> Any:
+    return a if cond else b
+
+
+_NP = _Ops(np.minimum, np.maximum, np.where, np.any, np.all)
+_PY = _Ops(min, max, _pick, bool, bool)
+
+
+def _causal_pairs(tokens: Any, window: Any, xp: _Ops = _NP) -> Any:
     """Sum over positions c = 1..T of min(c, W): the (query, key) pairs of causal attention."""
     t = tokens
-    w = np.minimum(window, t)
+    if _no_window(window):  # W = inf: min(c, W) = c, and the (T - W) W term is exactly 0
+        return t * (t + 1.0) / 2.0
+    w = xp.minimum(window, t)
     return w * (w + 1.0) / 2.0 + (t - w) * w
 
 
-@dataclass
-class _Phase:
-    """Time of one phase, split by what limits each part (seconds)."""
+def _no_window(window: Any) -> bool:
+    return np.ndim(window) == 0 and window == math.inf
 
-    compute_s: Any  # kernels whose FLOPs ceiling is the larger
-    memory_s: Any  # kernels whose bytes ceiling is the larger (incl. elementwise traffic)
-    comm_s: Any
-    overhead_s: Any
-    flops: Any  # per device, one stage
-    bytes: Any  # per device, one stage
-    flops_ceiling_s: Any  # all FLOPs at the effective peak
-    bytes_ceiling_s: Any  # all bytes at the effective bandwidth
+
+def _cap_window(tokens: Any, window: Any, xp: _Ops) -> Any:
+    """``min(tokens, window)``; the tokens themselves without a sliding window (the same values)."""
+    return tokens if _no_window(window) else xp.minimum(tokens, window)
+
+
+class _Phase:
+    """Time of one phase, split by what limits each part (seconds), with its FLOPs and bytes.
+
+    The per-device FLOPs and bytes and the two ceilings are computed when first asked for, so an
+    evaluation that only wants latencies does not pay for them.
+    """
+
+    def __init__(self, lay: _Layout, compute_s: Any, memory_s: Any, comm_s: Any, overhead_s: Any,
+                 scale: Any, flops_total: Any, bytes_total: Any) -> None:
+        self.compute_s = compute_s  # kernels whose FLOPs ceiling is the larger
+        self.memory_s = memory_s  # kernels whose bytes ceiling is the larger (incl. elementwise traffic)
+        self.comm_s = comm_s
+        self.overhead_s = overhead_s
+        self._lay, self._scale = lay, scale
+        self._flops, self._bytes = flops_total, bytes_total  # (lin + attn FLOPs, (W + A) bytes, KV per device)
 
     @property
     def total_s(self) -> Any:
         return self.compute_s + self.memory_s + self.comm_s + self.overhead_s
 
-    def bound(self) -> Any:
+    @cached_property
+    def dev_flops(self) -> Any:
+        """FLOPs per device over the whole model (all its stages)."""
+        return self._flops / self._lay.tp
+
+    @cached_property
+    def dev_bytes(self) -> Any:
+        """Bytes per device over the whole model (all its stages)."""
+        w_other, kv_dev = self._bytes
+        return w_other / self._lay.tp + kv_dev
+
+    @property
+    def flops(self) -> Any:
+        """FLOPs per device of one stage."""
+        return self.dev_flops if self._lay.one_stage else self.dev_flops / self._lay.pp
+
+    @property
+    def bytes(self) -> Any:
+        """Bytes per device of one stage."""
+        return self.dev_bytes if self._lay.one_stage else self.dev_bytes / self._lay.pp
+
+    @property
+    def flops_ceiling_s(self) -> Any:
+        """All FLOPs at the effective peak."""
+        return _scaled(self.dev_flops / self._lay.peak, self._scale)
+
+    @property
+    def bytes_ceiling_s(self) -> Any:
+        """All bytes at the effective bandwidth."""
+        return _scaled(self.dev_bytes / self._lay.bw, self._scale)
+
+    def bound(self, xp: _Ops = _NP) -> Any:
         """Code into :data:`BOUNDS` of the largest of the four parts (ties to the earlier)."""
+        parts = (self.compute_s, self.memory_s, self.comm_s, self.overhead_s)
+        if xp is _PY:
+            return max(range(4), key=lambda k: (parts[k], -k))
         best = np.asarray(self.compute_s, dtype=float)
-        code = np.zeros(np.broadcast_shapes(best.shape, np.shape(self.memory_s), np.shape(self.comm_s),
-                                            np.shape(self.overhead_s)), dtype=np.int8)
-        for k, part in enumerate((self.memory_s, self.comm_s, self.overhead_s), start=1):
+        code = np.zeros(np.broadcast_shapes(best.shape, *(np.shape(p) for p in parts[1:])), dtype=np.int8)
+        for k, part in enumerate(parts[1:], start=1):
             greater = part > best
             if np.any(greater):
                 code[np.broadcast_to(greater, code.shape)] = k
@@ -458,37 +529,79 @@ class _Phase:
         return code
 
 
-def _kv_share(f: _ModelFeatures, tp: Any) -> Any:
+def _kv_share(f: _ModelFeatures, tp: Any, xp: _Ops = _NP) -> Any:
     """Fraction of the KV cache one tensor-parallel rank holds (replicated below one head)."""
     if np.ndim(f.kv_share_numer) == 0:
         kvh_s = float(f.kv_share_numer)
         if kvh_s <= 0:
             return 1.0
-        return np.maximum(kvh_s / tp, 1.0) / kvh_s
+        return xp.maximum(kvh_s / tp, 1.0) / kvh_s
     kvh = np.asarray(f.kv_share_numer, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.maximum(kvh / tp, 1.0) / kvh
     return np.where(kvh > 0, share, 1.0)
 
 
-def _links(h: _HardwareFeatures, tp: Any, pp: Any, eff: Efficiency) -> tuple[Any, Any, Any, Any]:
+def _links(h: _HardwareFeatures, tp: Any, pp: Any, eff: Efficiency, xp: _Ops = _NP) -> tuple[Any, Any, Any, Any]:
     """(TP link bw, TP latency, PP link bw, PP latency) per configuration."""
-    if np.ndim(h.max_per_node) == 0 and np.all(tp * pp <= h.max_per_node):
+    if np.ndim(h.max_per_node) == 0 and xp.all((tp if np.ndim(pp) == 0 and pp == 1 else tp * pp) <= h.max_per_node):
         lat = eff.link_latency_s * h.intra_latency_ratio
         return h.intra_link_bytes_per_s, lat, h.intra_link_bytes_per_s, lat
     tp_inter = tp > h.max_per_node
     pp_inter = tp * pp > h.max_per_node
-    tp_bw = np.where(tp_inter, h.inter_link_bytes_per_s, h.intra_link_bytes_per_s)
-    pp_bw = np.where(pp_inter, h.inter_link_bytes_per_s, h.intra_link_bytes_per_s)
-    tp_lat = eff.link_latency_s * np.where(tp_inter, h.inter_latency_ratio, h.intra_latency_ratio)
-    pp_lat = eff.link_latency_s * np.where(pp_inter, h.inter_latency_ratio, h.intra_latency_ratio)
+    tp_bw = xp.where(tp_inter, h.inter_link_bytes_per_s, h.intra_link_bytes_per_s)
+    pp_bw = xp.where(pp_inter, h.inter_link_bytes_per_s, h.intra_link_bytes_per_s)
+    tp_lat = eff.link_latency_s * xp.where(tp_inter, h.inter_latency_ratio, h.intra_latency_ratio)
+    pp_lat = eff.link_latency_s * xp.where(pp_inter, h.inter_latency_ratio, h.intra_latency_ratio)
     return tp_bw, tp_lat, pp_bw, pp_lat
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """What the phases of one evaluation share: degrees, effective ceilings, KV share, link terms.
+
+    ``one_stage`` marks ``pp = 1`` with every batch >= 1: one micro-batch and no bubble, so the
+    stage factors are exactly 1 and are skipped (``x * 1.0`` and ``x / 1.0`` are ``x``).
+    """
+
+    xp: _Ops
+    tp: Any
+    pp: Any
+    one_stage: bool
+    peak: Any  # effective FLOP/s
+    bw: Any  # effective bytes/s
+    share: Any  # of the KV cache one rank holds
+    dense_bytes_s: Any  # W_dense / t / bw: streaming the always-read weights (dense models), else None
+    ring: Any  # 2 (t - 1) / t of the ring all-reduce
+    multi: Any  # t > 1 (where there are all-reduces at all); False where none anywhere
+    tp_link_bytes_per_s: Any  # one direction x communication efficiency
+    tp_lat: Any  # all-reduce latency where t > 1, else 0
+    pp_bw: Any
+    pp_lat: Any
+
+
+def _layout(f: _ModelFeatures, h: _HardwareFeatures, eff: Efficiency, b: Any, tp: Any, pp: Any,
+            xp: _Ops = _NP) -> _Layout:
+    peak = h.peak_flops_per_s * eff.compute * xp.where(h.low_precision > 0, eff.low_precision_compute, 1.0)
+    bw = h.bandwidth_bytes_per_s * eff.memory
+    one_stage = np.ndim(pp) == 0 and pp == 1 and (b >= 1 if xp is _PY else np.size(b) == 0 or np.min(b) >= 1)
+    dense = np.ndim(f.n_experts) == 0 and f.n_experts <= 1 or np.all(np.asarray(f.n_experts) <= 1)
+    tp_bw, tp_lat, pp_bw, pp_lat = _links(h, tp, pp, eff, xp)
+    multi = tp > 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _Layout(
+            xp=xp, tp=tp, pp=pp, one_stage=bool(one_stage), peak=peak, bw=bw, share=_kv_share(f, tp, xp),
+            dense_bytes_s=f.dense_read_bytes / tp / bw if dense else None,
+            ring=2.0 * (tp - 1.0) / tp if xp.any(multi) else 0.0, multi=multi if xp.any(multi) else False,
+            tp_link_bytes_per_s=tp_bw * eff.communication, tp_lat=xp.where(multi, tp_lat, 0.0), pp_bw=pp_bw,
+            pp_lat=pp_lat,
+        )
+
+
 def _group_step(
-    f: _ModelFeatures, h: _HardwareFeatures, eff: Efficiency, tp: Any, pp: Any,
+    f: _ModelFeatures, lay: _Layout, eff: Efficiency,
     lin_flops: Any, attn_flops: Any, weight_tokens: Any, kv_bytes: Any, other_bytes: Any, comm_tokens: Any,
-    overhead_s: Any, stages: Any, share: Any,
+    overhead_s: Any, stages: Any,
 ) -> _Phase:
     """One forward over the whole model by a tensor-parallel group, scaled by ``stages / pp``.
 
@@ -500,90 +613,122 @@ def _group_step(
     with weights ``W``, KV-cache traffic ``KV`` and elementwise activation/logit traffic ``A``.
     FLOPs and bytes are totals for the micro-batch; per device they divide by ``tp`` (KV by the
     rank's head share). ``stages`` is how many stage-times the phase takes (``p`` for a decode
-    step with a full pipeline, ``m + p - 1`` for a prefill of ``m`` micro-batches).
+    step with a full pipeline, ``m + p - 1`` for a prefill of ``m`` micro-batches; None for one
+    stage, where the factor is exactly 1).
     """
-    peak = h.peak_flops_per_s * eff.compute * np.where(h.low_precision > 0, eff.low_precision_compute, 1.0)
-    bw = h.bandwidth_bytes_per_s * eff.memory
-    if np.all(np.asarray(f.n_experts) <= 1):
+    xp, tp, peak, bw = lay.xp, lay.tp, lay.peak, lay.bw
+    scale = None if stages is None else stages / lay.pp
+    if lay.dense_bytes_s is not None:
         w_bytes = f.dense_read_bytes
+        m_lin = _scaled(lay.dense_bytes_s, scale)
     else:
         w_bytes = f.dense_read_bytes + f.expert_bytes * expected_distinct_experts(
             f.n_experts, f.k_active, weight_tokens)
-    scale = stages / pp
-    c_lin = lin_flops / tp / peak * scale
-    m_lin = w_bytes / tp / bw * scale
-    kv_dev = kv_bytes * share
-    c_attn = attn_flops / tp / peak * scale
-    m_attn = kv_dev / bw * scale
-    m_other = other_bytes / tp / bw * scale
+        m_lin = _scaled(w_bytes / tp / bw, scale)
+    c_lin = _scaled(lin_flops / tp / peak, scale)
+    kv_dev = kv_bytes * lay.share
+    c_attn = _scaled(attn_flops / tp / peak, scale)
+    m_attn = _scaled(kv_dev / bw, scale)
+    m_other = _scaled(other_bytes / tp / bw, scale)
     lin_compute = c_lin >= m_lin
     attn_compute = c_attn >= m_attn
-    compute_s = np.where(lin_compute, c_lin, 0.0) + np.where(attn_compute, c_attn, 0.0)
-    memory_s = np.where(lin_compute, 0.0, m_lin) + np.where(attn_compute, 0.0, m_attn) + m_other
-    tp_bw, tp_lat, pp_bw, pp_lat = _links(h, tp, pp, eff)
+    compute_s, memory_s = _kernel_split(xp, lin_compute, c_lin, m_lin, attn_compute, c_attn, m_attn, m_other)
+    comm, p2p = _comm_s(f, lay, eff, comm_tokens)
+    return _Phase(lay, compute_s, memory_s, comm if lay.one_stage else comm * scale + p2p, overhead_s, scale,
+                  lin_flops + attn_flops, (w_bytes + other_bytes, kv_dev))
+
+
+def _kernel_split(xp: _Ops, lin_compute: Any, c_lin: Any, m_lin: Any, attn_compute: Any, c_attn: Any, m_attn: Any,
+                  m_other: Any) -> tuple[Any, Any]:
+    """(Time of the compute-bound kernels, time of the memory-bound ones plus elementwise traffic).
+
+    ``[c_lin if compute-bound] + [c_attn if compute-bound]`` and the complement plus ``m_other``;
+    same-shape arrays accumulate in place (adding nothing where a term is absent, which is exactly
+    adding 0.0).
+    """
+    shape = np.shape(c_attn)
+    if xp is _NP and len(shape) and np.shape(c_lin) == np.shape(m_attn) == np.shape(m_other) == shape:
+        compute_s = np.where(lin_compute, c_lin, 0.0)
+        np.add(compute_s, c_attn, out=compute_s, where=attn_compute)
+        memory_s = np.where(lin_compute, 0.0, m_lin)
+        np.add(memory_s, m_attn, out=memory_s, where=~attn_compute)
+        memory_s += m_other
+        return compute_s, memory_s
+    return (xp.where(lin_compute, c_lin, 0.0) + xp.where(attn_compute, c_attn, 0.0),
+            xp.where(lin_compute, 0.0, m_lin) + xp.where(attn_compute, 0.0, m_attn) + m_other)
+
+
+def _scaled(x: Any, scale: Any) -> Any:
+    return x if scale is None else x * scale
+
+
+def _comm_s(f: _ModelFeatures, lay: _Layout, eff: Efficiency, comm_tokens: Any) -> tuple[Any, Any]:
+    """(Tensor-parallel all-reduces of one stage, pipeline hand-offs) in seconds.
+
+    ``2 L x allreduce(tokens x d x 2 B)`` (:func:`allreduce_time_s`, the ring factor ``2 (t-1)/t``
+    precomputed) and ``(p - 1) (bytes / (b_link e) + latency)`` for the point-to-point sends.
+    """
+    xp = lay.xp
     act = comm_tokens * f.d_model * ACTIVATION_BYTES
     comm: Any = 0.0
-    if np.any(tp > 1):
-        comm = 2.0 * f.n_layers * allreduce_time_s(act, tp, tp_bw, tp_lat, eff.communication)
+    if xp.any(lay.multi):
+        ring = lay.ring * act / lay.tp_link_bytes_per_s + lay.tp_lat
+        if np.ndim(lay.tp_link_bytes_per_s) or not lay.tp_link_bytes_per_s > 0:
+            ring = xp.where(lay.multi, ring, 0.0)
+        comm = 2.0 * f.n_layers * ring  # where t = 1 the ring factor and the latency are 0: exactly 0 s
     p2p: Any = 0.0
-    if np.any(pp > 1):
+    if not lay.one_stage and xp.any(lay.pp > 1):
         with np.errstate(divide="ignore", invalid="ignore"):
-            p2p = np.where(pp > 1, (pp - 1.0) * (act / (pp_bw * eff.communication) + pp_lat), 0.0)
-    dev_flops = (lin_flops + attn_flops) / tp
-    dev_bytes = (w_bytes + other_bytes) / tp + kv_dev
-    return _Phase(
-        compute_s=compute_s,
-        memory_s=memory_s,
-        comm_s=comm * scale + p2p,
-        overhead_s=overhead_s,
-        flops=dev_flops / pp,
-        bytes=dev_bytes / pp,
-        flops_ceiling_s=dev_flops / peak * scale,
-        bytes_ceiling_s=dev_bytes / bw * scale,
-    )
+            p2p = xp.where(lay.pp > 1, (lay.pp - 1.0) * (act / (lay.pp_bw * eff.communication) + lay.pp_lat), 0.0)
+    return comm, p2p
 
 
-def _prefill(f: _ModelFeatures, h: _HardwareFeatures, eff: Efficiency, b: Any, i: Any, tp: Any, pp: Any) -> _Phase:
-    m = np.minimum(b, pp)
-    mb = b / m  # sequences per micro-batch
+def _micro_batches(lay: _Layout, b: Any) -> tuple[Any, Any]:
+    """(micro-batches ``m = min(B, p)``, sequences per micro-batch ``B / m``); (1, B) for one stage."""
+    if lay.one_stage:
+        return 1.0, b
+    m = lay.xp.minimum(b, lay.pp)
+    return m, b / m
+
+
+def _prefill(f: _ModelFeatures, lay: _Layout, eff: Efficiency, b: Any, i: Any) -> _Phase:
+    m, mb = _micro_batches(lay, b)
+    tokens = mb * i
     lin = mb * (i * f.body_flops_per_token + f.head_flops_per_token)
-    attn = mb * f.attn_flops_per_ctx_token * _causal_pairs(i, f.window)
-    kv_write = mb * np.minimum(i, f.window) * f.kv_bytes_per_token
+    attn = mb * f.attn_flops_per_ctx_token * _causal_pairs(i, f.window, lay.xp)
+    kv_write = (tokens if _no_window(f.window) else mb * lay.xp.minimum(i, f.window)) * f.kv_bytes_per_token
     other = mb * (i * f.act_bytes_per_token + f.logits_bytes_per_token)
-    return _group_step(f, h, eff, tp, pp, lin, attn, mb * i, kv_write, other, mb * i, eff.prefill_overhead_s,
-                       m + pp - 1.0, _kv_share(f, tp))
+    return _group_step(f, lay, eff, lin, attn, tokens, kv_write, other, tokens, eff.prefill_overhead_s,
+                       None if lay.one_stage else m + lay.pp - 1.0)
 
 
-def _decode(f: _ModelFeatures, h: _HardwareFeatures, eff: Efficiency, b: Any, ctx: Any, tp: Any, pp: Any) -> _Phase:
-    m = np.minimum(b, pp)
-    mb = b / m
-    cached = np.minimum(ctx, f.window)
+def _decode(f: _ModelFeatures, lay: _Layout, eff: Efficiency, b: Any, ctx: Any) -> _Phase:
+    _, mb = _micro_batches(lay, b)
+    cached = _cap_window(ctx, f.window, lay.xp)
     lin = mb * (f.body_flops_per_token + f.head_flops_per_token)
     attn = mb * f.attn_flops_per_ctx_token * cached
     kv = mb * (cached + 1.0) * f.kv_bytes_per_token
     other = mb * (f.act_bytes_per_token + f.logits_bytes_per_token)
-    return _group_step(f, h, eff, tp, pp, lin, attn, mb, kv, other, mb, eff.step_overhead_s, pp, _kv_share(f, tp))
+    return _group_step(f, lay, eff, lin, attn, mb, kv, other, mb, eff.step_overhead_s,
+                       None if lay.one_stage else lay.pp)
 
 
-def _mixed_iteration(
-    f: _ModelFeatures, h: _HardwareFeatures, eff: Efficiency, b: Any, i: Any, o: Any, tp: Any, pp: Any,
-) -> _Phase:
+def _mixed_iteration(f: _ModelFeatures, lay: _Layout, eff: Efficiency, b: Any, i: Any, o: Any) -> _Phase:
     """One continuous-batching iteration at steady state with ``b`` sequences in flight.
 
     Each iteration decodes one token for every sequence (mean context ``i + o/2``) and, since
     ``b/o`` sequences finish per iteration, prefills ``b/o`` new prompts in chunks.
     """
-    m = np.minimum(b, pp)
-    mb = b / m
+    _, mb = _micro_batches(lay, b)
     new = mb / o
-    cached = np.minimum(i + o / 2.0, f.window)
+    cached = _cap_window(i + o / 2.0, f.window, lay.xp)
     tokens = mb + new * i
     lin = mb * f.head_flops_per_token + tokens * f.body_flops_per_token
-    attn = f.attn_flops_per_ctx_token * (mb * cached + new * _causal_pairs(i, f.window))
-    kv = (mb * (cached + 1.0) + new * np.minimum(i, f.window)) * f.kv_bytes_per_token
+    attn = f.attn_flops_per_ctx_token * (mb * cached + new * _causal_pairs(i, f.window, lay.xp))
+    kv = (mb * (cached + 1.0) + new * _cap_window(i, f.window, lay.xp)) * f.kv_bytes_per_token
     other = tokens * f.act_bytes_per_token + mb * f.logits_bytes_per_token
-    return _group_step(f, h, eff, tp, pp, lin, attn, tokens, kv, other, tokens, eff.step_overhead_s, pp,
-                       _kv_share(f, tp))
+    return _group_step(f, lay, eff, lin, attn, tokens, kv, other, tokens, eff.step_overhead_s,
+                       None if lay.one_stage else lay.pp)
 
 
 def _as_array(name: str, value: npt.ArrayLike, minimum: float = 1.0) -> FloatArray:
@@ -594,51 +739,87 @@ def _as_array(name: str, value: npt.ArrayLike, minimum: float = 1.0) -> FloatArr
     return arr
 
 
+class _Evaluation:
+    """The static-batch figures of one (batch of) configuration(s), each computed when first asked for."""
+
+    def __init__(self, f: _ModelFeatures, h: _HardwareFeatures, eff: Efficiency,
+                 batch: Any, inp: Any, out: Any, tp: Any, pp: Any, xp: _Ops) -> None:
+        self.xp, self.batch, self.out = xp, batch, out
+        self.lay = lay = _layout(f, h, eff, batch, tp, pp, xp)
+        self.pre = _prefill(f, lay, eff, batch, inp)
+        self.dec = _decode(f, lay, eff, batch, inp + out / 2.0)
+        self.ttft_s = self.pre.total_s
+        self.tpot_s = self.dec.total_s
+        self.decode_s = (out - 1.0) * self.tpot_s
+        self.e2e_s = self.ttft_s + self.decode_s
+
+    @cached_property
+    def output_tokens_per_s(self) -> Any:
+        return self.batch * self.out / self.e2e_s
+
+    @cached_property
+    def prefill_bound(self) -> Any:
+        return self.pre.bound(self.xp)
+
+    @cached_property
+    def decode_bound(self) -> Any:
+        return self.dec.bound(self.xp)
+
+    def per_device(self) -> Any:
+        lay = self.lay
+        return self.output_tokens_per_s / (lay.tp if lay.one_stage else lay.tp * lay.pp)
+
+    def per_request(self) -> Any:
+        return self.xp.where(self.out > 1, 1.0 / self.tpot_s, self.out / self.e2e_s)
+
+    def binding(self) -> Any:
+        code = self.xp.where(self.decode_s / self.e2e_s >= 0.5, self.decode_bound, self.prefill_bound)
+        return code if self.xp is _PY else code.astype(np.int8)
+
+    @staticmethod
+    def intensity(ph: _Phase) -> Any:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return ph.flops / ph.bytes
+
+
+_RESULTS: dict[str, Callable[[_Evaluation], Any]] = {
+    "ttft_s": lambda r: r.ttft_s,
+    "tpot_s": lambda r: r.tpot_s,
+    "e2e_s": lambda r: r.e2e_s,
+    "output_tokens_per_s": lambda r: r.output_tokens_per_s,
+    "output_tokens_per_s_per_device": _Evaluation.per_device,
+    "output_tokens_per_s_per_request": _Evaluation.per_request,
+    "requests_per_s": lambda r: r.batch / r.e2e_s,
+    "prefill_bound": lambda r: r.prefill_bound,
+    "decode_bound": lambda r: r.decode_bound,
+    "binding": _Evaluation.binding,
+    "prefill_compute_s": lambda r: r.pre.flops_ceiling_s,
+    "prefill_memory_s": lambda r: r.pre.bytes_ceiling_s,
+    "prefill_comm_s": lambda r: r.pre.comm_s,
+    "prefill_compute_bound_s": lambda r: r.pre.compute_s,
+    "prefill_memory_bound_s": lambda r: r.pre.memory_s,
+    "decode_compute_s": lambda r: r.dec.flops_ceiling_s,
+    "decode_memory_s": lambda r: r.dec.bytes_ceiling_s,
+    "decode_comm_s": lambda r: r.dec.comm_s,
+    "decode_compute_bound_s": lambda r: r.dec.compute_s,
+    "decode_memory_bound_s": lambda r: r.dec.memory_s,
+    "prefill_flops_per_device": lambda r: r.pre.flops,
+    "prefill_bytes_per_device": lambda r: r.pre.bytes,
+    "decode_flops_per_device": lambda r: r.dec.flops,
+    "decode_bytes_per_device": lambda r: r.dec.bytes,
+    "prefill_intensity_flops_per_byte": lambda r: _Evaluation.intensity(r.pre),
+    "decode_intensity_flops_per_byte": lambda r: _Evaluation.intensity(r.dec),
+}
+"""How each result of :func:`estimate_arrays` comes out of an evaluation (in its documented order)."""
+
+
 def _core(
     f: _ModelFeatures, h: _HardwareFeatures, eff: Efficiency,
-    batch: Any, inp: Any, out: Any, tp: Any, pp: Any,
+    batch: Any, inp: Any, out: Any, tp: Any, pp: Any, xp: _Ops = _NP, outputs: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    pre = _prefill(f, h, eff, batch, inp, tp, pp)
-    dec = _decode(f, h, eff, batch, inp + out / 2.0, tp, pp)
-    ttft = pre.total_s
-    tpot = dec.total_s
-    e2e = ttft + (out - 1.0) * tpot
-    devices = tp * pp
-    tput = batch * out / e2e
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pre_ai = pre.flops / pre.bytes
-        dec_ai = dec.flops / dec.bytes
-    pre_b = pre.bound()
-    dec_b = dec.bound()
-    decode_share = (out - 1.0) * tpot / e2e
-    return {
-        "ttft_s": ttft,
-        "tpot_s": tpot,
-        "e2e_s": e2e,
-        "output_tokens_per_s": tput,
-        "output_tokens_per_s_per_device": tput / devices,
-        "output_tokens_per_s_per_request": np.where(out > 1, 1.0 / tpot, out / e2e),
-        "requests_per_s": batch / e2e,
-        "prefill_bound": pre_b,
-        "decode_bound": dec_b,
-        "binding": np.where(decode_share >= 0.5, dec_b, pre_b).astype(np.int8),
-        "prefill_compute_s": pre.flops_ceiling_s,
-        "prefill_memory_s": pre.bytes_ceiling_s,
-        "prefill_comm_s": pre.comm_s,
-        "prefill_compute_bound_s": pre.compute_s,
-        "prefill_memory_bound_s": pre.memory_s,
-        "decode_compute_s": dec.flops_ceiling_s,
-        "decode_memory_s": dec.bytes_ceiling_s,
-        "decode_comm_s": dec.comm_s,
-        "decode_compute_bound_s": dec.compute_s,
-        "decode_memory_bound_s": dec.memory_s,
-        "prefill_flops_per_device": pre.flops,
-        "prefill_bytes_per_device": pre.bytes,
-        "decode_flops_per_device": dec.flops,
-        "decode_bytes_per_device": dec.bytes,
-        "prefill_intensity_flops_per_byte": pre_ai,
-        "decode_intensity_flops_per_byte": dec_ai,
-    }
+    """The static-batch results named in ``outputs`` (all of :data:`_RESULTS` by default)."""
+    ev = _Evaluation(f, h, eff, batch, inp, out, tp, pp, xp)
+    return {k: _RESULTS[k](ev) for k in (_RESULTS if outputs is None else outputs)}
 
 
 def _check_parallel_arrays(model: ModelSpec, hardware: HardwareSpec, tp: FloatArray, pp: FloatArray) -> None:
@@ -646,19 +827,38 @@ def _check_parallel_arrays(model: ModelSpec, hardware: HardwareSpec, tp: FloatAr
         raise InvalidInputError("tensor and pipeline parallel degrees must be whole numbers")
     bad = np.mod(model.n_heads, tp) != 0
     if np.any(bad):
-        t = int(np.asarray(tp)[bad].flat[0]) if np.ndim(tp) else int(tp)
-        raise InvalidInputError(
-            f"tensor parallel degree {t} does not divide {model.name}'s {model.n_heads} attention heads; "
-            f"use one of {', '.join(str(x) for x in _divisors(model.n_heads, 64))}"
-        )
-    if np.any(pp > model.total_layers):
+        raise _tp_error(model, int(np.asarray(tp)[bad].flat[0]) if np.ndim(tp) else int(tp))
+    n = tp * pp
+    _check_layout(model, hardware, bool(np.any(pp > model.total_layers)), bool(np.any(n > hardware.max_per_node)),
+                  bool(np.any((n > 1) & (n <= hardware.max_per_node))))
+
+
+def _check_parallel_ints(model: ModelSpec, hardware: HardwareSpec, tp: int, pp: int) -> None:
+    """:func:`_check_parallel_arrays` for one whole-number layout (same checks, same messages)."""
+    if model.n_heads % tp:
+        raise _tp_error(model, tp)
+    n = tp * pp
+    _check_layout(model, hardware, pp > model.total_layers, n > hardware.max_per_node, 1 < n <= hardware.max_per_node)
+
+
+def _tp_error(model: ModelSpec, tp: int) -> InvalidInputError:
+    return InvalidInputError(
+        f"tensor parallel degree {tp} does not divide {model.name}'s {model.n_heads} attention heads; "
+        f"use one of {', '.join(str(x) for x in _divisors(model.n_heads, 64))}"
+    )
+
+
+def _check_layout(model: ModelSpec, hardware: HardwareSpec, too_deep: bool, beyond_node: bool,
+                  within_node: bool) -> None:
+    """Raise where a layout has more stages than layers or needs a link the catalog lacks."""
+    if too_deep:
         raise InvalidInputError(f"pipeline parallel degree exceeds {model.name}'s {model.total_layers} layers")
-    if np.any(tp * pp > hardware.max_per_node) and hardware.inter_node_bandwidth_bytes_per_s <= 0:
+    if beyond_node and hardware.inter_node_bandwidth_bytes_per_s <= 0:
         raise InvalidInputError(
             f"{hardware.name} holds at most {hardware.max_per_node} per node and the catalog has no "
             "inter-node network for it; keep tensor x pipeline parallel within one node"
         )
-    if np.any((tp * pp > 1) & (tp * pp <= hardware.max_per_node)) and hardware.intra_node_bandwidth_bytes_per_s <= 0:
+    if within_node and hardware.intra_node_bandwidth_bytes_per_s <= 0:
         raise InvalidInputError(
             f"the catalog lists no link between {hardware.name} devices in one node; use tensor and pipeline "
             "parallel degree 1"
@@ -706,6 +906,7 @@ def estimate_arrays(
     compute_dtype: DType | str | None = None,
     efficiency: Efficiency | None = None,
     check_memory: bool = True,
+    outputs: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Vectorized :func:`estimate` over numpy arrays of batch, lengths and parallel degrees.
 
@@ -720,44 +921,125 @@ def estimate_arrays(
     ``input + output`` tokens + runtime overhead within the memory budget;
     ``memory_per_device_bytes`` beside it).
 
+    ``outputs`` names the results to return (all of them by default, in the order above); a
+    shorter list skips the arithmetic and the arrays of the rest (``("ttft_s", "tpot_s",
+    "e2e_s")`` is several times faster than everything). Unknown names raise ``InvalidInputError``.
+
     Static batching: all ``batch`` sequences prefill together, then decode ``output - 1`` steps at
     the mean context ``input + output/2``. Nothing here raises for configurations that do not fit;
     check ``fits`` (the scalar :func:`estimate` raises instead).
     """
     m, h, d, kv, c = _prepare(model, hardware, dtype, kv_dtype, compute_dtype)
-    eff = efficiency or Efficiency()
-    b = _as_array("batch", batch)
-    i = _as_array("input_tokens", input_tokens)
-    o = _as_array("output_tokens", output_tokens)
-    t = _as_array("tp", tp)
-    p = _as_array("pp", pp)
-    _check_parallel_arrays(m, h, t, p)
-    if np.any(i + o > m.max_context):
+    eff = efficiency or _default_efficiency()
+    args = _array_args(m, h, batch, input_tokens, output_tokens, tp, pp)
+    names = _result_names(outputs, check_memory)
+    f = _model_features(m, d, kv)
+    hw = _hardware_features(h, c)
+    mem = (memory.weights_bytes(m, d), h.memory_bytes * memory.MEMORY_UTILIZATION)
+
+    def evaluate(b: Any, i: Any, o: Any, t: Any, p: Any) -> dict[str, Any]:
+        ev = _Evaluation(f, hw, eff, b, i, o, t, p, _NP)
+        res = {k: _RESULTS[k](ev) for k in names if k in _RESULTS}
+        if check_memory and _MEMORY_RESULTS & set(names):
+            per_dev = _memory_per_device(f, ev.lay, mem[0], b, i + o)
+            res.update({"memory_per_device_bytes": per_dev, "fits": per_dev <= mem[1]})
+        return {k: res[k] for k in names}
+
+    return _chunked(evaluate, args)
+
+
+_CHUNK = 16384
+"""Configurations evaluated per pass in :func:`estimate_arrays` (keeps temporaries cache-resident)."""
+
+_MEMORY_RESULTS = frozenset({"memory_per_device_bytes", "fits"})
+
+
+def _result_names(outputs: Sequence[str] | None, check_memory: bool) -> list[str]:
+    """The results :func:`estimate_arrays` returns: ``outputs`` checked, or all of them in order."""
+    every = [*_RESULTS, *(_MEMORY_RESULTS_ORDER if check_memory else ())]
+    if outputs is None:
+        return every
+    unknown = [k for k in outputs if k not in every]
+    if unknown:
+        extra = "" if check_memory else " (memory results need check_memory=True)"
+        raise InvalidInputError(f"unknown results {unknown}{extra}; choose from {', '.join(every)}")
+    return list(dict.fromkeys(outputs))
+
+
+_MEMORY_RESULTS_ORDER = ("memory_per_device_bytes", "fits")
+
+
+def _array_args(
+    m: ModelSpec, h: HardwareSpec, batch: Any, inp: Any, out: Any, tp: Any, pp: Any,
+) -> tuple[npt.NDArray[Any], ...]:
+    """Validated (batch, input, output, tp, pp) arrays, kept in their own int or float type.
+
+    Same checks and messages as converting each to float and testing it (finite, at least 1), the
+    parallel layout and the context window, but with reductions instead of full-size temporaries.
+    """
+    b, i, o, t, p = (_checked_array(name, v) for name, v in
+                     (("batch", batch), ("input_tokens", inp), ("output_tokens", out), ("tp", tp), ("pp", pp)))
+    if t.dtype.kind == "f" or p.dtype.kind == "f":
+        if np.any(t != np.floor(t)) or np.any(p != np.floor(p)):
+            raise InvalidInputError("tensor and pipeline parallel degrees must be whole numbers")
+    if not _divides_all(m.n_heads, t):
+        bad = np.mod(m.n_heads, t) != 0
+        raise _tp_error(m, int(np.asarray(t)[bad].flat[0]) if np.ndim(t) else int(t))
+    _check_layout(m, h, bool(np.any(p > m.total_layers)), bool(_largest(t) * _largest(p) > h.max_per_node),
+                  h.intra_node_bandwidth_bytes_per_s <= 0 and bool(np.any((t * p > 1) & (t * p <= h.max_per_node))))
+    if _largest(i) + _largest(o) > m.max_context and np.any(i + o > m.max_context):
         raise InvalidInputError(
             f"input + output tokens exceed {m.name}'s context window of {m.max_context:,} tokens"
         )
-    f = _model_features(m, d, kv)
-    hw = _hardware_features(h, c)
-    budget = h.memory_bytes * memory.MEMORY_UTILIZATION
+    return b, i, o, t, p
 
-    def evaluate(b_: Any, i_: Any, o_: Any, t_: Any, p_: Any) -> dict[str, Any]:
-        res = _core(f, hw, eff, b_, i_, o_, t_, p_)
-        if check_memory:
-            per_dev = _memory_per_device(m, d, f, b_, i_ + o_, t_, p_)
-            res["memory_per_device_bytes"] = per_dev
-            res["fits"] = per_dev <= budget
-        return res
 
-    shape = np.broadcast_shapes(b.shape, i.shape, o.shape, t.shape, p.shape)
+def _largest(a: npt.NDArray[Any]) -> Any:
+    """The largest element (0 for an empty array): ``max(x) * max(y) >= x * y`` for positive arrays."""
+    return a.max() if a.size else 0
+
+
+def _divides_all(n: int, degrees: npt.NDArray[Any]) -> bool:
+    """Whether every element of ``degrees`` (whole numbers >= 1) divides ``n``, without a full-size modulo.
+
+    Whole-number arrays of moderate degrees are counted by value (one pass) and only the distinct
+    degrees are tested.
+    """
+    if degrees.dtype.kind in "iu" and degrees.size > 64 and _largest(degrees) <= 1 << 16:
+        present = np.flatnonzero(np.bincount(degrees.ravel()))
+        return not np.any(n % present)
+    return not np.any(np.mod(n, degrees) != 0)
+
+
+def _checked_array(name: str, value: npt.ArrayLike, minimum: float = 1.0) -> npt.NDArray[Any]:
+    """``value`` as an int or float array (other types as float), each element finite and >= ``minimum``."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iuf":
+        arr = np.asarray(value, dtype=float)
+    if arr.size:
+        lo = arr.min()
+        ok = lo >= minimum and (arr.dtype.kind != "f" or bool(np.isfinite(arr.max())))
+        if not ok:
+            _as_array(name, arr.astype(float), minimum)
+    return arr
+
+
+def _chunked(evaluate: Callable[..., dict[str, Any]], args: tuple[npt.NDArray[Any], ...]) -> dict[str, Any]:
+    """``evaluate`` over the broadcast arguments as float64, in :data:`_CHUNK`-sized pieces.
+
+    Small inputs come back as read-only broadcast views of one evaluation; large ones are evaluated
+    chunk by chunk (temporaries stay in cache) into one new array per result. Int arguments are
+    converted chunk by chunk; 0-d ones stay scalars.
+    """
+    shape = np.broadcast_shapes(*(a.shape for a in args))
     n = math.prod(shape)
     if n <= _CHUNK:
-        return {k: np.broadcast_to(v, shape) for k, v in evaluate(b, i, o, t, p).items()}
-    # Large sweeps run in cache-sized chunks: the temporaries stay in L2/L3 instead of paging.
-    flat = [x.ravel() if x.shape == shape else np.broadcast_to(x, shape).ravel() for x in (b, i, o, t, p)]
+        return {k: np.broadcast_to(v, shape) for k, v in evaluate(*(_float(a) for a in args)).items()}
+    flat = [a if a.ndim == 0 else (a if a.shape == shape else np.broadcast_to(a, shape)).ravel() for a in args]
     out: dict[str, Any] = {}
     for start in range(0, n, _CHUNK):
         stop = min(start + _CHUNK, n)
-        part = evaluate(*(x[start:stop] for x in flat))
+        part = evaluate(*(_float(a if a.ndim == 0 else a[start:stop]) for a in flat))
         for k, v in part.items():
             if k not in out:
                 out[k] = np.empty(n, dtype=np.asarray(v).dtype)
@@ -765,15 +1047,16 @@ def estimate_arrays(
     return {k: v.reshape(shape) for k, v in out.items()}
 
 
-_CHUNK = 32768
-"""Configurations evaluated per pass in :func:`estimate_arrays` (keeps temporaries cache-resident)."""
+def _float(a: npt.NDArray[Any]) -> Any:
+    return np.float64(a) if a.ndim == 0 else np.asarray(a, dtype=np.float64)
 
 
-def _memory_per_device(m: ModelSpec, d: DType, f: _ModelFeatures, b: Any, ctx: Any, tp: Any, pp: Any) -> Any:
+def _memory_per_device(f: _ModelFeatures, lay: _Layout, weights: float, b: Any, ctx: Any) -> Any:
     """Weights/(t p) + KV x share / p + runtime overhead (activations of 8k-token chunks ignored)."""
-    w = memory.weights_bytes(m, d)
-    kv = b * np.minimum(ctx, f.window) * f.kv_bytes_per_token * _kv_share(f, tp) / pp
-    return w / (tp * pp) + kv + memory.RUNTIME_OVERHEAD_BYTES
+    kv = b * _cap_window(ctx, f.window, lay.xp) * f.kv_bytes_per_token * lay.share
+    if lay.one_stage:
+        return weights / lay.tp + kv + memory.RUNTIME_OVERHEAD_BYTES
+    return weights / (lay.tp * lay.pp) + kv / lay.pp + memory.RUNTIME_OVERHEAD_BYTES
 
 
 # ---------------------------------------------------------------- scalar API
@@ -911,24 +1194,13 @@ def estimate(
     'memory bandwidth'
     """
     m, h, d, kv, c = _prepare(model, hardware, dtype, kv_dtype, compute_dtype)
-    b = _int_arg("batch", batch)
-    i = _int_arg("input_tokens", input_tokens)
-    o = _int_arg("output_tokens", output_tokens)
-    t = _int_arg("tp", tp)
-    p = _int_arg("pp", pp)
-    eff = efficiency or Efficiency()
-    _check_parallel_arrays(m, h, np.asarray(float(t)), np.asarray(float(p)))
-    if i + o > m.max_context:
-        raise InvalidInputError(
-            f"{i:,} input + {o:,} output tokens exceed {m.name}'s context window of {m.max_context:,}"
-        )
-    mem = memory.inference_memory(m, d, kv, i + o, b, hardware=h, tp=t, pp=p, prefill_chunk_tokens=8192)
-    if not mem.fits:
+    b, i, o, t, p = _scalar_layout(m, h, batch, input_tokens, output_tokens, tp, pp)
+    eff = efficiency or _default_efficiency()
+    mem = memory.batch_memory(m, d, kv, i + o, hardware=h, tp=t, pp=p, prefill_chunk_tokens=8192)
+    if not mem.fits(b):
         raise _fit_error(m, h, d, kv, i + o, b, t, p)
-    best = memory.max_batch(m, h, d, kv, i + o, tp=t, pp=p)
-    f = _model_features(m, d, kv)
-    hw = _hardware_features(h, c)
-    r = _core(f, hw, eff, np.float64(b), np.float64(i), np.float64(o), np.float64(t), np.float64(p))
+    r = _core(_model_features(m, d, kv), _hardware_features(h, c), eff,
+              float(b), float(i), float(o), float(t), float(p), _PY)
     fl = {k: float(v) for k, v in r.items() if not k.endswith("bound") and k != "binding"}
     return PerformanceEstimate(
         model_id=m.model_id, hardware_id=h.hardware_id, dtype=d, kv_dtype=kv, compute_dtype=c,
@@ -945,11 +1217,34 @@ def estimate(
         decode_memory_s=fl["decode_memory_s"], decode_comm_s=fl["decode_comm_s"],
         prefill_intensity_flops_per_byte=fl["prefill_intensity_flops_per_byte"],
         decode_intensity_flops_per_byte=fl["decode_intensity_flops_per_byte"],
-        memory_per_device_bytes=mem.per_device_total_bytes,
+        memory_per_device_bytes=mem.per_device_total_bytes(b),
         memory_budget_bytes=mem.device_budget_bytes or 0.0,
-        max_batch=best,
+        max_batch=mem.max_batch(),
         efficiency=eff,
     )
+
+
+def _scalar_layout(
+    m: ModelSpec, h: HardwareSpec, batch: Any, input_tokens: Any, output_tokens: Any, tp: Any, pp: Any,
+) -> tuple[int, int, int, int, int]:
+    """Validated (batch, input, output, tp, pp) of one configuration, as ints."""
+    b = _int_arg("batch", batch)
+    i = _int_arg("input_tokens", input_tokens)
+    o = _int_arg("output_tokens", output_tokens)
+    t = _int_arg("tp", tp)
+    p = _int_arg("pp", pp)
+    _check_parallel_ints(m, h, t, p)
+    if i + o > m.max_context:
+        raise InvalidInputError(
+            f"{i:,} input + {o:,} output tokens exceed {m.name}'s context window of {m.max_context:,}"
+        )
+    return b, i, o, t, p
+
+
+@lru_cache(maxsize=1)
+def _default_efficiency() -> Efficiency:
+    """The fitted defaults (``Efficiency()``), made once: the model is frozen."""
+    return Efficiency()
 
 
 # ---------------------------------------------------------------- continuous batching
@@ -1001,7 +1296,8 @@ def _steady(
     f: _ModelFeatures, hw: _HardwareFeatures, eff: Efficiency, b: Any, i: Any, o: Any, t: Any, p: Any,
     chunk: int,
 ) -> dict[str, Any]:
-    it = _mixed_iteration(f, hw, eff, b, i, o, t, p)
+    lay = _layout(f, hw, eff, b, t, p)
+    it = _mixed_iteration(f, lay, eff, b, i, o)
     t_iter = it.total_s
     tput = b / t_iter
     return {

@@ -45,6 +45,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -83,6 +84,7 @@ SQLITE_FILE = "scenarios.sqlite"
 LEGACY_FILE = "scenarios.duckdb"
 _BUSY_TIMEOUT_MS = 5_000
 _ATTEMPTS = 40
+_RETRY_BUDGET_S = 15.0  # give up (StoreBusyError) after retrying this long
 _BACKOFF_MAX_S = 0.25
 _DAY_S = 86_400.0
 _SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26  # primary result codes (sqlite.org/rescode.html)
@@ -118,6 +120,10 @@ VERSIONS = sa.Table(
 _COLUMNS = (VERSIONS.c.id, VERSIONS.c.key, VERSIONS.c.version, VERSIONS.c.scenario_json, VERSIONS.c.page,
             VERSIONS.c.saved_at, NAMES.c.name, NAMES.c.note, NAMES.c.head_id, NAMES.c.versions,
             NAMES.c.created_at, NAMES.c.updated_at, NAMES.c.deleted_at)
+
+
+class _Conflict(Exception):
+    """A concurrent writer changed what this transaction read: retry it."""
 
 
 class StoreUnavailableError(StoreError):
@@ -314,11 +320,12 @@ class ScenarioStore:
             if self.backend == "sqlite":  # check before anything writes to the file
                 self._retrying(lambda: self._transact(engine, _quick_check, write=False))
                 self._retrying(lambda: _set_wal_mode(engine))
-            self._retrying(lambda: self._transact(engine, self._create_schema, write=True))
+            # only write when there is something to do: another process may hold the write lock for a while
+            if not self._retrying(lambda: self._transact(engine, _schema_ready, write=False)):
+                self._retrying(lambda: self._transact(engine, self._create_schema, write=True))
             self._file_id = self._sqlite_file_id() if self.backend == "sqlite" else None
             self._import_legacy(engine)
-            cutoff = _epoch_s() - TRASH_DAYS * _DAY_S
-            self._retrying(lambda: self._transact(engine, lambda c: _purge(c, cutoff), write=True))
+            self._purge_expired(engine)
         except BaseException:
             if self._engine_obj is engine:
                 self._dispose()
@@ -347,6 +354,13 @@ class ScenarioStore:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
         _meta.create_all(conn, checkfirst=True)
 
+    def _purge_expired(self, engine: Engine) -> None:
+        """Delete what has been in the trash longer than ``TRASH_DAYS`` (a write only if there is some)."""
+        cutoff = _epoch_s() - TRASH_DAYS * _DAY_S
+        expired = sa.select(NAMES.c.key).where(NAMES.c.deleted_at.is_not(None), NAMES.c.deleted_at < cutoff)
+        if self._retrying(lambda: self._transact(engine, lambda c: c.execute(expired.limit(1)).first(), write=False)):
+            self._retrying(lambda: self._transact(engine, lambda c: _purge(c, cutoff), write=True))
+
     def close(self) -> None:
         """Close the connections (a later operation reopens them)."""
         with self._lock:
@@ -372,16 +386,18 @@ class ScenarioStore:
         return self._retrying(lambda: self._transact(self._engine(), fn, write=write), conflict)
 
     def _retrying(self, op: Callable[[], T], conflict: EstimatorError | None = None) -> T:
-        delay = 0.002
+        delay, deadline = 0.002, time.monotonic() + _RETRY_BUDGET_S
         for _ in range(_ATTEMPTS):
             try:
                 return op()
-            except sa_exc.IntegrityError:
+            except (sa_exc.IntegrityError, _Conflict):
                 if conflict is not None:
                     raise conflict from None
             except (sa_exc.SQLAlchemyError, sqlite3.Error, OSError) as exc:
                 if not _is_retryable(exc):
                     raise self._translate(exc) from None
+            if time.monotonic() > deadline:
+                break
             time.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not security
             delay = min(delay * 2, _BACKOFF_MAX_S)
         raise StoreBusyError(_BUSY_MESSAGE)
@@ -390,12 +406,21 @@ class ScenarioStore:
         """A driver error as a store error a person can act on (no paths, URLs or process ids)."""
         log.info("saved-scenario store (%s): %s: %s", self.backend, type(exc).__name__, exc)
         if _is_corrupt(exc) and self.backend == "sqlite":
-            self._quarantine()
-            return StoreCorruptError(_CORRUPT_MESSAGE)
+            if self._quarantine():
+                return StoreCorruptError(_CORRUPT_MESSAGE)
+            return StoreUnavailableError(
+                "The saved-scenario store is damaged and could not be moved aside (the data directory is not "
+                f"writable); ask the administrator to move it away. {_LINKS_HINT}"
+            )
         if self.backend == "postgresql" and isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
             return StoreUnavailableError(
                 "The saved-scenario store (the PostgreSQL server named by LLMCP_DATABASE_URL) cannot be reached "
                 f"or refused the login; check that the server runs and the URL is right. {_LINKS_HINT}"
+            )
+        if self.backend == "postgresql":
+            return StoreUnavailableError(
+                "The saved-scenario store (PostgreSQL) refused the operation; check that the database user of "
+                f"LLMCP_DATABASE_URL may create and write tables, then try again. {_LINKS_HINT}"
             )
         reason = _reason(exc)
         return StoreUnavailableError(
@@ -403,8 +428,9 @@ class ScenarioStore:
             f"directory (LLMCP_HOME) is writable and has free space, then try again. {_LINKS_HINT}"
         )
 
-    def _quarantine(self) -> None:
-        """Move a damaged SQLite file (and its -wal/-shm) aside under a new name; never overwrite."""
+    def _quarantine(self) -> bool:
+        """Move a damaged SQLite file (and its -wal/-shm) aside under a new name, never overwriting;
+        whether it is out of the way now (moved by this or another process)."""
         with self._lock:
             damaged_id = self._file_id or self._sqlite_file_id()
             self._dispose()
@@ -413,7 +439,7 @@ class ScenarioStore:
             try:
                 with _file_lock(self.home / f"{SQLITE_FILE}.lock"):
                     if damaged_id is None or self._sqlite_file_id() != damaged_id:
-                        return  # another process moved it already
+                        return True  # another process moved it already
                     for suffix in ("", "-wal", "-shm"):
                         src = Path(f"{self.path}{suffix}")
                         dst = Path(f"{target}{suffix}")
@@ -421,9 +447,10 @@ class ScenarioStore:
                             src.rename(dst)
             except OSError as exc:
                 log.error("saved-scenario store: could not move the damaged file %s aside: %s", self.path, exc)
-                return
+                return False
             log.error("saved-scenario store: %s was damaged; moved to %s", self.path, target)
             self._notices.append(_CORRUPT_MESSAGE)
+            return True
 
     # ------------------------------------------------------------ legacy DuckDB import
     def _import_legacy(self, engine: Engine) -> None:
@@ -468,7 +495,9 @@ class ScenarioStore:
             key = conn.execute(sa.select(NAMES.c.key).where(
                 NAMES.c.name == name, NAMES.c.deleted_at.is_(None))).scalar()
             if key is not None:
-                return _add_version(conn, key, new_id, payload, now, note)
+                if _add_version(conn, key, new_id, payload, now, note) is None:
+                    raise _Conflict  # trashed by another writer since the SELECT: start over
+                return new_id
             conn.execute(NAMES.insert().values(key=new_id, name=name, note=note, head_id=new_id, versions=1,
                                                created_at=now, updated_at=now, deleted_at=None))
             _insert_version(conn, new_id, new_id, 1, payload, now)
@@ -532,10 +561,13 @@ class ScenarioStore:
         payload = (scenario.model_dump_json(), scenario.version, current.page)
         key = self._key_of(current.id)
 
-        def write(conn: Connection) -> str:
+        def write(conn: Connection) -> str | None:
             return _add_version(conn, key, secrets.token_urlsafe(8), payload, _epoch_s(), "")
 
-        return self._run(write, write=True)
+        new_id = self._run(write, write=True)
+        if new_id is None:
+            raise NotFoundError(f"No saved scenario has the id {scenario_id!r}; it was just deleted.")
+        return new_id
 
     def duplicate(self, scenario_id: str, name: str | None = None) -> str:
         src = self.get(scenario_id)
@@ -554,8 +586,7 @@ class ScenarioStore:
 
     def trash(self) -> builtins.list[SavedScenario]:
         """Scenarios in the trash (newest version each), most recently deleted first; purges expired ones."""
-        cutoff = _epoch_s() - TRASH_DAYS * _DAY_S
-        self._run(lambda c: _purge(c, cutoff), write=True)
+        self._purge_expired(self._engine())
         query = (_joined(head=True).where(NAMES.c.deleted_at.is_not(None))
                  .order_by(NAMES.c.deleted_at.desc(), VERSIONS.c.id))
         return [_saved(r) for r in self._run(lambda c: c.execute(query).all())]
@@ -602,13 +633,16 @@ def _insert_version(conn: Connection, vid: str, key: str, version: int,
 
 
 def _add_version(conn: Connection, key: str, new_id: str, payload: tuple[str, int, str], now: float,
-                 note: str) -> str:
-    """Append version ``versions + 1`` to ``key`` (the UPDATE row-locks it on PostgreSQL)."""
+                 note: str) -> str | None:
+    """Append version ``versions + 1`` to the live scenario ``key`` (the UPDATE row-locks it on
+    PostgreSQL); None, and nothing written, if it is in the trash."""
     values: dict[str, object] = {"versions": NAMES.c.versions + 1, "head_id": new_id, "updated_at": now}
     if note:
         values["note"] = note
-    number = conn.execute(NAMES.update().where(NAMES.c.key == key).values(**values)
-                          .returning(NAMES.c.versions)).scalar()
+    number = conn.execute(NAMES.update().where(NAMES.c.key == key, NAMES.c.deleted_at.is_(None))
+                          .values(**values).returning(NAMES.c.versions)).scalar()
+    if number is None:
+        return None
     _insert_version(conn, new_id, key, _int(number), payload, now)
     return new_id
 
@@ -621,6 +655,11 @@ def _free_name(conn: Connection, name: str) -> str:
                                                      NAMES.c.deleted_at.is_(None))).first() is None:
             return candidate
     return f"{name} ({secrets.token_hex(3)})"
+
+
+def _schema_ready(conn: Connection) -> bool:
+    """Whether both tables exist (they are created with their indexes in one transaction)."""
+    return {NAMES.name, VERSIONS.name} <= set(sa.inspect(conn).get_table_names())
 
 
 def _purge(conn: Connection, cutoff: float) -> None:
@@ -638,8 +677,35 @@ def _quick_check(conn: Connection) -> None:
         raise sa_exc.DatabaseError("PRAGMA quick_check", None, err)
 
 
-def _read_legacy(path: Path) -> list[dict[str, Any]]:
-    """The rows of an earlier version's ``scenarios.duckdb``, opened read-only."""
+@dataclass(frozen=True)
+class _LegacyRow:
+    """One row of an earlier version's DuckDB ``saved_scenarios`` table, cleaned for import."""
+
+    id: str
+    name: str
+    note: str
+    payload: tuple[str, int, str]  # scenario JSON, schema version, page
+    created_s: float
+    saved_s: float
+
+    @classmethod
+    def of(cls, row: dict[str, object]) -> _LegacyRow:
+        raw_name = _text(row.get("name"))[: 10 * MAX_NAME]
+        saved = row.get("updated_at")
+        created = row.get("created_at")
+        saved_s = _epoch_s(saved) if isinstance(saved, datetime) else _epoch_s()
+        return cls(
+            id=_text(row.get("id"))[:64],
+            name=_clean(raw_name, 10 * MAX_NAME, "name")[:MAX_NAME] or DEFAULT_NAME,
+            note=_text(row.get("note"))[:MAX_NOTE],
+            payload=(_text(row.get("scenario_json")), _int(row.get("schema_version")), _text(row.get("page"))[:40]),
+            created_s=_epoch_s(created) if isinstance(created, datetime) else saved_s,
+            saved_s=saved_s,
+        )
+
+
+def _read_legacy(path: Path) -> list[_LegacyRow]:
+    """The rows of an earlier version's ``scenarios.duckdb``, opened read-only (any column set)."""
     import duckdb  # the reference catalog's engine; needed here only for the one-time import
 
     con = duckdb.connect(str(path), read_only=True)
@@ -649,30 +715,26 @@ def _read_legacy(path: Path) -> list[dict[str, Any]]:
             return []
         cur = con.execute("SELECT * FROM saved_scenarios ORDER BY created_at, id")
         names = [d[0] for d in cur.description or []]
-        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        return [_LegacyRow.of(dict(zip(names, r, strict=True))) for r in cur.fetchall()]
     finally:
         con.close()
 
 
-def _insert_legacy(conn: Connection, rows: list[dict[str, Any]]) -> int:
+def _insert_legacy(conn: Connection, rows: list[_LegacyRow]) -> int:
     """Insert legacy rows, keeping their ids; rows with a name already live become its versions."""
     added = 0
     for row in rows:
-        vid = _text(row.get("id"))[:64]
-        if not vid or conn.execute(sa.select(VERSIONS.c.id).where(VERSIONS.c.id == vid)).first() is not None:
+        if not row.id or conn.execute(sa.select(VERSIONS.c.id).where(VERSIONS.c.id == row.id)).first() is not None:
             continue
-        name = _clean(_text(row.get("name"))[: 10 * MAX_NAME], 10 * MAX_NAME, "name")[:MAX_NAME] or DEFAULT_NAME
-        note = _text(row.get("note"))[:MAX_NOTE]
-        saved = _epoch_s(row["updated_at"]) if isinstance(row.get("updated_at"), datetime) else _epoch_s()
-        created = _epoch_s(row["created_at"]) if isinstance(row.get("created_at"), datetime) else saved
-        payload = (_text(row.get("scenario_json")), _int(row.get("schema_version")), _text(row.get("page"))[:40])
-        key = conn.execute(sa.select(NAMES.c.key).where(NAMES.c.name == name, NAMES.c.deleted_at.is_(None))).scalar()
+        key = conn.execute(sa.select(NAMES.c.key).where(NAMES.c.name == row.name,
+                                                        NAMES.c.deleted_at.is_(None))).scalar()
         if key is not None:
-            _add_version(conn, key, vid, payload, saved, note)
+            _add_version(conn, key, row.id, row.payload, row.saved_s, row.note)
         else:
-            conn.execute(NAMES.insert().values(key=vid, name=name, note=note, head_id=vid, versions=1,
-                                               created_at=created, updated_at=saved, deleted_at=None))
-            _insert_version(conn, vid, vid, 1, payload, saved)
+            conn.execute(NAMES.insert().values(key=row.id, name=row.name, note=row.note, head_id=row.id,
+                                               versions=1, created_at=row.created_s, updated_at=row.saved_s,
+                                               deleted_at=None))
+            _insert_version(conn, row.id, row.id, 1, row.payload, row.saved_s)
         added += 1
     return added
 

@@ -883,12 +883,9 @@ def _auto_layout(
     return n, tp, note
 
 
-def _entered_layout(inp: TrainingInputs, hw: HardwareSpec, spec: ModelSpec) -> tuple[int, int]:
-    """An entered count: the entered TP or the smallest that holds the model (:func:`_auto_tp`);
-    the count must split into TP x PP groups. Returns (n, tp)."""
-    n = inp.n_accelerators
-    if n is None:  # pragma: no cover - callers check
-        raise InvalidInputError("enter the number of accelerators")
+def _entered_layout(inp: TrainingInputs, hw: HardwareSpec, spec: ModelSpec, n: int) -> tuple[int, int]:
+    """An entered count ``n``: the entered TP or the smallest that holds the model
+    (:func:`_auto_tp`); ``n`` must split into TP x PP groups. Returns (n, tp)."""
     tp = inp.tp if inp.tp is not None else _auto_tp(spec, hw, inp, n)
     group = tp * inp.pp
     if n % group:
@@ -909,7 +906,7 @@ def _layout_step(inp: TrainingInputs, hw: HardwareSpec, spec: ModelSpec, hours: 
         n, tp, note = _auto_layout(inp, hw, spec, hours, math.lcm(price.unit_size, hw.max_per_node))
         notes.append(note)
     else:
-        n, tp = _entered_layout(inp, hw, spec)
+        n, tp = _entered_layout(inp, hw, spec, inp.n_accelerators)
     if inp.tp is None:
         notes.append(
             f"tensor parallel {tp} chosen: "

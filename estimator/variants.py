@@ -1,9 +1,10 @@
 """Variant explorer: accuracy against cost and latency across model variants.
 
 One vectorized sweep evaluates every chosen *variant* (a catalog model, a compressed what-if, an
-elastic sub-network) on every accelerator, weight format, tensor-parallel degree and batch; DuckDB
-then picks the best configuration per variant and joins the accuracy axis, and
-:func:`pareto_front` marks the non-dominated points.
+elastic sub-network) on every accelerator, weight format, tensor-parallel degree and batch; one
+sort (numpy) then picks the best configuration per variant, the accuracy axis is joined on, and
+:func:`pareto_front` marks the non-dominated points. :func:`explore_for_scenario` is the Compare
+variants page's one entry point: it returns everything the page draws in one :class:`Exploration`.
 
 Figures per configuration (one replica of ``tp`` devices, static batch ``B``, ``I`` input and ``O``
 output tokens per request; the roofline of :mod:`estimator.performance`)::
@@ -1268,11 +1269,15 @@ def best_configs(frame: pd.DataFrame, objective: str = "cost_usd_per_1m_tokens",
                  by: Sequence[str] = ("variant_id", "dtype"), *, max_ttft_s: float | None = None,
                  max_tpot_s: float | None = None, max_e2e_s: float | None = None,
                  hardware_ids: Sequence[str] | None = None, fits_only: bool = True) -> pd.DataFrame:
-    """The configuration minimizing ``objective`` in each group ``by``, within the limits (DuckDB).
+    """The configuration minimizing ``objective`` in each group ``by``, within the limits.
 
     ``objective`` is a lower-is-better column (cost, latency or energy). Rows that do not fit,
-    break a latency limit or have no price (when the objective is a cost) are dropped first; ties
-    go to the higher throughput. An empty result means nothing qualifies.
+    break a latency limit (a missing latency, such as an encoder's TPOT, counts as 0) or have no
+    price (when the objective is a cost) are dropped first; ties go to the higher throughput, then
+    the accelerator id. Result sorted by ``objective`` (ties in group order). An empty result means
+    nothing qualifies. One lexicographic sort (numpy), the same rows as the DuckDB window query
+    ``row_number() OVER (PARTITION BY by ORDER BY objective, tokens_per_s DESC, hardware_id) = 1``
+    it replaced (tests/test_variants.py checks both).
     """
     if objective not in _OBJECTIVES:
         raise InvalidInputError(f"objective must be one of {sorted(_OBJECTIVES)}, not {objective!r}")
@@ -1605,7 +1610,7 @@ def long_context(variants: Sequence[Variant], hardware_id: str, dtype: DType | s
     """Cost, latency and energy per request as the input grows, for each variant.
 
     For every variant and input length (up to its context window) the cheapest fitting
-    configuration over ``tps`` x ``batches`` on ``hardware_id`` (DuckDB), with
+    configuration over ``tps`` x ``batches`` on ``hardware_id`` (:func:`best_configs`), with
     ``cost_usd_per_1k_requests``, ``e2e_s``, ``ttft_s`` and ``energy_kwh_per_1k_requests`` (=
     energy per 1M tokens x tokens per request / 1000), plus any score published at that length
     (``score``, ``benchmark``, ``score_source`` from ``data/accuracy.csv`` rows with

@@ -6,9 +6,7 @@ Pages stay thin: widgets -> estimator -> figures. Nothing here computes an estim
 
 from __future__ import annotations
 
-import ast
 import contextvars
-import functools
 import importlib
 import math
 import sys
@@ -70,34 +68,23 @@ _DEFAULT_URL_PATH = "home"
 """The default page is served at ``/``; Streamlit still wants a unique ``url_path`` for it. Its
 id (``/capacity``, the form links and the CLI use) is a hidden alias that opens ``/``."""
 
-PAGES_DIR = Path(__file__).resolve().parent
 _BY_ID = {p.page_id: p for p in APP_PAGES}
 _ROUTED: contextvars.ContextVar[bool] = contextvars.ContextVar("llmcp_routed", default=False)
 
 
-@functools.cache
-def _defines_render(path: Path) -> bool:
-    """Whether the page module defines a top-level ``render()`` (read, not imported)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    return any(isinstance(node, ast.FunctionDef) and node.name == "render" for node in tree.body)
-
-
-def _page_target(page_id: str) -> Callable[[], None] | Path:
-    """The page's ``render`` function; the file itself for a module still written as a script."""
-    path = PAGES_DIR / f"{page_id}.py"
-    if _defines_render(path):
-        render: Callable[[], None] = importlib.import_module(f"pages.{page_id}").render
-        return render
-    return path
+def _render(page_id: str) -> Callable[[], None]:
+    """The ``render`` function of ``pages/<page_id>.py``."""
+    render: Callable[[], None] = importlib.import_module(f"pages.{page_id}").render
+    return render
 
 
 def app_page(page_id: str) -> Any:
     """The ``st.Page`` of ``page_id`` (also what ``st.switch_page`` takes); unknown ids: the default."""
     p = _BY_ID.get(page_id, _BY_ID[DEFAULT_PAGE])
     if p.page_id == DEFAULT_PAGE:
-        return st.Page(_page_target(p.page_id), title=p.title, icon=p.icon, url_path=_DEFAULT_URL_PATH,
+        return st.Page(_render(p.page_id), title=p.title, icon=p.icon, url_path=_DEFAULT_URL_PATH,
                        default=True)
-    return st.Page(_page_target(p.page_id), title=p.title, icon=p.icon, url_path=p.page_id)
+    return st.Page(_render(p.page_id), title=p.title, icon=p.icon, url_path=p.page_id)
 
 
 def _open_default_page() -> None:
@@ -302,9 +289,10 @@ def _save_form(page: str, scenario: Scenario) -> None:
                    "manage it under [Saved scenarios](scenarios))")
 
 
-def open_saved_scenario_link() -> None:
-    """Handle a saved scenario's short link ``?s=<id>``: switch to the page it was saved from with
-    its inputs as link parameters, or say that the id does not exist (the page keeps its defaults)."""
+def open_saved_scenario_link(current: Any) -> None:
+    """Handle a saved scenario's short link ``?s=<id>``: switch to the page it was saved from (``current``,
+    the page the URL names, when that page is not one of ours) with its inputs as link parameters, or
+    say that the id does not exist (the page keeps its defaults)."""
     if "s" not in st.query_params:
         return
     sid = str(st.query_params.get("s", ""))[:64]
@@ -318,7 +306,8 @@ def open_saved_scenario_link() -> None:
         st.query_params.pop("s", None)
         st.error(f"Saved scenario {saved.name!r} cannot be opened: {saved.problem}")
         return
-    st.switch_page(app_page(saved.page or DEFAULT_PAGE), query_params=to_query_params(saved.scenario))
+    target = app_page(saved.page) if saved.page in _BY_ID else current
+    st.switch_page(target, query_params=to_query_params(saved.scenario))
 
 
 SHARED_KEYS: tuple[str, ...] = ("m", "hw", "wd", "kd", "tp", "cloud", "reg", "price", "inst")

@@ -426,7 +426,8 @@ def _tables(p: CapacityPlan) -> None:
     t_a, t_b = st.columns(2)
     with t_a:
         st.markdown("**Pricing models**")
-        st.dataframe(figures.pricing_table(p), hide_index=True, width="stretch")
+        st.dataframe(figures.pricing_table(p), hide_index=True, width="stretch",
+                     column_config={"$/instance-hour": st.column_config.NumberColumn(format="$%.2f")})
         st.markdown("**Tensor-parallel layouts**")
         st.dataframe(figures.tp_table(p), hide_index=True, width="stretch")
     with t_b:

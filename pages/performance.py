@@ -34,7 +34,7 @@ from pages.figures import performance as figures
 DTYPES = [d.value for d in DType]
 PP_CHOICES = [1, 2, 4, 8]
 D = Scenario()  # widget defaults = scenario defaults, so a link holds only what the user changed
-E = performance.Efficiency()  # fitted defaults
+E = performance.efficiency_for_scenario(D)  # the fitted defaults (the one rule that builds efficiencies)
 _SCENARIO_KEYS = frozenset(QUERY_KEYS.values())
 # Efficiency widgets -> the fitted default in the widget's unit; a widget left there means "fitted".
 # (No bare strings at module level: Streamlit's "magic" would draw them when the file runs as a script.)

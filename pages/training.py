@@ -249,7 +249,7 @@ def _headline(plan: TrainingPlan, scenario: Scenario, disagreement: dict[str, An
 
 def _metrics(plan: TrainingPlan, budget: bool, approach_label: str, layout: str) -> None:
     pricing_name = (pricing.PRICING_LABELS[plan.pricing_model].lower() if plan.pricing_model else "entered")
-    m = st.columns(7)
+    m = [*st.columns(4), *st.columns(4)[:3]]  # two rows: seven values do not fit one at 1440 px
     m[0].metric("Parameters", f"{plan.params / 1e9:,.1f} B", help=approach_label if budget else "as entered")
     m[1].metric("Tokens", f"{plan.tokens / 1e12:,.2f} T", help=f"{plan.tokens_per_param:,.1f} tokens per parameter")
     m[2].metric("Compute (FLOPs)", f"{plan.flops:.2e}", help="6 × active parameters × tokens")

@@ -29,6 +29,7 @@ from pages._ui import (
     float_between,
     int_between,
     one_of,
+    run_page,
     scenario_toolbar,
     show_error,
     sources_table,
@@ -229,23 +230,23 @@ def _selection_problem() -> str:
 # ------------------------------------------------------------------ the tabs' controls (part of the scenario)
 
 
-def _elastic_controls(tab: Any) -> tuple[Any, Any, Any]:
+def _elastic_controls(tab: Any) -> tuple[Any, Any, tuple[Any, Any, Any]]:
     """The elastic tab's scenario widgets (TPOT budget, accelerator) and the places for its results."""
     with tab:
         body = st.container()
         if st.session_state.get("v_el", DV.elastic_parent) == "none" or not st.session_state.get("v_w"):
-            return body, st.container(), st.container()
+            return body, st.container(), (st.container(), st.container(), st.container())
         b1, b2 = st.columns([1, 2])
         b1.number_input("TPOT budget (ms)", 0.1, 10_000.0, DV.elastic_tpot_budget_ms, 1.0, key="v_tpotb",
                         bind="query-params")
         st.markdown("**One elastic deployment vs one deployment per budget** (weights in memory and monthly cost, "
                     "one replica each)")
-        g1, g2 = st.columns([1, 2])
+        g1, g2, g3 = st.columns(3)
         hw_ids = st.session_state.get("v_hw") or list(DV.hardware_ids)
         default_hw = DV.elastic_hardware_id or hw_ids[0]
         g1.selectbox("Accelerator", list(HARDWARE), index=list(HARDWARE).index(default_hw), key="v_elhw",
                      bind="query-params")
-        return body, b2, g2
+        return body, b2, (g2, g3, st.container())
 
 
 def _long_context_controls(tab: Any) -> tuple[Any, Any]:
@@ -327,7 +328,7 @@ def _inputs() -> tuple[_Inputs | None, _Slots | None]:
     slots = _layout()
     scenario, refused = _scenario()
     if refused:
-        st.error("These inputs are out of range: " + "; ".join(refused), icon=":material/error:")
+        slots.summary.error("These inputs are out of range: " + "; ".join(refused), icon=":material/error:")
         return None, None
     return _Inputs(scenario, user_scores), slots
 
@@ -491,8 +492,7 @@ def _elastic_tab(ex: V.Exploration, slots: _Slots) -> None:
         else:
             st.plotly_chart(fig, width="stretch", key="fig_elastic")
     _elastic_pick(ex, slots.elastic_pick)
-    with slots.elastic_deploy:
-        _elastic_deployments(ex)
+    _elastic_deployments(ex, *slots.elastic_deploy)
 
 
 def _elastic_pick(ex: V.Exploration, slot: Any) -> None:
@@ -508,27 +508,32 @@ def _elastic_pick(ex: V.Exploration, slot: Any) -> None:
                  f"per 1M tokens, {ex.benchmark} ≈ {float(p['score']):.1f} (proxy).", icon=":material/route:")
 
 
-def _elastic_deployments(ex: V.Exploration) -> None:
+def _elastic_deployments(ex: V.Exploration, format_slot: Any, context_slot: Any, table_slot: Any) -> None:
+    """The elastic-vs-separate table for the chosen weight format (computed with the result), or at
+    another context length on its button (not part of the scenario)."""
     el = ex.elastic
     if el is None:
         return
     formats = [d.value for d in ex.spec.dtypes]
-    dt = st.selectbox("Weight format", formats, key="v_eldt")
+    dt = format_slot.selectbox("Weight format", formats, key="v_eldt")
     dt = dt if dt in formats else formats[0]
     cmp = el.deployments.get(dt)
-    with st.expander(f"Context per sequence: {formatting.integer(el.context_tokens)} tokens; compare at another",
-                     icon=":material/tune:"):
+    with context_slot.popover(f"Context per sequence: {formatting.integer(el.context_tokens)} tokens",
+                              icon=":material/tune:", width="stretch"):
         ctx = int(st.number_input("Context per sequence", 128, 131_072, el.context_tokens, 512, key="v_elctx"))
-        if st.button("Compare at this context", key="v_elctx_go"):
+        clicked = st.button("Compare at this context", key="v_elctx_go")
+    with table_slot:
+        if clicked:
             try:  # not part of the scenario: computed on this click only
-                cmp = V.elastic_vs_separate(el.parent, list(el.widths), el.hardware_id, dt,
-                                            context_tokens=ctx, pricing_model=ex.spec.pricing_model)
+                cmp = V.elastic_vs_separate(el.parent, list(el.widths), el.hardware_id, dt, context_tokens=ctx,
+                                            pricing_model=ex.spec.pricing_model)
+                st.caption(f"At {formatting.integer(ctx)} tokens per sequence.")
             except EstimatorError as exc:
                 show_error(exc)
-    if cmp is None:
-        st.error(el.deployment_errors.get(dt, "no comparison for this format"), icon=":material/error:")
-        return
-    _deployment_table(cmp)
+        if cmp is None:
+            st.error(el.deployment_errors.get(dt, "no comparison for this format"), icon=":material/error:")
+            return
+        _deployment_table(cmp)
 
 
 def _deployment_table(cmp: pd.DataFrame) -> None:
@@ -662,4 +667,4 @@ def render() -> None:
 
 
 if __name__ == "__main__":
-    render()
+    run_page(render)

@@ -12,6 +12,7 @@ Use it from a test module with ``from tests._postgres import postgres_server, po
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import pwd
@@ -107,7 +108,9 @@ def start_server() -> PostgresServer:
     if bin_dir is None:
         raise RuntimeError("initdb/pg_ctl not found (install Debian's `postgresql`, as scripts/test.sh does)")
     prefix, uid, gid = _run_as()
-    root = Path(tempfile.mkdtemp(prefix="llmcp-pg-"))
+    # under /tmp when dropping root: $TMPDIR may be a directory the server's user cannot enter
+    base = "/tmp" if prefix and Path("/tmp").is_dir() else None
+    root = Path(tempfile.mkdtemp(prefix="llmcp-pg-", dir=base))
     try:
         os.chown(root, uid, gid)
         root.chmod(0o700)
@@ -147,10 +150,12 @@ def postgres_server() -> Iterator[PostgresServer]:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
+    atexit.register(stop_server, server)  # also if the session ends abnormally; stopping twice is harmless
     try:
         yield server
     finally:
         stop_server(server)
+        atexit.unregister(stop_server)
 
 
 @pytest.fixture

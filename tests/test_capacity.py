@@ -74,7 +74,7 @@ def _setup(name: str):
         din, dout = TokenDistribution.from_mean_p95(im, ip), TokenDistribution.from_mean_p95(om, op)
         r = replica_model(catalog.get_model(mid), catalog.get_hardware(hw), dt, tp=tp, context_tokens=im + om)
         w = Workload(prompt=din, output=dout, prefix_cache_hit_rate=pch)
-        sat = float(queue_metrics(r, np.array([1e-6]), w)["saturation_rps"])
+        sat = capacity.saturation_rps(r, w)
         _cache[name] = (r, w, din, dout, pch, sat)
     return _cache[name]
 
@@ -87,9 +87,9 @@ def test_p95_within_15_percent_of_the_simulation(name: str, u: float) -> None:
     sim = simulate(r, lam, din, dout, prefix_cache_hit_rate=pch, n_requests=20_000, seed=11)
     ana = queue_metrics(r, np.array([lam]), w)
     assert sim.stable
-    assert float(ana["ttft_p95_s"][0]) == pytest.approx(sim.ttft_p95_s, rel=0.15)
-    assert float(ana["e2e_p95_s"][0]) == pytest.approx(sim.e2e_p95_s, rel=0.15)
-    assert float(ana["tpot_s"][0]) == pytest.approx(sim.tpot_mean_s, rel=0.15)
+    assert float(ana.ttft_p95_s[0]) == pytest.approx(sim.ttft_p95_s, rel=0.15)
+    assert float(ana.e2e_p95_s[0]) == pytest.approx(sim.e2e_p95_s, rel=0.15)
+    assert float(ana.tpot_s[0]) == pytest.approx(sim.tpot_mean_s, rel=0.15)
 
 
 @pytest.mark.slow
@@ -101,11 +101,12 @@ def test_saturation_matches_the_simulation() -> None:
 
 def test_latency_grows_with_load() -> None:
     r, w, *_, sat = _setup("70B-H100-TP4")
-    q = queue_metrics(r, np.linspace(0.05, 0.95, 12) * sat, w)
-    assert np.all(np.diff(q["ttft_p95_s"]) > 0) and np.all(np.diff(q["e2e_p95_s"]) > 0)
-    assert np.all(q["stable"])
+    q = queue_metrics(r, np.linspace(0.05, 0.95, 12) * sat, w, saturation=sat)
+    assert np.all(np.diff(q.ttft_p95_s) > 0) and np.all(np.diff(q.e2e_p95_s) > 0)
+    assert np.all(q.stable)
     over = queue_metrics(r, np.array([1.2 * sat]), w)
-    assert not over["stable"][0] and math.isinf(over["e2e_p95_s"][0])
+    assert not over.stable[0] and math.isinf(over.e2e_p95_s[0])
+    assert over.saturation_rps == sat  # computed here, given above: the same bisection
     with pytest.raises(InvalidInputError):
         queue_metrics(r, np.array([-1.0]), w)
 
@@ -282,9 +283,9 @@ def test_the_planner_stays_where_the_model_is_validated_on_few_slots() -> None:
     the slots (capacity.SLOT_OCCUPANCY_LIMIT), and there the analytic p95s still match the simulation."""
     r, w, din, dout, _pch, sat = _setup("8B-A10G-29-slots")
     loads = np.linspace(0.05, 0.95, 40) * sat
-    occ = queue_metrics(r, loads, w)["occupancy"]
+    occ = queue_metrics(r, loads, w, saturation=sat).occupancy
     lam = float(np.interp(capacity.SLOT_OCCUPANCY_LIMIT * r.max_batch, occ, loads))
     sim = simulate(r, lam, din, dout, n_requests=20_000, seed=11)
     ana = queue_metrics(r, np.array([lam]), w)
-    assert float(ana["ttft_p95_s"][0]) == pytest.approx(sim.ttft_p95_s, rel=0.15)
-    assert float(ana["e2e_p95_s"][0]) == pytest.approx(sim.e2e_p95_s, rel=0.15)
+    assert float(ana.ttft_p95_s[0]) == pytest.approx(sim.ttft_p95_s, rel=0.15)
+    assert float(ana.e2e_p95_s[0]) == pytest.approx(sim.e2e_p95_s, rel=0.15)

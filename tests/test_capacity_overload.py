@@ -85,3 +85,14 @@ def test_plan_raises_only_estimator_errors(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(capacity, "_costs", broken)
     with pytest.raises(EstimatorError, match="could not be computed"):
         capacity.plan(Scenario())
+
+
+def test_a_failing_progress_callback_raises_its_own_exception() -> None:
+    class Stop(RuntimeError):
+        pass
+
+    def progress(_frac: float, _text: str) -> None:
+        raise Stop("user cancelled")
+
+    with pytest.raises(Stop, match="user cancelled"):
+        capacity.plan(Scenario(), progress=progress)

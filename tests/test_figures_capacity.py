@@ -74,6 +74,10 @@ def test_latency_figure_axes_are_bounded(default: CapacityPlan) -> None:
     xs = [s.x0 for s in fig.layout.shapes if s.x0 == s.x1]
     assert default.max_rps_per_replica in xs and default.saturation_rps_per_replica in xs
     assert fig.layout.xaxis.title.text == "requests/s per replica"
+    # each goal's label sits on its own axis (plotly would put the end-to-end one on the TTFT axis)
+    labels = {a.text: a for a in fig.layout.annotations}
+    assert labels["TTFT goal"].yref == "y" and labels["TTFT goal"].y == slo.ttft_p95_s
+    assert labels["end-to-end goal"].yref == "y2" and labels["end-to-end goal"].y == slo.e2e_p95_s
 
 
 def test_buy_build_figure(default: CapacityPlan) -> None:
@@ -88,6 +92,9 @@ def test_buy_build_figure(default: CapacityPlan) -> None:
         expect = same[0].monthly_cost_usd * fig.data[1].x[i] / default.requests_per_day
         assert fig.data[1].y[i] == pytest.approx(expect)
     assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
+    # on a log axis a label's x is log10 of the value, or it lands off the plot
+    (label,) = [a for a in fig.layout.annotations if a.text == "your traffic"]
+    assert label.x == pytest.approx(math.log10(default.requests_per_day))
 
 
 def test_growth_figure(default: CapacityPlan) -> None:

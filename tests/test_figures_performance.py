@@ -58,6 +58,7 @@ def test_batch_figure_without_limits_or_best() -> None:
     r = _result(ttft="0.05", tpotl="5")
     fig = figures.batch_figure(r)
     assert not any("best under limits" in a.text for a in fig.layout.annotations)
+    assert 5.0 in fig.layout.yaxis2.tickvals  # the limit below every point still gets its tick
     r = _result(tpotl="0")
     assert not figures.batch_figure(r).layout.shapes or all(
         sh.yref != "y2" for sh in figures.batch_figure(r).layout.shapes)

@@ -59,13 +59,16 @@ def test_isoflop_figure(params: dict[str, str]) -> None:
     plan = _plan(params)
     dis = scaling.fits_disagreement(plan.flops)
     fig = figures.isoflop_figure(plan, dis)
-    assert [t.name for t in fig.data] == ["L(N, C/6N), hoffmann2022 fit", "L(N, C/6N), epoch2024 fit"]
-    for trace in fig.data:
+    assert [t.name for t in fig.data] == ["L(N, C/6N), hoffmann2022 fit", "L(N, C/6N), epoch2024 fit",
+                                          "each approach's optimum"]
+    for trace in fig.data[:2]:
         assert len(trace.x) == 120 and _finite(trace.y)
         assert 1.0 < min(trace.y) < 5.0  # losses in nats/token, not overflowing at the grid ends
     xs = [s.x0 for s in fig.layout.shapes]
     assert plan.params in xs and len(xs) == len(dis["recommendations"]) + 1
     assert fig.layout.yaxis.title.text == "predicted loss (nats/token)"
+    (label,) = fig.layout.annotations  # on the log axis: at log10(N), inside the plot
+    assert label.text == "your run" and label.x == pytest.approx(math.log10(plan.params))
 
 
 def test_recommendations_table() -> None:

@@ -37,6 +37,7 @@ def test_performance_page_defaults() -> None:
     # no metric shows a plain number as a delta arrow; the binding resource is a caption, not a cut-off metric
     assert all(not m.proto.delta for m in at.metric)
     assert any("memory bandwidth" in c.value for c in at.caption)
+    assert not any("fitted" in m.value for m in at.markdown)  # no module-level string drawn by Streamlit's magic
 
 
 @pytest.mark.parametrize(

@@ -57,3 +57,20 @@ def test_missing_short_link_id_says_so() -> None:
     assert not at.exception
     assert any("No saved scenario" in e.value for e in at.error)
     assert at.title[0].value == "Capacity planner"
+
+
+def test_open_switches_to_the_function_page_it_was_saved_from() -> None:
+    # ?s= opens the page a scenario was saved from (here the list itself); Open goes on to the memory page
+    store = default_store()
+    listing = store.save(Scenario(), "list", "", "scenarios")
+    sid = store.save(Scenario(model=ModelChoice(model_id="llama-2-13b")), "13b", "", "memory")
+    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
+    at.query_params["s"] = listing
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Saved scenarios"
+    at.selectbox(key="_chosen").set_value(sid).run()
+    next(b for b in at.button if b.label == "Open").click().run()
+    assert not at.exception
+    assert at.title[0].value == "Model & memory"
+    assert at.selectbox(key="m").value == "llama-2-13b"

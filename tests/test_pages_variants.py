@@ -158,3 +158,61 @@ def test_toolbar_offers_the_report() -> None:
     assert not at.exception
     labels = [b.proto.label for b in at.get("download_button")]
     assert "CSV report" in labels and "Scenario JSON" in labels
+
+
+def test_one_computation_per_rerun_and_none_when_nothing_changed() -> None:
+    from estimator import entrypoints
+
+    entrypoints.cache_clear()
+    at = _page()
+    before = entrypoints.calls("variants")
+    at.run()
+    assert not at.exception and not at.error, _errors(at)
+    assert entrypoints.calls("variants") == before + 1
+    at.run()  # an unchanged rerun: served from the cache
+    assert entrypoints.calls("variants") == before + 1
+    at.selectbox(key="v_bench").set_value("HellaSwag").run()
+    assert not at.exception and not at.error, _errors(at)
+    assert entrypoints.calls("variants") == before + 2
+    at.selectbox(key="v_lchw").set_value("h100-sxm").run()  # a long-context control is part of the scenario too
+    assert entrypoints.calls("variants") == before + 3
+    at.selectbox(key="v_eldt").set_value("int4").run()  # picks among the computed comparisons
+    assert not at.exception and not at.error, _errors(at)
+    assert entrypoints.calls("variants") == before + 3
+
+
+def test_long_prompts_work_without_p95_inputs_issue_11() -> None:
+    # the page has no p95 inputs: a mean above the default p95 (3,000 / 800) must not be refused
+    at = _page()
+    at.query_params["in"] = "4000"
+    at.query_params["out"] = "1000"
+    at.run()
+    assert not at.exception and not at.error, _errors(at)
+    assert int(_metric(at, "On the frontier")) >= 1
+    at.number_input(key="in").set_value(9000).run()
+    assert not at.exception and not at.error, _errors(at)
+
+
+def test_elastic_comparison_at_another_context_runs_on_its_button() -> None:
+    from estimator import entrypoints
+
+    at = _page()
+    at.run()
+    n = entrypoints.calls("variants")
+    at.number_input(key="v_elctx").set_value(32768).run()
+    at.button(key="v_elctx_go").click().run()
+    assert not at.exception and not at.error, _errors(at)
+    assert entrypoints.calls("variants") == n  # not part of the scenario: no new page computation
+    cmp = next(df.value for df in at.dataframe if "approach" in df.value.columns)
+    assert set(cmp["approach"]) == {"separate models", "one elastic model"}
+
+
+def test_long_context_budget_and_empty_choices() -> None:
+    at = _page()
+    at.run()
+    at.number_input(key="v_lcb").set_value(0.0).run()
+    assert not at.exception and not at.error, _errors(at)
+    assert any("nothing published fits this budget" in str(m.value) for m in at.markdown)
+    at.multiselect(key="v_lc").set_value([]).run()
+    assert not at.exception
+    assert any("Choose models and input lengths" in str(i.value) for i in at.info)

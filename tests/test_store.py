@@ -232,3 +232,27 @@ def test_cli_store_errors_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert err.count("error: The saved-scenario store cannot be opened") == 2 and str(tmp_path) not in err
     assert main(["save", "?ctx=-4"]) == 2
     assert "cannot be used" in capsys.readouterr().err
+
+
+def test_a_write_lock_held_too_long_is_a_busy_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    from estimator.store import StoreBusyError
+
+    store = ScenarioStore(tmp_path)
+    sid = store.save(Scenario(), "before")
+    store.close()
+    monkeypatch.setattr("estimator.store._BUSY_TIMEOUT_MS", 20)
+    monkeypatch.setattr("estimator.store._RETRY_BUDGET_S", 0.3)
+    holder = sqlite3.connect(tmp_path / "scenarios.sqlite", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process in the middle of a long write
+    store = ScenarioStore(tmp_path)
+    try:
+        assert store.get(sid).name == "before"  # readers are not blocked (WAL)
+        with pytest.raises(StoreBusyError, match="busy; nothing was changed"):
+            store.save(Scenario(), "blocked")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert store.get(store.save(Scenario(), "after")).name == "after"
+    store.close()

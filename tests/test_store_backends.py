@@ -3,13 +3,12 @@ restore, and concurrent saves from threads and processes that lose nothing."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
+import multiprocessing
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +17,6 @@ from estimator.scenario import ModelChoice, Scenario
 from estimator.store import TRASH_DAYS, NotFoundError, ScenarioStore
 from tests._postgres import postgres_server, postgres_url  # noqa: F401 - fixtures
 
-ROOT = Path(__file__).resolve().parents[1]
 BACKENDS = ["sqlite", "postgresql"]
 
 
@@ -135,30 +133,33 @@ def test_concurrent_saves_under_one_name_number_every_version(store: ScenarioSto
     assert {v.id for v in versions} == set(ids) and store.count() == 1
 
 
-_WORKER = """
-import json, sys
-from estimator.scenario import Scenario
-from estimator.store import ScenarioStore
-home, url, proc, n = sys.argv[1], sys.argv[2] or None, int(sys.argv[3]), int(sys.argv[4])
-store = ScenarioStore(home, url=url)
-ids = [store.save(Scenario(name=f"p{proc}-{i}"), f"process {proc} #{i}") for i in range(n)]
-ids.append(store.save(Scenario(name=f"p{proc}-shared"), "shared by all"))
-print(json.dumps(ids))
-"""
+def _save_many(home: str, url: str | None, proc: int, n: int, results: Any) -> None:
+    """One worker process: ``n`` saves under its own names and one under a name all workers share."""
+    try:
+        store = ScenarioStore(home, url=url)
+        ids = [store.save(Scenario(name=f"p{proc}-{i}"), f"process {proc} #{i}") for i in range(n)]
+        ids.append(store.save(Scenario(name=f"p{proc}-shared"), "shared by all"))
+        store.close()
+        results.put((proc, ids, ""))
+    except BaseException as exc:  # report it to the parent rather than die silently
+        results.put((proc, [], f"{type(exc).__name__}: {exc}"))
 
 
 def test_four_processes_times_100_saves_lose_nothing(store: ScenarioStore,
                                                      store_args: tuple[Path, str | None]) -> None:
+    """Four OS processes (forked, so no interpreter start-up; nothing is open in the parent yet)."""
     n_procs, per_proc = 4, 100
     home, url = store_args
-    procs = [subprocess.Popen([sys.executable, "-c", _WORKER, str(home), url or "", str(p), str(per_proc)],
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for p in range(n_procs)]
-    ids: list[str] = []
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_save_many, args=(str(home), url, p, per_proc, results)) for p in range(n_procs)]
     for proc in procs:
-        out, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err[-2000:]
-        ids += json.loads(out)
+        proc.start()
+    outcomes = [results.get(timeout=300) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=60)
+    assert [err for _, _, err in outcomes if err] == []
+    ids = [sid for _, chunk, _ in outcomes for sid in chunk]
     assert len(set(ids)) == n_procs * (per_proc + 1)
     assert store.count() == n_procs * per_proc + 1
     names = {s.name for s in store.list()}

@@ -55,7 +55,8 @@ def _corrupt(data: bytes, rng: random.Random) -> bytes:
         del buf[rng.randint(1, len(buf) - 1):]
     elif kind == 5:  # two pages swapped
         a, b = rng.sample(range(pages), 2)
-        buf[a * PAGE:(a + 1) * PAGE], buf[b * PAGE:(b + 1) * PAGE] = buf[b * PAGE:(b + 1) * PAGE], buf[a * PAGE:(a + 1) * PAGE]
+        first, second = bytes(buf[a * PAGE:(a + 1) * PAGE]), bytes(buf[b * PAGE:(b + 1) * PAGE])
+        buf[a * PAGE:(a + 1) * PAGE], buf[b * PAGE:(b + 1) * PAGE] = second, first
     else:  # garbage inside a b-tree page's cells
         p = rng.randrange(1, pages)
         off = p * PAGE + rng.randrange(8, PAGE - 64)
@@ -148,3 +149,23 @@ def test_app_with_a_damaged_store_says_so_and_page_links_work(tmp_path: Path,
     at.query_params["m"] = "llama-2-7b"
     at.run()
     assert not at.exception and at.selectbox(key="m").value == "llama-2-7b"
+
+
+@pytest.mark.parametrize("seed", range(100, 112))
+def test_file_damaged_while_open_only_estimator_errors(
+        seed: int, tmp_path: Path, pristine: tuple[bytes, list[str]]) -> None:
+    """The running app's case: the file is damaged in place under open, pooled connections."""
+    data, ids = pristine
+    path = tmp_path / SQLITE_FILE
+    path.write_bytes(data)
+    store = ScenarioStore(tmp_path)
+    assert len(store.list()) == 9
+    with open(path, "r+b") as handle:  # same inode: the store cannot tell from the outside
+        handle.write(_corrupt(data, random.Random(seed)))
+        handle.truncate()
+    raised = _exercise(store, ids)
+    store.close()
+    for _, exc in raised:
+        assert isinstance(exc, EstimatorError), f"seed {seed}: {type(exc).__module__}.{type(exc).__name__}: {exc}"
+    if any(isinstance(exc, StoreCorruptError) for _, exc in raised):
+        assert list(tmp_path.glob(f"{SQLITE_FILE}.damaged-*")), f"seed {seed}"

@@ -12,7 +12,7 @@ from plotly.subplots import make_subplots
 from estimator.capacity import CapacityPlan
 from estimator.formatting import duration, money
 from estimator.scenario import InferenceMode
-from pages.figures import BLUE, GREEN, GREY, MARGIN, ORANGE, PURPLE, RED
+from pages.figures import BLUE, GREEN, GREY, MARGIN, ORANGE, PURPLE, RED, log_vline
 
 __all__ = [
     "api_table",
@@ -87,9 +87,12 @@ def latency_figure(p: CapacityPlan) -> go.Figure:
     fig.add_scatter(x=lc["rps_per_replica"], y=lc["ttft_p95_s"], name="p95 TTFT", line=dict(color=BLUE))
     fig.add_scatter(x=lc["rps_per_replica"], y=lc["e2e_p95_s"], name="p95 end-to-end", line=dict(color=PURPLE),
                     secondary_y=True)
-    fig.add_hline(y=slo.ttft_p95_s, line_dash="dot", line_color=BLUE, annotation_text="TTFT goal")
-    fig.add_hline(y=slo.e2e_p95_s, line_dash="dot", line_color=PURPLE, annotation_text="end-to-end goal",
-                  secondary_y=True)
+    fig.add_hline(y=slo.ttft_p95_s, line_dash="dot", line_color=BLUE, annotation_text="TTFT goal",
+                  annotation_position="bottom left")
+    fig.add_hline(y=slo.e2e_p95_s, line_dash="dot", line_color=PURPLE, secondary_y=True)
+    # plotly puts an add_hline label on the primary axis even with secondary_y: place it on y2
+    fig.add_annotation(x=0, xref="x domain", y=slo.e2e_p95_s, yref="y2", text="end-to-end goal", showarrow=False,
+                       xanchor="left", yanchor="bottom", font=dict(color=PURPLE))
     fig.add_vline(x=p.max_rps_per_replica, line_dash="dash", line_color=GREEN, annotation_text="plan load")
     fig.add_vline(x=p.saturation_rps_per_replica, line_dash="dash", line_color=RED, annotation_text="saturation",
                   annotation_position="top left")
@@ -116,10 +119,9 @@ def buy_build_figure(p: CapacityPlan, apis: int = 3) -> go.Figure:
         per_request_day = a.monthly_cost_usd / max(p.requests_per_day, 1e-9)
         fig.add_scatter(x=rpd, y=[per_request_day * r for r in rpd], name=f"{a.provider} API",
                         line=dict(color=GREY, dash=dash))
-    fig.add_vline(x=p.requests_per_day, line_dash="dash", line_color=BLUE, annotation_text="your traffic")
+    log_vline(fig, p.requests_per_day, "your traffic", BLUE, "dash", y=1.0)
     if p.break_even_requests_per_day:
-        fig.add_vline(x=p.break_even_requests_per_day, line_dash="dot", line_color=GREEN,
-                      annotation_text="break-even", annotation_position="bottom right")
+        log_vline(fig, p.break_even_requests_per_day, "break-even", GREEN, "dot", y=0.0)
     fig.update_xaxes(type="log", title="requests per day")
     fig.update_yaxes(type="log", title="USD per month")
     fig.update_layout(title="Cost vs traffic: build (self-hosted) or buy (API)", height=360, margin=MARGIN,

@@ -12,6 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from estimator.analysis import LatencyContextSweep, PerformanceAnalysis
+from pages.figures import log_vline
 
 __all__ = [
     "COLORS",
@@ -52,13 +53,6 @@ def log_ticks(values: Iterable[float | None]) -> dict[str, list[float] | list[st
     return {"tickvals": ticks, "ticktext": [f"{t:,.4g}" for t in ticks]}
 
 
-def _vline(fig: go.Figure, x: float, text: str, color: str) -> None:
-    """A vertical marker at data value ``x`` on a log x-axis: shapes take data units, annotations log10 units."""
-    fig.add_shape(type="line", x0=x, x1=x, yref="paper", y0=0, y1=1, line=dict(dash="dot", color=color))
-    fig.add_annotation(x=math.log10(x), yref="paper", y=1.0, text=text, showarrow=False, yanchor="bottom",
-                       font=dict(size=11, color=color))
-
-
 def roofline_figure(result: PerformanceAnalysis) -> go.Figure:
     """The device's roofline (datasheet dotted, attainable solid) and where prefill and decode sit."""
     rf = result.roofline
@@ -68,7 +62,7 @@ def roofline_figure(result: PerformanceAnalysis) -> go.Figure:
                     name=f"{rf.hardware_name} datasheet", line=dict(color=COLORS["a"], dash="dot"))
     fig.add_scatter(x=ai, y=[y / 1e12 for y in rf.attainable_flops_per_s], mode="lines",
                     name="attainable (efficiencies)", line=dict(color=COLORS["a"]))
-    _vline(fig, rf.ridge_flops_per_byte, f"ridge {rf.ridge_flops_per_byte:,.0f} FLOP/B", COLORS["grid"])
+    log_vline(fig, rf.ridge_flops_per_byte, f"ridge {rf.ridge_flops_per_byte:,.0f} FLOP/B", COLORS["grid"], dash="dot")
     for p in rf.points:
         if p.intensity_flops_per_byte is None or p.attainable_flops_per_s is None:
             continue
@@ -104,12 +98,12 @@ def batch_figure(result: PerformanceAnalysis) -> go.Figure:
         fig.add_shape(type="line", xref="paper", x0=0, x1=1, yref="y2", y0=s.tpot_limit_s * 1e3,
                       y1=s.tpot_limit_s * 1e3, line=dict(dash="dot", color=COLORS["limit"]))
     if s.best_batch is not None:
-        _vline(fig, float(s.best_batch), f"best under limits: {s.best_batch:,}", COLORS["limit"])
+        log_vline(fig, float(s.best_batch), f"best under limits: {s.best_batch:,}", COLORS["limit"], dash="dot")
     fig.update_layout(title="Continuous batching: throughput and latency vs batch", height=400,
                       xaxis=dict(type="log", title="sequences in flight (batch)"),
                       yaxis=dict(title="output tokens/s per replica"),
                       yaxis2=dict(title="ms", overlaying="y", side="right", type="log",
-                                  **log_ticks([*tpot_ms, *ttft_ms])),
+                                  **log_ticks([*tpot_ms, *ttft_ms, s.tpot_limit_s * 1e3 if s.tpot_limit_s else None])),
                       margin=_MARGIN, legend=dict(orientation="h", y=-0.25))
     return fig
 
@@ -127,7 +121,7 @@ def context_figure(sweep: LatencyContextSweep) -> go.Figure:
                     line=dict(color=COLORS["decode"]), hovertemplate="%{x:,.0f} tokens: %{y:,.2f} ms<extra></extra>")
     first = sweep.first_unfit_tokens
     if first is not None:
-        _vline(fig, first, f"batch {sweep.batch:,} no longer fits", COLORS["limit"])
+        log_vline(fig, first, f"batch {sweep.batch:,} no longer fits", COLORS["limit"], dash="dot")
     fig.update_layout(title=f"Long context: TTFT and TPOT vs prompt length (batch {sweep.batch:,})", height=380,
                       xaxis=dict(type="log", title="input tokens"),
                       yaxis=dict(title="TTFT (s)", type="log", **log_ticks(ttft)),

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 
 from estimator import scaling, training
 from estimator.training import TrainingPlan
-from pages.figures import BLUE, GREEN, GREY, MARGIN, PURPLE, RED
+from pages.figures import BLUE, GREEN, GREY, MARGIN, PURPLE, RED, log_vline
 
 __all__ = ["METHOD_LABELS", "frontier_figure", "isoflop_figure", "recommendations_table"]
 
@@ -90,9 +90,11 @@ def isoflop_figure(plan: TrainingPlan, disagreement: dict[str, Any]) -> go.Figur
                         hovertemplate="N %{x:.3s}: loss %{y:.4f}<extra></extra>")
     for info in disagreement["recommendations"].values():
         fig.add_vline(x=float(info["params"]), line_dash="dot", line_color=GREY, opacity=0.6)
-    fig.add_vline(x=plan.params, line_color=RED, annotation_text="your run", annotation_position="top")
+    fig.add_scatter(x=[None], y=[None], mode="lines", name="each approach's optimum",  # legend entry only
+                    line=dict(color=GREY, dash="dot"))
+    log_vline(fig, plan.params, "your run", RED)
     fig.update_layout(
-        title=f"IsoFLOP profile at {plan.flops:.2e} FLOPs (dotted: each approach's optimum)", height=470,
+        title=f"IsoFLOP profile at {plan.flops:.2e} FLOPs", height=470,
         xaxis=dict(type="log", title="parameters N (tokens D = C / 6N)"),
         yaxis=dict(title="predicted loss (nats/token)"), legend=dict(orientation="h", y=-0.22), margin=MARGIN,
     )
