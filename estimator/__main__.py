@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from estimator import report as report_mod
 from estimator.errors import EstimatorError
-from estimator.scenario import Scenario, from_query_params, validate_scenario
+from estimator.scenario import Scenario, check_catalog_ids, from_query_params, validate_scenario
 from estimator.store import default_store
 
 __all__ = ["main", "load_scenario"]
@@ -56,7 +56,7 @@ def load_scenario(arg: str, *, strict: bool = True) -> tuple[Scenario, str | Non
             saved = default_store().get(sid)
             if saved.scenario is None:
                 raise ScenarioInputError(f"saved scenario {sid!r}: {saved.problem}")
-            return saved.scenario, page, []
+            return saved.scenario, page or saved.page or None, []
         scenario, ignored = from_query_params(params)
         if ignored and strict:
             raise ScenarioInputError("the link has parameters that cannot be used: " + "; ".join(ignored))
@@ -127,6 +127,7 @@ def _add_store_commands(sub: Any) -> None:
 def _cmd_save(args: argparse.Namespace) -> int:
     try:
         scenario, link_page, _ = load_scenario(args.scenario)
+        check_catalog_ids(scenario)  # a link naming an unknown model must not be saved as the default one
         fallback = Path(args.scenario).stem if _is_file(args.scenario) else ""
         name = args.name or scenario.name or fallback
         page = args.page or (link_page if link_page in report_mod.REPORTS else "")

@@ -112,3 +112,27 @@ def test_cli_help_and_module_entry() -> None:
     res = subprocess.run([sys.executable, "-m", "estimator", "report", "?m=nope"], capture_output=True, text=True,
                          cwd=ROOT, check=False)
     assert res.returncode == 2 and "error:" in res.stderr
+
+
+def test_cli_save_refuses_unknown_catalog_ids(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["save", "?m=no-such-model"]) == 2
+    assert "Unknown model id 'no-such-model'" in capsys.readouterr().err
+
+
+def test_cli_saved_link_reports_the_page_it_was_saved_from(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["save", "?m=llama-2-7b", "--page", "memory", "--name", "seven"]) == 0
+    sid = capsys.readouterr().out.strip()
+    assert main(["report", f"?s={sid}"]) == 0
+    assert capsys.readouterr().out == report.to_csv(report.memory_report(Scenario(
+        name="seven", model=ModelChoice(model_id="llama-2-7b"))))
+
+
+@pytest.mark.parametrize("arg", ["m=llama-2-7b&" * 30, "http://[::1/?m=x", "?v=1&in=inf"])
+def test_cli_bad_links_exit_2_without_traceback(arg: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # issue 11: a link over 255 bytes without "?" raised OSError, an unclosed IPv6 host ValueError,
+    # v1 links with inf OverflowError
+    code = main(["report", arg, "--page", "memory"])
+    err = capsys.readouterr().err
+    assert code in (0, 2) and "Traceback" not in err
+    if arg.startswith("http"):
+        assert code == 2 and "cannot be read" in err
