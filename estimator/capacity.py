@@ -552,20 +552,19 @@ def _cycle(kern: _Kernel, lam: FloatArray, t_d: FloatArray,
     return _CycleState(t_d=t_d, tau=tau, pi=pi, a=a, dp_mean=dp_mean, tpot=tpot)
 
 
-def _operating_batch(kern: _Kernel, lam: FloatArray) -> FloatArray:
-    """Smallest decode batch ``b`` with ``lambda E[L-1] TPOT(b) = b`` (per rate); ``inf`` if none.
-
-    Little's law on the batch grid (``_B_GRID`` points from 1e-3 to the slots), the first sign change
-    interpolated linearly.
-    """
-    grid = kern.grid
+def _little_excess(kern: _Kernel, lam: FloatArray) -> FloatArray:
+    """``f(b) = lambda E[L-1] TPOT(b) - b`` on the batch grid (``_B_GRID`` points from 1e-3 to the slots), one row per rate."""
     st = _cycle(kern, lam[:, None], kern.grid_t_d, kern.grid_terms)
-    f = lam[:, None] * kern.mix.decode_iters * st.tpot - grid[None, :]
+    return lam[:, None] * kern.mix.decode_iters * st.tpot - kern.grid[None, :]
+
+
+def _first_root(grid: FloatArray, f: FloatArray) -> FloatArray:
+    """Per row, the first sign change of ``f`` on ``grid`` interpolated linearly; ``inf`` if ``f > 0`` throughout."""
     ok = f <= 0
     has = ok.any(axis=1)
     j = np.argmax(ok, axis=1)
     j0 = np.maximum(j - 1, 0)
-    rows = np.arange(lam.size)
+    rows = np.arange(f.shape[0])
     f0, f1 = f[rows, j0], f[rows, j]
     g0, g1 = grid[j0], grid[j]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -573,11 +572,20 @@ def _operating_batch(kern: _Kernel, lam: FloatArray) -> FloatArray:
     return np.where(has, x, np.inf)
 
 
+def _operating_batch(kern: _Kernel, lam: FloatArray) -> FloatArray:
+    """Smallest decode batch ``b`` with ``lambda E[L-1] TPOT(b) = b`` (per rate); ``inf`` if none.
+
+    Little's law on the batch grid (:func:`_little_excess`), the first sign change interpolated linearly.
+    """
+    return _first_root(kern.grid, _little_excess(kern, lam))
+
+
 def _saturation_rps(kern: _Kernel) -> float:
     """Largest arrival rate (requests/s) with an operating batch within the slots (bisection to 1e-4).
 
     The bracket starts at ``4 c / T_1`` (``c`` slots, ``T_1`` the batch-1 service time); a rate is
-    sustainable when :func:`_operating_batch` finds a finite batch below ``c``.
+    sustainable when :func:`_operating_batch` finds a finite batch below ``c``. (Whether a rate is
+    sustainable is not always monotone in the rate near the threshold, so every step is evaluated.)
     """
     replica, mix = kern.replica, kern.mix
     t1 = float(np.asarray(replica.prefill_alone_s(mix.pref.mean()))) + mix.decode_iters * float(

@@ -585,7 +585,7 @@ def _layout(f: _ModelFeatures, h: _HardwareFeatures, eff: Efficiency, b: Any, tp
     peak = h.peak_flops_per_s * eff.compute * xp.where(h.low_precision > 0, eff.low_precision_compute, 1.0)
     bw = h.bandwidth_bytes_per_s * eff.memory
     one_stage = np.ndim(pp) == 0 and pp == 1 and (b >= 1 if xp is _PY else np.size(b) == 0 or np.min(b) >= 1)
-    dense = np.ndim(f.n_experts) == 0 and f.n_experts <= 1 or np.all(np.asarray(f.n_experts) <= 1)
+    dense = (np.ndim(f.n_experts) == 0 and f.n_experts <= 1) or np.all(np.asarray(f.n_experts) <= 1)
     tp_bw, tp_lat, pp_bw, pp_lat = _links(h, tp, pp, eff, xp)
     multi = tp > 1
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -979,9 +979,8 @@ def _array_args(
     """
     b, i, o, t, p = (_checked_array(name, v) for name, v in
                      (("batch", batch), ("input_tokens", inp), ("output_tokens", out), ("tp", tp), ("pp", pp)))
-    if t.dtype.kind == "f" or p.dtype.kind == "f":
-        if np.any(t != np.floor(t)) or np.any(p != np.floor(p)):
-            raise InvalidInputError("tensor and pipeline parallel degrees must be whole numbers")
+    if (t.dtype.kind == "f" or p.dtype.kind == "f") and (np.any(t != np.floor(t)) or np.any(p != np.floor(p))):
+        raise InvalidInputError("tensor and pipeline parallel degrees must be whole numbers")
     if not _divides_all(m.n_heads, t):
         bad = np.mod(m.n_heads, t) != 0
         raise _tp_error(m, int(np.asarray(t)[bad].flat[0]) if np.ndim(t) else int(t))
@@ -1201,6 +1200,16 @@ def estimate(
         raise _fit_error(m, h, d, kv, i + o, b, t, p)
     r = _core(_model_features(m, d, kv), _hardware_features(h, c), eff,
               float(b), float(i), float(o), float(t), float(p), _PY)
+    return _estimate_result(m, h, (d, kv, c), (b, i, o, t, p), r, mem, eff)
+
+
+def _estimate_result(
+    m: ModelSpec, h: HardwareSpec, dtypes: tuple[DType, DType, DType], layout: tuple[int, int, int, int, int],
+    r: dict[str, Any], mem: memory.BatchMemory, eff: Efficiency,
+) -> PerformanceEstimate:
+    """:class:`PerformanceEstimate` of one configuration from its :func:`_core` results."""
+    d, kv, c = dtypes
+    b, i, o, t, p = layout
     fl = {k: float(v) for k, v in r.items() if not k.endswith("bound") and k != "binding"}
     return PerformanceEstimate(
         model_id=m.model_id, hardware_id=h.hardware_id, dtype=d, kv_dtype=kv, compute_dtype=c,
@@ -1234,11 +1243,15 @@ def _scalar_layout(
     t = _int_arg("tp", tp)
     p = _int_arg("pp", pp)
     _check_parallel_ints(m, h, t, p)
+    _check_context(m, i, o)
+    return b, i, o, t, p
+
+
+def _check_context(m: ModelSpec, i: int, o: int) -> None:
     if i + o > m.max_context:
         raise InvalidInputError(
             f"{i:,} input + {o:,} output tokens exceed {m.name}'s context window of {m.max_context:,}"
         )
-    return b, i, o, t, p
 
 
 @lru_cache(maxsize=1)
@@ -1389,6 +1402,35 @@ def max_throughput(
     'memory capacity'
     """
     m, h, d, kv, c = _prepare(model, hardware, dtype, kv_dtype, compute_dtype)
+    i, o, t, p, cap, chunk = _throughput_args(m, h, input_tokens, output_tokens, tp, pp, batch_cap,
+                                              prefill_chunk_tokens, ttft_limit_s, tpot_limit_s)
+    eff = efficiency or _default_efficiency()
+    b_mem = memory.max_batch(m, h, d, kv, i + o, tp=t, pp=p)
+    if b_mem < 1:
+        raise _fit_error(m, h, d, kv, i + o, 1, t, p)
+    top = min(b_mem, cap)
+    r = _steady(_model_features(m, d, kv), _hardware_features(h, c), eff, np.arange(1, top + 1, dtype=float),
+                np.float64(i), np.float64(o), np.float64(t), np.float64(p), chunk)
+    k, limited = _best_batch(r, b_mem, ttft_limit_s, tpot_limit_s, f"{t * p} × {h.name}")
+    return ThroughputEstimate(
+        model_id=m.model_id, hardware_id=h.hardware_id, dtype=d, kv_dtype=kv,
+        input_tokens=i, output_tokens=o, tp=t, pp=p,
+        batch=k + 1, max_batch_memory=b_mem, batch_cap=cap,
+        output_tokens_per_s=float(r["output_tokens_per_s"][k]),
+        output_tokens_per_s_per_device=float(r["output_tokens_per_s_per_device"][k]),
+        output_tokens_per_s_per_request=1.0 / float(r["tpot_s"][k]),
+        requests_per_s=float(r["requests_per_s"][k]),
+        ttft_s=float(r["ttft_s"][k]), tpot_s=float(r["tpot_s"][k]),
+        limited_by=limited, iteration_bound=BOUNDS[int(r["bound"][k])],
+        ttft_limit_s=ttft_limit_s, tpot_limit_s=tpot_limit_s, efficiency=eff,
+    )
+
+
+def _throughput_args(
+    m: ModelSpec, h: HardwareSpec, input_tokens: Any, output_tokens: Any, tp: Any, pp: Any, batch_cap: Any,
+    prefill_chunk_tokens: Any, ttft_limit_s: float | None, tpot_limit_s: float | None,
+) -> tuple[int, int, int, int, int, int]:
+    """Validated (input, output, tp, pp, batch cap, prefill chunk) of :func:`max_throughput`."""
     i = _int_arg("input_tokens", input_tokens)
     o = _int_arg("output_tokens", output_tokens)
     t = _int_arg("tp", tp)
@@ -1398,21 +1440,19 @@ def max_throughput(
     for name, lim in (("TTFT limit", ttft_limit_s), ("TPOT limit", tpot_limit_s)):
         if lim is not None and not (math.isfinite(lim) and lim > 0):
             raise InvalidInputError(f"{name} must be a positive number of seconds, got {lim}")
-    eff = efficiency or Efficiency()
-    _check_parallel_arrays(m, h, np.asarray(float(t)), np.asarray(float(p)))
-    if i + o > m.max_context:
-        raise InvalidInputError(
-            f"{i:,} input + {o:,} output tokens exceed {m.name}'s context window of {m.max_context:,}"
-        )
-    b_mem = memory.max_batch(m, h, d, kv, i + o, tp=t, pp=p)
-    if b_mem < 1:
-        raise _fit_error(m, h, d, kv, i + o, 1, t, p)
-    top = min(b_mem, cap)
-    f = _model_features(m, d, kv)
-    hw = _hardware_features(h, c)
-    bs = np.arange(1, top + 1, dtype=float)
-    r = _steady(f, hw, eff, bs, np.float64(i), np.float64(o), np.float64(t), np.float64(p), chunk)
-    ok = np.ones(bs.shape, dtype=bool)
+    _check_parallel_ints(m, h, t, p)
+    _check_context(m, i, o)
+    return i, o, t, p, cap, chunk
+
+
+def _best_batch(
+    r: dict[str, Any], b_mem: int, ttft_limit_s: float | None, tpot_limit_s: float | None, where: str,
+) -> tuple[int, str]:
+    """(Index of the fastest batch within the limits, what stops a larger one) over batches 1..N.
+
+    Raises ``InvalidInputError`` when no batch meets the limits (with batch 1's TTFT and TPOT).
+    """
+    ok = np.ones(np.shape(r["tpot_s"]), dtype=bool)
     if ttft_limit_s is not None:
         ok &= r["ttft_s"] <= ttft_limit_s
     if tpot_limit_s is not None:
@@ -1420,31 +1460,16 @@ def max_throughput(
     if not ok.any():
         raise InvalidInputError(
             f"no batch meets the limits: at batch 1 TTFT is {float(r['ttft_s'][0]) * 1e3:,.1f} ms and "
-            f"TPOT {float(r['tpot_s'][0]) * 1e3:,.2f} ms on {t * p} × {h.name}; relax the limits, raise "
+            f"TPOT {float(r['tpot_s'][0]) * 1e3:,.2f} ms on {where}; relax the limits, raise "
             "tensor parallelism or choose faster hardware"
         )
-    tput = np.where(ok, r["output_tokens_per_s"], -np.inf)
-    k = int(np.argmax(tput))
-    best = k + 1
-    if best == top:
-        limited = "memory capacity" if top == b_mem else "batch cap"
-    elif not ok[k + 1]:
+    k = int(np.argmax(np.where(ok, r["output_tokens_per_s"], -np.inf)))
+    if k + 1 == ok.size:
+        return k, "memory capacity" if ok.size == b_mem else "batch cap"
+    if not ok[k + 1]:
         over_ttft = ttft_limit_s is not None and float(r["ttft_s"][k + 1]) > ttft_limit_s
-        limited = "TTFT limit" if over_ttft else "TPOT limit"
-    else:  # a larger batch is allowed but no faster: the iteration ceiling binds
-        limited = BOUNDS[int(r["bound"][k])]
-    return ThroughputEstimate(
-        model_id=m.model_id, hardware_id=h.hardware_id, dtype=d, kv_dtype=kv,
-        input_tokens=i, output_tokens=o, tp=t, pp=p,
-        batch=best, max_batch_memory=b_mem, batch_cap=cap,
-        output_tokens_per_s=float(r["output_tokens_per_s"][k]),
-        output_tokens_per_s_per_device=float(r["output_tokens_per_s_per_device"][k]),
-        output_tokens_per_s_per_request=1.0 / float(r["tpot_s"][k]),
-        requests_per_s=float(r["requests_per_s"][k]),
-        ttft_s=float(r["ttft_s"][k]), tpot_s=float(r["tpot_s"][k]),
-        limited_by=limited, iteration_bound=BOUNDS[int(r["bound"][k])],
-        ttft_limit_s=ttft_limit_s, tpot_limit_s=tpot_limit_s, efficiency=eff,
-    )
+        return k, "TTFT limit" if over_ttft else "TPOT limit"
+    return k, BOUNDS[int(r["bound"][k])]  # a larger batch is allowed but no faster: the iteration ceiling binds
 
 
 # ---------------------------------------------------------------- tables of configurations

@@ -291,12 +291,13 @@ def _layout() -> _Slots:
 
 
 def _with_valid_p95(params: dict[str, Any]) -> dict[str, Any]:
-    """Link parameters with p95 lengths of at least the means: this page has no p95 inputs, and a
-    mean above the default p95 (3,000 input, 800 output tokens) must not be refused (issue #11)."""
+    """Link parameters whose p95 lengths are at least the means. This page has no p95 inputs: a mean
+    alone takes a consistent p95 in the scenario (``TokenLengths``), but a p95 left in the session
+    (another page's input) below the new mean would refuse it (issue #11); it is raised to the mean."""
     out = dict(params)
-    for mean_key, p95_key, default in (("in", "in95", D.tokens.input_p95), ("out", "out95", D.tokens.output_p95)):
+    for mean_key, p95_key in (("in", "in95"), ("out", "out95")):
         try:
-            mean, p95 = int(out[mean_key]), int(out.get(p95_key, default))
+            mean, p95 = int(out[mean_key]), int(out[p95_key])
         except (KeyError, TypeError, ValueError):
             continue
         if p95 < mean:

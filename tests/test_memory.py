@@ -281,3 +281,106 @@ def test_model_spec_rejects_impossible_architecture() -> None:
     with pytest.raises(ValueError, match="active parameters"):
         ModelSpec(model_id="x", name="x", params_total=1e9, params_active=2e9, n_layers=1, d_model=8, n_heads=1,
                   n_kv_heads=1, head_dim=8, d_ff=8, vocab_size=8, max_context=8)
+
+
+# ---------------------------------------------------------------- max batch: closed form against brute force
+
+HARDWARE_IDS = ["h100-sxm", "a100-80gb-sxm", "l4", "t4", "mi300x", "h200", "tpu-v5e", "b200", "a10g", "cpu-xeon-spr"]
+
+
+def _bisect_max_batch(fits, cap: int = memory.MAX_BATCH_SEARCH) -> int:  # type: ignore[no-untyped-def]
+    """The search ``memory.max_batch`` did before the closed form: double, then bisect (the reference)."""
+    if not fits(1):
+        return 0
+    lo, hi = 1, 2
+    while fits(hi):
+        lo, hi = hi, hi * 2
+        if hi > cap:
+            return lo
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    idx=st.integers(0, 10_000),
+    hw=st.sampled_from(HARDWARE_IDS),
+    dtypes=st.sampled_from([("bf16", "bf16"), ("fp8", "fp8"), ("int4", "fp16"), ("fp32", "fp32"), ("int8", "int8")]),
+    ctx=st.one_of(st.integers(1, 300), st.integers(1, 10_000), st.integers(1, 1_000_000)),
+    layout=st.sampled_from([(1, 1), (2, 1), (4, 1), (8, 1), (2, 2), (1, 3)]),
+    utilization=st.floats(0.05, 1.0),
+    overhead=st.sampled_from([0.0, 1e8, memory.RUNTIME_OVERHEAD_BYTES, 6e9]),
+)
+def test_closed_form_max_batch_is_the_bisection_result(
+    idx: int, hw: str, dtypes: tuple[str, str], ctx: int, layout: tuple[int, int], utilization: float,
+    overhead: float,
+) -> None:
+    """The closed form returns exactly what bisecting over ``inference_memory(...).fits`` returned."""
+    models = list_models()
+    model, hardware = models[idx % len(models)], get_hardware(hw)
+    tp, pp = layout
+    if model.n_heads % tp or pp > model.total_layers:
+        return
+    ctx = min(ctx, model.max_context)
+    kw = {"tp": tp, "pp": pp, "memory_utilization": utilization, "runtime_overhead_bytes": overhead}
+
+    def fits(b: int) -> bool:
+        return memory.inference_memory(model, *dtypes, ctx, b, hardware=hardware, prefill_chunk_tokens=8192,
+                                       **kw).fits is True
+
+    best = memory.max_batch(model, hardware, *dtypes, ctx, **kw)
+    assert best == _bisect_max_batch(fits)
+    if 0 < best < memory.MAX_BATCH_SEARCH:
+        assert fits(best) and not fits(best + 1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    idx=st.integers(0, 10_000),
+    ctx=st.one_of(st.integers(1, 600), st.integers(1, 40_000)),
+    chunk=st.one_of(st.none(), st.integers(1, 600), st.integers(1, 20_000)),
+    tp=st.sampled_from([1, 2, 4]),
+    batch=st.integers(1, 5_000),
+)
+def test_batch_memory_matches_inference_memory_and_its_own_bisection(
+    idx: int, ctx: int, chunk: int | None, tp: int, batch: int,
+) -> None:
+    """Every piece of the affine model (chunked or not, chunks under 256 tokens included) is exact."""
+    models = [m for m in list_models() if m.n_heads % tp == 0]
+    model, hardware = models[idx % len(models)], get_hardware("h100-sxm")
+    ctx = min(ctx, model.max_context)
+    terms = memory.batch_memory(model, "bf16", "fp8", ctx, hardware=hardware, tp=tp, prefill_chunk_tokens=chunk)
+    ref = memory.inference_memory(model, "bf16", "fp8", ctx, batch, hardware=hardware, tp=tp,
+                                  prefill_chunk_tokens=chunk)
+    at = terms.at(batch)
+    assert at.per_device_total_bytes == ref.per_device_total_bytes  # bit for bit
+    assert (at.kv_cache_bytes, at.activation_bytes) == (ref.kv_cache_bytes, ref.activation_bytes)
+    assert terms.fits(batch) == ref.fits
+    assert terms.max_batch() == _bisect_max_batch(terms.fits)
+
+
+def test_max_batch_caps_at_the_search_limit() -> None:
+    tiny = get_model("llama-3.2-1b").model_copy(update={
+        "n_layers": 1, "n_heads": 1, "n_kv_heads": 1, "head_dim": 8, "d_model": 8, "d_ff": 8, "vocab_size": 8,
+        "params_total": 1e3, "params_active": 1e3,
+    })
+    b200 = get_hardware("b200")
+    assert memory.max_batch(tiny, b200, "bf16", "bf16", 1) == memory.MAX_BATCH_SEARCH
+    assert _bisect_max_batch(lambda b: memory.inference_memory(
+        tiny, "bf16", "bf16", 1, b, hardware=b200, prefill_chunk_tokens=8192).fits is True) == memory.MAX_BATCH_SEARCH
+
+
+def test_max_batch_is_zero_when_nothing_fits_and_rejects_bad_input() -> None:
+    assert memory.max_batch(get_model("llama-3.1-405b"), get_hardware("l4"), "bf16", "bf16", 1024) == 0
+    with pytest.raises(InvalidInputError, match="does not divide"):
+        memory.max_batch(get_model("llama-2-7b"), get_hardware("h100-sxm"), "bf16", "bf16", 1024, tp=3)
+    with pytest.raises(InvalidInputError, match="exceeds"):
+        memory.max_batch(get_model("llama-2-7b"), get_hardware("h100-sxm"), "bf16", "bf16", 10**6)
+    with pytest.raises(InvalidInputError, match="runtime overhead"):
+        memory.max_batch(get_model("llama-2-7b"), get_hardware("h100-sxm"), "bf16", "bf16", 1024,
+                         runtime_overhead_bytes=-1.0)

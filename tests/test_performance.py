@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from estimator import memory, performance
 from estimator.catalog import get_hardware, get_model
 from estimator.errors import DoesNotFitError, EstimatorError, InvalidInputError
+from estimator.formatting import duration
 
 H100 = get_hardware("h100-sxm")
 L7 = get_model("llama-2-7b")
@@ -200,6 +201,43 @@ def test_a_million_configurations_in_under_a_second() -> None:
     assert best < 1.0
 
 
+def test_selected_outputs_are_the_same_numbers_as_all_of_them() -> None:
+    rng = np.random.default_rng(3)
+    n = performance._CHUNK + 5  # chunked
+    b, i, o = rng.integers(1, 128, n), rng.integers(1, 4000, n), rng.integers(1, 2000, n)
+    tp = rng.choice([1, 2, 4, 8], n)
+    full = performance.estimate_arrays("llama-3.1-70b", "h100-sxm", "bf16", b, i, o, tp)
+    few = performance.estimate_arrays("llama-3.1-70b", "h100-sxm", "bf16", b, i, o, tp,
+                                      outputs=("tpot_s", "fits", "ttft_s"))
+    assert list(few) == ["tpot_s", "fits", "ttft_s"]
+    for k in few:
+        np.testing.assert_array_equal(few[k], full[k])
+    # int and float inputs are one computation
+    flt = performance.estimate_arrays("llama-3.1-70b", "h100-sxm", "bf16", b * 1.0, i * 1.0, o * 1.0, tp * 1.0)
+    for k in full:
+        np.testing.assert_array_equal(flt[k], full[k])
+    with pytest.raises(InvalidInputError, match="unknown results"):
+        performance.estimate_arrays("llama-3.1-8b", "h100-sxm", "bf16", 1, 1, 1, outputs=("tpot",))
+    with pytest.raises(InvalidInputError, match="check_memory"):
+        performance.estimate_arrays("llama-3.1-8b", "h100-sxm", "bf16", 1, 1, 1, outputs=("fits",),
+                                    check_memory=False)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"batch": [1, 0]}, "batch must be at least 1, got 0"),
+    ({"input_tokens": [1.0, np.nan]}, "input_tokens must be at least 1, got nan"),
+    ({"output_tokens": [np.inf]}, "output_tokens must be at least 1, got inf"),
+    ({"tp": [1, 3]}, "degree 3 does not divide"),
+    ({"tp": [1.5]}, "whole numbers"),
+    ({"input_tokens": [100, 200_000]}, "context window"),
+])
+def test_array_input_errors(kwargs: dict[str, object], match: str) -> None:
+    args: dict[str, object] = {"batch": 1, "input_tokens": 10, "output_tokens": 10, "tp": 1}
+    args.update(kwargs)
+    with pytest.raises(InvalidInputError, match=match):
+        performance.estimate_arrays("llama-3.1-8b", "h100-sxm", "bf16", **args)  # type: ignore[arg-type]
+
+
 # ------------------------------------------------------------------ properties
 
 settings.register_profile("perf", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -246,6 +284,27 @@ def test_tensor_parallel_two_splits_the_work(model_id: str, b: int, i: int) -> N
     assert mem_s[1] < 0.75 * mem_s[0]  # weights and KV heads split two ways
     assert float(np.asarray(r["decode_comm_s"])[0]) == 0.0
     assert float(np.asarray(r["decode_comm_s"])[1]) > 0.0
+
+
+@given(st.sampled_from(MODELS + ["deepseek-v2-lite", "gemma-2-9b"]), st.sampled_from(HARDWARE), st.integers(1, 64),
+       st.integers(1, 4000), st.integers(1, 2000), st.sampled_from([(1, 1), (2, 1), (4, 1), (8, 1), (2, 2)]),
+       st.sampled_from(["bf16", "fp8", "int4"]))
+def test_scalar_estimate_is_the_array_result_to_the_last_bit(
+    model_id: str, hw_id: str, b: int, i: int, o: int, layout: tuple[int, int], dtype: str,
+) -> None:
+    """``estimate`` (Python floats) and ``estimate_arrays`` (numpy) run the same operations in the same order."""
+    tp, pp = layout
+    try:
+        e = performance.estimate(model_id, hw_id, dtype, b, i, o, tp, pp)
+    except EstimatorError:
+        return
+    r = performance.estimate_arrays(model_id, hw_id, dtype, b, i, o, tp, pp)
+    for k, v in e.model_dump().items():
+        if k in r and k not in ("prefill_bound", "decode_bound", "binding", "memory_per_device_bytes"):
+            assert float(r[k]) == v, k
+    assert performance.BOUNDS[int(r["decode_bound"])] == e.decode_bound
+    assert performance.BOUNDS[int(r["binding"])] == e.binding
+    assert float(r["memory_per_device_bytes"]) <= e.memory_per_device_bytes  # arrays leave out activations
 
 
 # ------------------------------------------------------------------ max throughput
@@ -373,7 +432,7 @@ def test_page_renders_with_defaults() -> None:
     assert len(at.get("plotly_chart")) >= 5
     assert _metric(at, "Within 2×") == "100%"
     e = performance.estimate("llama-3.1-70b", "h100-sxm", "bf16", 1, 1000, 250, tp=4)
-    assert _metric(at, "TPOT") == f"{e.tpot_s * 1e3:,.2f} ms"
+    assert _metric(at, "TPOT") == duration(e.tpot_s)
 
 
 def test_page_reacts_and_explains_what_does_not_fit() -> None:
@@ -383,7 +442,7 @@ def test_page_reacts_and_explains_what_does_not_fit() -> None:
     at.selectbox(key="tp").set_value(1).run()
     assert not at.exception
     e = performance.estimate("llama-2-7b", "h100-sxm", "bf16", 1, 1000, 250)
-    assert _metric(at, "TTFT") == f"{e.ttft_s * 1e3:,.1f} ms"
+    assert _metric(at, "TTFT") == duration(e.ttft_s)
     at.selectbox(key="m").set_value("llama-3.1-70b").run()
     assert not at.exception
     assert at.error and "does not fit" in at.error[0].value
