@@ -268,6 +268,24 @@ async def change_and_time(page: Page, probe: Probe, value: str, timeout_s: float
     return replace(got, retries=retries)
 
 
+async def exception_text(page: Page) -> str:
+    """The first line of the first Streamlit exception box on the page ("" if none), for error reports."""
+    box = page.locator(EXCEPTION)
+    if not await box.count():
+        return ""
+    text = (await box.first.inner_text(timeout=5_000)).strip()
+    return text.splitlines()[0][:160] if text else "(empty exception box)"
+
+
+def server_log_tail(home: Path, lines: int = 12) -> list[str]:
+    """The last lines of every server log under ``home`` (printed when a benchmark saw errors)."""
+    out = []
+    for log in sorted(home.glob("server-*.log")):
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+        out += [f"{log.name}: {line}" for line in tail]
+    return out
+
+
 def machine_note() -> str:
     """CPU count and load average, printed with the figures (the absolute times depend on them)."""
     one, five, _ = os.getloadavg()

@@ -47,10 +47,12 @@ from _browser import (
     Probe,
     RunTiming,
     change_and_time,
+    exception_text,
     first_render,
     launch,
     machine_note,
     new_page,
+    server_log_tail,
     streamlit_server,
 )
 
@@ -99,6 +101,10 @@ class PageResult:
         return sum(r.exceptions for r in [*self.first, *self.rerun])
 
 
+class PageError(Exception):
+    """A measurement that could not be made (the message says what the page showed)."""
+
+
 @dataclass(frozen=True)
 class Target:
     name: str
@@ -129,7 +135,14 @@ async def measure_once(browser: Browser, target: Target, index: int, timeout_s: 
     page = await new_page(browser)
     try:
         first = await first_render(page, target.url, timeout_s, quiet_s)
-        rerun = await change_and_time(page, target.probe, target.probe.value(index), timeout_s, quiet_s)
+        if first.exceptions:
+            raise PageError(f"exception box after the first render: {await exception_text(page)}")
+        try:
+            rerun = await change_and_time(page, target.probe, target.probe.value(index), timeout_s, quiet_s)
+        except PlaywrightError as exc:
+            shown = await exception_text(page)
+            raise PageError(f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+                            + (f"; exception box: {shown}" if shown else "")) from exc
         return first, rerun
     finally:
         await page.context.close()
@@ -145,6 +158,9 @@ async def measure_all(targets: list[Target], n: int, timeout_s: float, quiet_s: 
                     res = results[t.name]
                     try:
                         first, rerun = await measure_once(browser, t, round_no, timeout_s, quiet_s)
+                    except PageError as exc:
+                        res.errors.append(f"round {round_no}: {exc}")
+                        continue
                     except (PlaywrightError, TimeoutError) as exc:
                         res.errors.append(f"round {round_no}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
                         continue
@@ -228,8 +244,12 @@ def main(argv: list[str] | None = None) -> int:
         targets = [Target(MINIMAL, ref_url, MINIMAL_PROBE)]
         targets += [Target(p, f"{app_url}/{p}", PROBES[p]) for p in args.pages.split(",")]
         results = asyncio.run(measure_all(targets, args.n, args.timeout, args.quiet))
+        log_tail = server_log_tail(home) if any(r.errors for r in results) else []
     print(f"machine at start: {start_note}; at end: {machine_note()}; {seeded}")
     print_table(results, args.n)
+    if log_tail:
+        print("\nlast lines of the server logs (errors were seen):")
+        print("\n".join(log_tail))
     return 0
 
 

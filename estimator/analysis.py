@@ -1,4 +1,4 @@
-"""Entry points of the Model & memory and Latency & throughput pages.
+"""Entry points of the Model & memory, Latency & throughput and Training budget pages.
 
 Each takes a :class:`~estimator.scenario.Scenario` and returns one frozen, typed result that the
 page, its CSV/JSON report, Save and the CLI all render (see :mod:`estimator.entrypoints`). The
@@ -22,12 +22,13 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from estimator import catalog, memory, performance
+from estimator import catalog, memory, performance, scaling, training
 from estimator.errors import EstimatorError
 from estimator.memory import FitResult, InferenceMemory, TrainingMemory
 from estimator.performance import Efficiency, PerformanceEstimate, ThroughputEstimate
 from estimator.scenario import Scenario
 from estimator.specs import HardwareSpec, ModelSpec
+from estimator.training import TrainingPlan
 from estimator.units import DType
 
 __all__ = [
@@ -43,10 +44,12 @@ __all__ = [
     "Microbenchmark",
     "PerformanceAnalysis",
     "Roofline",
+    "TrainingAnalysis",
     "TrainingMemoryAnalysis",
     "memory_analysis",
     "performance_analysis",
     "serving_tp",
+    "training_analysis",
 ]
 
 MEMORY_CONTEXT_GRID_TOKENS: tuple[int, ...] = (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144)
@@ -625,3 +628,39 @@ def _microbenchmarks() -> tuple[Microbenchmark, ...]:
             notes=_text(r.notes), source=_text(r.source), as_of=_date(r.as_of),
         ))
     return tuple(out)
+
+
+# ------------------------------------------------------------------ training budget page
+
+
+class TrainingAnalysis(BaseModel):
+    """What the Training budget page shows for one scenario: the plan, how far the scaling-law
+    fits disagree at its compute, and the same run on every priced instance."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    scenario: Scenario
+    plan: TrainingPlan
+    disagreement: dict[str, Any]
+    """:func:`estimator.scaling.fits_disagreement` at the plan's FLOPs."""
+    instances: pd.DataFrame
+    """:func:`estimator.training.compare_instances`: runs that can span nodes first, by cost."""
+    instances_error: str = ""
+    """Why the instance comparison is empty, when it failed."""
+
+
+def training_analysis(scenario: Scenario) -> TrainingAnalysis:
+    """The Training budget page's entry point: :func:`estimator.training.plan_for_scenario`, the
+    Chinchilla fits' disagreement at its compute, and the run on every priced catalog instance
+    (same model, tokens, MFU and layout; :func:`estimator.training.compare_instances`)."""
+    plan = training.plan_for_scenario(scenario)
+    error = ""
+    try:
+        inputs = training.TrainingInputs.build(
+            **({"model_id": plan.model_id} if plan.model_id else {"params": plan.params}),
+            tokens=plan.tokens, **{**training.scenario_kwargs(scenario), "mfu": plan.mfu})
+        instances = training.compare_instances(plan, inputs)
+    except EstimatorError as exc:
+        instances, error = pd.DataFrame(), str(exc)
+    return TrainingAnalysis(scenario=scenario, plan=plan, disagreement=scaling.fits_disagreement(plan.flops),
+                            instances=instances, instances_error=error)

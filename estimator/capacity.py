@@ -209,14 +209,19 @@ def _two_class_weighted_quantile(values: FloatArray, in_a: npt.NDArray[np.bool_]
     for i in np.flatnonzero(cross):  # a class-A value equals a class-B value: the general path orders them
         order = np.argsort(values[i])
         v[i], w[i] = values[i][order], np.where(in_a, w_a[i], w_b[i])[order]
-    return _sorted_weighted_quantile(v, w, q)
+    return _sorted_weighted_quantile(v, w, q, overwrite=True)
 
 
-def _sorted_weighted_quantile(v: FloatArray, w: FloatArray, q: float | FloatArray) -> FloatArray:
-    """:func:`_weighted_quantile` of values already sorted along the last axis (weights in the same order)."""
+def _sorted_weighted_quantile(v: FloatArray, w: FloatArray, q: float | FloatArray,
+                              overwrite: bool = False) -> FloatArray:
+    """:func:`_weighted_quantile` of values already sorted along the last axis (weights in the same order);
+    with ``overwrite`` the weights' array is used as scratch space."""
     cw = np.cumsum(w, axis=-1)
     total = cw[..., -1:]
-    mid = (cw - 0.5 * w) / np.where(total > 0, total, 1.0)
+    if overwrite:
+        mid = np.divide(np.subtract(cw, np.multiply(w, 0.5, out=w), out=w), np.where(total > 0, total, 1.0), out=w)
+    else:
+        mid = (cw - 0.5 * w) / np.where(total > 0, total, 1.0)
     qs = np.atleast_1d(np.asarray(q, dtype=float))
     rows = v.reshape(-1, v.shape[-1])
     mids = mid.reshape(-1, mid.shape[-1])
@@ -431,6 +436,15 @@ class _Iteration:
         g = np.where(n > top, self.vals[-1] + self.slope * (n - top), inside) if np.any(n > top) else inside
         return np.asarray(g + attn, dtype=float)
 
+    def into(self, tokens: FloatArray, pairs: FloatArray, kv_tokens: FloatArray) -> FloatArray:
+        """``self(tokens, pairs, kv_tokens)`` computed in ``pairs`` (returned); ``kv_tokens`` is overwritten too."""
+        attn = np.maximum(np.multiply(pairs, self.attn_s_per_pair, out=pairs),
+                          np.multiply(kv_tokens, self.kv_s_per_token, out=kv_tokens), out=pairs)
+        top = self.grid[-1]
+        if np.any(tokens > top):
+            return np.add(self(tokens, 0.0, 0.0), attn, out=attn)
+        return np.add(np.interp(tokens, self.grid, self.vals), attn, out=attn)
+
 
 _B_GRID = 96
 
@@ -530,22 +544,28 @@ def _cycle(kern: _Kernel, lam: FloatArray, t_d: FloatArray,
     each episode as in :func:`_episode` without extra tokens; then ``TPOT = tau / (pi E[k] + 1 - pi)``.
     ``terms`` are :func:`_batch_terms` of the batch ``b`` whose decode step is ``t_d``.
     """
-    mix, w = kern.mix, kern.replica.prefill_token_weight
+    mix, w, it = kern.mix, kern.replica.prefill_token_weight, kern.it
     bb, room, b_pairs, b_kv = terms
     pref, own = mix.pref_coarse, mix.pairs_coarse
     tau = t_d
     pi = a = dp_mean = np.zeros_like(t_d)
-    k = np.ones(1)
+    # work arrays reused by every iteration (the same arithmetic as _episode, without fresh temporaries)
+    shape = (*np.broadcast_shapes(np.shape(lam), np.shape(t_d)), pref.size)
+    n, k, chunk, x, y = (np.empty(shape) for _ in range(5))
     for _ in range(iterations):
         mu = lam * tau
         pi = -np.expm1(-mu)
         a = np.where(pi > 1e-12, mu / np.maximum(pi, 1e-12), 1.0)
         scale = a[..., None]
-        n = pref * scale
-        k = np.maximum(np.ceil(n / room), 1.0)
-        chunk = n / k
-        frac = chunk / np.maximum(n, 1e-12)
-        dur = k * kern.it(bb + chunk * w, b_pairs + (own * scale) * frac, b_kv + chunk)
+        np.multiply(pref, scale, out=n)  # prompt tokens of the episode
+        np.ceil(np.divide(n, room, out=k), out=k)
+        np.maximum(k, 1.0, out=k)  # iterations
+        np.divide(n, k, out=chunk)  # tokens per iteration
+        np.divide(chunk, np.maximum(n, 1e-12, out=x), out=x)  # share of the prompt per iteration
+        np.add(b_pairs, np.multiply(np.multiply(own, scale, out=y), x, out=y), out=y)  # attention pairs
+        np.add(b_kv, chunk, out=x)  # KV tokens
+        np.add(bb, np.multiply(chunk, w, out=n), out=n)  # token-equivalents of the iteration
+        dur = np.multiply(k, it.into(n, y, x), out=x)
         dp_mean = dur.mean(axis=-1)
         tau = pi * dp_mean + (1.0 - pi) * t_d
     tpot = tau / (pi * k.mean(axis=-1) + 1.0 - pi)
@@ -624,13 +644,15 @@ def _mg1_wait_quantiles(lam: FloatArray, service: FloatArray, qs: FloatArray) ->
     n = _FFT_POINTS
     dt = t_max / n
     grid = np.arange(n)[None, :] * dt[:, None]
-    cdf_s = np.stack([np.searchsorted(s[i], grid[i], side="right") for i in range(h)]) / s.shape[1]
-    fe = (1.0 - cdf_s) / es[:, None] * dt[:, None]
-    fe = fe / np.maximum(fe.sum(axis=1, keepdims=True), 1e-300)
+    # (in place where the arithmetic allows: these arrays are large and the computation is called often)
+    fe = np.divide(np.stack([np.searchsorted(s[i], grid[i], side="right") for i in range(h)]), s.shape[1])
+    np.multiply(np.divide(np.subtract(1.0, fe, out=fe), es[:, None], out=fe), dt[:, None], out=fe)
+    np.divide(fe, np.maximum(fe.sum(axis=1, keepdims=True), 1e-300), out=fe)
     phi = np.fft.rfft(fe, n=2 * n, axis=1)
-    pmf = np.fft.irfft((1.0 - rho)[:, None] / (1.0 - rho[:, None] * phi), n=2 * n, axis=1)[:, :n]
-    cdf = np.cumsum(np.maximum(pmf, 0.0), axis=1)
-    cdf = cdf / np.maximum(cdf[:, -1:], 1.0)
+    np.subtract(1.0, np.multiply(phi, rho[:, None], out=phi), out=phi)
+    pmf = np.fft.irfft(np.divide((1.0 - rho)[:, None], phi, out=phi), n=2 * n, axis=1)[:, :n]
+    cdf = np.cumsum(np.maximum(pmf, 0.0, out=pmf), axis=1)
+    np.divide(cdf, np.maximum(cdf[:, -1:], 1.0), out=cdf)
     # first grid point with cdf >= q (cdf is non-decreasing); where none, the tail below applies
     idx = np.stack([np.searchsorted(cdf[i], qs, side="left") for i in range(h)])
     reached = idx < n
@@ -674,16 +696,19 @@ def _ttft_quantiles(kern: _Kernel, lam: FloatArray, b: FloatArray, st: _CycleSta
     own_idle, _ = _episode(kern, np.zeros(h), 1.0)
     own = np.concatenate([own_idle[:, None, :], np.repeat(own_busy[:, None, :], _N_RESIDUAL_POINTS, 1)], 1)
     # the idle state has no wait: weight it with the zero-wait quantiles only through r_wts
-    ttft = (w_vals[:, :, None, None] + r_vals[:, None, :, None] + own[:, None, :, :] + kern.replica.request_overhead_s)
+    ttft = np.add(w_vals[:, :, None, None] + r_vals[:, None, :, None], own[:, None, :, :])
+    np.add(ttft, kern.replica.request_overhead_s, out=ttft)
     wts = (np.full((h, w_vals.shape[1]), 1.0 / w_vals.shape[1])[:, :, None, None]
            * r_wts[:, None, :, None] / p)
     flat = ttft.reshape(h, -1)
-    fw = np.broadcast_to(wts, ttft.shape).reshape(h, -1)
+    work = np.multiply(ttft, wts)  # weighted values, then the weights themselves: one array for both sums
+    total_wv = np.sum(work.reshape(h, -1), axis=1)
+    np.copyto(work, wts)
+    mean = total_wv / np.sum(work.reshape(h, -1), axis=1)
     # two weights per rate: the idle residual (index 0) and the busy ones (all equal)
     in_idle = np.broadcast_to((np.arange(r_wts.shape[1]) == 0)[None, :, None], ttft.shape[1:]).reshape(-1)
     quant = _two_class_weighted_quantile(flat, in_idle, wts[:, 0, 0, 0], wts[:, 0, 1, 0],
                                          (np.arange(_N_TTFT_QUANTILES) + 0.5) / _N_TTFT_QUANTILES)
-    mean = np.sum(flat * fw, axis=1) / np.sum(fw, axis=1)
     return quant, mean
 # =====================================================================================================
 # The planner
@@ -1998,8 +2023,8 @@ _COST_CURVE_SCALES = np.geomspace(1e-3, 1e3, 61)
 
 
 def _scaled_fleet_monthly(inp: _Inputs, ch: _Choice, factors: FloatArray, auto: Autoscaling) -> FloatArray:
-    """Monthly USD of the real-time fleet at each traffic multiple (one vectorized :func:`_fleet`); NaN where
-    requests would be dropped only if ``auto`` has no replica ceiling (see callers)."""
+    """Monthly USD of the real-time fleet at each traffic multiple (one :func:`_fleet` over all of them,
+    hours on the last axis); NaN where it would drop requests."""
     f = np.asarray(factors, dtype=float)[:, None]
     fl = _fleet(inp.mean * f, inp.peak * f, inp.frac, ch.lam_cap, ch.lay.lam_slo, ch.lay.sat, auto, inp.burst_s,
                 ch.lay.devices, ch.per_inst, inp.auto.scale_to_zero, floor_one=True)

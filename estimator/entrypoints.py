@@ -13,7 +13,7 @@ as well: a scenario that cannot be planned is not re-planned on every rerun.
 | capacity      | :func:`estimator.capacity.plan`          | :class:`estimator.capacity.CapacityPlan` |
 | memory        | :func:`estimator.analysis.memory_analysis` | :class:`estimator.analysis.MemoryAnalysis` |
 | performance   | :func:`estimator.analysis.performance_analysis` | :class:`estimator.analysis.PerformanceAnalysis` |
-| training      | :func:`estimator.training.plan_for_scenario` | :class:`estimator.training.TrainingPlan` |
+| training      | :func:`estimator.analysis.training_analysis` | :class:`estimator.analysis.TrainingAnalysis` |
 | variants      | :func:`estimator.variants.explore_for_scenario` | :class:`estimator.variants.Exploration` |
 
 The cache is thread-safe: concurrent callers of the same key wait for the first one's result
@@ -58,7 +58,7 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
         EntryPoint("capacity", "estimator.capacity:plan", "Capacity planner"),
         EntryPoint("memory", "estimator.analysis:memory_analysis", "Model & memory"),
         EntryPoint("performance", "estimator.analysis:performance_analysis", "Latency & throughput"),
-        EntryPoint("training", "estimator.training:plan_for_scenario", "Training budget"),
+        EntryPoint("training", "estimator.analysis:training_analysis", "Training budget"),
         EntryPoint("variants", "estimator.variants:explore_for_scenario", "Compare variants"),
     )
 }

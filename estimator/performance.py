@@ -520,12 +520,20 @@ class _Phase:
         if xp is _PY:
             return max(range(4), key=lambda k: (parts[k], -k))
         best = np.asarray(self.compute_s, dtype=float)
-        code = np.zeros(np.broadcast_shapes(best.shape, *(np.shape(p) for p in parts[1:])), dtype=np.int8)
-        for k, part in enumerate(parts[1:], start=1):
-            greater = part > best
+        shape = np.broadcast_shapes(best.shape, *(np.shape(p) for p in parts[1:]))
+        first = 1
+        if best.ndim and best.shape == shape == np.shape(self.memory_s):  # memory > compute: the code so far
+            code = np.greater(self.memory_s, best).view(np.int8)
+            best = np.maximum(best, self.memory_s)
+            first = 2
+        else:
+            code = np.zeros(shape, dtype=np.int8)
+        for k in range(first, 4):
+            greater = parts[k] > best
             if np.any(greater):
                 code[np.broadcast_to(greater, code.shape)] = k
-                best = np.maximum(best, part)
+                if k < 3:
+                    best = np.maximum(best, parts[k])
         return code
 
 
@@ -544,7 +552,8 @@ def _kv_share(f: _ModelFeatures, tp: Any, xp: _Ops = _NP) -> Any:
 
 def _links(h: _HardwareFeatures, tp: Any, pp: Any, eff: Efficiency, xp: _Ops = _NP) -> tuple[Any, Any, Any, Any]:
     """(TP link bw, TP latency, PP link bw, PP latency) per configuration."""
-    if np.ndim(h.max_per_node) == 0 and xp.all((tp if np.ndim(pp) == 0 and pp == 1 else tp * pp) <= h.max_per_node):
+    devices = tp if np.ndim(pp) == 0 and pp == 1 else tp * pp
+    if np.ndim(h.max_per_node) == 0 and (devices <= h.max_per_node if xp is _PY else _within(devices, h.max_per_node)):
         lat = eff.link_latency_s * h.intra_latency_ratio
         return h.intra_link_bytes_per_s, lat, h.intra_link_bytes_per_s, lat
     tp_inter = tp > h.max_per_node
@@ -554,6 +563,11 @@ def _links(h: _HardwareFeatures, tp: Any, pp: Any, eff: Efficiency, xp: _Ops = _
     tp_lat = eff.link_latency_s * xp.where(tp_inter, h.inter_latency_ratio, h.intra_latency_ratio)
     pp_lat = eff.link_latency_s * xp.where(pp_inter, h.inter_latency_ratio, h.intra_latency_ratio)
     return tp_bw, tp_lat, pp_bw, pp_lat
+
+
+def _within(devices: Any, limit: float) -> bool:
+    """``all(devices <= limit)`` by one reduction (True for an empty array)."""
+    return np.size(devices) == 0 or bool(np.max(devices) <= limit)
 
 
 @dataclass(frozen=True)
@@ -573,7 +587,8 @@ class _Layout:
     share: Any  # of the KV cache one rank holds
     dense_bytes_s: Any  # W_dense / t / bw: streaming the always-read weights (dense models), else None
     ring: Any  # 2 (t - 1) / t of the ring all-reduce
-    multi: Any  # t > 1 (where there are all-reduces at all); False where none anywhere
+    multi: Any  # t > 1 (where there are all-reduces at all)
+    any_multi: bool  # whether any configuration has t > 1
     tp_link_bytes_per_s: Any  # one direction x communication efficiency
     tp_lat: Any  # all-reduce latency where t > 1, else 0
     pp_bw: Any
@@ -581,21 +596,41 @@ class _Layout:
 
 
 def _layout(f: _ModelFeatures, h: _HardwareFeatures, eff: Efficiency, b: Any, tp: Any, pp: Any,
-            xp: _Ops = _NP) -> _Layout:
+            xp: _Ops = _NP, tp_index: Any = None) -> _Layout:
+    """The shared terms of one evaluation; ``tp_index``, the degrees as ints, lets them be looked up."""
     peak = h.peak_flops_per_s * eff.compute * xp.where(h.low_precision > 0, eff.low_precision_compute, 1.0)
     bw = h.bandwidth_bytes_per_s * eff.memory
     one_stage = np.ndim(pp) == 0 and pp == 1 and (b >= 1 if xp is _PY else np.size(b) == 0 or np.min(b) >= 1)
     dense = (np.ndim(f.n_experts) == 0 and f.n_experts <= 1) or np.all(np.asarray(f.n_experts) <= 1)
     tp_bw, tp_lat, pp_bw, pp_lat = _links(h, tp, pp, eff, xp)
+    link = tp_bw * eff.communication
+    share, dense_s, ring, multi, lat, any_multi = _degree_terms(f, tp, bw, link, tp_lat, dense, xp, tp_index)
+    return _Layout(
+        xp=xp, tp=tp, pp=pp, one_stage=bool(one_stage), peak=peak, bw=bw, share=share, dense_bytes_s=dense_s,
+        ring=ring, multi=multi, any_multi=any_multi, tp_link_bytes_per_s=link, tp_lat=lat, pp_bw=pp_bw,
+        pp_lat=pp_lat,
+    )
+
+
+def _degree_terms(
+    f: _ModelFeatures, tp: Any, bw: Any, link: Any, lat: Any, dense: bool, xp: _Ops, tp_index: Any,
+) -> tuple[Any, Any, Any, Any, Any, bool]:
+    """(KV share, dense weight streaming time, ring factor, t > 1, latency where t > 1, any t > 1).
+
+    These depend on the tensor-parallel degree alone. Given the degrees as small ints, they are
+    computed once per distinct degree and gathered (the same operations on the same values, so the
+    same numbers); otherwise element by element.
+    """
+    if (tp_index is not None and np.ndim(link) == 0 and link > 0 and np.ndim(lat) == 0 and tp_index.size
+            and (top := int(tp_index.max())) <= 4096):
+        table = _degree_terms(f, np.arange(top + 1, dtype=float), bw, link, lat, dense, _NP, None)
+        share, dense_s, ring, _, lat_t, _ = (x.take(tp_index) if np.ndim(x) else x for x in table)
+        return share, dense_s, ring, None, lat_t, top > 1
     multi = tp > 1
+    any_multi = bool(xp.any(multi))
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _Layout(
-            xp=xp, tp=tp, pp=pp, one_stage=bool(one_stage), peak=peak, bw=bw, share=_kv_share(f, tp, xp),
-            dense_bytes_s=f.dense_read_bytes / tp / bw if dense else None,
-            ring=2.0 * (tp - 1.0) / tp if xp.any(multi) else 0.0, multi=multi if xp.any(multi) else False,
-            tp_link_bytes_per_s=tp_bw * eff.communication, tp_lat=xp.where(multi, tp_lat, 0.0), pp_bw=pp_bw,
-            pp_lat=pp_lat,
-        )
+        return (_kv_share(f, tp, xp), f.dense_read_bytes / tp / bw if dense else None,
+                2.0 * (tp - 1.0) / tp if any_multi else 0.0, multi, xp.where(multi, lat, 0.0), any_multi)
 
 
 def _group_step(
@@ -671,9 +706,9 @@ def _comm_s(f: _ModelFeatures, lay: _Layout, eff: Efficiency, comm_tokens: Any) 
     xp = lay.xp
     act = comm_tokens * f.d_model * ACTIVATION_BYTES
     comm: Any = 0.0
-    if xp.any(lay.multi):
+    if lay.any_multi:
         ring = lay.ring * act / lay.tp_link_bytes_per_s + lay.tp_lat
-        if np.ndim(lay.tp_link_bytes_per_s) or not lay.tp_link_bytes_per_s > 0:
+        if np.ndim(lay.tp_link_bytes_per_s) or not lay.tp_link_bytes_per_s > 0:  # (never with tp_index)
             ring = xp.where(lay.multi, ring, 0.0)
         comm = 2.0 * f.n_layers * ring  # where t = 1 the ring factor and the latency are 0: exactly 0 s
     p2p: Any = 0.0
@@ -743,9 +778,9 @@ class _Evaluation:
     """The static-batch figures of one (batch of) configuration(s), each computed when first asked for."""
 
     def __init__(self, f: _ModelFeatures, h: _HardwareFeatures, eff: Efficiency,
-                 batch: Any, inp: Any, out: Any, tp: Any, pp: Any, xp: _Ops) -> None:
+                 batch: Any, inp: Any, out: Any, tp: Any, pp: Any, xp: _Ops, tp_index: Any = None) -> None:
         self.xp, self.batch, self.out = xp, batch, out
-        self.lay = lay = _layout(f, h, eff, batch, tp, pp, xp)
+        self.lay = lay = _layout(f, h, eff, batch, tp, pp, xp, tp_index)
         self.pre = _prefill(f, lay, eff, batch, inp)
         self.dec = _decode(f, lay, eff, batch, inp + out / 2.0)
         self.ttft_s = self.pre.total_s
@@ -937,8 +972,9 @@ def estimate_arrays(
     hw = _hardware_features(h, c)
     mem = (memory.weights_bytes(m, d), h.memory_bytes * memory.MEMORY_UTILIZATION)
 
-    def evaluate(b: Any, i: Any, o: Any, t: Any, p: Any) -> dict[str, Any]:
-        ev = _Evaluation(f, hw, eff, b, i, o, t, p, _NP)
+    def evaluate(*raw: npt.NDArray[Any]) -> dict[str, Any]:
+        b, i, o, t, p = (_float(a) for a in raw)
+        ev = _Evaluation(f, hw, eff, b, i, o, t, p, _NP, raw[3] if raw[3].ndim and raw[3].dtype.kind == "i" else None)
         res = {k: _RESULTS[k](ev) for k in names if k in _RESULTS}
         if check_memory and _MEMORY_RESULTS & set(names):
             per_dev = _memory_per_device(f, ev.lay, mem[0], b, i + o)
@@ -1024,26 +1060,38 @@ def _checked_array(name: str, value: npt.ArrayLike, minimum: float = 1.0) -> npt
 
 
 def _chunked(evaluate: Callable[..., dict[str, Any]], args: tuple[npt.NDArray[Any], ...]) -> dict[str, Any]:
-    """``evaluate`` over the broadcast arguments as float64, in :data:`_CHUNK`-sized pieces.
+    """``evaluate`` over the broadcast arguments, in :data:`_CHUNK`-sized pieces.
 
     Small inputs come back as read-only broadcast views of one evaluation; large ones are evaluated
-    chunk by chunk (temporaries stay in cache) into one new array per result. Int arguments are
-    converted chunk by chunk; 0-d ones stay scalars.
+    chunk by chunk (temporaries stay in cache) into one new array per result. ``evaluate`` gets the
+    arguments as they are (int or float; 0-d ones whole) and converts them itself.
     """
     shape = np.broadcast_shapes(*(a.shape for a in args))
     n = math.prod(shape)
     if n <= _CHUNK:
-        return {k: np.broadcast_to(v, shape) for k, v in evaluate(*(_float(a) for a in args)).items()}
+        return {k: np.broadcast_to(v, shape) for k, v in evaluate(*args).items()}
     flat = [a if a.ndim == 0 else (a if a.shape == shape else np.broadcast_to(a, shape)).ravel() for a in args]
     out: dict[str, Any] = {}
     for start in range(0, n, _CHUNK):
         stop = min(start + _CHUNK, n)
-        part = evaluate(*(_float(a if a.ndim == 0 else a[start:stop]) for a in flat))
+        part = evaluate(*(a if a.ndim == 0 else a[start:stop] for a in flat))
+        if not out:
+            out = _allocate(part, n)
         for k, v in part.items():
-            if k not in out:
-                out[k] = np.empty(n, dtype=np.asarray(v).dtype)
             out[k][start:stop] = v
     return {k: v.reshape(shape) for k, v in out.items()}
+
+
+def _allocate(first: dict[str, Any], n: int) -> dict[str, Any]:
+    """One empty array of ``n`` per result, typed like ``first``'s; the float64 ones are rows of one block.
+
+    One large allocation is mapped with huge pages where the kernel allows it: a fraction of the page
+    faults of many separate arrays, which otherwise cost as much as the arithmetic.
+    """
+    floats = [k for k, v in first.items() if np.asarray(v).dtype == np.float64]
+    block = np.empty((len(floats), n))
+    out = {k: block[j] for j, k in enumerate(floats)}
+    return {k: out[k] if k in out else np.empty(n, dtype=np.asarray(v).dtype) for k, v in first.items()}
 
 
 def _float(a: npt.NDArray[Any]) -> Any:

@@ -21,9 +21,8 @@ from estimator.errors import EstimatorError
 from estimator.scenario import QUERY_KEYS, Scenario, to_query_params
 
 if TYPE_CHECKING:  # the results' modules are heavy; reports import them only to type their input
-    from estimator.analysis import MemoryAnalysis, PerformanceAnalysis
+    from estimator.analysis import MemoryAnalysis, PerformanceAnalysis, TrainingAnalysis
     from estimator.capacity import CapacityPlan
-    from estimator.training import TrainingPlan
     from estimator.variants import Exploration
 
 __all__ = [
@@ -281,9 +280,11 @@ def build_report(scenario: Scenario, page: str = "memory", result: Any = None) -
     return builder(scenario, result)
 
 
-def training_report(scenario: Scenario, result: TrainingPlan | None = None) -> Report:
-    """Report of the Training budget page for ``scenario`` (its ``training.plan_for_scenario``)."""
-    plan = result if result is not None else entrypoints.compute("training", scenario)
+def training_report(scenario: Scenario, result: TrainingAnalysis | None = None) -> Report:
+    """Report of the Training budget page for ``scenario`` (its ``analysis.training_analysis``):
+    the plan, and the five cheapest instances that can run it."""
+    analysis = result if result is not None else entrypoints.compute("training", scenario)
+    plan = analysis.plan
     rows = input_rows(scenario, ("model", "deploy", "memory", "assumptions", "train"))
     out = [
         ("params", plan.params, "parameters"),
@@ -313,12 +314,28 @@ def training_report(scenario: Scenario, result: TrainingPlan | None = None) -> R
     rows += [Row(section="output", name=n, value=v, unit=u) for n, v, u in out]
     rows += [Row(section="warning", name=f"warning_{i + 1}", value=w) for i, w in enumerate(plan.warnings)]
     rows += [Row(section="assumption", name=f"assumption_{i + 1}", value=a) for i, a in enumerate(plan.assumptions)]
+    rows += _instance_rows(analysis.instances)
     if plan.model_id:
         rows += _sources(model_ids=[plan.model_id])
     rows += _sources(hardware_ids=[plan.hardware_id])
     rows += _sources(instance_ids=[plan.instance_id] if plan.instance_id else [])
     title = f"Training {plan.model_name}: {plan.params / 1e9:,.3g}B parameters on {plan.tokens / 1e12:,.3g}T tokens"
     return Report(page="training", title=title, scenario=scenario, rows=tuple(rows))
+
+
+def _instance_rows(frame: Any, top: int = 5) -> list[Row]:
+    """The ``top`` cheapest instances of a training comparison that can run it across nodes."""
+    if frame is None or frame.empty:
+        return []
+    ok = frame[frame["multi-node"]] if "multi-node" in frame else frame
+    rows = []
+    for i, r in enumerate(ok.head(top).to_dict("records"), start=1):
+        p = f"instance_{i}"
+        rows += [Row(section="output", name=f"{p}.instance_id", value=str(r["instance"])),
+                 Row(section="output", name=f"{p}.cost_usd", value=r.get("cost (USD)"), unit="USD"),
+                 Row(section="output", name=f"{p}.wall_clock_days", value=r.get("days"), unit="days"),
+                 Row(section="output", name=f"{p}.co2e_t", value=r.get("tCO2e"), unit="tCO2e")]
+    return rows
 
 
 REPORTS["training"] = training_report

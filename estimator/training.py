@@ -1200,7 +1200,8 @@ def budget_to_plan(
 
 
 _COMPARISON_COLUMNS: tuple[str, ...] = (
-    "instance", "hardware", "accelerators", "days", "cost (USD)", "tCO2e", "energy (MWh)", "fits", "GPU-hours",
+    "instance", "hardware", "accelerators", "days", "cost (USD)", "tCO2e", "energy (MWh)", "fits", "multi-node",
+    "GPU-hours",
     "USD per accelerator-hour", "region", "grid gCO2e/kWh", "provider", "pricing", "note",
 )
 """Column order of :func:`compare_instances`."""
@@ -1282,14 +1283,37 @@ def compare_instances(
         region_id, region_note = _comparison_region(inputs, chosen_region, inst)
         unit = math.lcm(inst.accelerator_count, plan.tp * plan.pp)
         n = unit * math.ceil(plan.n_accelerators / unit)
+        figures = _comparison_figures(plan, inputs, inst, pm, n, region_id, region_note, shared)
+        suitable, why = _multi_node_ready(inst, hw, n)
+        if why:
+            figures["note"] = "; ".join(x for x in (why, figures.get("note", "")) if x)
         rows.append({"instance": inst.instance_id, "provider": inst.provider, "hardware": hw.name,
-                     "pricing": pm.value, "region": region_id, "accelerators": n,
-                     **_comparison_figures(plan, inputs, inst, pm, n, region_id, region_note, shared)})
+                     "pricing": pm.value, "region": region_id, "accelerators": n, "multi-node": suitable,
+                     **figures})
     frame = pd.DataFrame(rows)
     frame = frame[[c for c in _COMPARISON_COLUMNS if c in frame.columns]]
     if not frame.empty and "cost (USD)" in frame:
-        frame = frame.sort_values("cost (USD)", na_position="last").reset_index(drop=True)
+        # runs that cannot span nodes go last, however cheap their hourly price
+        frame = frame.sort_values(["multi-node", "cost (USD)"], ascending=[False, True],
+                                  na_position="last").reset_index(drop=True)
     return frame
+
+
+def _multi_node_ready(inst: Instance, hw: HardwareSpec, accelerators: int) -> tuple[bool, str]:
+    """Whether a run on ``accelerators`` devices can use ``inst``: one instance always can; a run over
+    several needs whole nodes (all ``hw.max_per_node`` devices sharing the node's NVLink/Infinity
+    Fabric), since data-parallel gradient all-reduce and tensor/pipeline traffic between nodes
+    otherwise go over a partial node's ordinary network. Partial-node instances (a single GPU of
+    a community pod, a 4-GPU slice) suit single-instance runs only (Narayanan et al. 2021,
+    "Efficient Large-Scale Language Model Training on GPU Clusters Using Megatron-LM", sec. 3:
+    tensor parallelism within a node, data/pipeline parallelism across nodes over InfiniBand)."""
+    if accelerators <= inst.accelerator_count:
+        return True, ""
+    if inst.accelerator_count < hw.max_per_node:
+        return False, (f"needs {math.ceil(accelerators / inst.accelerator_count):,} instances, but each holds "
+                       f"{inst.accelerator_count} of a node's {hw.max_per_node} {hw.name}: multi-node training "
+                       "needs whole nodes with a cluster interconnect")
+    return True, ""
 
 
 # ------------------------------------------------------------------ from a Scenario

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextvars
 import importlib
+import importlib.util
 import math
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -70,6 +71,7 @@ id (``/capacity``, the form links and the CLI use) is a hidden alias that opens 
 
 _BY_ID = {p.page_id: p for p in APP_PAGES}
 _ROUTED: contextvars.ContextVar[bool] = contextvars.ContextVar("llmcp_routed", default=False)
+_ROUTER_MODULE = "llmcp_app_router"
 
 
 def _render(page_id: str) -> Callable[[], None]:
@@ -132,15 +134,29 @@ def run_page(render: Callable[[], None]) -> None:
     server to navigation mode for good and runs the page the URL asks for, with the app's navigation,
     theme and shared inputs; in (b), and under the router, draw the page.
     """
-    if _ROUTED.get() or _is_main_script(render):
+    main = _router() if not (_ROUTED.get() or _is_main_script(render)) else None
+    if main is None:
         render()
-        return
-    try:
-        router = importlib.import_module("app")
-    except ImportError:  # not started through app.py
-        render()
-        return
-    router.main()
+    else:
+        main()
+
+
+def _router() -> Callable[[], None] | None:
+    """``main()`` of the app's entry script (``app.py``, the script Streamlit was started with),
+    imported as a module; ``None`` when that script has none."""
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if not main_file:
+        return None
+    module = sys.modules.get(_ROUTER_MODULE)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(_ROUTER_MODULE, main_file)
+        if spec is None or spec.loader is None:
+            return None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[_ROUTER_MODULE] = module
+        spec.loader.exec_module(module)
+    main: Callable[[], None] | None = getattr(module, "main", None)
+    return main
 
 
 def one_of(options: Iterable[Any]) -> Validator:

@@ -1,7 +1,7 @@
 """Training budget: from a budget (or a model and dataset) to model size, tokens, days, cost and CO2e.
 
 ``render()`` maps the widgets to a :class:`Scenario`, computes its one result,
-``entrypoints.compute("training", ...)`` (a :class:`~estimator.training.TrainingPlan`), and draws
+``entrypoints.compute("training", ...)`` (a :class:`~estimator.analysis.TrainingAnalysis`), and draws
 it with the builders of :mod:`pages.figures.training`.
 """
 
@@ -13,7 +13,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from estimator import carbon, catalog, entrypoints, pricing, scaling, training
+from estimator import carbon, catalog, entrypoints, pricing, training
+from estimator.analysis import TrainingAnalysis
 from estimator.errors import EstimatorError
 from estimator.formatting import integer, money
 from estimator.scenario import Scenario
@@ -92,16 +93,16 @@ def render() -> None:
         st.stop()
     toolbar = st.container()
     try:
-        plan: TrainingPlan = entrypoints.compute("training", scenario)  # the same call the report and the CLI make
+        result: TrainingAnalysis = entrypoints.compute("training", scenario)  # the report and the CLI's call too
     except EstimatorError as exc:
         show_error(exc)
         st.stop()
     with toolbar:
-        scenario_toolbar("training", scenario, plan)
-    disagreement = scaling.fits_disagreement(plan.flops)  # closed-form: five formulas at one FLOP count
+        scenario_toolbar("training", scenario, result)
+    plan, disagreement = result.plan, result.disagreement
     _headline(plan, scenario, disagreement)
     _scaling_section(plan, scenario, disagreement)
-    _comparison_section(plan, scenario)
+    _comparison_section(result, scenario)
     _how_computed(plan, scenario)
     _sources(plan)
 
@@ -280,25 +281,19 @@ def _scaling_section(plan: TrainingPlan, scenario: Scenario, disagreement: dict[
                                 "tokens per parameter": st.column_config.NumberColumn(format="%.1f")})
 
 
-def _comparison_section(plan: TrainingPlan, scenario: Scenario) -> None:
-    """The same run on every priced instance: a second computation, so it runs only when asked for."""
+def _comparison_section(result: TrainingAnalysis, scenario: Scenario) -> None:
+    """The same run on every priced instance (part of the page's one result)."""
+    plan, compare = result.plan, result.instances
     st.subheader("The same run across hardware and clouds")
     pm = scenario.deploy.pricing.value
     st.caption(
         f"Same model, tokens, MFU {plan.mfu:.0%} and about {integer(plan.n_accelerators)} accelerators (rounded to "
-        f"whole instances), {pricing.PRICING_LABELS[pricing.PricingModel(pm)].lower()} prices, sorted by cost. "
+        f"whole instances), {pricing.PRICING_LABELS[pricing.PricingModel(pm)].lower()} prices. Runs that can span "
+        "nodes come first, by cost; a partial-node instance (one GPU of a pod) cannot carry a multi-node run. "
         "Each cloud's own price region supplies grid intensity and PUE where the catalog has it."
     )
-    if not st.toggle("Compare on every priced instance", key="_tcompare",
-                     help="Plans the same run on each instance of the catalog (a few hundred milliseconds)."):
-        return
-    try:
-        inputs = training.TrainingInputs.build(
-            **({"model_id": plan.model_id} if plan.model_id else {"params": plan.params}),
-            tokens=plan.tokens, **{**training.scenario_kwargs(scenario), "mfu": plan.mfu})
-        compare = training.compare_instances(plan, inputs)
-    except EstimatorError as exc:
-        show_error(exc)
+    if result.instances_error:
+        st.warning(result.instances_error, icon=":material/warning:")
         return
     if compare.empty:
         st.info("No catalog instance has a price under this pricing model.")
@@ -320,6 +315,7 @@ _COMPARE_COLUMNS = {
     "tCO2e": st.column_config.NumberColumn(format="%,.1f"),
     "grid gCO2e/kWh": st.column_config.NumberColumn(format="%.0f"),
     "fits": st.column_config.CheckboxColumn("fits"),
+    "multi-node": st.column_config.CheckboxColumn("multi-node", help="can span several instances (whole nodes)"),
     "note": st.column_config.TextColumn("note", width="large"),
 }
 

@@ -25,6 +25,7 @@ from estimator.errors import EstimatorError
 from estimator.scenario import QUERY_KEYS, Scenario, encode_value, from_query_params
 from estimator.units import DType
 from pages._ui import (
+    app_page,
     check_query_params,
     float_between,
     int_between,
@@ -406,7 +407,7 @@ def _send_to_planner(ex: V.Exploration) -> None:
     if s2.button("Open in capacity planner", type="primary", icon=":material/rocket_launch:", key="v_send",
                  width="stretch"):
         try:
-            st.switch_page("pages/capacity.py", query_params=pick.params)
+            st.switch_page(app_page("capacity"), query_params=pick.params)
         except Exception:  # the capacity page may not exist yet, or this page runs alone
             link = "&".join(f"{k}={v}" for k, v in pick.params.items())
             st.warning(f"The capacity planner page is not available here. Its settings: `?{link}`",

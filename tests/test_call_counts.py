@@ -126,7 +126,7 @@ def _params(page: str) -> list[Any]:
 def test_one_entry_point_computation_per_rerun(watch: Watch, page_id: str) -> None:
     page = page_id
     at = _page(page)
-    before = entrypoints.calls(page)
+    before, before_all = entrypoints.calls(page), entrypoints.calls()
     at.run()
     assert not at.exception, at.exception
     assert entrypoints.calls(page) - before == 1, "first run: exactly one computation"
@@ -137,7 +137,19 @@ def test_one_entry_point_computation_per_rerun(watch: Watch, page_id: str) -> No
     at.run()
     assert not at.exception, at.exception
     assert entrypoints.calls(page) - before == 2, "one widget change: one more computation"
+    assert entrypoints.calls() - before_all == 2, "no other page's entry point ran"
     assert not watch.outside, f"computed outside the entry point: {dict(watch.outside)}"
+
+
+@pytest.mark.parametrize("page", list(CHANGES))
+def test_pages_do_not_bind_heavy_functions_by_name(page: str) -> None:
+    # ``from estimator.performance import estimate`` in a page would escape the counting above
+    module = importlib.import_module(f"pages.{page}")
+    for target in HEAVY:
+        module_name, name = target.split(":")
+        heavy = getattr(importlib.import_module(module_name), name, None)
+        bound = [attr for attr, value in vars(module).items() if heavy is not None and value is heavy]
+        assert not bound, f"pages/{page}.py binds {target} as {bound}: call it through estimator.entrypoints"
 
 
 def test_the_router_adds_no_computation(watch: Watch) -> None:

@@ -42,6 +42,19 @@ def test_iteration_table_matches_the_replica_model(replica_and_workload: tuple) 
     np.testing.assert_array_equal(it(tokens, pairs, kv), np.asarray(r.iteration_s(tokens, pairs, kv)))
     small = tokens[tokens < max(r.token_grid)]
     np.testing.assert_array_equal(it(small, small, small), np.asarray(r.iteration_s(small, small, small)))
+    for t in (tokens, small):  # the in-place variant overwrites its pairs and KV arguments
+        p_, k_ = rng.uniform(0, 1e7, t.shape), rng.uniform(0, 1e5, t.shape)
+        expected = np.asarray(r.iteration_s(t, p_, k_))
+        np.testing.assert_array_equal(it.into(t, p_.copy(), k_.copy()), expected)
+
+
+def test_weighted_quantile_in_place_gives_the_same_numbers() -> None:
+    rng = np.random.default_rng(11)
+    v = np.sort(rng.exponential(1.0, (4, 300)), axis=-1)
+    w = rng.uniform(0.0, 1.0, (4, 300))
+    qs = np.linspace(0.01, 0.99, 17)
+    expected = capacity._sorted_weighted_quantile(v, w, qs)
+    np.testing.assert_array_equal(capacity._sorted_weighted_quantile(v, w.copy(), qs, overwrite=True), expected)
 
 
 def test_queue_metrics_is_typed_and_reads_like_the_former_dict(replica_and_workload: tuple) -> None:

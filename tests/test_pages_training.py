@@ -31,16 +31,16 @@ def test_default_page_draws_the_entry_point_result() -> None:
     at = _page()
     at.run()
     assert not at.exception and not at.error
-    plan = entrypoints.compute("training", Scenario())
+    plan = entrypoints.compute("training", Scenario()).plan
     assert _metric(at, "Cost") == money(plan.cost_usd)
     assert _metric(at, "GPU-hours") == integer(plan.gpu_hours)
     assert _metric(at, "Parameters") == f"{plan.params / 1e9:,.1f} B"
     assert len(at.get("plotly_chart")) == 2
     assert any("How this is computed" in e.label for e in at.expander)
-    assert at.toggle(key="_tcompare").value is False
 
 
-def test_comparison_on_request(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_comparison_is_part_of_the_one_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    entrypoints.cache_clear()
     calls = []
     original = training.compare_instances
 
@@ -51,11 +51,15 @@ def test_comparison_on_request(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(training, "compare_instances", counting)
     at = _page()
     at.run()
-    assert not calls and not any(df.value.shape[1] > 10 for df in at.dataframe)
-    at.toggle(key="_tcompare").set_value(True).run()
-    assert not at.exception and calls == [1]
+    assert not at.exception and calls == [1]  # inside the entry point, once
     table = next(df.value for df in at.dataframe if "cost (USD)" in df.value.columns)
-    assert len(table) > 5 and table["cost (USD)"].is_monotonic_increasing
+    assert len(table) > 5
+    # runs that can span nodes come first, each group by cost (issue 11: single-GPU pods ranked cheapest)
+    spans = table["multi-node"].tolist()
+    assert spans == sorted(spans, reverse=True)
+    assert table[table["multi-node"]]["cost (USD)"].is_monotonic_increasing
+    at.run()
+    assert calls == [1]
 
 
 def test_link_parameters_reach_the_plan() -> None:
@@ -66,7 +70,7 @@ def test_link_parameters_reach_the_plan() -> None:
     assert not at.exception
     scenario, ignored = from_query_params(params)
     assert not ignored
-    plan = entrypoints.compute("training", scenario)
+    plan = entrypoints.compute("training", scenario).plan
     assert _metric(at, "Cost") == money(plan.cost_usd)
     assert at.subheader[0].value.startswith(plan.model_name)
 

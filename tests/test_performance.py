@@ -286,7 +286,7 @@ def test_tensor_parallel_two_splits_the_work(model_id: str, b: int, i: int) -> N
     assert float(np.asarray(r["decode_comm_s"])[1]) > 0.0
 
 
-@given(st.sampled_from(MODELS + ["deepseek-v2-lite", "gemma-2-9b"]), st.sampled_from(HARDWARE), st.integers(1, 64),
+@given(st.sampled_from([*MODELS, "deepseek-v2-lite", "gemma-2-9b"]), st.sampled_from(HARDWARE), st.integers(1, 64),
        st.integers(1, 4000), st.integers(1, 2000), st.sampled_from([(1, 1), (2, 1), (4, 1), (8, 1), (2, 2)]),
        st.sampled_from(["bf16", "fp8", "int4"]))
 def test_scalar_estimate_is_the_array_result_to_the_last_bit(

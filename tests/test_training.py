@@ -187,8 +187,15 @@ def test_compare_instances_table(two_million: training.TrainingPlan) -> None:
     inputs = training.TrainingInputs.build(params=two_million.params, tokens=two_million.tokens)
     frame = training.compare_instances(two_million, inputs)
     assert "aws:p5.48xlarge" in set(frame["instance"])
-    costs = frame["cost (USD)"].dropna().tolist()
-    assert costs == sorted(costs)
+    for spans in (True, False):  # runs that can span nodes first, each group by cost
+        costs = frame[frame["multi-node"] == spans]["cost (USD)"].dropna().tolist()
+        assert costs == sorted(costs)
+    assert frame["multi-node"].tolist() == sorted(frame["multi-node"], reverse=True)
+    # issue 11: a single-GPU instance cannot carry a 400-GPU run, however cheap its hour
+    single = frame[frame["instance"].isin([i.instance_id for i in catalog.list_instances()
+                                           if i.accelerator_count == 1])]
+    assert not single.empty and not single["multi-node"].any()
+    assert all("whole nodes" in n for n in single["note"])
     row = frame[frame["instance"] == "aws:p5.48xlarge"].iloc[0]
     assert row["cost (USD)"] == pytest.approx(two_million.cost_usd)
     assert row["tCO2e"] == pytest.approx(two_million.co2e_kg / 1000)

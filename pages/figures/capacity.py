@@ -148,7 +148,8 @@ def growth_figure(p: CapacityPlan) -> go.Figure:
 def modes_table(p: CapacityPlan) -> pd.DataFrame:
     """Each inference mode with its verdict, cost, latency and the reasons behind the verdict."""
     return pd.DataFrame([
-        {"mode": c.name, "verdict": c.verdict, "monthly cost": money(c.monthly_cost_usd),
+        {"mode": c.name, "verdict": c.verdict,
+         "monthly cost": money(c.monthly_cost_usd) if c.monthly_cost_usd is not None else "n/a",
          "p95 TTFT": duration(c.ttft_p95_s) if c.ttft_p95_s is not None else "n/a",
          "p95 end-to-end": duration(c.e2e_p95_s) if c.e2e_p95_s is not None else "n/a",
          "why": "; ".join(c.reasons) or "within every limit", "notes": "; ".join(c.notes)}
