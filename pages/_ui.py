@@ -214,6 +214,18 @@ def _safe(text: str, limit: int = 40) -> str:
     return cleaned[:limit] + ("…" if len(cleaned) > limit else "")
 
 
+_MARKDOWN_SPECIAL = "\\`*_{}[]()#+-.!|<>~$:="
+
+
+def plain(text: object, limit: int = 200) -> str:
+    """User text (a saved scenario's name, a file name, a config's ``_name_or_path``) made safe to
+    put inside Markdown: printable characters only, at most ``limit``, every Markdown character
+    escaped, so ``![x](http://host/p.png)`` shows as text and makes no browser fetch anything."""
+    cleaned = "".join(ch for ch in str(text) if ch.isprintable())
+    cleaned = cleaned[:limit] + ("…" if len(cleaned) > limit else "")
+    return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in cleaned)
+
+
 def gb(n_bytes: float, digits: int = 2) -> str:
     """Bytes as decimal gigabytes, labelled."""
     return f"{n_bytes / 1e9:,.{digits}f} GB"

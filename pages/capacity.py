@@ -37,6 +37,7 @@ from pages._ui import (
     float_between,
     int_between,
     one_of,
+    plain,
     run_page,
     scenario_toolbar,
     show_error,
@@ -215,7 +216,7 @@ def _load_profile_upload() -> None:
     try:
         values = traffic.parse_custom_profile(up.getvalue())
     except EstimatorError as exc:
-        st.session_state["_prof_error"] = f"{up.name}: {exc}"
+        st.session_state["_prof_error"] = f"{plain(up.name)}: {plain(exc, 400)}"
         return
     st.session_state["_prof_error"] = ""
     st.session_state["prof"] = _profile_text(values)
@@ -336,9 +337,9 @@ def _prompt_histogram(hist: Any) -> traffic.TokenDistribution | None:
         tok, cnt = traffic.parse_histogram(hist.getvalue())
         dist = traffic.TokenDistribution.from_histogram(tok, cnt)
     except EstimatorError as exc:
-        st.error(f"{hist.name}: {exc}", icon=":material/error:")
+        st.error(f"{plain(hist.name)}: {plain(exc, 400)}", icon=":material/error:")
         st.stop()
-    st.caption(f"Prompt lengths from {hist.name}: {dist.describe()}.")
+    st.caption(f"Prompt lengths from {plain(hist.name)}: {dist.describe()}.")
     return dist
 
 

@@ -24,6 +24,7 @@ from pages._ui import (
     TP_CHOICES,
     check_query_params,
     one_of,
+    plain,
     run_page,
     scenario_toolbar,
     show_error,
@@ -81,7 +82,7 @@ def _serving_inputs(values: dict[str, Any]) -> tuple[str, ModelSpec | None]:
         values["m"] = c1.selectbox("Model", list(models), index=list(models).index(D.model.model_id), key="m",
                                    bind="query-params")
         spec = models[values["m"]]
-        c1.caption(f"{spec.name} · {spec.params_total / 1e9:,.3g}B parameters"
+        c1.caption(f"{plain(spec.name)} · {spec.params_total / 1e9:,.3g}B parameters"
                    + (f" ({spec.params_active / 1e9:,.3g}B active)" if spec.is_moe else "")
                    + (" · illustrative" if spec.assumed else ""))
     else:
@@ -143,7 +144,7 @@ def _scenario(values: dict[str, Any]) -> tuple[Scenario, list[str]]:
 def _headline(r: MemoryAnalysis) -> None:
     spec, hw, mem, fit, s = r.model, r.hardware, r.memory, r.fit, r.scenario
     ctx, batch, util = s.memory.context_tokens, s.memory.batch, s.assumptions.memory_utilization
-    st.subheader(f"{spec.name} on {r.tp} × {hw.name}" + (" (auto)" if r.tp_auto else ""))
+    st.subheader(f"{plain(spec.name)} on {r.tp} × {hw.name}" + (" (auto)" if r.tp_auto else ""))
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Weights (total)", bytes_gb(mem.weights_bytes, 2),
               help=f"{integer(spec.params_total)} parameters in {s.model.weight_dtype.value}")

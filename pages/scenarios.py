@@ -13,7 +13,7 @@ from estimator import report as report_mod
 from estimator.errors import EstimatorError
 from estimator.scenario import Scenario, to_query_params, validate_scenario
 from estimator.store import SavedScenario, ScenarioStore, default_store
-from pages._ui import app_page, check_query_params, run_page, show_error
+from pages._ui import app_page, check_query_params, plain, run_page, show_error
 from pages.figures import BLUE, MARGIN
 
 SCENARIO_PAGES = {"memory", "capacity", "training", "performance", "variants"}
@@ -26,11 +26,20 @@ RANKED = {"monthly_cost_usd": "cheapest", "cost_usd_per_month": "cheapest", "per
 def render() -> None:
     """Draw the Saved scenarios page."""
     st.title("Saved scenarios")
-    st.caption("Scenarios saved from any page, kept in an embedded DuckDB file on this server. "
-               "Open one to reproduce its page exactly, or compare two to four side by side.")
+    st.caption("Scenarios saved from any page, kept in this server's saved-scenario store (SQLite, or PostgreSQL "
+               "when configured). Open one to reproduce its page exactly, or compare two to four side by side.")
     check_query_params({}, page_keys={"q": lambda v: len(v) <= 80})
-    store = default_store()
+    try:
+        store = default_store()
+        notices = store.notices()
+    except EstimatorError as exc:
+        show_error(exc)
+        st.info("Links that carry their inputs in the address keep working; only saved scenarios are unavailable.")
+        return
+    for notice in notices:
+        st.warning(plain(notice, 400), icon=":material/info:")
     _import(store)
+    _trash(store)
     _help()
     query = st.text_input("Search by name or note", key="q", bind="query-params", max_chars=80)
     try:
@@ -70,7 +79,7 @@ def _import(store: ScenarioStore) -> None:
         try:
             imported = _read_import(upload)
         except (EstimatorError, ValueError, UnicodeDecodeError) as exc:
-            st.error(f"Could not import {upload.name}: {exc}. Nothing was saved.")
+            st.error(f"Could not import {plain(upload.name)}: {plain(exc, 400)}. Nothing was saved.")
             return
         if st.button("Save imported scenario", type="primary", key="_import_save"):
             try:
@@ -88,8 +97,10 @@ def _help() -> None:
             f"{Scenario().version}). A page writes only the inputs that differ from the defaults into its address, "
             "with short names (`m`, `hw`, `rpd`, ...). Links from older versions are migrated; a bad or unknown "
             "parameter is ignored with a message and its default applies.\n"
-            "- **Saving.** A saved scenario is stored in a DuckDB file on this server with a random id; `?s=<id>` "
-            "opens the page it was saved from. Writes are serialized and retried, so concurrent saves lose nothing.\n"
+            "- **Saving.** A saved scenario is stored with a random id in this server's store (an SQLite file, or "
+            "PostgreSQL shared by several app replicas); `?s=<id>` opens the page it was saved from. Saving under an "
+            "existing name adds a version (older versions' links keep working); deleting moves a scenario to the "
+            "trash, where it can be restored for 30 days.\n"
             "- **Exports.** The CSV report lists inputs, outputs, assumptions and sources with units; cells that a "
             "spreadsheet would run as a formula are prefixed with `'`. `python -m estimator report LINK` prints the "
             "same report headless."
@@ -109,6 +120,7 @@ def _summary(s: SavedScenario) -> dict[str, object]:
         "page": s.page or "memory",
         "model": sc.model.model_id if sc else "—",
         "hardware": sc.deploy.hardware_id if sc else "—",
+        "versions": s.versions,
         "note": s.note,
         "updated (UTC)": s.updated_at,
         "problem": s.problem,
@@ -142,8 +154,8 @@ def _manage(store: ScenarioStore, by_id: dict[str, SavedScenario]) -> None:
             except EstimatorError as exc:
                 show_error(exc)
     with a4.popover("Delete", icon=":material/delete:", width="stretch"):
-        st.write(f"Delete **{chosen.name}**? This cannot be undone.")
-        if st.button("Delete for good", type="primary", key="_delete"):
+        st.write(f"Move **{plain(chosen.name)}** and its versions to the trash? It can be restored for 30 days.")
+        if st.button("Move to trash", type="primary", key="_delete"):
             try:
                 store.delete(chosen.id)
             except EstimatorError as exc:
@@ -152,6 +164,44 @@ def _manage(store: ScenarioStore, by_id: dict[str, SavedScenario]) -> None:
                 st.rerun()
     st.caption(f"Short link: `?s={chosen.id}` · page link parameters: "
                f"`{_link_text(to_query_params(chosen.scenario)) if chosen.scenario else '—'}`")
+    _versions(store, chosen)
+
+
+def _versions(store: ScenarioStore, chosen: SavedScenario) -> None:
+    """Every saved version of the chosen scenario, newest first, each with its own link."""
+    if chosen.versions <= 1:
+        return
+    with st.expander(f"{chosen.versions} versions", icon=":material/history:"):
+        try:
+            versions = store.versions(chosen.id)
+        except EstimatorError as exc:
+            show_error(exc)
+            return
+        st.dataframe(pd.DataFrame([{"version": v.version, "link": f"?s={v.id}", "saved (UTC)": v.saved_at,
+                                    "latest": v.is_latest} for v in versions]), hide_index=True, width="stretch")
+
+
+def _trash(store: ScenarioStore) -> None:
+    """Deleted scenarios, restorable for 30 days."""
+    try:
+        trashed = store.trash()
+    except EstimatorError as exc:
+        show_error(exc)
+        return
+    if not trashed:
+        return
+    with st.expander(f"Trash ({len(trashed)}; restorable for 30 days after deletion)", icon=":material/delete:"):
+        pick = st.selectbox("Deleted scenario", [t.id for t in trashed], key="_trash_pick",
+                            format_func=lambda i: next(f"{t.name} (deleted {t.deleted_at:%Y-%m-%d %H:%M} UTC)"
+                                                       if t.deleted_at else t.name for t in trashed if t.id == i))
+        if st.button("Restore", icon=":material/restore_from_trash:", key="_restore"):
+            try:
+                new_id = store.restore(pick)
+            except EstimatorError as exc:
+                show_error(exc)
+            else:
+                st.toast(f"Restored as ?s={new_id}")
+                st.rerun()
 
 
 def _reports(picked: list[str], by_id: dict[str, SavedScenario]) -> tuple[list[report_mod.Report], list[str]]:
@@ -167,7 +217,7 @@ def _reports(picked: list[str], by_id: dict[str, SavedScenario]) -> tuple[list[r
             reports.append(report_mod.build_report(sc, page))
             labels.append(by_id[i].name)
         except EstimatorError as exc:
-            st.warning(f"{by_id[i].name}: {exc}")
+            st.warning(f"{plain(by_id[i].name)}: {plain(exc, 400)}")
     return reports, labels
 
 
@@ -202,7 +252,7 @@ def _outputs(outputs: pd.DataFrame) -> None:
         if metric in outputs.index:
             vals = pd.to_numeric(outputs.loc[metric], errors="coerce")
             if vals.notna().any():
-                marks.append(f"{word} by {metric}: **{vals.idxmin()}**")
+                marks.append(f"{word} by {metric}: **{plain(vals.idxmin())}**")
     st.markdown("**Outputs**" + (" · " + " · ".join(marks) if marks else ""))
     st.dataframe(outputs.map(_fmt), width="stretch")
     numeric = outputs.apply(pd.to_numeric, errors="coerce").dropna(how="all")

@@ -74,3 +74,33 @@ def test_open_switches_to_the_function_page_it_was_saved_from() -> None:
     assert not at.exception
     assert at.title[0].value == "Model & memory"
     assert at.selectbox(key="m").value == "llama-2-13b"
+
+
+def test_names_render_as_text_not_markdown() -> None:
+    # issue 11: an image in a saved scenario's name made every visitor's browser fetch its URL
+    store = default_store()
+    evil = "![x](http://example.invalid/p.png) **bold**"
+    store.save(Scenario(model=ModelChoice(model_id="llama-2-7b")), evil, "", "memory")
+    store.save(Scenario(model=ModelChoice(model_id="llama-2-13b")), "other", "", "memory")
+    at = AppTest.from_file("../pages/scenarios.py", default_timeout=TIMEOUT)
+    at.run()
+    at.multiselect(key="_compare").set_value([s.id for s in store.list()]).run()
+    assert not at.exception
+    texts = [m.value for m in at.markdown] + [w.value for w in at.warning] + [m.value for m in at.caption]
+    assert not any("![x](" in t for t in texts)
+    assert any("\\!\\[x\\]\\(http" in t for t in texts)
+
+
+def test_delete_moves_to_trash_and_restore_brings_it_back() -> None:
+    store = default_store()
+    sid = store.save(Scenario(model=ModelChoice(model_id="llama-2-7b")), "keep me", "", "memory")
+    at = AppTest.from_file("../pages/scenarios.py", default_timeout=TIMEOUT)
+    at.run()
+    at.button(key="_delete").click().run()
+    assert not at.exception
+    assert store.list() == [] and [t.name for t in store.trash()] == ["keep me"]
+    at.run()
+    at.button(key="_restore").click().run()
+    assert not at.exception
+    assert [s.name for s in store.list()] == ["keep me"]
+    assert store.get(sid).scenario is not None
