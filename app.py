@@ -15,6 +15,7 @@ import streamlit as st
 from pages._ui import (
     DEFAULT_PAGE,
     carry_shared_inputs,
+    drop_refused_link_params,
     navigation_pages,
     open_saved_scenario_link,
     remember_shared_inputs,
@@ -31,6 +32,7 @@ def main() -> None:
         initial_sidebar_state="expanded",
     )
     page = st.navigation(navigation_pages(), position="sidebar")
+    drop_refused_link_params()  # before any widget reads them: b=1e999 must not reach a number_input
     open_saved_scenario_link(page)  # ?s=<id> opens the page a scenario was saved from
     carry_shared_inputs(page.url_path or DEFAULT_PAGE)  # model, hardware, cloud... follow the user
     try:

@@ -136,6 +136,8 @@ def run_page(render: Callable[[], None]) -> None:
     """
     main = _router() if not (_ROUTED.get() or _is_main_script(render)) else None
     if main is None:
+        if not _ROUTED.get():
+            drop_refused_link_params()  # the router does this; a page that is the app itself must too
         render()
     else:
         main()
@@ -200,13 +202,43 @@ def check_query_params(option_checks: dict[str, Validator], page_keys: dict[str,
     # multiselect keys (``LIST_KEYS``) are checked with all their repeated values, the others by their last
     _, ignored = from_query_params({k: st.query_params.get_all(k) if k in LIST_KEYS else v
                                     for k, v in params.items() if k not in page_keys})
-    ignored = [f"`{_safe(item, 90)}`" for item in ignored]
+    ignored = [f"`{_safe(item, 90)}`" for item in [*st.session_state.pop(_REFUSED, []), *ignored]]
     for key, check in {**option_checks, **page_keys}.items():
         if key in params and not check(params[key]):
             ignored.append(f"`{_safe(key)}={_safe(params[key])}` (not an available choice)")
     if ignored:
         st.warning("Some link parameters were ignored and their defaults apply: " + ", ".join(ignored[:10]),
                    icon=":material/link_off:")
+
+
+_REFUSED = "_refused_link_params"
+SCENARIO_KEYS = frozenset(QUERY_KEYS.values()) | {"v"}
+
+
+def drop_refused_link_params() -> None:
+    """Take scenario values the schema refuses (``b=1e999``, ``in=inf``, ``tp=7``) out of the URL
+    before any widget reads them, and keep what was refused for :func:`check_query_params`.
+
+    A bound widget seeds its value from the URL the run started with, and Streamlit's
+    ``number_input`` raises on a whole number it cannot convert; and a refused value left in the URL
+    would come back with every copied link even after the user corrected the widget. Each key is
+    checked on its own, so a pair that only fails together (``in`` above ``in95``) stays, for the
+    page to explain.
+    """
+    refused: list[str] = []
+    for key in list(st.query_params.keys()):
+        if key not in SCENARIO_KEYS:
+            continue
+        value = st.query_params.get_all(key) if key in LIST_KEYS else st.query_params.get(key, "")
+        _, ignored = from_query_params({key: value})
+        if ignored:
+            refused += ignored
+            del st.query_params[key]
+    if refused:
+        st.session_state[_REFUSED] = refused
+        # A rerun reseeds the widgets from the URL as it is now; in this run they would still read
+        # the value the session started with.
+        st.rerun()
 
 
 def _safe(text: str, limit: int = 40) -> str:

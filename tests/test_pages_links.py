@@ -1,0 +1,45 @@
+"""Hostile and overflowing link parameters on every page (issue 11): a message, never an exception,
+and the refused value leaves the URL so that a copied link does not carry it on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 30
+
+REPRODUCERS = [
+    ("memory", {"b": "1e999"}, "b"),
+    ("capacity", {"in": "inf"}, "in"),
+    ("training", {"n": "1e999"}, "n"),
+    ("performance", {"cme": "1e-320"}, "cme"),
+    ("training", {"tmode": "model", "tsrc": "custom", "pb": "576286728", "tb": "1e9"}, None),
+    ("memory", {"ctx": "1e400", "tp": "7"}, "ctx"),
+    ("capacity", {"v": "1", "in": "inf"}, "in"),
+    ("performance", {"v": "1", "in": "inf"}, "in"),
+    ("variants", {"in": "-1", "out": "nan"}, "in"),
+]
+
+
+@pytest.mark.parametrize(("page", "params", "dropped"), REPRODUCERS)
+def test_overflowing_link_values_give_a_message(page: str, params: dict[str, str], dropped: str | None) -> None:
+    at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=TIMEOUT)
+    at.query_params.update(params)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = [w.value for w in at.warning] + [e.value for e in at.error]
+    assert shown, "a refused value must be named on the page"
+    if dropped:
+        assert dropped not in at.query_params  # a corrected page must not keep the refused value in its link
+
+
+def test_router_drops_refused_values_before_widgets_read_them() -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.query_params.update({"in": "inf", "m": "llama-2-7b"})
+    at.run()
+    assert not at.exception
+    assert dict(at.query_params) == {"m": "llama-2-7b"}
+    assert any("in=inf" in w.value for w in at.warning)
