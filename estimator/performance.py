@@ -434,15 +434,14 @@ class _Ops:
     maximum: Callable[[Any, Any], Any]
     where: Callable[[Any, Any, Any], Any]
     any: Callable[[Any], bool]
-    all: Callable[[Any], bool]
 
 
 def _pick(cond: Any, a: Any, b: Any) -> Any:
     return a if cond else b
 
 
-_NP = _Ops(np.minimum, np.maximum, np.where, np.any, np.all)
-_PY = _Ops(min, max, _pick, bool, bool)
+_NP = _Ops(np.minimum, np.maximum, np.where, np.any)
+_PY = _Ops(min, max, _pick, bool)
 
 
 def _causal_pairs(tokens: Any, window: Any, xp: _Ops = _NP) -> Any:
@@ -601,7 +600,7 @@ def _layout(f: _ModelFeatures, h: _HardwareFeatures, eff: Efficiency, b: Any, tp
     peak = h.peak_flops_per_s * eff.compute * xp.where(h.low_precision > 0, eff.low_precision_compute, 1.0)
     bw = h.bandwidth_bytes_per_s * eff.memory
     one_stage = np.ndim(pp) == 0 and pp == 1 and (b >= 1 if xp is _PY else np.size(b) == 0 or np.min(b) >= 1)
-    dense = (np.ndim(f.n_experts) == 0 and f.n_experts <= 1) or np.all(np.asarray(f.n_experts) <= 1)
+    dense = bool((np.ndim(f.n_experts) == 0 and f.n_experts <= 1) or np.all(np.asarray(f.n_experts) <= 1))
     tp_bw, tp_lat, pp_bw, pp_lat = _links(h, tp, pp, eff, xp)
     link = tp_bw * eff.communication
     share, dense_s, ring, multi, lat, any_multi = _degree_terms(f, tp, bw, link, tp_lat, dense, xp, tp_index)
@@ -624,7 +623,7 @@ def _degree_terms(
     if (tp_index is not None and np.ndim(link) == 0 and link > 0 and np.ndim(lat) == 0 and tp_index.size
             and (top := int(tp_index.max())) <= 4096):
         table = _degree_terms(f, np.arange(top + 1, dtype=float), bw, link, lat, dense, _NP, None)
-        share, dense_s, ring, _, lat_t, _ = (x.take(tp_index) if np.ndim(x) else x for x in table)
+        share, dense_s, ring, lat_t = (np.take(x, tp_index) if np.ndim(x) else x for x in (*table[:3], table[4]))
         return share, dense_s, ring, None, lat_t, top > 1
     multi = tp > 1
     any_multi = bool(xp.any(multi))
@@ -667,30 +666,11 @@ def _group_step(
     m_other = _scaled(other_bytes / tp / bw, scale)
     lin_compute = c_lin >= m_lin
     attn_compute = c_attn >= m_attn
-    compute_s, memory_s = _kernel_split(xp, lin_compute, c_lin, m_lin, attn_compute, c_attn, m_attn, m_other)
+    compute_s = xp.where(lin_compute, c_lin, 0.0) + xp.where(attn_compute, c_attn, 0.0)
+    memory_s = xp.where(lin_compute, 0.0, m_lin) + xp.where(attn_compute, 0.0, m_attn) + m_other
     comm, p2p = _comm_s(f, lay, eff, comm_tokens)
     return _Phase(lay, compute_s, memory_s, comm if lay.one_stage else comm * scale + p2p, overhead_s, scale,
                   lin_flops + attn_flops, (w_bytes + other_bytes, kv_dev))
-
-
-def _kernel_split(xp: _Ops, lin_compute: Any, c_lin: Any, m_lin: Any, attn_compute: Any, c_attn: Any, m_attn: Any,
-                  m_other: Any) -> tuple[Any, Any]:
-    """(Time of the compute-bound kernels, time of the memory-bound ones plus elementwise traffic).
-
-    ``[c_lin if compute-bound] + [c_attn if compute-bound]`` and the complement plus ``m_other``;
-    same-shape arrays accumulate in place (adding nothing where a term is absent, which is exactly
-    adding 0.0).
-    """
-    shape = np.shape(c_attn)
-    if xp is _NP and len(shape) and np.shape(c_lin) == np.shape(m_attn) == np.shape(m_other) == shape:
-        compute_s = np.where(lin_compute, c_lin, 0.0)
-        np.add(compute_s, c_attn, out=compute_s, where=attn_compute)
-        memory_s = np.where(lin_compute, 0.0, m_lin)
-        np.add(memory_s, m_attn, out=memory_s, where=~attn_compute)
-        memory_s += m_other
-        return compute_s, memory_s
-    return (xp.where(lin_compute, c_lin, 0.0) + xp.where(attn_compute, c_attn, 0.0),
-            xp.where(lin_compute, 0.0, m_lin) + xp.where(attn_compute, 0.0, m_attn) + m_other)
 
 
 def _scaled(x: Any, scale: Any) -> Any:
