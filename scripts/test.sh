@@ -21,4 +21,7 @@ if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb 
   $SUDO apt-get install -y -qq postgresql >/dev/null
 fi
 export PYTHONHASHSEED=0
+# Code shape first (fast): lint with cyclomatic complexity <= 15 (C901, pyproject.toml), and types.
+echo "== ruff (lint, complexity <= 15)"; .venv/bin/ruff check .
+echo "== mypy"; .venv/bin/mypy
 exec .venv/bin/python -m pytest -q "$@"
