@@ -89,6 +89,7 @@ _N_WAIT_QUANTILES = 32
 _FFT_POINTS = 4096
 _N_TTFT_QUANTILES = 64
 _N_E2E_TTFT_QUANTILES = 32
+_N_OWN_QUANTILES = 256
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,33 @@ def _two_class_weighted_quantile(values: FloatArray, in_a: npt.NDArray[np.bool_]
         order = np.argsort(values[i])
         v[i], w[i] = values[i][order], np.where(in_a, w_a[i], w_b[i])[order]
     return _sorted_weighted_quantile(v, w, q, overwrite=True)
+
+
+def _inverse_cdf(values: FloatArray, weights: FloatArray, q: FloatArray) -> FloatArray:
+    """Row-wise inverse distribution function of weighted atoms: the smallest value whose cumulative weight share
+    reaches each level of ``q`` (Hyndman & Fan 1996, definition 1, for weights). ``n`` levels ``(k + 0.5) / n``
+    stand for the atoms as ``n`` equally likely values, each atom's share rounded to ``1/n`` at most."""
+    order = np.argsort(values, axis=-1)
+    v = np.take_along_axis(values, order, axis=-1)
+    cw = np.cumsum(np.take_along_axis(weights, order, axis=-1), axis=-1)
+    cw /= np.where(cw[:, -1:] > 0, cw[:, -1:], 1.0)
+    idx = np.stack([np.searchsorted(cw[i], q, side="left") for i in range(v.shape[0])])
+    return np.take_along_axis(v, np.minimum(idx, v.shape[1] - 1), axis=-1)
+
+
+def _equal_weight_quantiles(v: FloatArray, q: FloatArray) -> FloatArray:
+    """Row-wise quantiles at levels ``q`` of equally likely values ``v`` already sorted along the last axis.
+
+    Hyndman & Fan 1996, definition 5 (the ``k``-th of ``n`` values stands at ``(k + 0.5) / n``, linear in
+    between, the extreme values beyond): the same numbers as :func:`_sorted_weighted_quantile` with equal
+    weights, without a loop over the rows.
+    """
+    n = v.shape[-1]
+    pos = np.clip(np.asarray(q, dtype=float) * n - 0.5, 0.0, n - 1.0)
+    i0 = np.minimum(np.floor(pos).astype(np.intp), n - 2) if n > 1 else np.zeros(pos.shape, dtype=np.intp)
+    frac = pos - i0
+    lo = v[..., i0]
+    return lo + (v[..., np.minimum(i0 + 1, n - 1)] - lo) * frac
 
 
 def _sorted_weighted_quantile(v: FloatArray, w: FloatArray, q: float | FloatArray,
@@ -671,10 +699,15 @@ def _ttft_quantiles(kern: _Kernel, lam: FloatArray, b: FloatArray, st: _CycleSta
     it), the vacations are decode steps ``T_d``. By the decomposition theorem the wait is the
     M/G/1 wait (:func:`_mg1_wait_quantiles`) plus the residual of a decode step (uniform on
     ``[0, T_d]``; zero when the replica is idle).
+
+    TTFT = wait + (residual + own episode) + overhead, the two terms independent. The second term's
+    ``(1 + _N_RESIDUAL_POINTS) x _N_PROMPT_POINTS`` weighted points are reduced to ``_N_OWN_QUANTILES``
+    equally likely quantiles, then added to the ``_N_WAIT_QUANTILES`` wait quantiles (every pair equally
+    likely) and the quantiles of the sum read off (:func:`_equal_weight_quantiles`). Against the full
+    product of the points (before issue #10) this moves the plan's p95s by less than 0.3 %; the mean is exact.
     """
     mix = kern.mix
     h = lam.size
-    p = mix.pref.size
     t_d = st.t_d
     a = np.maximum(st.a, 1.0)
     dur_fine, _ = _episode(kern, b, a, fine=True)  # (H, F): episodes carrying a prompts
@@ -684,32 +717,25 @@ def _ttft_quantiles(kern: _Kernel, lam: FloatArray, b: FloatArray, st: _CycleSta
     r = (np.arange(_N_RESIDUAL_POINTS) + 0.5) / _N_RESIDUAL_POINTS
     rho = np.minimum(lam * service.mean(axis=1), 0.995)
     idle = np.exp(-b) * (1.0 - rho)
-    r_vals = np.concatenate([np.zeros((h, 1)), t_d[:, None] * r[None, :]], axis=1)
-    r_wts = np.concatenate([idle[:, None], np.repeat(((1.0 - idle) / _N_RESIDUAL_POINTS)[:, None],
-                                                      _N_RESIDUAL_POINTS, 1)], 1)
     # gated batches: the prompts that arrive during the iteration in progress are prefilled together,
     # so the own episode also carries lambda x (length-biased current iteration) other prompts
     phi = np.minimum(lam * dur_fine.mean(axis=1) / a, 1.0)
     x_lb = (1.0 - phi) * t_d + phi * (dur_fine**2).mean(axis=1) / np.maximum(dur_fine.mean(axis=1), 1e-12)
-    extra = lam * x_lb * mix.prefill_mean
-    own_busy, _ = _episode(kern, b, 1.0, extra)  # (H, P)
+    own_busy, _ = _episode(kern, b, 1.0, lam * x_lb * mix.prefill_mean)  # (H, P)
     own_idle, _ = _episode(kern, np.zeros(h), 1.0)
-    own = np.concatenate([own_idle[:, None, :], np.repeat(own_busy[:, None, :], _N_RESIDUAL_POINTS, 1)], 1)
-    # the idle state has no wait: weight it with the zero-wait quantiles only through r_wts
-    ttft = np.add(w_vals[:, :, None, None] + r_vals[:, None, :, None], own[:, None, :, :])
-    np.add(ttft, kern.replica.request_overhead_s, out=ttft)
-    wts = (np.full((h, w_vals.shape[1]), 1.0 / w_vals.shape[1])[:, :, None, None]
-           * r_wts[:, None, :, None] / p)
-    flat = ttft.reshape(h, -1)
-    work = np.multiply(ttft, wts)  # weighted values, then the weights themselves: one array for both sums
-    total_wv = np.sum(work.reshape(h, -1), axis=1)
-    np.copyto(work, wts)
-    mean = total_wv / np.sum(work.reshape(h, -1), axis=1)
-    # two weights per rate: the idle residual (index 0) and the busy ones (all equal)
-    in_idle = np.broadcast_to((np.arange(r_wts.shape[1]) == 0)[None, :, None], ttft.shape[1:]).reshape(-1)
-    quant = _two_class_weighted_quantile(flat, in_idle, wts[:, 0, 0, 0], wts[:, 0, 1, 0],
-                                         (np.arange(_N_TTFT_QUANTILES) + 0.5) / _N_TTFT_QUANTILES)
-    return quant, mean
+    # residual + own episode: idle (no residual, weight idle) or busy (residual r t_d, weights (1 - idle) / R)
+    x = np.concatenate([own_idle, (t_d[:, None, None] * r[None, :, None] + own_busy[:, None, :]).reshape(h, -1)], 1)
+    p = own_idle.shape[1]
+    x_w = np.concatenate([np.repeat(idle[:, None], p, 1), np.repeat(((1.0 - idle) / _N_RESIDUAL_POINTS)[:, None],
+                                                                     x.shape[1] - p, 1)], 1)
+    overhead = kern.replica.request_overhead_s
+    mean = w_vals.mean(axis=1) + np.sum(x * x_w, axis=1) / np.sum(x_w, axis=1) + overhead
+    levels = (np.arange(_N_OWN_QUANTILES) + 0.5) / _N_OWN_QUANTILES
+    x_q = _inverse_cdf(x, x_w, levels)  # (H, O) equally likely
+    total = np.add(w_vals[:, :, None], x_q[:, None, :]).reshape(h, -1)
+    total.sort(axis=-1)
+    quant = _equal_weight_quantiles(total, (np.arange(_N_TTFT_QUANTILES) + 0.5) / _N_TTFT_QUANTILES)
+    return quant + overhead, mean
 # =====================================================================================================
 # The planner
 # =====================================================================================================

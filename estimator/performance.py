@@ -622,14 +622,22 @@ def _degree_terms(
     """
     if (tp_index is not None and np.ndim(link) == 0 and link > 0 and np.ndim(lat) == 0 and tp_index.size
             and (top := int(tp_index.max())) <= 4096):
-        table = _degree_terms(f, np.arange(top + 1, dtype=float), bw, link, lat, dense, _NP, None)
-        share, dense_s, ring, lat_t = (np.take(x, tp_index) if np.ndim(x) else x for x in (*table[:3], table[4]))
+        table = _degree_table(f, top, float(bw), float(link), float(lat), dense)
+        share, dense_s, ring, lat_t = (np.take(x, tp_index) if np.ndim(x) else x for x in table)
         return share, dense_s, ring, None, lat_t, top > 1
     multi = tp > 1
     any_multi = bool(xp.any(multi))
     with np.errstate(divide="ignore", invalid="ignore"):
         return (_kv_share(f, tp, xp), f.dense_read_bytes / tp / bw if dense else None,
                 2.0 * (tp - 1.0) / tp if any_multi else 0.0, multi, xp.where(multi, lat, 0.0), any_multi)
+
+
+@lru_cache(maxsize=64)
+def _degree_table(f: _ModelFeatures, top: int, bw: float, link: float, lat: float, dense: bool) -> tuple[Any, ...]:
+    """:func:`_degree_terms` for every degree 0..``top`` (KV share, dense time, ring factor, latency)."""
+    share, dense_s, ring, _, lat_t, _ = _degree_terms(f, np.arange(top + 1, dtype=float), bw, link, lat, dense,
+                                                      _NP, None)
+    return share, dense_s, ring, lat_t
 
 
 def _group_step(
@@ -684,7 +692,10 @@ def _comm_s(f: _ModelFeatures, lay: _Layout, eff: Efficiency, comm_tokens: Any) 
     precomputed) and ``(p - 1) (bytes / (b_link e) + latency)`` for the point-to-point sends.
     """
     xp = lay.xp
-    act = comm_tokens * f.d_model * ACTIVATION_BYTES
+    if math.frexp(ACTIVATION_BYTES)[0] == 0.5:  # a power of two: (x d) 2 and x (d 2) are the same double
+        act = comm_tokens * (f.d_model * ACTIVATION_BYTES)
+    else:
+        act = comm_tokens * f.d_model * ACTIVATION_BYTES
     comm: Any = 0.0
     if lay.any_multi:
         ring = lay.ring * act / lay.tp_link_bytes_per_s + lay.tp_lat
