@@ -67,6 +67,11 @@ RUNTIME_OVERHEAD_BYTES: float = 1.5e9
 cuDNN workspaces, NCCL buffers and allocator fragmentation. Assumption (order of magnitude from
 vLLM's startup memory profiling logs); override per call."""
 
+PREFILL_CHUNK_TOKENS: int = 8192
+"""Tokens one serving step processes at most (chunked prefill): ``max_num_batched_tokens`` in
+vLLM, "Max Runtime Tokens: 8192" in TensorRT-LLM (Agrawal et al. 2024, Sarathi-Serve,
+arXiv:2403.02310). The fit check, max batch and max context all assume it, so they agree."""
+
 MEMORY_UTILIZATION: float = 0.90
 """Fraction of device memory a serving engine may use: vLLM's ``gpu_memory_utilization``
 default of 0.9 (vLLM engine arguments docs)."""
@@ -379,7 +384,7 @@ def inference_memory(
     hardware: HardwareSpec | None = None,
     tp: int = 1,
     pp: int = 1,
-    prefill_chunk_tokens: int | None = None,
+    prefill_chunk_tokens: int | None = PREFILL_CHUNK_TOKENS,
     memory_utilization: float = MEMORY_UTILIZATION,
     runtime_overhead_bytes: float = RUNTIME_OVERHEAD_BYTES,
 ) -> InferenceMemory:
@@ -393,7 +398,9 @@ def inference_memory(
 
     where ``s_kv(t)`` is the share of KV heads one rank holds (replicated when
     ``t > n_kv``; the MLA latent is replicated), ``A`` the peak activation of one step
-    processing ``min(batch * context, prefill_chunk)`` tokens. Weights divide exactly
+    processing ``min(batch * context, prefill_chunk)`` tokens (``prefill_chunk_tokens``, default
+    :data:`PREFILL_CHUNK_TOKENS`, the same step :func:`max_batch` and :func:`max_context` assume;
+    ``None`` = the whole batch's prompts in one step). Weights divide exactly
     across ranks (Megatron-LM, Shoeybi et al. 2019 arXiv:1909.08053 §3).
 
     Units: bytes.
@@ -868,7 +875,7 @@ def max_batch(
     """
     return batch_memory(
         model, weight_dtype, kv_dtype, context_tokens, hardware=hardware, tp=tp, pp=pp,
-        prefill_chunk_tokens=8192, memory_utilization=memory_utilization,
+        prefill_chunk_tokens=PREFILL_CHUNK_TOKENS, memory_utilization=memory_utilization,
         runtime_overhead_bytes=runtime_overhead_bytes,
     ).max_batch()
 
@@ -889,7 +896,7 @@ def max_context(
     def fits(t: int) -> bool:
         return inference_memory(
             model, weight_dtype, kv_dtype, t, batch, hardware=hardware, tp=tp, pp=pp,
-            prefill_chunk_tokens=8192,
+            prefill_chunk_tokens=PREFILL_CHUNK_TOKENS,
             memory_utilization=memory_utilization, runtime_overhead_bytes=runtime_overhead_bytes,
         ).fits is True
 

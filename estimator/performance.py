@@ -149,7 +149,7 @@ MAX_BATCH_CAP: int = 4096
 batch limit TensorRT-LLM's ``trtllm-bench`` prints, "Max Runtime Batch Size: 4096"; vLLM's
 ``max_num_seqs`` default is lower, 256; override per call)."""
 
-PREFILL_CHUNK_TOKENS: int = 8192
+PREFILL_CHUNK_TOKENS: int = memory.PREFILL_CHUNK_TOKENS
 """Tokens one continuous-batching iteration processes at most ("Max Runtime Tokens: 8192" in
 TensorRT-LLM; ``max_num_batched_tokens`` in vLLM); sets how many iterations a prompt's prefill
 spans in the steady-state TTFT (Agrawal et al. 2024, Sarathi-Serve, arXiv:2403.02310)."""
@@ -698,7 +698,8 @@ def _comm_s(f: _ModelFeatures, lay: _Layout, eff: Efficiency, comm_tokens: Any) 
         act = comm_tokens * f.d_model * ACTIVATION_BYTES
     comm: Any = 0.0
     if lay.any_multi:
-        ring = lay.ring * act / lay.tp_link_bytes_per_s + lay.tp_lat
+        with np.errstate(divide="ignore", invalid="ignore"):  # t = 1 rows have no link (0/0); masked below
+            ring = lay.ring * act / lay.tp_link_bytes_per_s + lay.tp_lat
         if np.ndim(lay.tp_link_bytes_per_s) or not lay.tp_link_bytes_per_s > 0:  # (never with tp_index)
             ring = xp.where(lay.multi, ring, 0.0)
         comm = 2.0 * f.n_layers * ring  # where t = 1 the ring factor and the latency are 0: exactly 0 s
@@ -1146,7 +1147,7 @@ class PerformanceEstimate(BaseModel):
 def _fit_error(
     m: ModelSpec, h: HardwareSpec, d: DType, kv: DType, context: int, batch: int, tp: int, pp: int,
 ) -> DoesNotFitError:
-    mem1 = memory.inference_memory(m, d, kv, context, 1, hardware=h, tp=tp, pp=pp, prefill_chunk_tokens=8192)
+    mem1 = memory.inference_memory(m, d, kv, context, 1, hardware=h, tp=tp, pp=pp, prefill_chunk_tokens=PREFILL_CHUNK_TOKENS)
     usable = (mem1.device_budget_bytes or 0.0)
     if not mem1.fits:
         fit = memory.min_accelerators(m, h, d, kv, context, 1)
@@ -1234,7 +1235,7 @@ def estimate(
     m, h, d, kv, c = _prepare(model, hardware, dtype, kv_dtype, compute_dtype)
     b, i, o, t, p = _scalar_layout(m, h, batch, input_tokens, output_tokens, tp, pp)
     eff = efficiency or _default_efficiency()
-    mem = memory.batch_memory(m, d, kv, i + o, hardware=h, tp=t, pp=p, prefill_chunk_tokens=8192)
+    mem = memory.batch_memory(m, d, kv, i + o, hardware=h, tp=t, pp=p, prefill_chunk_tokens=PREFILL_CHUNK_TOKENS)
     if not mem.fits(b):
         raise _fit_error(m, h, d, kv, i + o, b, t, p)
     r = _core(_model_features(m, d, kv), _hardware_features(h, c), eff,

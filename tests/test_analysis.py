@@ -127,13 +127,16 @@ def test_efficiency_overrides_reach_the_analysis() -> None:
 
 
 # (link parameters, tp, max batch, max context, per-device bytes, layouts' TP, fewest devices to train)
+# Since issue 11 the fit check assumes the same 8,192-token prefill step as max batch/context, so the
+# per-device bytes of a batch whose prompts exceed one step fell (13B: 59.7 -> 55.7 GB), and Mixtral
+# at batch 32 x 16k now fits on 2 H200s (auto TP 2; max batch at TP 2 is 144).
 PINNED_MEMORY = [
     ({}, 4, 103, 131072, 37434638080.0, [1, 2, 4, 8, 16], 64),
     ({"m": "llama-2-13b", "hw": "a100-80gb-sxm", "b": "8", "in": "2048", "out": "256"},
-     1, 12, 4096, 59709642496.0, [1, 2, 4, 8], 8),
+     1, 12, 4096, 55733442304.0, [1, 2, 4, 8], 8),
     ({"m": "llama-2-70b", "tp": "1"}, 1, 0, 0, 141985869568.0, [1, 2, 4, 8, 16], 64),
     ({"m": "mixtral-8x7b", "hw": "h200", "kd": "fp8", "b": "32", "ctx": "16384"},
-     4, 378, 32768, 67272390400.0, [1, 2, 4, 8, 16], 8),
+     2, 144, 32768, 66456010496.0, [1, 2, 4, 8, 16], 8),
 ]
 
 
@@ -222,3 +225,15 @@ def test_entry_points_compute_once_per_scenario() -> None:
         entrypoints.compute("memory", s)
     report.memory_report(s)
     assert (entrypoints.calls("performance"), entrypoints.calls("memory")) == (before[0] + 1, before[1] + 1)
+
+
+def test_max_batch_max_context_and_fit_agree() -> None:
+    # issue 11: ?ctx=8192&tp=2&wd=fp8&b=25 showed "Max batch 25" and "Fits? no, 27.3 GB over budget"
+    for params in ({"ctx": "8192", "tp": "2", "wd": "fp8"}, {"m": "mixtral-8x7b", "hw": "h200", "ctx": "16384", "tp": "2"},
+                   {"m": "llama-2-13b", "hw": "a100-80gb-sxm", "ctx": "2304", "tp": "1"}):
+        r = analysis.memory_analysis(_scenario(**params))
+        assert r.max_batch > 1
+        at_max = analysis.memory_analysis(_scenario(**params, b=str(r.max_batch)))
+        over = analysis.memory_analysis(_scenario(**params, b=str(r.max_batch + 1)))
+        assert at_max.memory.fits and not over.memory.fits
+        assert at_max.max_context_tokens >= int(params["ctx"])
