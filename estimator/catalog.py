@@ -535,6 +535,30 @@ def find_region(region_id: str) -> Region | None:
     return _regions().get(_normalized_id(region_id))
 
 
+def default_region(provider: str, hardware_id: str | None = None) -> str:
+    """The region a page preselects for ``provider``: where the catalog's list prices of that
+    cloud's instances (with ``hardware_id``, when given and priced) come from most often (the
+    region the cloud's own price list is quoted for), so switching to GCP does not land on
+    ``asia-east1`` merely because it sorts first; the first region by name only when no price
+    region is known. ``""`` when the catalog has no region for ``provider``.
+
+    >>> default_region("gcp"), default_region("aws", "h100-sxm")
+    ('us-central1', 'us-east-1')
+    """
+    names = [r.region for r in list_regions(provider)]
+    if not names:
+        return ""
+    insts = list_instances(provider=provider)
+    with_hw = [i for i in insts if hardware_id is None or i.hardware_id == hardware_id]
+    counts: dict[str, int] = {}
+    for inst in with_hw or insts:
+        if inst.price_region in names:
+            counts[inst.price_region] = counts.get(inst.price_region, 0) + 1
+    if not counts:
+        return names[0]
+    return max(names, key=lambda n: (counts.get(n, 0), -names.index(n)))
+
+
 def sources_frame(table: str, ids: list[str] | None = None) -> pd.DataFrame:
     """Id, ``source``, ``as_of`` and ``assumed`` of catalog rows, for the UI's source lists."""
     if table not in TABLES:

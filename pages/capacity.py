@@ -140,8 +140,11 @@ def _model_inputs(c: _Choices) -> None:
         provider = c4.selectbox("Cloud", c.providers, index=c.providers.index(D.deploy.provider), key="cloud",
                                 bind="query-params")
         regions = [r.region for r in catalog.list_regions(provider)]
-        c4.selectbox("Region", regions, index=regions.index(D.deploy.region) if D.deploy.region in regions else 0,
-                     key="reg", bind="query-params")
+        home = catalog.default_region(provider, hw_id)
+        if st.session_state.get("reg") not in (None, *regions) and home:
+            st.session_state["reg"] = home  # the cloud changed: its main priced region, not the first by name
+        c4.selectbox("Region", regions, key="reg", bind="query-params",
+                     index=regions.index(D.deploy.region if D.deploy.region in regions else home or regions[0]))
         inst_opts = ["", *[i.instance_id for i in catalog.list_instances(provider=provider, hardware_id=hw_id)]]
         if not c4.selectbox("Instance", inst_opts, key="inst", bind="query-params",
                             help="Blank: the cheapest instance with the accelerator and a price for the pricing model."):

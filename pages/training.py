@@ -181,10 +181,11 @@ def _region_inputs(col: Any, c: _Choices) -> None:
                           key="cloud", bind="query-params")
     by_name = {r.region: r for r in c.regions if r.provider == cloud}
     names = list(by_name)
+    home = catalog.default_region(cloud, st.session_state.get("hw", D.deploy.hardware_id)) or names[0]
     if "reg" in st.session_state and st.session_state["reg"] not in names:
-        st.session_state["reg"] = names[0]  # the cloud changed: its old region no longer applies
+        st.session_state["reg"] = home  # the cloud changed: its main priced region, not the first by name
     region = by_name[col.selectbox("Region", names, key="reg", bind="query-params",
-                                   index=names.index(D.deploy.region) if D.deploy.region in names else 0)]
+                                   index=names.index(D.deploy.region if D.deploy.region in names else home))]
     col.caption(f"{region.location} · {region.grid_gco2e_per_kwh:,.0f} gCO2e/kWh · PUE {region.pue:.2f}")
 
 

@@ -43,3 +43,14 @@ def test_router_drops_refused_values_before_widgets_read_them() -> None:
     assert not at.exception
     assert dict(at.query_params) == {"m": "llama-2-7b"}
     assert any("in=inf" in w.value for w in at.warning)
+
+
+@pytest.mark.parametrize("page", ["capacity", "training"])
+def test_switching_cloud_selects_its_main_region(page: str) -> None:
+    # issue 11: switching the cloud to GCP selected asia-east1, the first region by name
+    at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=TIMEOUT)
+    at.run()
+    at.selectbox(key="cloud").set_value("gcp").run()
+    assert not at.exception and at.selectbox(key="reg").value == "us-central1"
+    at.selectbox(key="cloud").set_value("azure").run()
+    assert not at.exception and at.selectbox(key="reg").value == "eastus"
