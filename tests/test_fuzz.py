@@ -13,11 +13,13 @@ import io
 import json
 import math
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from streamlit.testing.v1 import AppTest
 
 from estimator import hf, report, traffic
 from estimator.__main__ import main
@@ -197,3 +199,23 @@ def test_profile_with_any_line_ending(sep: str) -> None:
 def test_cell_over_the_csv_field_limit_is_a_clear_error() -> None:
     with pytest.raises(EstimatorError, match="not readable CSV"):
         traffic.parse_histogram("100," + "1" * 140_000)
+
+
+APP_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("page", [*PAGES, "scenarios", "catalog"])
+def test_every_page_with_hostile_link_parameters(page: str) -> None:
+    """AppTest of each page with fuzzed link parameters: a message on the page, never an exception."""
+    strategy = _page_params(page) if page in PAGES else link_params
+
+    @settings(max_examples=n(3), deadline=None, suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def run(params: dict[str, Any]) -> None:
+        at = AppTest.from_file(str(APP_ROOT / "pages" / f"{page}.py"), default_timeout=30)
+        for key, value in params.items():
+            at.query_params[key] = value if isinstance(value, str) else [str(v) for v in value]
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+
+    run()
