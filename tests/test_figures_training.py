@@ -24,7 +24,7 @@ SCENARIOS = [{}, {"bu": "flops", "fl": "1e25", "ap": "epoch-refit"},
 def _plan(params: dict[str, str]) -> TrainingPlan:
     scenario, ignored = from_query_params(params)
     assert not ignored
-    plan: TrainingPlan = entrypoints.compute("training", scenario)
+    plan: TrainingPlan = entrypoints.compute("training", scenario).plan
     return plan
 
 
