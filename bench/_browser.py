@@ -14,8 +14,9 @@ When is a script run finished?
     top-level field numbers of each ForwardMsg (``new_session`` = 4 starts a run, ``script_finished`` = 6 ends
     one: streamlit/proto/ForwardMsg.proto), and a MutationObserver records every change of the attribute; all
     with ``performance.now()``. A run started at page time ``t0`` is *finished* when:
-      1. a ``script_finished`` message arrived after ``t0`` and the first animation frame after the frontend
-         handled it has passed (wherever the attribute change was seen, this frame came after it),
+      1. a ``script_finished`` message arrived after ``t0``, not one saying FINISHED_EARLY_FOR_RERUN (another
+         run follows), and the first animation frame after the frontend handled it has passed (wherever the
+         attribute change was seen, this frame came after it),
       2. no ``new_session`` arrived after that message (no further run under way),
       3. the attribute reads ``notRunning``, and
       4. nothing of the above changed for ``quiet_s`` (so a page that starts another run by itself, e.g.
@@ -44,6 +45,7 @@ from pathlib import Path
 from typing import Literal
 
 from playwright.async_api import Browser, Page, Playwright, ViewportSize
+from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,7 +113,7 @@ SETTLED_JS = """
   const fins = rec.finishes.filter((f) => f.t >= t0);
   if (!fins.length) return null;
   const fin = fins[fins.length - 1];
-  if (fin.frame === null) return null;
+  if (fin.status === 2 || fin.frame === null) return null;  // 2: FINISHED_EARLY_FOR_RERUN, a run follows
   const starts = rec.starts.filter((t) => t >= t0);
   if (starts.length && starts[starts.length - 1] > fin.t) return null;  // another run is under way
   const states = rec.states.filter(([, t]) => t >= t0);
@@ -236,24 +238,24 @@ async def _commit(page: Page, probe: Probe, value: str, timeout_s: float) -> flo
     box = page.get_by_label(probe.label, exact=True).first
     await box.wait_for(state="visible", timeout=timeout_s * 1e3)
     if probe.kind == "select":
-        await box.click()
+        await box.click(timeout=timeout_s * 1e3)
         option = page.get_by_role("option", name=value, exact=True).first
         await option.wait_for(state="visible", timeout=timeout_s * 1e3)
         t0 = float(await page.evaluate("performance.now()"))
-        await option.click()
+        await option.click(timeout=timeout_s * 1e3)
     else:
-        await box.fill(value)
+        await box.fill(value, timeout=timeout_s * 1e3)
         t0 = float(await page.evaluate("performance.now()"))
-        await box.press("Enter")
+        await box.press("Enter", timeout=timeout_s * 1e3)
     return t0
 
 
 async def change_and_time(page: Page, probe: Probe, value: str, timeout_s: float, quiet_s: float,
-                          commit_s: float = 5.0) -> RunTiming:
+                          commit_s: float = 10.0) -> RunTiming:
     """Set ``probe`` to ``value`` and time the rerun it starts (from the committing key press or click).
 
     If the page has sent nothing to the server ``commit_s`` after the commit (the input swallowed it, seen
-    rarely), the value is set and committed once more; the time still counts from the first commit, so a
+    rarely, or the browser was starved of CPU), the value is set and committed once more; the time still counts from the first commit, so a
     retry can only make the figure worse, and ``retries`` says it happened.
     """
     t0 = await _commit(page, probe, value, timeout_s)
@@ -275,6 +277,26 @@ async def exception_text(page: Page) -> str:
         return ""
     text = (await box.first.inner_text(timeout=5_000)).strip()
     return text.splitlines()[0][:160] if text else "(empty exception box)"
+
+
+PAGE_STATE_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]'), rec = window.__stb || {finishes: [], starts: []};
+  return {script: app && app.getAttribute('data-test-script-state'),
+          connection: app && app.getAttribute('data-test-connection-state'),
+          finishes: rec.finishes.map((f) => f.status), starts: rec.starts.length,
+          elements: document.querySelectorAll('[data-testid="stElementContainer"]').length};
+}"""
+
+
+async def page_state(page: Page, label: str) -> str:
+    """What the page shows, for an error report: script and connection state, the runs seen, the label's count."""
+    try:
+        got = await page.evaluate(PAGE_STATE_JS)
+        labels = await page.get_by_label(label, exact=True).count()
+    except PlaywrightError as exc:
+        return f"page state unreadable ({type(exc).__name__})"
+    return (f"script={got['script']} connection={got['connection']} runs started={got['starts']} "
+            f"finish statuses={got['finishes']} elements={got['elements']} {label!r} inputs={labels}")
 
 
 def server_log_tail(home: Path, lines: int = 12) -> list[str]:

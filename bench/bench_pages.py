@@ -52,6 +52,7 @@ from _browser import (
     launch,
     machine_note,
     new_page,
+    page_state,
     server_log_tail,
     streamlit_server,
 )
@@ -142,7 +143,8 @@ async def measure_once(browser: Browser, target: Target, index: int, timeout_s: 
         except PlaywrightError as exc:
             shown = await exception_text(page)
             raise PageError(f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
-                            + (f"; exception box: {shown}" if shown else "")) from exc
+                            + (f"; exception box: {shown}" if shown else "")
+                            + f"; {await page_state(page, target.probe.label)}") from exc
         return first, rerun
     finally:
         await page.context.close()

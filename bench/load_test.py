@@ -45,6 +45,7 @@ from _browser import (
     launch,
     machine_note,
     new_page,
+    page_state,
     percentile,
     server_log_tail,
     streamlit_server,
@@ -92,7 +93,7 @@ async def one_session(browser: Browser, url: str, session: int, changes: int, ar
     except PlaywrightTimeout as exc:
         limit = args.first_timeout if stage == "first render" else args.timeout
         log.errors.append(f"session {session} {stage}: not finished within {limit:.0f} s "
-                          f"({str(exc).splitlines()[0]})")
+                          f"({str(exc).splitlines()[0]}; {await page_state(page, PROBE_LABEL)})")
     except (PlaywrightError, TimeoutError) as exc:
         log.errors.append(f"session {session} {stage}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
     finally:
@@ -107,7 +108,8 @@ async def run_load(url: str, args: argparse.Namespace) -> tuple[list[SessionLog]
         try:
             await one_session(browser, url, -1, 1, args, SessionLog())  # warm-up (its own value), not counted
             t0 = time.monotonic()
-            tasks = [asyncio.create_task(one_session(browser, url, s, args.changes, args, logs[s])) for s in range(args.sessions)]
+            tasks = [asyncio.create_task(one_session(browser, url, s, args.changes, args, logs[s]))
+                     for s in range(args.sessions)]
             _done, pending = await asyncio.wait(tasks, timeout=args.budget)
             for t in pending:
                 t.cancel()
