@@ -48,7 +48,7 @@ TARGET_S = 0.050
 
 REFERENCES: dict[str, str] = {
     "64e8c58": "before issue #10's optimizations",
-    "8b2429e": "pipeline of named steps (1.9x), before the numerical shortcuts",
+    "8b2429e": "pipeline of named steps, before this change's numerical shortcuts",
 }
 """Commits whose ``estimator/capacity.py`` is timed beside the current one."""
 
