@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from estimator import report
+from estimator.scenario import from_query_params
+
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 30
 
@@ -54,3 +57,28 @@ def test_switching_cloud_selects_its_main_region(page: str) -> None:
     assert not at.exception and at.selectbox(key="reg").value == "us-central1"
     at.selectbox(key="cloud").set_value("azure").run()
     assert not at.exception and at.selectbox(key="reg").value == "eastus"
+
+
+@pytest.mark.parametrize("params", [{"m": "llama-3.1-8b", "rpd": "10000000", "hw": "a10g"},
+                                    {"prps": "1e7", "vol": "peak_rps"}, {"rpd": "100000000"}])
+def test_capacity_page_when_the_fleet_cannot_keep_up(params: dict[str, str]) -> None:
+    # issue 11: p95 became inf/NaN, then ModeDemand validation or to_json raised on the page
+    at = AppTest.from_file(str(ROOT / "pages" / "capacity.py"), default_timeout=TIMEOUT)
+    at.query_params.update(params)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("cannot" in w.value or "late" in w.value or "dropped" in w.value for w in at.warning) or any(
+        "cannot" in e.value for e in at.error)
+
+
+def test_performance_page_long_prompts_reach_the_report() -> None:
+    # issue 11: with input tokens at 4000 the page showed one result and the CSV/Save used the defaults
+    at = AppTest.from_file(str(ROOT / "pages" / "performance.py"), default_timeout=TIMEOUT)
+    at.query_params.update({"in": "4000", "out": "1000"})
+    at.run()
+    assert not at.exception
+    assert not any("in=" in w.value or "out=" in w.value for w in at.warning)
+    scenario, ignored = from_query_params({"in": "4000", "out": "1000"})
+    assert not ignored
+    rows = {r.name: r.value for r in report.build_report(scenario, "performance").rows}
+    assert rows["tokens.input_mean"] == 4000 and rows["tokens.output_mean"] == 1000

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from estimator.errors import UnknownIdError
 from estimator.scenario import (
     QUERY_KEYS,
     SCHEMA_VERSION,
@@ -21,6 +23,7 @@ from estimator.scenario import (
     VariantsInputs,
     from_query_params,
     to_query_params,
+    validate_scenario,
 )
 from estimator.units import DType
 
@@ -223,3 +226,12 @@ def test_a_mean_without_its_p95_takes_a_consistent_p95() -> None:
     # an explicit p95 below the mean is still refused, and a small mean keeps the default p95
     assert from_query_params({"in": "4000", "in95": "3500"})[1]
     assert from_query_params({"in": "100"})[0].tokens.input_p95 == 3000
+
+
+def test_import_naming_an_unknown_model_is_refused() -> None:
+    # issue 11: importing {"model": {"model_id": "nope"}} was accepted and opened as the default model
+    with pytest.raises(UnknownIdError, match="nope"):
+        validate_scenario({"model": {"model_id": "nope"}})
+    with pytest.raises(UnknownIdError):
+        validate_scenario({"deploy": {"hardware_id": "h999"}})
+    assert validate_scenario({"model": {"model_id": "llama-2-7b"}}).model.model_id == "llama-2-7b"
