@@ -7,12 +7,23 @@ from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from estimator.capacity import CapacityPlan
 from estimator.formatting import duration, money
 from estimator.scenario import InferenceMode
-from pages.figures import BLUE, GREEN, GREY, MARGIN, ORANGE, PURPLE, RED, log_vline
+from pages.figures import (
+    BLUE,
+    GREEN,
+    GREY,
+    MARGIN,
+    ORANGE,
+    PURPLE,
+    RED,
+    SECONDARY_Y_DOMAIN,
+    hline,
+    log_vline_items,
+    vline,
+)
 
 __all__ = [
     "api_table",
@@ -35,40 +46,49 @@ def _day_ticks(labels: tuple[str, ...]) -> dict[str, Any]:
     return dict(tickmode="array", tickvals=list(range(0, HOURS, 24)), ticktext=[lab[:3] for lab in labels[::24]])
 
 
+def _two_y_axes(left: dict[str, Any], right: dict[str, Any], **x: Any) -> dict[str, Any]:
+    """The axes of a figure with a right-hand y axis (``yaxis2``, overlaying the left one), laid out
+    as ``make_subplots(specs=[[{"secondary_y": True}]])`` does."""
+    return {"xaxis": {"anchor": "y", "domain": SECONDARY_Y_DOMAIN, **x},
+            "yaxis": {"anchor": "x", "domain": [0.0, 1.0], **left},
+            "yaxis2": {"anchor": "x", "overlaying": "y", "side": "right", **right}}
+
+
 def week_figure(p: CapacityPlan) -> go.Figure:
     """Arrivals (requests/s, left axis) and replicas (right axis) for each hour of the week."""
     labels, x = list(p.hour_labels), list(range(len(p.arrival_rps)))
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_scatter(x=x, y=p.arrival_rps, name="arrivals (requests/s)", line=dict(color=BLUE), customdata=labels,
-                    hovertemplate="%{customdata}: %{y:,.2f} req/s<extra></extra>")
+    rps_hover = "%{customdata}: %{y:,.2f} req/s<extra></extra>"
+    traces: list[dict[str, Any]] = [
+        {"type": "scatter", "x": x, "y": list(p.arrival_rps), "name": "arrivals (requests/s)",
+         "line": {"color": BLUE}, "customdata": labels, "hovertemplate": rps_hover}]
     if p.scenario.traffic.response_cache_hit_rate > 0:
-        fig.add_scatter(x=x, y=p.fleet_rps, name="after the response cache", line=dict(color=BLUE, dash="dot"),
-                        customdata=labels, hovertemplate="%{customdata}: %{y:,.2f} req/s<extra></extra>")
-    fig.add_scatter(x=x, y=p.replicas, name="replicas", line=dict(color=ORANGE, shape="hv"), secondary_y=True,
-                    customdata=labels, hovertemplate="%{customdata}: %{y} replicas<extra></extra>")
+        traces.append({"type": "scatter", "x": x, "y": list(p.fleet_rps), "name": "after the response cache",
+                       "line": {"color": BLUE, "dash": "dot"}, "customdata": labels, "hovertemplate": rps_hover})
+    traces.append({"type": "scatter", "x": x, "y": list(p.replicas), "name": "replicas",
+                   "line": {"color": ORANGE, "shape": "hv"}, "xaxis": "x", "yaxis": "y2", "customdata": labels,
+                   "hovertemplate": "%{customdata}: %{y} replicas<extra></extra>"})
     top = max(p.replicas, default=0)
-    fig.update_yaxes(title_text="requests/s", rangemode="tozero", secondary_y=False)
-    fig.update_yaxes(title_text="replicas", rangemode="tozero", secondary_y=True, showgrid=False,
-                     dtick=max(1, math.ceil(top / 6)))
-    fig.update_xaxes(**_day_ticks(p.hour_labels))
-    fig.update_layout(title="Load and replicas over the week", height=360, margin=MARGIN,
-                      legend=dict(orientation="h", y=-0.18))
-    return fig
+    layout = _two_y_axes({"title": {"text": "requests/s"}, "rangemode": "tozero"},
+                         {"title": {"text": "replicas"}, "rangemode": "tozero", "showgrid": False,
+                          "dtick": max(1, math.ceil(top / 6))},
+                         **_day_ticks(p.hour_labels))
+    layout.update(title={"text": "Load and replicas over the week"}, height=360, margin=MARGIN,
+                  legend={"orientation": "h", "y": -0.18})
+    return go.Figure(data=traces, layout=layout)
 
 
 def week_cost_figure(p: CapacityPlan) -> go.Figure:
     """The fleet's cost in each hour of the week (USD per hour)."""
-    labels = list(p.hour_labels)
-    fig = go.Figure()
-    fig.add_bar(x=list(range(len(p.cost_usd_by_hour))), y=p.cost_usd_by_hour, marker_color=GREEN,
-                customdata=[[lab, money(c)] for lab, c in zip(labels, p.cost_usd_by_hour, strict=False)],
-                name="cost", hovertemplate="%{customdata[0]}: %{customdata[1]}<extra></extra>")
-    fig.update_xaxes(**_day_ticks(p.hour_labels))
+    labels, cost = list(p.hour_labels), list(p.cost_usd_by_hour)
+    bar = {"type": "bar", "x": list(range(len(cost))), "y": cost, "marker": {"color": GREEN},
+           "customdata": [[lab, money(c)] for lab, c in zip(labels, cost, strict=False)], "name": "cost",
+           "hovertemplate": "%{customdata[0]}: %{customdata[1]}<extra></extra>"}
     billing = ("serverless GB-seconds" if p.mode == InferenceMode.SERVERLESS
                else p.pricing.value.replace("_", " ") + " instances")
-    fig.update_layout(title=f"Cost per hour over the week ({billing})", yaxis_title="USD per hour",
-                      height=360, margin=MARGIN, showlegend=False)
-    return fig
+    layout = {"xaxis": _day_ticks(p.hour_labels), "yaxis": {"title": {"text": "USD per hour"}},
+              "title": {"text": f"Cost per hour over the week ({billing})"}, "height": 360, "margin": MARGIN,
+              "showlegend": False}
+    return go.Figure(data=[bar], layout=layout)
 
 
 def _axis_top(curve: tuple[float, ...], goal: float, cap: float) -> float:
@@ -83,27 +103,31 @@ def latency_figure(p: CapacityPlan) -> go.Figure:
     """p95 TTFT and end-to-end latency of one replica against its load, with the goals, the plan
     load and saturation marked."""
     lc, slo = p.latency_curve, p.scenario.slo
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_scatter(x=lc["rps_per_replica"], y=lc["ttft_p95_s"], name="p95 TTFT", line=dict(color=BLUE))
-    fig.add_scatter(x=lc["rps_per_replica"], y=lc["e2e_p95_s"], name="p95 end-to-end", line=dict(color=PURPLE),
-                    secondary_y=True)
-    fig.add_hline(y=slo.ttft_p95_s, line_dash="dot", line_color=BLUE, annotation_text="TTFT goal",
-                  annotation_position="bottom left")
-    fig.add_hline(y=slo.e2e_p95_s, line_dash="dot", line_color=PURPLE, secondary_y=True)
-    # plotly puts an add_hline label on the primary axis even with secondary_y: place it on y2
-    fig.add_annotation(x=0, xref="x domain", y=slo.e2e_p95_s, yref="y2", text="end-to-end goal", showarrow=False,
-                       xanchor="left", yanchor="bottom", font=dict(color=PURPLE))
-    fig.add_vline(x=p.max_rps_per_replica, line_dash="dash", line_color=GREEN, annotation_text="plan load")
-    fig.add_vline(x=p.saturation_rps_per_replica, line_dash="dash", line_color=RED, annotation_text="saturation",
-                  annotation_position="top left")
-    fig.update_yaxes(title_text="p95 TTFT (s)", range=[0, _axis_top(lc["ttft_p95_s"], slo.ttft_p95_s, 3)],
-                     secondary_y=False)
-    fig.update_yaxes(title_text="p95 end-to-end (s)", range=[0, _axis_top(lc["e2e_p95_s"], slo.e2e_p95_s, 2)],
-                     secondary_y=True, showgrid=False)
-    fig.update_layout(title=f"Latency vs load (one {p.devices_per_replica} × {p.hardware_id} replica, queueing model)",
-                      xaxis_title="requests/s per replica", height=360, margin=MARGIN,
-                      legend=dict(orientation="h", y=-0.22))
-    return fig
+    rps = list(lc["rps_per_replica"])
+    traces = [{"type": "scatter", "x": rps, "y": list(lc["ttft_p95_s"]), "name": "p95 TTFT", "line": {"color": BLUE}},
+              {"type": "scatter", "x": rps, "y": list(lc["e2e_p95_s"]), "name": "p95 end-to-end",
+               "line": {"color": PURPLE}, "xaxis": "x", "yaxis": "y2"}]
+    plan_x, sat_x = p.max_rps_per_replica, p.saturation_rps_per_replica
+    shapes = [hline(slo.ttft_p95_s, BLUE, "dot"), hline(slo.e2e_p95_s, PURPLE, "dot", yref="y2"),
+              vline(plan_x, GREEN, "dash"), vline(sat_x, RED, "dash")]
+    label = {"showarrow": False, "yanchor": "top"}
+    annotations = [
+        {**label, "text": "TTFT goal", "x": 0, "xref": "x domain", "xanchor": "left", "y": slo.ttft_p95_s, "yref": "y"},
+        # on the right-hand axis (plotly's add_hline would put this label on the primary axis)
+        {**label, "text": "end-to-end goal", "x": 0, "xref": "x domain", "xanchor": "left", "y": slo.e2e_p95_s,
+         "yref": "y2", "yanchor": "bottom", "font": {"color": PURPLE}},
+        {**label, "text": "plan load", "x": plan_x, "xref": "x", "xanchor": "left", "y": 1, "yref": "y domain"},
+        {**label, "text": "saturation", "x": sat_x, "xref": "x", "xanchor": "right", "y": 1, "yref": "y domain"},
+    ]
+    layout = _two_y_axes(
+        {"title": {"text": "p95 TTFT (s)"}, "range": [0, _axis_top(lc["ttft_p95_s"], slo.ttft_p95_s, 3)]},
+        {"title": {"text": "p95 end-to-end (s)"}, "range": [0, _axis_top(lc["e2e_p95_s"], slo.e2e_p95_s, 2)],
+         "showgrid": False},
+        title={"text": "requests/s per replica"})
+    layout.update(
+        title={"text": f"Latency vs load (one {p.devices_per_replica} × {p.hardware_id} replica, queueing model)"},
+        height=360, margin=MARGIN, legend={"orientation": "h", "y": -0.22}, shapes=shapes, annotations=annotations)
+    return go.Figure(data=traces, layout=layout)
 
 
 def buy_build_figure(p: CapacityPlan, apis: int = 3) -> go.Figure:
@@ -111,35 +135,34 @@ def buy_build_figure(p: CapacityPlan, apis: int = 3) -> go.Figure:
     the same model (their bills scale linearly with the requests), log-log."""
     cc = p.cost_curve
     rpd = list(cc["requests_per_day"])
-    fig = go.Figure()
-    fig.add_scatter(x=rpd, y=cc["self_hosted_monthly_usd"], name="self-hosted real-time",
-                    line=dict(color=ORANGE, shape="hv"))
+    traces = [{"type": "scatter", "x": rpd, "y": list(cc["self_hosted_monthly_usd"]), "name": "self-hosted real-time",
+               "line": {"color": ORANGE, "shape": "hv"}}]
     same = [a for a in p.api_options if a.same_model][:apis]
     for a, dash in zip(same, ("solid", "dash", "dot"), strict=False):
         per_request_day = a.monthly_cost_usd / max(p.requests_per_day, 1e-9)
-        fig.add_scatter(x=rpd, y=[per_request_day * r for r in rpd], name=f"{a.provider} API",
-                        line=dict(color=GREY, dash=dash))
-    log_vline(fig, p.requests_per_day, "your traffic", BLUE, "dash", y=1.0)
+        traces.append({"type": "scatter", "x": rpd, "y": [per_request_day * r for r in rpd],
+                       "name": f"{a.provider} API", "line": {"color": GREY, "dash": dash}})
+    lines = [log_vline_items(p.requests_per_day, "your traffic", BLUE, "dash", y=1.0)]
     if p.break_even_requests_per_day:
-        log_vline(fig, p.break_even_requests_per_day, "break-even", GREEN, "dot", y=0.0)
-    fig.update_xaxes(type="log", title="requests per day")
-    fig.update_yaxes(type="log", title="USD per month")
-    fig.update_layout(title="Cost vs traffic: build (self-hosted) or buy (API)", height=360, margin=MARGIN,
-                      legend=dict(orientation="h", y=-0.22))
-    return fig
+        lines.append(log_vline_items(p.break_even_requests_per_day, "break-even", GREEN, "dot", y=0.0))
+    layout = {"xaxis": {"type": "log", "title": {"text": "requests per day"}},
+              "yaxis": {"type": "log", "title": {"text": "USD per month"}},
+              "shapes": [s for s, _ in lines], "annotations": [a for _, a in lines],
+              "title": {"text": "Cost vs traffic: build (self-hosted) or buy (API)"}, "height": 360, "margin": MARGIN,
+              "legend": {"orientation": "h", "y": -0.22}}
+    return go.Figure(data=traces, layout=layout)
 
 
 def growth_figure(p: CapacityPlan) -> go.Figure:
     """The monthly cost over the next 12 months at the scenario's monthly growth."""
-    months = list(range(1, len(p.growth_monthly_cost_usd) + 1))
-    fig = go.Figure()
-    fig.add_scatter(x=months, y=p.growth_monthly_cost_usd, mode="lines+markers", line=dict(color=ORANGE),
-                    customdata=[money(c) for c in p.growth_monthly_cost_usd],
-                    hovertemplate="month %{x}: %{customdata}<extra></extra>")
-    fig.update_layout(title=f"Monthly cost with {p.scenario.traffic.monthly_growth:+.0%} growth a month",
-                      xaxis_title="month", yaxis_title="USD per month", height=300, yaxis_rangemode="tozero",
-                      margin=MARGIN)
-    return fig
+    cost = list(p.growth_monthly_cost_usd)
+    trace = {"type": "scatter", "x": list(range(1, len(cost) + 1)), "y": cost, "mode": "lines+markers",
+             "line": {"color": ORANGE}, "customdata": [money(c) for c in cost],
+             "hovertemplate": "month %{x}: %{customdata}<extra></extra>"}
+    layout = {"title": {"text": f"Monthly cost with {p.scenario.traffic.monthly_growth:+.0%} growth a month"},
+              "xaxis": {"title": {"text": "month"}}, "yaxis": {"title": {"text": "USD per month"}, "rangemode": "tozero"},
+              "height": 300, "margin": MARGIN}
+    return go.Figure(data=[trace], layout=layout)
 
 
 # ------------------------------------------------------------------ tables

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import Any
 
 import plotly.graph_objects as go
 
 from estimator.analysis import MemoryAnalysis, TrainingMemoryAnalysis
+from pages.figures import hline, vline
 
 __all__ = ["COLORS", "breakdown_figure", "context_figure", "log_range", "training_figure"]
 
@@ -37,24 +39,37 @@ def log_range(values: Iterable[float], pad: float = 1.25) -> list[float] | None:
     return [math.log10(min(v) / pad), math.log10(max(v) * pad)]
 
 
+def _bars(parts: tuple[tuple[str, list[int | float]], ...], labels: list[str], horizontal: bool) -> list[dict[str, Any]]:
+    """One stacked bar trace per memory part (values in bytes, shown in GB) over the bar ``labels``."""
+    value_axis = "x" if horizontal else "y"
+    traces = []
+    for part, values in parts:
+        gb = [v / 1e9 for v in values]
+        traces.append({"type": "bar", "name": part, "marker": {"color": COLORS[part]},
+                       "x": gb if horizontal else labels, "y": labels if horizontal else gb,
+                       **({"orientation": "h"} if horizontal else {}),
+                       "hovertemplate": f"%{{{value_axis}:,.2f}} GB<extra>{part}</extra>"})
+    return traces
+
+
 def breakdown_figure(result: MemoryAnalysis) -> go.Figure:
     """Stacked bars of memory per device (weights, KV cache, activations, overhead) by tensor-parallel
     degree, with the device budget as a dashed line."""
     layouts = result.layouts
     labels = [f"TP {lay.tp}" for lay in layouts]
-    fig = go.Figure()
     parts = (("weights", [lay.weights_bytes for lay in layouts]), ("KV cache", [lay.kv_cache_bytes for lay in layouts]),
              ("activations", [lay.activation_bytes for lay in layouts]),
              ("runtime overhead", [lay.runtime_overhead_bytes for lay in layouts]))
-    for part, values in parts:
-        fig.add_bar(y=labels, x=[v / 1e9 for v in values], name=part, orientation="h", marker_color=COLORS[part],
-                    hovertemplate="%{x:,.2f} GB<extra>" + part + "</extra>")
     budget_gb = result.budget_bytes / 1e9
-    fig.add_vline(x=budget_gb, line_dash="dash", line_color=COLORS["limit"],
-                  annotation_text=f"budget {budget_gb:,.1f} GB", annotation_position="top")
-    fig.update_layout(barmode="stack", title="Memory per device by tensor-parallel degree",
-                      xaxis_title="GB per device", height=360, margin=_MARGIN, legend=dict(orientation="h", y=-0.2))
-    return fig
+    layout = {
+        "barmode": "stack", "title": {"text": "Memory per device by tensor-parallel degree"},
+        "xaxis": {"title": {"text": "GB per device"}}, "height": 360, "margin": _MARGIN,
+        "legend": {"orientation": "h", "y": -0.2},
+        "shapes": [vline(budget_gb, COLORS["limit"], "dash")],
+        "annotations": [{"text": f"budget {budget_gb:,.1f} GB", "showarrow": False, "x": budget_gb, "xref": "x",
+                         "xanchor": "center", "y": 1, "yref": "y domain", "yanchor": "bottom"}],
+    }
+    return go.Figure(data=_bars(parts, labels, horizontal=True), layout=layout)
 
 
 def _context_label(tokens: int) -> str:
@@ -69,25 +84,28 @@ def context_figure(result: MemoryAnalysis) -> go.Figure:
     """
     sweep = result.context_sweep
     grid = list(sweep.context_tokens)
-    fig = go.Figure()
+    traces, values = [], []
     for line in sweep.lines:
-        fig.add_scatter(x=grid, y=[b / 1e9 for b in line.per_device_bytes], mode="lines+markers",
-                        name=f"batch {line.batch:,}", hovertemplate="%{x:,} tokens: %{y:,.1f} GB<extra></extra>")
+        gb = [b / 1e9 for b in line.per_device_bytes]
+        values += gb
+        traces.append({"type": "scatter", "x": grid, "y": gb, "mode": "lines+markers", "name": f"batch {line.batch:,}",
+                       "hovertemplate": "%{x:,} tokens: %{y:,.1f} GB<extra></extra>"})
     budget_gb = sweep.budget_bytes / 1e9
-    values = [b / 1e9 for line in sweep.lines for b in line.per_device_bytes]
-    y_range = log_range([*values, budget_gb])
+    layout: dict[str, Any] = {
+        "xaxis": {"type": "log", "tickvals": grid, "ticktext": [_context_label(c) for c in grid],
+                  "title": {"text": "context tokens per sequence"}},
+        "yaxis": {"type": "log", "title": {"text": "GB per device (log)"}, "range": log_range([*values, budget_gb])},
+        "title": {"text": f"Weights + KV cache per device vs context (TP {sweep.tp})"}, "height": 360,
+        "margin": _MARGIN, "legend": {"orientation": "h", "y": -0.25},
+    }
     if budget_gb > 0:
         # shapes take data units; annotations on a log axis take log10 units
-        fig.add_shape(type="line", xref="paper", x0=0, x1=1, y0=budget_gb, y1=budget_gb,
-                      line=dict(dash="dash", color=COLORS["limit"]))
-        fig.add_annotation(xref="paper", x=1.0, xanchor="right", y=math.log10(budget_gb), yanchor="bottom",
-                           text=f"budget {budget_gb:,.1f} GB", showarrow=False, font=dict(color=COLORS["limit"]))
-    fig.update_xaxes(type="log", tickvals=grid, ticktext=[_context_label(c) for c in grid],
-                     title="context tokens per sequence")
-    fig.update_yaxes(type="log", title="GB per device (log)", range=y_range)
-    fig.update_layout(title=f"Weights + KV cache per device vs context (TP {sweep.tp})", height=360,
-                      margin=_MARGIN, legend=dict(orientation="h", y=-0.25))
-    return fig
+        layout["shapes"] = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": budget_gb, "y1": budget_gb,
+                             "line": {"dash": "dash", "color": COLORS["limit"]}}]
+        layout["annotations"] = [{"xref": "paper", "x": 1.0, "xanchor": "right", "y": math.log10(budget_gb),
+                                  "yanchor": "bottom", "text": f"budget {budget_gb:,.1f} GB", "showarrow": False,
+                                  "font": {"color": COLORS["limit"]}}]
+    return go.Figure(data=traces, layout=layout)
 
 
 def training_figure(training: TrainingMemoryAnalysis, hardware_name: str) -> go.Figure:
@@ -98,13 +116,13 @@ def training_figure(training: TrainingMemoryAnalysis, hardware_name: str) -> go.
              ("optimizer states", [s.optimizer_bytes for s in stages]),
              ("activations", [s.activation_bytes for s in stages]),
              ("runtime overhead", [s.runtime_overhead_bytes for s in stages]))
-    fig = go.Figure()
-    for part, values in parts:
-        fig.add_bar(x=labels, y=[v / 1e9 for v in values], name=part, marker_color=COLORS[part],
-                    hovertemplate="%{y:,.2f} GB<extra>" + part + "</extra>")
     device_gb = training.device_memory_bytes / 1e9
-    fig.add_hline(y=device_gb, line_dash="dash", line_color=COLORS["limit"],
-                  annotation_text=f"{hardware_name} {device_gb:,.0f} GB")
-    fig.update_layout(barmode="stack", title=f"Training memory per device over {training.dp:,} data-parallel ranks",
-                      yaxis_title="GB per device", height=360, margin=_MARGIN, legend=dict(orientation="h", y=-0.2))
-    return fig
+    layout = {
+        "barmode": "stack", "title": {"text": f"Training memory per device over {training.dp:,} data-parallel ranks"},
+        "yaxis": {"title": {"text": "GB per device"}}, "height": 360, "margin": _MARGIN,
+        "legend": {"orientation": "h", "y": -0.2},
+        "shapes": [hline(device_gb, COLORS["limit"], "dash")],
+        "annotations": [{"text": f"{hardware_name} {device_gb:,.0f} GB", "showarrow": False, "x": 1,
+                         "xref": "x domain", "xanchor": "right", "y": device_gb, "yref": "y", "yanchor": "bottom"}],
+    }
+    return go.Figure(data=_bars(parts, labels, horizontal=False), layout=layout)

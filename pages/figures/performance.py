@@ -7,12 +7,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 
 from estimator.analysis import LatencyContextSweep, PerformanceAnalysis
-from pages.figures import log_vline
+from pages.figures import log_vline_items
 
 __all__ = [
     "COLORS",
@@ -53,31 +54,35 @@ def log_ticks(values: Iterable[float | None]) -> dict[str, list[float] | list[st
     return {"tickvals": ticks, "ticktext": [f"{t:,.4g}" for t in ticks]}
 
 
+def _marker_trace(phase: str, intensity_flops_per_byte: float, attainable_flops_per_s: float) -> dict[str, Any]:
+    """A phase's point on the roofline (TFLOP/s), labelled above its marker."""
+    return {"type": "scatter", "x": [intensity_flops_per_byte], "y": [attainable_flops_per_s / 1e12],
+            "mode": "markers+text", "name": phase, "text": [phase], "textposition": "top center",
+            "marker": {"size": 13, "color": COLORS[phase]},
+            "hovertemplate": f"{phase}: %{{x:,.1f}} FLOP/byte, %{{y:,.0f}} TFLOP/s<extra></extra>"}
+
+
 def roofline_figure(result: PerformanceAnalysis) -> go.Figure:
     """The device's roofline (datasheet dotted, attainable solid) and where prefill and decode sit."""
     rf = result.roofline
     ai = list(rf.intensity_flops_per_byte)
-    fig = go.Figure()
-    fig.add_scatter(x=ai, y=[y / 1e12 for y in rf.datasheet_flops_per_s], mode="lines",
-                    name=f"{rf.hardware_name} datasheet", line=dict(color=COLORS["a"], dash="dot"))
-    fig.add_scatter(x=ai, y=[y / 1e12 for y in rf.attainable_flops_per_s], mode="lines",
-                    name="attainable (efficiencies)", line=dict(color=COLORS["a"]))
-    log_vline(fig, rf.ridge_flops_per_byte, f"ridge {rf.ridge_flops_per_byte:,.0f} FLOP/B", COLORS["grid"], dash="dot")
-    for p in rf.points:
-        if p.intensity_flops_per_byte is None or p.attainable_flops_per_s is None:
-            continue
-        fig.add_scatter(x=[p.intensity_flops_per_byte], y=[p.attainable_flops_per_s / 1e12], mode="markers+text",
-                        name=p.phase, text=[p.phase], textposition="top center",
-                        marker=dict(size=13, color=COLORS[p.phase]),
-                        hovertemplate=f"{p.phase}: %{{x:,.1f}} FLOP/byte, %{{y:,.0f}} TFLOP/s<extra></extra>")
-    fig.update_xaxes(type="log", title="arithmetic intensity (FLOP per byte moved, per device)")
+    traces = [{"type": "scatter", "x": ai, "y": [y / 1e12 for y in rf.datasheet_flops_per_s], "mode": "lines",
+               "name": f"{rf.hardware_name} datasheet", "line": {"color": COLORS["a"], "dash": "dot"}},
+              {"type": "scatter", "x": ai, "y": [y / 1e12 for y in rf.attainable_flops_per_s], "mode": "lines",
+               "name": "attainable (efficiencies)", "line": {"color": COLORS["a"]}}]
+    traces += [_marker_trace(p.phase, p.intensity_flops_per_byte, p.attainable_flops_per_s) for p in rf.points
+               if p.intensity_flops_per_byte is not None and p.attainable_flops_per_s is not None]
+    ridge, ridge_label = log_vline_items(rf.ridge_flops_per_byte, f"ridge {rf.ridge_flops_per_byte:,.0f} FLOP/B",
+                                        COLORS["grid"], dash="dot")
     # headroom above the peak, so the phase labels above their markers stay inside the plot
     lows = _positive([*rf.attainable_flops_per_s, *(p.attainable_flops_per_s for p in rf.points)])
     y_range = [math.log10(min(lows) / 1e12 / 1.5), math.log10(rf.peak_flops_per_s / 1e12 * 4)] if lows else None
-    fig.update_yaxes(type="log", title=f"attainable TFLOP/s ({rf.compute_dtype})", range=y_range)
-    fig.update_layout(title="Roofline: where prefill and decode sit", height=400, margin=_MARGIN,
-                      legend=dict(orientation="h", y=-0.25))
-    return fig
+    layout = {"xaxis": {"type": "log", "title": {"text": "arithmetic intensity (FLOP per byte moved, per device)"}},
+              "yaxis": {"type": "log", "title": {"text": f"attainable TFLOP/s ({rf.compute_dtype})"}, "range": y_range},
+              "shapes": [ridge], "annotations": [ridge_label],
+              "title": {"text": "Roofline: where prefill and decode sit"}, "height": 400, "margin": _MARGIN,
+              "legend": {"orientation": "h", "y": -0.25}}
+    return go.Figure(data=traces, layout=layout)
 
 
 def batch_figure(result: PerformanceAnalysis) -> go.Figure:
@@ -86,26 +91,33 @@ def batch_figure(result: PerformanceAnalysis) -> go.Figure:
     bs = list(s.batch)
     tpot_ms = [t * 1e3 for t in s.tpot_s]
     ttft_ms = [t * 1e3 for t in s.ttft_s]
-    fig = go.Figure()
-    fig.add_scatter(x=bs, y=list(s.output_tokens_per_s), name="output tokens/s (replica)", mode="lines",
-                    line=dict(color=COLORS["a"]), hovertemplate="batch %{x:,.0f}: %{y:,.0f} tok/s<extra></extra>")
-    fig.add_scatter(x=bs, y=tpot_ms, name="TPOT (ms)", mode="lines", yaxis="y2", line=dict(color=COLORS["decode"]),
-                    hovertemplate="batch %{x:,.0f}: %{y:,.1f} ms<extra></extra>")
-    fig.add_scatter(x=bs, y=ttft_ms, name="TTFT (ms)", mode="lines", yaxis="y2",
-                    line=dict(color=COLORS["prefill"], dash="dash"),
-                    hovertemplate="batch %{x:,.0f}: %{y:,.0f} ms<extra></extra>")
+    traces = [
+        {"type": "scatter", "x": bs, "y": list(s.output_tokens_per_s), "name": "output tokens/s (replica)",
+         "mode": "lines", "line": {"color": COLORS["a"]},
+         "hovertemplate": "batch %{x:,.0f}: %{y:,.0f} tok/s<extra></extra>"},
+        {"type": "scatter", "x": bs, "y": tpot_ms, "name": "TPOT (ms)", "mode": "lines", "yaxis": "y2",
+         "line": {"color": COLORS["decode"]}, "hovertemplate": "batch %{x:,.0f}: %{y:,.1f} ms<extra></extra>"},
+        {"type": "scatter", "x": bs, "y": ttft_ms, "name": "TTFT (ms)", "mode": "lines", "yaxis": "y2",
+         "line": {"color": COLORS["prefill"], "dash": "dash"},
+         "hovertemplate": "batch %{x:,.0f}: %{y:,.0f} ms<extra></extra>"},
+    ]
+    shapes, annotations = [], []
     if s.tpot_limit_s:
-        fig.add_shape(type="line", xref="paper", x0=0, x1=1, yref="y2", y0=s.tpot_limit_s * 1e3,
-                      y1=s.tpot_limit_s * 1e3, line=dict(dash="dot", color=COLORS["limit"]))
+        shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y2", "y0": s.tpot_limit_s * 1e3,
+                       "y1": s.tpot_limit_s * 1e3, "line": {"dash": "dot", "color": COLORS["limit"]}})
     if s.best_batch is not None:
-        log_vline(fig, float(s.best_batch), f"best under limits: {s.best_batch:,}", COLORS["limit"], dash="dot")
-    fig.update_layout(title="Continuous batching: throughput and latency vs batch", height=400,
-                      xaxis=dict(type="log", title="sequences in flight (batch)"),
-                      yaxis=dict(title="output tokens/s per replica"),
-                      yaxis2=dict(title="ms", overlaying="y", side="right", type="log",
-                                  **log_ticks([*tpot_ms, *ttft_ms, s.tpot_limit_s * 1e3 if s.tpot_limit_s else None])),
-                      margin=_MARGIN, legend=dict(orientation="h", y=-0.25))
-    return fig
+        best, best_label = log_vline_items(float(s.best_batch), f"best under limits: {s.best_batch:,}",
+                                           COLORS["limit"], dash="dot")
+        shapes.append(best)
+        annotations.append(best_label)
+    y2_ticks = log_ticks([*tpot_ms, *ttft_ms, s.tpot_limit_s * 1e3 if s.tpot_limit_s else None])
+    layout = {"title": {"text": "Continuous batching: throughput and latency vs batch"}, "height": 400,
+              "xaxis": {"type": "log", "title": {"text": "sequences in flight (batch)"}},
+              "yaxis": {"title": {"text": "output tokens/s per replica"}},
+              "yaxis2": {"title": {"text": "ms"}, "overlaying": "y", "side": "right", "type": "log", **y2_ticks},
+              "shapes": shapes, "annotations": annotations, "margin": _MARGIN,
+              "legend": {"orientation": "h", "y": -0.25}}
+    return go.Figure(data=traces, layout=layout)
 
 
 def context_figure(sweep: LatencyContextSweep) -> go.Figure:
@@ -114,20 +126,22 @@ def context_figure(sweep: LatencyContextSweep) -> go.Figure:
     x = list(sweep.input_tokens)
     ttft = [t if ok else None for t, ok in zip(sweep.ttft_s, sweep.fits, strict=True)]
     tpot_ms = [t * 1e3 if ok else None for t, ok in zip(sweep.tpot_s, sweep.fits, strict=True)]
-    fig = go.Figure()
-    fig.add_scatter(x=x, y=ttft, name="TTFT (s)", mode="lines+markers", line=dict(color=COLORS["prefill"]),
-                    hovertemplate="%{x:,.0f} tokens: %{y:,.3f} s<extra></extra>")
-    fig.add_scatter(x=x, y=tpot_ms, name="TPOT (ms)", mode="lines+markers", yaxis="y2",
-                    line=dict(color=COLORS["decode"]), hovertemplate="%{x:,.0f} tokens: %{y:,.2f} ms<extra></extra>")
+    traces = [{"type": "scatter", "x": x, "y": ttft, "name": "TTFT (s)", "mode": "lines+markers",
+               "line": {"color": COLORS["prefill"]}, "hovertemplate": "%{x:,.0f} tokens: %{y:,.3f} s<extra></extra>"},
+              {"type": "scatter", "x": x, "y": tpot_ms, "name": "TPOT (ms)", "mode": "lines+markers", "yaxis": "y2",
+               "line": {"color": COLORS["decode"]}, "hovertemplate": "%{x:,.0f} tokens: %{y:,.2f} ms<extra></extra>"}]
+    layout: dict[str, Any] = {
+        "title": {"text": f"Long context: TTFT and TPOT vs prompt length (batch {sweep.batch:,})"}, "height": 380,
+        "xaxis": {"type": "log", "title": {"text": "input tokens"}},
+        "yaxis": {"title": {"text": "TTFT (s)"}, "type": "log", **log_ticks(ttft)},
+        "yaxis2": {"title": {"text": "TPOT (ms)"}, "overlaying": "y", "side": "right", "tickmode": "auto",
+                   "showgrid": False},
+        "margin": _MARGIN, "legend": {"orientation": "h", "y": -0.25}}
     first = sweep.first_unfit_tokens
     if first is not None:
-        log_vline(fig, first, f"batch {sweep.batch:,} no longer fits", COLORS["limit"], dash="dot")
-    fig.update_layout(title=f"Long context: TTFT and TPOT vs prompt length (batch {sweep.batch:,})", height=380,
-                      xaxis=dict(type="log", title="input tokens"),
-                      yaxis=dict(title="TTFT (s)", type="log", **log_ticks(ttft)),
-                      yaxis2=dict(title="TPOT (ms)", overlaying="y", side="right", tickmode="auto", showgrid=False),
-                      margin=_MARGIN, legend=dict(orientation="h", y=-0.25))
-    return fig
+        shape, label = log_vline_items(first, f"batch {sweep.batch:,} no longer fits", COLORS["limit"], dash="dot")
+        layout.update(shapes=[shape], annotations=[label])
+    return go.Figure(data=traces, layout=layout)
 
 
 _COMPARED = (("TTFT (ms)", "ttft_s", 1e3), ("TPOT (ms)", "tpot_s", 1e3),
@@ -141,14 +155,15 @@ def comparison_figure(result: PerformanceAnalysis) -> go.Figure | None:
     if len(rows) < 2:
         return None
     names = [label for label, _, _ in _COMPARED]
-    fig = go.Figure()
+    traces = []
     for i, c in enumerate(rows):
         values = [float(getattr(c, f)) * scale for _, f, scale in _COMPARED]
-        fig.add_bar(x=names, y=values, name=c.hardware_name, marker_color=COLORS["a"] if i == 0 else COLORS["b"],
-                    text=[f"{v:,.1f}" for v in values], textposition="outside")
-    fig.update_layout(barmode="group", height=300, yaxis=dict(type="log"), margin=dict(l=10, r=10, t=30, b=10),
-                      legend=dict(orientation="h", y=-0.2))
-    return fig
+        traces.append({"type": "bar", "x": names, "y": values, "name": c.hardware_name,
+                       "marker": {"color": COLORS["a"] if i == 0 else COLORS["b"]},
+                       "text": [f"{v:,.1f}" for v in values], "textposition": "outside"})
+    layout = {"barmode": "group", "height": 300, "yaxis": {"type": "log"}, "margin": dict(l=10, r=10, t=30, b=10),
+              "legend": {"orientation": "h", "y": -0.2}}
+    return go.Figure(data=traces, layout=layout)
 
 
 def comparison_frame(result: PerformanceAnalysis) -> pd.DataFrame:
@@ -168,24 +183,25 @@ def calibration_figure(result: PerformanceAnalysis) -> go.Figure:
     """Model / measured for every published point (log x), grouped by metric; green band ±20%,
     dotted lines at a factor of two; points not scored are crosses."""
     points = result.calibration.points
-    fig = go.Figure()
-    fig.add_vrect(x0=0.8, x1=1.25, fillcolor="#d3f9d8", opacity=0.5, line_width=0)
-    for x0 in (0.5, 2.0):
-        fig.add_shape(type="line", x0=x0, x1=x0, yref="paper", y0=0, y1=1, line=dict(dash="dot", color="#adb5bd"))
-    metrics = list(dict.fromkeys(p.metric for p in points))
-    for metric in metrics:
+    shapes = [{"type": "rect", "xref": "x", "x0": 0.8, "x1": 1.25, "yref": "y domain", "y0": 0, "y1": 1,
+               "fillcolor": "#d3f9d8", "opacity": 0.5, "line": {"width": 0}}]
+    shapes += [{"type": "line", "x0": x0, "x1": x0, "yref": "paper", "y0": 0, "y1": 1,
+                "line": {"dash": "dot", "color": "#adb5bd"}} for x0 in (0.5, 2.0)]
+    traces = []
+    for metric in dict.fromkeys(p.metric for p in points):
         grp = [p for p in points if p.metric == metric]
-        fig.add_scatter(x=[p.model_over_measured for p in grp], y=[p.measurement_id for p in grp], mode="markers",
-                        name=metric, marker=dict(symbol=["x" if p.excluded else "circle" for p in grp], size=9),
-                        customdata=[[p.value, p.predicted] for p in grp],
-                        hovertemplate="%{y}<br>model / measured %{x:.2f}<br>measured %{customdata[0]:,.4g}"
-                                      "<br>model %{customdata[1]:,.4g}<extra></extra>")
-    fig.update_layout(title="Model / measured for every point (green: within ±20%; dotted: 2×)", height=640,
-                      xaxis=dict(type="log", title="model / measured", tickvals=[0.5, 0.67, 0.8, 1, 1.25, 1.5, 2],
-                                 range=[math.log10(0.4), math.log10(2.6)]),
-                      yaxis=dict(autorange="reversed", tickfont=dict(size=9), dtick=1),
-                      margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.12))
-    return fig
+        traces.append({"type": "scatter", "x": [p.model_over_measured for p in grp],
+                       "y": [p.measurement_id for p in grp], "mode": "markers", "name": metric,
+                       "marker": {"symbol": ["x" if p.excluded else "circle" for p in grp], "size": 9},
+                       "customdata": [[p.value, p.predicted] for p in grp],
+                       "hovertemplate": "%{y}<br>model / measured %{x:.2f}<br>measured %{customdata[0]:,.4g}"
+                                        "<br>model %{customdata[1]:,.4g}<extra></extra>"})
+    layout = {"title": {"text": "Model / measured for every point (green: within ±20%; dotted: 2×)"}, "height": 640,
+              "xaxis": {"type": "log", "title": {"text": "model / measured"},
+                        "tickvals": [0.5, 0.67, 0.8, 1, 1.25, 1.5, 2], "range": [math.log10(0.4), math.log10(2.6)]},
+              "yaxis": {"autorange": "reversed", "tickfont": {"size": 9}, "dtick": 1}, "shapes": shapes,
+              "margin": dict(l=10, r=10, t=50, b=10), "legend": {"orientation": "h", "y": -0.12}}
+    return go.Figure(data=traces, layout=layout)
 
 
 _CALIBRATION_COLUMNS = ["measurement_id", "metric", "value", "predicted", "error", "model_id", "hardware_id", "dtype",

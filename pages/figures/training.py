@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 
 from estimator import scaling, training
 from estimator.training import TrainingPlan
-from pages.figures import BLUE, GREEN, GREY, MARGIN, PURPLE, RED, log_vline
+from pages.figures import BLUE, GREEN, GREY, MARGIN, PURPLE, RED, log_vline_items, vline
 
 __all__ = ["METHOD_LABELS", "frontier_figure", "isoflop_figure", "recommendations_table"]
 
@@ -37,6 +37,33 @@ def _log_grid(lo: float, hi: float, n: int) -> np.ndarray:
     return np.logspace(math.log10(lo), math.log10(hi), n)
 
 
+def _frontier_traces(plan: TrainingPlan, lines: dict[str, dict[str, np.ndarray]], n_grid: np.ndarray,
+                     d_grid: np.ndarray, loss_fit: str) -> list[dict[str, Any]]:
+    """The frontier figure's traces: loss contours, iso-FLOP lines, each approach's frontier, the run."""
+    traces: list[dict[str, Any]] = [{
+        "type": "contour", "x": n_grid, "y": d_grid, "z": training.loss_surface(n_grid, d_grid, fit=loss_fit),
+        "colorscale": "Blues", "reversescale": True, "opacity": 0.55, "showscale": True, "name": "loss",
+        "contours": {"showlabels": True, "labelfont": {"size": 10, "color": "#1c2a4a"}, "coloring": "fill"},
+        "colorbar": {"title": {"text": "loss", "side": "right"}, "thickness": 12, "len": 0.8},
+        "hovertemplate": "N %{x:.3s}<br>D %{y:.3s}<br>loss %{z:.3f}<extra>" + loss_fit + "</extra>",
+    }]
+    for k, mult in enumerate([0.01, 0.1, 1.0, 10.0, 100.0]):
+        c = plan.flops * mult
+        if not 1e10 < c <= scaling.MAX_COMPUTE_FLOPS:
+            continue
+        traces.append({"type": "scatter", "x": n_grid, "y": training.iso_flop_tokens(c, n_grid), "mode": "lines",
+                       "showlegend": k == 2, "line": {"color": "#495057", "dash": "dot", "width": 1.5 if mult == 1 else 1},
+                       "name": "iso-FLOP (×10 steps)", "hovertemplate": f"C = {c:.1e} FLOPs<extra></extra>"})
+    for (label, series), color in zip(lines.items(), FIT_COLORS, strict=True):
+        traces.append({"type": "scatter", "x": series["params"], "y": series["tokens"], "mode": "lines", "name": label,
+                       "line": {"color": color, "width": 2.5},
+                       "hovertemplate": "N %{x:.3s}, D %{y:.3s}<extra>" + label + "</extra>"})
+    traces.append({"type": "scatter", "x": [plan.params], "y": [plan.tokens], "mode": "markers", "name": "your run",
+                   "marker": {"size": 15, "color": RED, "symbol": "star", "line": {"color": "white", "width": 1}},
+                   "hovertemplate": f"{plan.model_name}<br>N %{{x:.3s}}, D %{{y:.3s}}<extra></extra>"})
+    return traces
+
+
 def frontier_figure(plan: TrainingPlan, loss_fit: str = "hoffmann2022") -> go.Figure:
     """Loss contours L(N, D) of ``loss_fit``, iso-FLOP lines at 0.01x-100x the run's compute, each
     approach's compute-optimal frontier and the run itself, on log-log axes (N, D)."""
@@ -46,35 +73,13 @@ def frontier_figure(plan: TrainingPlan, loss_fit: str = "hoffmann2022") -> go.Fi
     n_lo, n_hi = min(float(third["params"][0]), plan.params / 30), max(float(first["params"][-1]), plan.params * 30)
     d_lo, d_hi = min(float(first["tokens"][0]), plan.tokens / 30), max(float(third["tokens"][-1]), plan.tokens * 30)
     n_grid, d_grid = _log_grid(n_lo, n_hi, 80), _log_grid(d_lo, d_hi, 80)
-    fig = go.Figure()
-    fig.add_contour(
-        x=n_grid, y=d_grid, z=training.loss_surface(n_grid, d_grid, fit=loss_fit), colorscale="Blues",
-        reversescale=True, opacity=0.55, showscale=True, name="loss",
-        contours=dict(showlabels=True, labelfont=dict(size=10, color="#1c2a4a"), coloring="fill"),
-        colorbar=dict(title=dict(text="loss", side="right"), thickness=12, len=0.8),
-        hovertemplate="N %{x:.3s}<br>D %{y:.3s}<br>loss %{z:.3f}<extra>" + loss_fit + "</extra>",
-    )
-    for k, mult in enumerate([0.01, 0.1, 1.0, 10.0, 100.0]):
-        c = c_user * mult
-        if not 1e10 < c <= scaling.MAX_COMPUTE_FLOPS:
-            continue
-        fig.add_scatter(x=n_grid, y=training.iso_flop_tokens(c, n_grid), mode="lines", showlegend=k == 2,
-                        line=dict(color="#495057", dash="dot", width=1.5 if mult == 1 else 1),
-                        name="iso-FLOP (×10 steps)", hovertemplate=f"C = {c:.1e} FLOPs<extra></extra>")
-    for (label, series), color in zip(lines.items(), FIT_COLORS, strict=True):
-        fig.add_scatter(x=series["params"], y=series["tokens"], mode="lines", name=label,
-                        line=dict(color=color, width=2.5),
-                        hovertemplate="N %{x:.3s}, D %{y:.3s}<extra>" + label + "</extra>")
-    fig.add_scatter(x=[plan.params], y=[plan.tokens], mode="markers", name="your run",
-                    marker=dict(size=15, color=RED, symbol="star", line=dict(color="white", width=1)),
-                    hovertemplate=f"{plan.model_name}<br>N %{{x:.3s}}, D %{{y:.3s}}<extra></extra>")
-    fig.update_layout(
-        title="Compute-optimal frontier, iso-FLOP lines and loss contours", height=470, margin=MARGIN,
-        xaxis=dict(type="log", title="parameters N", range=[math.log10(n_lo), math.log10(n_hi)]),
-        yaxis=dict(type="log", title="training tokens D", range=[math.log10(d_lo), math.log10(d_hi)]),
-        legend=dict(orientation="h", y=-0.22),
-    )
-    return fig
+    layout = {
+        "title": {"text": "Compute-optimal frontier, iso-FLOP lines and loss contours"}, "height": 470, "margin": MARGIN,
+        "xaxis": {"type": "log", "title": {"text": "parameters N"}, "range": [math.log10(n_lo), math.log10(n_hi)]},
+        "yaxis": {"type": "log", "title": {"text": "training tokens D"}, "range": [math.log10(d_lo), math.log10(d_hi)]},
+        "legend": {"orientation": "h", "y": -0.22},
+    }
+    return go.Figure(data=_frontier_traces(plan, lines, n_grid, d_grid, loss_fit), layout=layout)
 
 
 def isoflop_figure(plan: TrainingPlan, disagreement: dict[str, Any]) -> go.Figure:
@@ -83,22 +88,22 @@ def isoflop_figure(plan: TrainingPlan, disagreement: dict[str, Any]) -> go.Figur
     lo = min(float(disagreement["params_min"]) / 10, plan.params / 2)
     hi = max(float(disagreement["params_max"]) * 10, plan.params * 2)
     n = _log_grid(lo, hi, 120)
-    fig = go.Figure()
-    for fit_name, color in (("hoffmann2022", FIT_COLORS[2]), ("epoch2024", FIT_COLORS[3])):
-        fig.add_scatter(x=n, y=training.isoflop_profile(plan.flops, n, fit=fit_name), mode="lines",
-                        name=f"L(N, C/6N), {fit_name} fit", line=dict(color=color),
-                        hovertemplate="N %{x:.3s}: loss %{y:.4f}<extra></extra>")
-    for info in disagreement["recommendations"].values():
-        fig.add_vline(x=float(info["params"]), line_dash="dot", line_color=GREY, opacity=0.6)
-    fig.add_scatter(x=[None], y=[None], mode="lines", name="each approach's optimum",  # legend entry only
-                    line=dict(color=GREY, dash="dot"))
-    log_vline(fig, plan.params, "your run", RED)
-    fig.update_layout(
-        title=f"IsoFLOP profile at {plan.flops:.2e} FLOPs", height=470,
-        xaxis=dict(type="log", title="parameters N (tokens D = C / 6N)"),
-        yaxis=dict(title="predicted loss (nats/token)"), legend=dict(orientation="h", y=-0.22), margin=MARGIN,
-    )
-    return fig
+    traces: list[dict[str, Any]] = [
+        {"type": "scatter", "x": n, "y": training.isoflop_profile(plan.flops, n, fit=fit_name), "mode": "lines",
+         "name": f"L(N, C/6N), {fit_name} fit", "line": {"color": color},
+         "hovertemplate": "N %{x:.3s}: loss %{y:.4f}<extra></extra>"}
+        for fit_name, color in (("hoffmann2022", FIT_COLORS[2]), ("epoch2024", FIT_COLORS[3]))]
+    traces.append({"type": "scatter", "x": [None], "y": [None], "mode": "lines",  # legend entry only
+                   "name": "each approach's optimum", "line": {"color": GREY, "dash": "dot"}})
+    shapes = [vline(float(info["params"]), GREY, "dot", opacity=0.6) for info in disagreement["recommendations"].values()]
+    run, run_label = log_vline_items(plan.params, "your run", RED)
+    layout = {
+        "title": {"text": f"IsoFLOP profile at {plan.flops:.2e} FLOPs"}, "height": 470,
+        "xaxis": {"type": "log", "title": {"text": "parameters N (tokens D = C / 6N)"}},
+        "yaxis": {"title": {"text": "predicted loss (nats/token)"}}, "legend": {"orientation": "h", "y": -0.22},
+        "margin": MARGIN, "shapes": [*shapes, run], "annotations": [run_label],
+    }
+    return go.Figure(data=traces, layout=layout)
 
 
 def recommendations_table(disagreement: dict[str, Any]) -> pd.DataFrame:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,7 @@ import plotly.graph_objects as go
 
 from estimator import formatting, pricing
 from estimator.variants import Exploration
+from pages.figures import hline, vline
 
 __all__ = [
     "LC_LENGTHS",
@@ -74,62 +76,82 @@ def _wrap(text: str, width: int = 90, limit: int = 260) -> str:
 
 def hover_texts(points: pd.DataFrame, x: str, benchmark: str) -> list[str]:
     """Hover text per point: variant and format, configuration, x value, score and its source."""
-    out = []
-    for rd in points.to_dict("records"):
-        out.append(
-            f"<b>{rd['label']}</b> · {rd['dtype']}<br>{rd['tp']} × {rd['hardware']} · batch {rd['batch']}"
-            f"<br>{X_AXES.get(x, x)}: {format_x(x, float(rd[x]))}<br>{benchmark}: {float(rd['score']):.1f} "
-            f"({rd['score_kind']})<br><i>{_wrap(str(rd.get('score_source', '')))}</i>")
+    cols = ("label", "dtype", "tp", "hardware", "batch", "score", "score_kind")
+    label, dtype, tp, hardware, batch, score, score_kind = (points[c].tolist() for c in cols)
+    xs = points[x].tolist()
+    sources = points["score_source"].tolist() if "score_source" in points else [""] * len(points)
+    x_title = X_AXES.get(x, x)
+    return [f"<b>{label[i]}</b> · {dtype[i]}<br>{tp[i]} × {hardware[i]} · batch {batch[i]}"
+            f"<br>{x_title}: {format_x(x, float(xs[i]))}<br>{benchmark}: {float(score[i]):.1f} "
+            f"({score_kind[i]})<br><i>{_wrap(str(sources[i]))}</i>" for i in range(len(xs))]
+
+
+def _groups(keys: list[tuple[object, ...]]) -> dict[tuple[object, ...], list[int]]:
+    """Row positions per key, keys in order of first appearance, rows with a missing key left out
+    (as ``DataFrame.groupby(..., sort=False)``)."""
+    out: dict[tuple[object, ...], list[int]] = {}
+    for i, key in enumerate(keys):
+        if not any(k is None or (isinstance(k, float) and math.isnan(k)) for k in key):
+            out.setdefault(key, []).append(i)
     return out
 
 
-def _frontier_traces(fig: go.Figure, scored: pd.DataFrame, x: str, benchmark: str) -> None:
+def _frontier_traces(scored: pd.DataFrame, x: str, benchmark: str) -> list[dict[str, Any]]:
     """One marker trace per (family, kind, proxy or not): colour by family, symbol by kind, hollow
     for proxy scores, bigger on the frontier."""
-    colors = {f: PALETTE[i % len(PALETTE)] for i, f in enumerate(sorted(scored["family"].astype(str).unique()))}
-    for (fam, kind), g in scored.groupby(["family", "kind"], sort=False):
-        proxy = g["score_kind"].astype(str).str.startswith("proxy")
-        for is_proxy, gg in ((False, g[~proxy]), (True, g[proxy])):
-            if gg.empty:
+    families = scored["family"].astype(str).tolist()
+    colors = {f: PALETTE[i % len(PALETTE)] for i, f in enumerate(sorted(set(families)))}
+    xs, ys = scored[x].to_numpy(), scored["score"].to_numpy()
+    size = np.where(scored["on_frontier"].to_numpy(bool), 13, 9)
+    proxy = scored["score_kind"].astype(str).str.startswith("proxy").to_numpy(bool)
+    hover = hover_texts(scored, x, benchmark)
+    traces = []
+    for (fam, kind), rows in _groups(list(zip(scored["family"].tolist(), scored["kind"].tolist(), strict=True))).items():
+        for is_proxy in (False, True):
+            idx = np.array([i for i in rows if proxy[i] == is_proxy], dtype=int)
+            if not idx.size:
                 continue
             color = colors[str(fam)]
-            fig.add_scatter(
-                x=gg[x], y=gg["score"], mode="markers", name=f"{fam} · {kind}" + (" (proxy)" if is_proxy else ""),
-                marker=dict(symbol=SYMBOLS.get(str(kind), "circle") + ("-open" if is_proxy else ""),
-                            size=np.where(gg["on_frontier"], 13, 9), color=color, line=dict(width=1.5, color=color)),
-                hovertext=hover_texts(gg, x, benchmark), hoverinfo="text", legendgroup=str(fam))
+            traces.append({
+                "type": "scatter", "x": xs[idx], "y": ys[idx], "mode": "markers",
+                "name": f"{fam} · {kind}" + (" (proxy)" if is_proxy else ""),
+                "marker": {"symbol": SYMBOLS.get(str(kind), "circle") + ("-open" if is_proxy else ""),
+                           "size": size[idx], "color": color, "line": {"width": 1.5, "color": color}},
+                "hovertext": [hover[i] for i in idx], "hoverinfo": "text", "legendgroup": str(fam)})
+    return traces
 
 
-def _label_frontier(fig: go.Figure, frontier: pd.DataFrame, x: str) -> None:
+def _frontier_labels(frontier: pd.DataFrame, x: str) -> list[dict[str, Any]]:
     """Name the frontier points, skipping one that would overlap the previous label (log x)."""
     last: tuple[float, float] | None = None
-    for rd in frontier.to_dict("records"):
-        lx, ly = math.log10(float(rd[x])), float(rd["score"])
+    out = []
+    for xv, score, label, dtype in zip(*(frontier[c].tolist() for c in (x, "score", "label", "dtype")), strict=True):
+        lx, ly = math.log10(float(xv)), float(score)
         if last is not None and abs(lx - last[0]) < 0.35 and abs(ly - last[1]) < 4.0:
             continue
-        fig.add_annotation(x=lx, y=ly, text=f"{rd['label']} · {rd['dtype']}", showarrow=True, arrowhead=0,
-                           arrowcolor=FRONTIER_RED, ax=-8, ay=-22, xanchor="right",
-                           font=dict(size=10, color=FRONTIER_RED), bgcolor="rgba(255,255,255,0.7)")
+        out.append({"x": lx, "y": ly, "text": f"{label} · {dtype}", "showarrow": True, "arrowhead": 0,
+                    "arrowcolor": FRONTIER_RED, "ax": -8, "ay": -22, "xanchor": "right",
+                    "font": {"size": 10, "color": FRONTIER_RED}, "bgcolor": "rgba(255,255,255,0.7)"})
         last = (lx, ly)
+    return out
 
 
 def frontier_figure(ex: Exploration) -> go.Figure:
     """Accuracy against the x-axis (log) for every scored point, the Pareto frontier as a step line."""
     x = ex.x
     scored = ex.scored[np.isfinite(ex.scored[x].to_numpy(float)) & (ex.scored[x].to_numpy(float) > 0)]
-    fig = go.Figure()
-    _frontier_traces(fig, scored, x, ex.benchmark)
     fr = scored[scored["on_frontier"]].sort_values(x, kind="stable")
-    fig.add_scatter(x=fr[x], y=fr["score"], mode="lines", line=dict(shape="hv", color=FRONTIER_RED, width=2),
-                    name="Pareto frontier", hoverinfo="skip")
-    _label_frontier(fig, fr, x)
-    fig.update_xaxes(type="log", title=X_AXES.get(x, x))
-    fig.update_yaxes(title=f"{ex.benchmark} score (0-100)")
-    fig.update_layout(height=560, margin=dict(l=10, r=10, t=40, b=10),
-                      title=f"{ex.benchmark} vs {X_AXES.get(x, x)} · {formatting.integer(ex.spec.input_tokens)} input / "
-                            f"{formatting.integer(ex.spec.output_tokens)} output tokens per request",
-                      legend=dict(orientation="v", font=dict(size=10)))
-    return fig
+    traces = _frontier_traces(scored, x, ex.benchmark)
+    traces.append({"type": "scatter", "x": fr[x].to_numpy(), "y": fr["score"].to_numpy(), "mode": "lines",
+                   "line": {"shape": "hv", "color": FRONTIER_RED, "width": 2}, "name": "Pareto frontier",
+                   "hoverinfo": "skip"})
+    layout = {"xaxis": {"type": "log", "title": {"text": X_AXES.get(x, x)}},
+              "yaxis": {"title": {"text": f"{ex.benchmark} score (0-100)"}},
+              "annotations": _frontier_labels(fr, x), "height": 560, "margin": dict(l=10, r=10, t=40, b=10),
+              "title": {"text": f"{ex.benchmark} vs {X_AXES.get(x, x)} · {formatting.integer(ex.spec.input_tokens)} "
+                                f"input / {formatting.integer(ex.spec.output_tokens)} output tokens per request"},
+              "legend": {"orientation": "v", "font": {"size": 10}}}
+    return go.Figure(data=traces, layout=layout)
 
 
 _TABLE_COLUMNS = ["on_frontier", "label", "kind", "dtype", "hardware", "tp", "batch", "score", "score_kind",
@@ -183,21 +205,23 @@ def compression_figure(ex: Exploration) -> go.Figure | None:
     cmap = tab[np.isfinite(tab["cost vs 16-bit base"].to_numpy(float)) & np.isfinite(tab["score change"].to_numpy(float))]
     if cmap.empty:
         return None
-    fig = go.Figure()
+    traces = []
     groups = cmap["kind"].where(cmap["kind"] != "base", "quantized")
     for i, (kind, g) in enumerate(cmap.groupby(groups)):
-        names = [f"{lbl} · {dt}" for lbl, dt in zip(g["label"], g["dtype"], strict=True)]
-        big = (g["score change"].abs() >= 0.5) | (g["cost vs 16-bit base"] >= 0.95)
-        fig.add_scatter(x=g["cost vs 16-bit base"], y=g["score change"], mode="markers+text", name=str(kind),
-                        text=[n if b else "" for n, b in zip(names, big, strict=True)], hovertext=names,
-                        hoverinfo="text+x+y", textposition="top center", textfont=dict(size=9),
-                        marker=dict(size=10, color=PALETTE[i % len(PALETTE)], symbol=SYMBOLS.get(str(kind), "circle")))
-    fig.add_vline(x=1.0, line_dash="dot", line_color="#868e96")
-    fig.add_hline(y=0.0, line_dash="dot", line_color="#868e96")
-    fig.update_layout(title="What-if map: cost and accuracy relative to the 16-bit model (or teacher)",
-                      xaxis_title=f"{X_AXES.get(ex.x, ex.x)} relative to 16-bit (×)",
-                      yaxis_title=f"{ex.benchmark} change (points)", height=420, margin=dict(l=10, r=10, t=50, b=10))
-    return fig
+        names = [f"{lbl} · {dt}" for lbl, dt in zip(g["label"].tolist(), g["dtype"].tolist(), strict=True)]
+        cost, change = g["cost vs 16-bit base"].to_numpy(), g["score change"].to_numpy()
+        big = (np.abs(change) >= 0.5) | (cost >= 0.95)
+        traces.append({"type": "scatter", "x": cost, "y": change, "mode": "markers+text", "name": str(kind),
+                       "text": [n if b else "" for n, b in zip(names, big, strict=True)], "hovertext": names,
+                       "hoverinfo": "text+x+y", "textposition": "top center", "textfont": {"size": 9},
+                       "marker": {"size": 10, "color": PALETTE[i % len(PALETTE)],
+                                  "symbol": SYMBOLS.get(str(kind), "circle")}})
+    grey = "#868e96"
+    layout = {"title": {"text": "What-if map: cost and accuracy relative to the 16-bit model (or teacher)"},
+              "xaxis": {"title": {"text": f"{X_AXES.get(ex.x, ex.x)} relative to 16-bit (×)"}},
+              "yaxis": {"title": {"text": f"{ex.benchmark} change (points)"}}, "height": 420,
+              "margin": dict(l=10, r=10, t=50, b=10), "shapes": [vline(1.0, grey, "dot"), hline(0.0, grey, "dot")]}
+    return go.Figure(data=traces, layout=layout)
 
 
 def elastic_figure(ex: Exploration) -> go.Figure | None:
@@ -205,18 +229,22 @@ def elastic_figure(ex: Exploration) -> go.Figure | None:
     without elastic points."""
     if ex.elastic is None or ex.elastic.points.empty:
         return None
-    fig = go.Figure()
+    traces = []
     for dt, g in ex.elastic.points.groupby("dtype"):
         g = g.sort_values("params_total", kind="stable")
         scored = bool(g["score"].notna().all())
-        fig.add_scatter(x=g["tpot_s"] * 1e3, y=g["score"], mode="lines+markers+text", name=str(dt),
-                        text=[str(lbl).split("· ")[-1] for lbl in g["label"]], textposition="top center",
-                        hovertext=hover_texts(g, "tpot_s", ex.benchmark) if scored else None,
-                        hoverinfo="text" if scored else "x+y")
-    fig.update_layout(title="Sub-networks: accuracy (anchored proxy) vs time per output token",
-                      xaxis_title="TPOT at the chosen configuration (ms)", yaxis_title=f"{ex.benchmark} (proxy)",
-                      height=380, margin=dict(l=10, r=10, t=50, b=10))
-    return fig
+        trace = {"type": "scatter", "x": g["tpot_s"].to_numpy() * 1e3, "y": g["score"].to_numpy(),
+                 "mode": "lines+markers+text", "name": str(dt),
+                 "text": [str(lbl).split("· ")[-1] for lbl in g["label"].tolist()], "textposition": "top center",
+                 "hoverinfo": "text" if scored else "x+y"}
+        if scored:
+            trace["hovertext"] = hover_texts(g, "tpot_s", ex.benchmark)
+        traces.append(trace)
+    layout = {"title": {"text": "Sub-networks: accuracy (anchored proxy) vs time per output token"},
+              "xaxis": {"title": {"text": "TPOT at the chosen configuration (ms)"}},
+              "yaxis": {"title": {"text": f"{ex.benchmark} (proxy)"}}, "height": 380,
+              "margin": dict(l=10, r=10, t=50, b=10)}
+    return go.Figure(data=traces, layout=layout)
 
 
 def long_context_figures(ex: Exploration) -> list[tuple[str, go.Figure]]:
@@ -226,19 +254,19 @@ def long_context_figures(ex: Exploration) -> list[tuple[str, go.Figure]]:
     if lc is None or lc.result is None or lc.result.frame.empty:
         return []
     curves = lc.result.frame.drop_duplicates(["variant_id", "input_tokens"])
+    groups = [(str(lbl), g) for lbl, g in curves.groupby("label", sort=False)]
+    x_axis = {"type": "log", "title": {"text": "input tokens"}, "tickvals": LC_LENGTHS,
+              "ticktext": [f"{x // 1024}k" for x in LC_LENGTHS]}
     out = []
     for metric, title in LC_METRICS:
-        fig = go.Figure()
-        for i, (lbl, g) in enumerate(curves.groupby("label", sort=False)):
-            fig.add_scatter(x=g["input_tokens"], y=g[metric], mode="lines+markers", name=str(lbl),
-                            line=dict(color=PALETTE[i % len(PALETTE)]),
-                            hovertemplate="%{x:,} tokens: %{y:.4g}<extra>" + str(lbl) + "</extra>")
-        fig.update_xaxes(type="log", title="input tokens", tickvals=LC_LENGTHS,
-                         ticktext=[f"{x // 1024}k" for x in LC_LENGTHS])
-        fig.update_yaxes(type="log", title=title)
-        fig.update_layout(height=340, margin=dict(l=10, r=10, t=30, b=10), showlegend=(metric == "e2e_s"),
-                          legend=dict(orientation="h", y=-0.35, font=dict(size=9)), title=title)
-        out.append((metric, fig))
+        traces = [{"type": "scatter", "x": g["input_tokens"].to_numpy(), "y": g[metric].to_numpy(),
+                   "mode": "lines+markers", "name": lbl, "line": {"color": PALETTE[i % len(PALETTE)]},
+                   "hovertemplate": "%{x:,} tokens: %{y:.4g}<extra>" + lbl + "</extra>"}
+                  for i, (lbl, g) in enumerate(groups)]
+        layout = {"xaxis": x_axis, "yaxis": {"type": "log", "title": {"text": title}}, "height": 340,
+                  "margin": dict(l=10, r=10, t=30, b=10), "showlegend": metric == "e2e_s",
+                  "legend": {"orientation": "h", "y": -0.35, "font": {"size": 9}}, "title": {"text": title}}
+        out.append((metric, go.Figure(data=traces, layout=layout)))
     return out
 
 
