@@ -16,6 +16,7 @@ from estimator import memory, performance
 from estimator.catalog import get_hardware, get_model
 from estimator.errors import DoesNotFitError, EstimatorError, InvalidInputError
 from estimator.formatting import duration
+from estimator.units import DType
 
 H100 = get_hardware("h100-sxm")
 L7 = get_model("llama-2-7b")
@@ -305,6 +306,71 @@ def test_scalar_estimate_is_the_array_result_to_the_last_bit(
     assert performance.BOUNDS[int(r["decode_bound"])] == e.decode_bound
     assert performance.BOUNDS[int(r["binding"])] == e.binding
     assert float(r["memory_per_device_bytes"]) <= e.memory_per_device_bytes  # arrays leave out activations
+
+
+@pytest.mark.parametrize(("model_id", "hw_id", "dtype", "degrees", "stages"), [
+    ("llama-3.1-8b", "h100-sxm", "bf16", [1, 2, 4, 8], [1]),  # KV share = 1/t: gathered once
+    ("mixtral-8x7b", "h200", "fp8", [1, 2, 4, 8], [1, 2]),  # MoE, pipeline stages
+    ("deepseek-v2-lite", "h100-sxm", "bf16", [1, 2, 4, 8, 16], [1]),  # MLA; 16 devices span two nodes
+    ("mistral-7b", "l40s", "int4", [1, 2, 4], [1, 2]),  # sliding window, PCIe
+    ("qwen2.5-7b", "a100-80gb-sxm", "bf16", [1, 2, 4, 7], [1]),  # t = 7: no exact reciprocal
+])
+def test_chunked_arrays_are_the_scalar_estimate_to_the_last_bit(
+    model_id: str, hw_id: str, dtype: str, degrees: list[int], stages: list[int],
+) -> None:
+    """Every path of ``estimate_arrays`` (degree tables, reciprocals, reused buffers, chunks) gives the
+    scalar ``estimate``'s doubles, and whole-number and float inputs give the same arrays."""
+    rng = np.random.default_rng(5)
+    n = performance._CHUNK + 300
+    b, i, o = rng.integers(1, 64, n), rng.integers(1, 3000, n), rng.integers(1, 1000, n)
+    tp = rng.choice(degrees, n).astype(np.uint8 if 7 in degrees else np.int64)
+    pp = rng.choice(stages, n) if len(stages) > 1 else 1
+    r = performance.estimate_arrays(model_id, hw_id, dtype, b, i, o, tp, pp)
+    flt = performance.estimate_arrays(model_id, hw_id, dtype, b * 1.0, i * 1.0, o * 1.0, tp * 1.0, np.float64(pp) * 1.0)
+    for k in r:
+        np.testing.assert_array_equal(flt[k], r[k], err_msg=k)
+    checked = 0
+    for k in [*rng.choice(n, 40, replace=False), n - 1]:
+        p = int(np.broadcast_to(pp, (n,))[k])
+        try:
+            e = performance.estimate(model_id, hw_id, dtype, int(b[k]), int(i[k]), int(o[k]), int(tp[k]), p)
+        except EstimatorError:
+            continue
+        checked += 1
+        for name, v in e.model_dump().items():
+            if name in r and name not in ("prefill_bound", "decode_bound", "binding", "memory_per_device_bytes"):
+                assert float(r[name][k]) == v, (name, k)
+        assert performance.BOUNDS[int(r["binding"][k])] == e.binding
+    assert checked >= 10
+
+
+def test_empty_arrays_give_empty_results() -> None:
+    empty = np.array([], dtype=np.int64)
+    for tp in (empty, 2):
+        r = performance.estimate_arrays("llama-3.1-8b", "h100-sxm", "bf16", empty, empty, empty, tp)
+        assert all(np.shape(v) == (0,) for v in r.values())
+        assert r["fits"].dtype == bool and r["binding"].dtype == np.int8
+
+
+def test_times_beyond_the_largest_double_are_those_of_np_where() -> None:
+    """Chunks whose times overflow are evaluated again with ``np.where`` (masks times inf would be NaN)."""
+    b = np.array([1e300, 1e308, 4.0, 2.0])
+    i, o, tp = np.array([100.0, 2000.0, 10.0, 10.0]), np.array([5.0, 1.0, 3.0, 3.0]), np.array([2, 1, 4, 8])
+    with np.errstate(all="ignore"):
+        r = performance.estimate_arrays("llama-3.1-8b", "h100-sxm", "bf16", b, i, o, tp, check_memory=False)
+        m, h = get_model("llama-3.1-8b"), get_hardware("h100-sxm")
+        f = performance._model_features(m, DType.BF16, DType.BF16)
+        hw = performance._hardware_features(h, DType.BF16)
+        ref = performance._core(f, hw, performance.Efficiency(), b, i, o, tp * 1.0, np.float64(1.0))
+    assert not np.all(np.isfinite(r["e2e_s"]))
+    for k in ref:
+        np.testing.assert_array_equal(np.asarray(r[k]), np.asarray(ref[k]), err_msg=k)
+
+
+@given(st.floats(min_value=0.0, max_value=1e300, allow_nan=False), st.integers(0, 12))
+def test_dividing_by_a_power_of_two_is_multiplying_by_its_reciprocal(x: float, k: int) -> None:
+    # the identity behind ``performance._per_rank``: 1/2^k is exact, both round the same real number
+    assert x / float(2**k) == x * (1.0 / float(2**k))
 
 
 # ------------------------------------------------------------------ max throughput
