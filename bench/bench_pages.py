@@ -57,6 +57,12 @@ from _browser import (
     streamlit_server,
 )
 
+
+def _url_path(page: str) -> str:
+    """The landing page (capacity) is served at ``/``; ``/capacity`` is an alias that switches to it."""
+    return "" if page == "capacity" else page
+
+
 # The widget changed on each page (url path -> label, kind, values). Update the labels here when a page changes.
 # Values differ from the page's default (Scenario() defaults) and from each other.
 PROBES: dict[str, Probe] = {
@@ -244,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         ref_url = servers.enter_context(streamlit_server("bench/minimal_app.py", home, args.minimal_port))
         print(f"app {app_url}, minimal {ref_url}", file=sys.stderr, flush=True)
         targets = [Target(MINIMAL, ref_url, MINIMAL_PROBE)]
-        targets += [Target(p, f"{app_url}/{p}", PROBES[p]) for p in args.pages.split(",")]
+        targets += [Target(p, f"{app_url}/{_url_path(p)}", PROBES[p]) for p in args.pages.split(",")]
         results = asyncio.run(measure_all(targets, args.n, args.timeout, args.quiet))
         log_tail = server_log_tail(home) if any(r.errors for r in results) else []
     print(f"machine at start: {start_note}; at end: {machine_note()}; {seeded}")

@@ -52,7 +52,7 @@ from _browser import (
 )
 
 # The landing page and the input every session changes (update the label here when the page changes).
-PATH = "capacity"
+PATH = ""  # the landing page (the Capacity planner) lives at "/"; "/capacity" is an alias that switches to it
 PROBE_LABEL = "Requests per day"
 P95_TARGET_S = 3.0
 
@@ -128,7 +128,7 @@ def report(logs: list[SessionLog], wall_s: float, in_time: bool, args: argparse.
     if not in_time:
         errors.append(f"budget of {args.budget:.0f} s ran out: unfinished sessions were stopped")
     missing = expected - len(reruns)
-    print(f"\n{args.sessions} concurrent sessions x {args.changes} changes of {PROBE_LABEL!r} on /{PATH}; "
+    print(f"\n{args.sessions} concurrent sessions x {args.changes} changes of {PROBE_LABEL!r} on /{PATH} (the landing page); "
           f"wall {wall_s:.1f} s\nmachine at start: {start_note}; at end: {machine_note()}")
 
     def line(name: str, xs: list[float]) -> str:
