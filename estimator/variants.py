@@ -1208,7 +1208,10 @@ def _sweep_frame(variants: Sequence[Variant], hardware: Sequence[HardwareSpec], 
     for name, src in (("tp", "tp"), ("batch", "b"), ("input_tokens", "i"), ("output_tokens", "o")):
         cols[name] = rows[src].astype(int)
     cols.update(_figures(rows, r, cols, spec.pue))
-    return pd.DataFrame({c: cols[c] for c in _COLUMNS})
+    # text columns stay numpy object arrays: pandas' default pyarrow strings make every row
+    # selection downstream (best configurations, joins, the page's tables) several times slower
+    return pd.DataFrame({c: pd.Series(cols[c], dtype=object, copy=False) if cols[c].dtype == object else cols[c]
+                         for c in _COLUMNS})
 
 
 def _figures(rows: Mapping[str, npt.NDArray[Any]], r: Mapping[str, FloatArray], cols: Mapping[str, npt.NDArray[Any]],
@@ -1428,12 +1431,14 @@ def score_table(variants: Sequence[Variant], dtypes: Iterable[DType | str], benc
     score = np.asarray(cols["score"], dtype=float)
     if not pairs:
         return pd.DataFrame(columns=_SCORE_COLUMNS)
-    return pd.DataFrame({
+    text = {  # object columns, as the sweep's (joined onto it by attach_scores)
         "variant_id": [variants[k].variant_id for k, _ in pairs], "dtype": [d.value for _, d in pairs],
-        "score": np.where(np.isfinite(score), np.clip(score, 0.0, 100.0), np.nan),
         "score_kind": cols["score_kind"], "score_source": cols["score_source"],
         "score_status": [base[k][3] for k, _ in pairs],
-    }, columns=_SCORE_COLUMNS)
+    }
+    return pd.DataFrame({**{c: pd.Series(x, dtype=object) for c, x in text.items()},
+                         "score": np.where(np.isfinite(score), np.clip(score, 0.0, 100.0), np.nan)},
+                        columns=_SCORE_COLUMNS)
 
 
 _SCORE_COLUMNS = ["variant_id", "dtype", "score", "score_kind", "score_source", "score_status"]
@@ -1863,19 +1868,28 @@ def _long_context_cached(model_ids: tuple[str, ...], hardware_id: str, dtype: st
 
 
 def long_context_section(scenario: Scenario) -> LongContextSection:
-    """The long-context tab of ``scenario`` (cached per its long-context fields)."""
+    """The long-context tab of ``scenario`` (cached per its long-context fields: the same object for
+    scenarios that differ elsewhere, so the page can reuse what it drew from it; callers must not
+    modify its frames)."""
     v = scenario.variants
+    return _long_context_section_cached(tuple(v.lc_model_ids), v.lc_hardware_id, v.lc_dtype,
+                                        tuple(int(x) for x in v.lc_lengths), v.lc_output_tokens, v.pue,
+                                        v.lc_budget_usd_per_1k)
+
+
+@lru_cache(maxsize=16)
+def _long_context_section_cached(model_ids: tuple[str, ...], hardware_id: str, dtype: str, lengths: tuple[int, ...],
+                                 output_tokens: int, pue: float, budget_usd_per_1k: float | None) -> LongContextSection:
     empty = pd.DataFrame()
-    if not v.lc_model_ids or not v.lc_lengths:
+    if not model_ids or not lengths:
         return LongContextSection(None, "", empty, float("nan"))
-    res, error = _long_context_cached(tuple(v.lc_model_ids), v.lc_hardware_id, v.lc_dtype,
-                                      tuple(int(x) for x in v.lc_lengths), v.lc_output_tokens, v.pue)
+    res, error = _long_context_cached(model_ids, hardware_id, dtype, lengths, output_tokens, pue)
     if res is None or res.frame.empty:
         return LongContextSection(res, error, empty, float("nan"))
     pub = res.frame[res.frame["score"].notna()]
     if pub.empty:
         return LongContextSection(res, "", pub, float("nan"))
-    budget = (v.lc_budget_usd_per_1k if v.lc_budget_usd_per_1k is not None
+    budget = (budget_usd_per_1k if budget_usd_per_1k is not None
               else float(np.ceil(1.5 * pub["cost_usd_per_1k_requests"].min() * 1e4) / 1e4))
     pub = pub.assign(within=pub["cost_usd_per_1k_requests"] <= budget)
     pub = pub.sort_values(["benchmark", "score"], ascending=[True, False], kind="stable").reset_index(drop=True)
@@ -1902,9 +1916,11 @@ def encoder_comparison(spec: SweepSpec, user_scores: pd.DataFrame | None = None)
     (published or entered; no proxy for GLUE). Cached unless GLUE scores were entered; callers
     must not modify the frame."""
     glue = None if user_scores is None else user_scores[user_scores["benchmark"] == "GLUE"]
+    # the encoder sweep fixes its own lengths, so the scenario's token counts are not part of the key
+    key = spec.model_copy(update={"input_tokens": ENCODER_INPUT_TOKENS, "output_tokens": 1}).model_dump_json()
     if glue is None or glue.empty:
-        return _encoder_table_cached(spec.model_dump_json())
-    pair, best = _encoder_best_cached(spec.model_dump_json())
+        return _encoder_table_cached(key)
+    pair, best = _encoder_best_cached(key)
     return attach_scores(best, score_table(pair, spec.dtypes, "GLUE", glue, proxy=False))
 
 

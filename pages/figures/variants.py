@@ -5,16 +5,16 @@ tests/test_figures_variants.py)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from estimator import formatting, pricing
-from estimator.variants import Exploration
+from estimator.variants import Exploration, LongContextSection
 from pages.figures import hline, vline
 
 __all__ = [
@@ -54,6 +54,26 @@ LC_METRICS = (("cost_usd_per_1k_requests", "USD per 1k requests"), ("e2e_s", "En
               ("energy_kwh_per_1k_requests", "kWh per 1k requests"))
 """The long-context tab's three curves: column and title."""
 FRONTIER_RED = "#c92a2a"
+
+T = TypeVar("T")
+_MEMO: dict[tuple[int, str], tuple[object, Any]] = {}
+_MEMO_SIZE = 64
+
+
+def _memo(owner: object, name: str, build: Callable[[], T]) -> T:
+    """``build()``, remembered for this very ``owner`` object (an :class:`Exploration` or one of its
+    sections, which the estimator caches and never modifies): a rerun that gets the same object back
+    reuses the figures and tables drawn from it. The owner is held with the value, so its id cannot
+    be reused while the entry lives; callers must not modify what is returned."""
+    key = (id(owner), name)
+    hit = _MEMO.get(key)
+    if hit is not None and hit[0] is owner:
+        return cast(T, hit[1])
+    value = build()
+    if len(_MEMO) >= _MEMO_SIZE:
+        _MEMO.clear()
+    _MEMO[key] = (owner, value)
+    return value
 
 
 def format_x(col: str, value: float) -> str:
@@ -138,6 +158,10 @@ def _frontier_labels(frontier: pd.DataFrame, x: str) -> list[dict[str, Any]]:
 
 def frontier_figure(ex: Exploration) -> go.Figure:
     """Accuracy against the x-axis (log) for every scored point, the Pareto frontier as a step line."""
+    return _memo(ex, "frontier_figure", lambda: _frontier_figure(ex))
+
+
+def _frontier_figure(ex: Exploration) -> go.Figure:
     x = ex.x
     scored = ex.scored[np.isfinite(ex.scored[x].to_numpy(float)) & (ex.scored[x].to_numpy(float) > 0)]
     fr = scored[scored["on_frontier"]].sort_values(x, kind="stable")
@@ -162,6 +186,10 @@ _TABLE_COLUMNS = ["on_frontier", "label", "kind", "dtype", "hardware", "tp", "ba
 
 def points_table(ex: Exploration) -> pd.DataFrame:
     """The frontier tab's table: scored points, frontier first then by x; memory in GB."""
+    return _memo(ex, "points_table", lambda: _points_table(ex))
+
+
+def _points_table(ex: Exploration) -> pd.DataFrame:
     table = ex.scored.sort_values(["on_frontier", ex.x], ascending=[False, True], kind="stable")
     show = table[_TABLE_COLUMNS].copy()
     show["memory_per_device_bytes"] = show["memory_per_device_bytes"] / 1e9
@@ -183,6 +211,10 @@ class Candidate:
 def candidates(ex: Exploration) -> list[Candidate]:
     """Scored points whose model the capacity planner knows (frontier first, ★), with the planner's
     link parameters (model, accelerator, format, TP, tokens, pricing)."""
+    return list(_memo(ex, "candidates", lambda: _candidates(ex)))
+
+
+def _candidates(ex: Exploration) -> list[Candidate]:
     table = ex.scored.sort_values(["on_frontier", ex.x], ascending=[False, True], kind="stable")
     out = []
     for r in table[table["planner_model_id"].astype(str) != ""].to_dict("records"):
@@ -199,6 +231,10 @@ def candidates(ex: Exploration) -> list[Candidate]:
 def compression_figure(ex: Exploration) -> go.Figure | None:
     """What-if map: cost relative to the 16-bit model (x) against the score change (y), per kind;
     None when no point has both."""
+    return _memo(ex, "compression_figure", lambda: _compression_figure(ex))
+
+
+def _compression_figure(ex: Exploration) -> go.Figure | None:
     tab = ex.compression
     if tab is None:
         return None
@@ -227,6 +263,10 @@ def compression_figure(ex: Exploration) -> go.Figure | None:
 def elastic_figure(ex: Exploration) -> go.Figure | None:
     """Sub-networks: score (anchored proxy) against TPOT in ms, one line per weight format; None
     without elastic points."""
+    return _memo(ex, "elastic_figure", lambda: _elastic_figure(ex))
+
+
+def _elastic_figure(ex: Exploration) -> go.Figure | None:
     if ex.elastic is None or ex.elastic.points.empty:
         return None
     traces = []
@@ -253,7 +293,12 @@ def long_context_figures(ex: Exploration) -> list[tuple[str, go.Figure]]:
     lc = ex.long_context
     if lc is None or lc.result is None or lc.result.frame.empty:
         return []
-    curves = lc.result.frame.drop_duplicates(["variant_id", "input_tokens"])
+    frame = lc.result.frame
+    return list(_memo(lc, "long_context_figures", lambda: _long_context_figures(frame)))
+
+
+def _long_context_figures(frame: pd.DataFrame) -> list[tuple[str, go.Figure]]:
+    curves = frame.drop_duplicates(["variant_id", "input_tokens"])
     groups = [(str(lbl), g) for lbl, g in curves.groupby("label", sort=False)]
     x_axis = {"type": "log", "title": {"text": "input tokens"}, "tickvals": LC_LENGTHS,
               "ticktext": [f"{x // 1024}k" for x in LC_LENGTHS]}
@@ -276,6 +321,10 @@ def budget_verdicts(ex: Exploration) -> list[tuple[str, str, pd.DataFrame]]:
     lc = ex.long_context
     if lc is None or lc.published.empty:
         return []
+    return list(_memo(lc, "budget_verdicts", lambda: _budget_verdicts(lc)))
+
+
+def _budget_verdicts(lc: LongContextSection) -> list[tuple[str, str, pd.DataFrame]]:
     out = []
     for bname, g in lc.published.groupby("benchmark", sort=True):
         best_in = g[g["within"]]
