@@ -10,6 +10,10 @@ ends that mode for the process.
 
 from __future__ import annotations
 
+import os
+import sys
+import time
+
 import streamlit as st
 
 from pages._ui import (
@@ -35,11 +39,15 @@ def main() -> None:
     drop_refused_link_params()  # before any widget reads them: b=1e999 must not reach a number_input
     open_saved_scenario_link(page)  # ?s=<id> opens the page a scenario was saved from
     carry_shared_inputs(page.url_path or DEFAULT_PAGE)  # model, hardware, cloud... follow the user
+    started = time.perf_counter()
     try:
         with routed():
             page.run()
     finally:
         remember_shared_inputs()
+        if os.environ.get("LLMCP_TIMING"):  # bench/bench_pages.py reads these lines from the server log
+            print(f"llmcp-timing page={page.url_path or 'capacity'} script_s={time.perf_counter() - started:.4f}",
+                  file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

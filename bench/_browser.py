@@ -184,7 +184,7 @@ def streamlit_server(script: str, home: Path, port: int | None = None) -> Iterat
     """
     port = port or free_port()
     log_path = home / f"server-{port}.log"
-    env = {**os.environ, "LLMCP_HOME": str(home)}
+    env = {**os.environ, "LLMCP_HOME": str(home), "LLMCP_TIMING": "1"}  # app.py logs each script run's time
     cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.address", "127.0.0.1",
            "--server.headless", "true", "--server.port", str(port), "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none"]
