@@ -24,6 +24,7 @@ from pages._ui import (
     open_saved_scenario_link,
     remember_shared_inputs,
     routed,
+    sync_imported_model,
 )
 
 
@@ -38,6 +39,7 @@ def main() -> None:
     page = st.navigation(navigation_pages(), position="sidebar")
     drop_refused_link_params()  # before any widget reads them: b=1e999 must not reach a number_input
     open_saved_scenario_link(page)  # ?s=<id> opens the page a scenario was saved from
+    sync_imported_model()  # ?mc=<model>: an imported model travels in the link
     carry_shared_inputs(page.url_path or DEFAULT_PAGE)  # model, hardware, cloud... follow the user
     started = time.perf_counter()
     try:

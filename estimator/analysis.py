@@ -29,7 +29,6 @@ from estimator.performance import Efficiency, PerformanceEstimate, ThroughputEst
 from estimator.scenario import Scenario
 from estimator.specs import HardwareSpec, ModelSpec
 from estimator.training import TrainingPlan
-from estimator.units import DType
 
 __all__ = [
     "BatchSweep",
@@ -474,7 +473,7 @@ def _roofline(hw: HardwareSpec, est: PerformanceEstimate, eff: Efficiency) -> Ro
     """Datasheet and attainable rooflines ``min(P, I beta)`` over :data:`ROOFLINE_INTENSITY_RANGE`, and
     the prefill and decode points at ``min(P e, I beta e_m)`` (Williams et al. 2009)."""
     peak = hw.peak_flops_per_s(est.compute_dtype)
-    low = est.compute_dtype in (DType.FP8, DType.INT8, DType.INT4)
+    low = est.compute_dtype in performance.LOW_PRECISION_COMPUTE_DTYPES
     peak_eff = peak * eff.compute * (eff.low_precision_compute if low else 1.0)
     bw = hw.memory_bandwidth_bytes_per_s
     bw_eff = bw * eff.memory

@@ -17,6 +17,7 @@ import difflib
 import math
 import os
 import threading
+from collections import OrderedDict
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from estimator.errors import CatalogError, UnknownIdError
+from estimator.errors import CatalogError, InvalidInputError, UnknownIdError
 from estimator.specs import HardwareSpec, Instance, ModelSpec, Region
 from estimator.units import GB, TERA, DType
 
@@ -370,6 +371,7 @@ _PEAK_COLUMNS: dict[str, tuple[DType, ...]] = {
     "peak_tflops_fp8": (DType.FP8,),
     "peak_tops_int8": (DType.INT8,),
     "peak_tops_int4": (DType.INT4,),
+    "peak_tflops_fp4": (DType.FP4,),  # dense FP4 (E2M1) tensor-core peak; nvfp4/mxfp4 weights compute in it
 }
 
 
@@ -480,12 +482,44 @@ def list_models() -> list[ModelSpec]:
 
 
 def get_model(model_id: str) -> ModelSpec:
-    """The catalog model ``model_id`` (e.g. ``"llama-2-7b"``); unknown ids name close matches.
+    """The catalog model ``model_id`` (e.g. ``"llama-2-7b"``), or an imported model registered with
+    :func:`register_model`; unknown ids name close matches.
 
     >>> get_model("llama-2-7b").params_total
     6738415616.0
     """
+    key = _normalized_id(model_id)
+    if isinstance(key, str) and key.startswith(IMPORTED_PREFIX):
+        with _imported_lock:
+            spec = _imported.get(key)
+        if spec is not None:
+            return spec
+        raise UnknownIdError("model", str(model_id), [])
     return _lookup("model", _models(), model_id)
+
+
+IMPORTED_PREFIX = "imported-"
+"""Ids of imported models (``estimator.imported.PREFIX``); no catalog row may use it."""
+MAX_IMPORTED_MODELS = 4096
+"""Imported models remembered per process (least recently registered are forgotten first)."""
+_imported: OrderedDict[str, ModelSpec] = OrderedDict()
+_imported_lock = threading.Lock()
+
+
+def register_model(spec: ModelSpec) -> None:
+    """Make an imported model findable by :func:`get_model` under its content-addressed id.
+
+    Only ids starting with :data:`IMPORTED_PREFIX` are accepted (``estimator.imported.canonical``
+    makes them), so an import can never shadow a catalog model; the same id always names the same
+    architecture, which makes the registry safe to share between sessions.
+    """
+    if not spec.model_id.startswith(IMPORTED_PREFIX):
+        raise InvalidInputError(f"imported model ids start with {IMPORTED_PREFIX!r}, got {spec.model_id!r}")
+    with _imported_lock:
+        _imported[spec.model_id] = spec
+        _imported.move_to_end(spec.model_id)
+        while len(_imported) > MAX_IMPORTED_MODELS:
+            _imported.popitem(last=False)
 
 
 def list_hardware() -> list[HardwareSpec]:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from estimator.errors import InvalidInputError
 from estimator.specs import Architecture, AttentionKind, HardwareSpec, ModelSpec
-from estimator.units import DType, bytes_per_element
+from estimator.units import BLOCK_SCALED_FP4, GGUF_DTYPES, DType, bytes_per_element, stored_bytes_per_weight
 
 __all__ = [
     "Optimizer",
@@ -29,6 +29,8 @@ __all__ = [
     "MEMORY_UTILIZATION",
     "OPTIMIZER_BYTES_PER_PARAM",
     "embedding_params",
+    "embedding_bytes_per_param",
+    "routed_expert_params",
     "weights_bytes",
     "kv_cache_bytes_per_token",
     "kv_cache_bytes",
@@ -100,26 +102,40 @@ class Optimizer(StrEnum):
     ADAFACTOR = "adafactor"
 
 
-WEIGHT_ONLY_DTYPES: frozenset[DType] = frozenset({DType.INT8, DType.INT4})
-"""Weight-only integer formats: stored quantized, dequantized to 16 bit for compute
-(GPTQ/AWQ/Marlin kernels), so they run on any accelerator with fp16 or bf16 compute."""
+WEIGHT_ONLY_DTYPES: frozenset[DType] = frozenset({DType.INT8, DType.INT4}) | GGUF_DTYPES | BLOCK_SCALED_FP4
+"""Quantized weight formats that any accelerator with fp16 or bf16 compute can serve: stored
+quantized and dequantized to 16 bit for the matmuls (GPTQ/AWQ/Marlin kernels for int8/int4;
+llama.cpp for the GGUF formats; vLLM's FP4 Marlin kernels, ``is_fp4_marlin_supported`` = compute
+capability 8.0+, for nvfp4/mxfp4 on GPUs without FP4 tensor cores). nvfp4/mxfp4 compute in ``fp4``
+where the hardware has it (:func:`estimator.performance.default_compute_dtype`)."""
 
 
 def require_runnable(hardware: HardwareSpec, weight_dtype: DType | str) -> None:
     """Raise ``InvalidInputError`` if ``hardware`` cannot serve weights stored in ``weight_dtype``.
 
-    fp32/bf16/fp16/fp8 need native compute in that format; int8/int4 weight-only formats need
-    fp16 or bf16 compute for the dequantized matmuls.
+    fp32/bf16/fp16/fp8 need native compute in that format; the quantized formats of
+    :data:`WEIGHT_ONLY_DTYPES` need fp16 or bf16 compute for the dequantized matmuls (or, for
+    nvfp4/mxfp4, FP4 tensor cores). ``fp4`` is a compute format, not a way to store weights.
     """
     d = DType(weight_dtype)
+    _require_weight_format(d)
     if d in WEIGHT_ONLY_DTYPES:
-        if not (hardware.supports(DType.FP16) or hardware.supports(DType.BF16) or hardware.supports(d)):
-            raise InvalidInputError(f"{hardware.name} has neither fp16/bf16 compute nor native {d}")
+        native = DType.FP4 if d in BLOCK_SCALED_FP4 else d
+        if not (hardware.supports(DType.FP16) or hardware.supports(DType.BF16) or hardware.supports(native)):
+            raise InvalidInputError(f"{hardware.name} has neither fp16/bf16 compute nor native {native}")
         return
     if not hardware.supports(d):
         have = ", ".join(str(x) for x in DType if hardware.supports(x))
         hint = " (fp8 needs Hopper, Ada, Blackwell or MI300-class hardware)" if d == DType.FP8 else ""
         raise InvalidInputError(f"{hardware.name} cannot compute in {d}{hint}; it supports {have}")
+
+
+def _require_weight_format(d: DType) -> None:
+    if d == DType.FP4:
+        raise InvalidInputError(
+            "fp4 is a compute format (FP4 tensor cores); store the weights as nvfp4 (16-element blocks, "
+            "FP8 scales) or mxfp4 (32-element blocks, E8M0 scales)"
+        )
 
 
 def _check_positive(name: str, value: object, allow_zero: bool = False) -> None:
@@ -152,6 +168,7 @@ def weights_bytes(
     group_size: int = QUANT_GROUP_SIZE,
     scale_bytes_per_group: float = QUANT_SCALE_BYTES_PER_GROUP,
     quantize_embeddings: bool = False,
+    experts_only: bool = False,
 ) -> float:
     """Bytes of the model weights stored in ``dtype``.
 
@@ -167,8 +184,25 @@ def weights_bytes(
 
     with ``s`` = ``scale_bytes_per_group``. ``fp8`` uses per-tensor scales (negligible bytes).
 
+    The FP4 block formats split the same way with their bytes per weight, block scales included
+    (:data:`estimator.units.BLOCK_BYTES_PER_WEIGHT`: nvfp4 0.5625 B, mxfp4 0.53125 B), since
+    TensorRT Model Optimizer's NVFP4 configs leave ``lm_head`` unquantized and the embedding is
+    not a linear layer: ``W = (P_total - P_emb) * b_blk + P_emb * 2``.
+
+    ``experts_only=True`` quantizes only the routed experts' MLP weights,
+    ``P_exp = L_moe * E * (3 if gated else 2) * d * d_ff_expert``, and keeps everything else in
+    16 bit, as gpt-oss ships (MXFP4 MoE weights, bf16 attention and embeddings; OpenAI 2025,
+    gpt-oss-120b & gpt-oss-20b Model Card, arXiv:2508.10925 §2.1):
+    ``W = P_exp * b + (P_total - P_exp) * 2``.
+
+    The GGUF formats (``q4_k_m``, ``q5_k_m``, ``q8_0``) quantize the embeddings and output head
+    too (llama.cpp), and their bytes per weight are whole-file averages: ``W = P_total * b_gguf``.
+
+    ``fp4`` is a compute format, not a storage one: it raises ``InvalidInputError``.
+
     Units: bytes. Sources: element sizes (IEEE 754, OCP 8-bit FP spec); group quantization
-    (Frantar et al. 2022 arXiv:2210.17323; Lin et al. 2023 arXiv:2306.00978).
+    (Frantar et al. 2022 arXiv:2210.17323; Lin et al. 2023 arXiv:2306.00978); block formats as
+    cited at :data:`estimator.units.BLOCK_BYTES_PER_WEIGHT`.
 
     Examples
     --------
@@ -177,16 +211,56 @@ def weights_bytes(
     >>> from estimator.catalog import get_model
     >>> weights_bytes(get_model("llama-2-7b"), "fp16")
     13476831232.0
+
+    Llama-3.1-8B in Q4_K_M: 8,030,261,248 x 4.8944 / 8 B = 4.58 GiB, the size llama.cpp's
+    tools/quantize/README.md lists:
+
+    >>> round(weights_bytes(get_model("llama-3.1-8b"), "q4_k_m") / 2**30, 2)
+    4.58
     """
     d = DType(dtype)
+    _require_weight_format(d)
     if group_size <= 0:
         raise InvalidInputError(f"quantization group size must be positive, got {group_size}")
-    b = bytes_per_element(d)
+    if d in GGUF_DTYPES:
+        return model.params_total * stored_bytes_per_weight(d)
     if d in (DType.INT8, DType.INT4):
+        b = bytes_per_element(d) + scale_bytes_per_group / group_size
+    elif d in BLOCK_SCALED_FP4:
+        b = stored_bytes_per_weight(d)
+    else:
+        return model.params_total * bytes_per_element(d)
+    if experts_only:
+        quantized = min(routed_expert_params(model), model.params_total)
+    else:
         emb = 0.0 if quantize_embeddings else min(embedding_params(model), model.params_total)
-        body = model.params_total - emb
-        return body * (b + scale_bytes_per_group / group_size) + emb * 2.0
-    return model.params_total * b
+        quantized = model.params_total - emb
+    return quantized * b + (model.params_total - quantized) * 2.0
+
+
+def routed_expert_params(model: ModelSpec) -> float:
+    """Parameters of the routed experts' MLPs (0 for a dense model).
+
+    ``P_exp = (L - L_dense) * E * (3 if gated else 2) * d * d_ff_expert`` (gate, up and down
+    projections of every expert in every MoE layer; ``d_ff`` where ``d_ff_expert`` is 0).
+    """
+    if not model.is_moe:
+        return 0.0
+    width = model.d_ff_expert or model.d_ff
+    moe_layers = max(model.n_layers - model.n_dense_layers, 0)
+    return float(moe_layers * model.n_experts * (3 if model.gated_mlp else 2) * model.d_model * width)
+
+
+def embedding_bytes_per_param(dtype: DType | str) -> float:
+    """Bytes per parameter of the embedding table and output head in a model stored in ``dtype``.
+
+    16 bit for the group-quantized and FP4 formats (kept unquantized, see :func:`weights_bytes`),
+    the whole-file average for GGUF (llama.cpp quantizes them), else the element size.
+    """
+    d = DType(dtype)
+    if d in GGUF_DTYPES:
+        return stored_bytes_per_weight(d)
+    return 2.0 if d in WEIGHT_ONLY_DTYPES else bytes_per_element(d)
 
 
 def kv_cache_bytes_per_token(model: ModelSpec, dtype: DType | str) -> float:
@@ -272,9 +346,13 @@ def inference_activation_bytes(
     return float(out) if np.ndim(out) == 0 else out
 
 
+_SIXTEEN_BIT_ACTIVATIONS: frozenset[DType] = frozenset({DType.INT4, DType.FP4}) | BLOCK_SCALED_FP4 | GGUF_DTYPES
+"""Formats whose activations are kept in 16 bit between the matmuls (4-bit and GGUF weights)."""
+
+
 def _activation_bytes_per_token(model: ModelSpec, dtype: DType | str) -> float:
     """``(2 d + q + 2 kv + 2 f_eff) * b`` of :func:`inference_activation_bytes` (bytes per token)."""
-    b = bytes_per_element(DType(dtype)) if DType(dtype) not in (DType.INT4,) else 2.0
+    b = 2.0 if DType(dtype) in _SIXTEEN_BIT_ACTIVATIONS else bytes_per_element(DType(dtype))
     f = _ffn_width_per_token(model) * (2 if model.gated_mlp else 1)
     q = model.n_heads * model.head_dim
     kv = model.n_kv_heads * model.head_dim
@@ -592,7 +670,7 @@ def batch_memory(
     if model.sliding_window > 0:
         t = min(t, float(model.sliding_window))
     kv_seq = kv_cache_bytes_per_token(model, kv_dtype) * t
-    act_dtype = DType.BF16 if DType(weight_dtype) in (DType.INT4, DType.INT8, DType.FP8) else DType(weight_dtype)
+    act_dtype = DType.BF16 if DType(weight_dtype) in WEIGHT_ONLY_DTYPES | {DType.FP8} else DType(weight_dtype)
     act = _activation_bytes_per_token(model, act_dtype)
     if not 0 < memory_utilization <= 1:
         raise InvalidInputError(f"memory utilization must be in (0, 1], got {memory_utilization}")

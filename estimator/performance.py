@@ -48,11 +48,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from estimator import memory
 from estimator.errors import DoesNotFitError, InvalidInputError
 from estimator.specs import Architecture, AttentionKind, HardwareSpec, ModelSpec
-from estimator.units import DType, bytes_per_element
+from estimator.units import BLOCK_SCALED_FP4, KV_DTYPES, DType
 
 __all__ = [
     "COMPUTE_EFFICIENCY",
     "LOW_PRECISION_COMPUTE_FACTOR",
+    "LOW_PRECISION_COMPUTE_DTYPES",
     "MEMORY_EFFICIENCY",
     "STEP_OVERHEAD_S",
     "PREFILL_OVERHEAD_S",
@@ -104,7 +105,9 @@ LOW_PRECISION_COMPUTE_FACTOR: float = 0.85
 """Multiplier on :data:`COMPUTE_EFFICIENCY` when the matmuls run in fp8/int8 (fitted as above).
 
 8-bit tensor cores double the peak but the non-GEMM work (softmax, norms, sampling,
-quantize/dequantize) does not speed up, so the achieved fraction of the 8-bit peak is lower."""
+quantize/dequantize) does not speed up, so the achieved fraction of the 8-bit peak is lower.
+FP4 matmuls take the same factor: an assumption (no FP4 rows in ``data/measurements.csv``); the
+same reason applies with a peak twice as high again."""
 
 MEMORY_EFFICIENCY: float = 0.75
 """Fraction of the HBM/GDDR bandwidth that kernels sustain streaming weights, KV cache and
@@ -157,7 +160,9 @@ spans in the steady-state TTFT (Agrawal et al. 2024, Sarathi-Serve, arXiv:2403.0
 BOUNDS: tuple[str, ...] = ("compute", "memory bandwidth", "communication", "overhead")
 """Names of the codes in ``*_bound`` arrays: which term of a phase's time is largest."""
 
-_LOW_PRECISION = frozenset({DType.FP8, DType.INT8, DType.INT4})
+LOW_PRECISION_COMPUTE_DTYPES: frozenset[DType] = frozenset({DType.FP8, DType.INT8, DType.INT4, DType.FP4})
+"""Compute formats whose matmuls take :data:`LOW_PRECISION_COMPUTE_FACTOR`."""
+_LOW_PRECISION = LOW_PRECISION_COMPUTE_DTYPES
 
 
 class Efficiency(BaseModel):
@@ -170,7 +175,7 @@ class Efficiency(BaseModel):
 
     compute: float = Field(default=COMPUTE_EFFICIENCY, gt=0, le=1, description="of 16-bit dense peak")
     low_precision_compute: float = Field(
-        default=LOW_PRECISION_COMPUTE_FACTOR, gt=0, le=1, description="multiplier for fp8/int8 matmuls"
+        default=LOW_PRECISION_COMPUTE_FACTOR, gt=0, le=1, description="multiplier for fp8/int8/fp4 matmuls"
     )
     memory: float = Field(default=MEMORY_EFFICIENCY, gt=0, le=1, description="of memory bandwidth")
     communication: float = Field(default=COMMUNICATION_EFFICIENCY, gt=0, le=1, description="of link bandwidth")
@@ -249,19 +254,32 @@ def default_kv_dtype(dtype: DType | str) -> DType:
     """KV-cache format that goes with weights in ``dtype`` unless the caller says otherwise.
 
     16/32-bit and fp8 weights keep the KV cache in the same format (TensorRT-LLM sets an FP8 KV
-    cache with FP8 quantization); weight-only int8/int4 (GPTQ/AWQ) keep a 16-bit cache.
+    cache with FP8 quantization); quantized weights (int8/int4, GGUF, nvfp4/mxfp4) keep a 16-bit
+    cache unless the caller chooses fp8 (``kv_dtype="fp8"``).
     """
     d = _dtype(dtype, "dtype")
-    return DType.FP16 if d in memory.WEIGHT_ONLY_DTYPES else d
+    return DType.FP16 if d in memory.WEIGHT_ONLY_DTYPES or d not in KV_DTYPES else d
 
 
 def default_compute_dtype(hardware: HardwareSpec, dtype: DType | str) -> DType:
-    """Format the matmuls run in: the weights' own format, or 16 bit for weight-only int8/int4.
+    """Format the matmuls run in, for weights stored in ``dtype``.
+
+    - fp32/bf16/fp16/fp8: the weights' own format (native compute).
+    - nvfp4/mxfp4: ``fp4`` where the hardware has FP4 tensor cores (``hardware.supports("fp4")``:
+      Blackwell, MI355X; W4A4 as TensorRT Model Optimizer's ``NVFP4_DEFAULT_CFG`` quantizes
+      inputs too); elsewhere weight-only: dequantized to bf16 (fp16 where bf16 is missing), as
+      vLLM's FP4 Marlin kernels run them on Ampere and Hopper.
+    - int8/int4 and the GGUF formats (q4_k_m, q5_k_m, q8_0): weight-only, dequantized to bf16
+      (fp16 where bf16 is missing). llama.cpp's CUDA MMQ kernels multiply GGUF weights against
+      int8-quantized activations; modelling them in 16 bit is conservative for prefill only
+      (decode is bandwidth-bound).
 
     W8A8/W4A8 integer compute can be chosen explicitly (``compute_dtype="int8"``) where the
     hardware has it.
     """
     d = _dtype(dtype, "dtype")
+    if d in BLOCK_SCALED_FP4 and hardware.supports(DType.FP4):
+        return DType.FP4
     if d in memory.WEIGHT_ONLY_DTYPES:
         return DType.BF16 if hardware.supports(DType.BF16) else DType.FP16
     return d
@@ -307,7 +325,7 @@ def _model_features_cached(model: ModelSpec, dtype: DType, kv_dtype: DType) -> _
     emb_params = v * d * (1.0 if model.tied_embeddings else 2.0)
     body_params = max(model.params_active - emb_params, 0.0)
     weights = memory.weights_bytes(model, dtype)
-    emb_elem = 2.0 if dtype in memory.WEIGHT_ONLY_DTYPES else bytes_per_element(dtype)
+    emb_elem = memory.embedding_bytes_per_param(dtype)
     emb_bytes_total = emb_params * emb_elem
     # The input embedding is gathered row by row, not streamed; a tied table is the LM head.
     read_bytes = weights - (0.0 if model.tied_embeddings else v * d * emb_elem)
@@ -1086,12 +1104,13 @@ def _prepare(
         )
     memory.require_runnable(h, d)
     kv = default_kv_dtype(d) if kv_dtype is None else _dtype(kv_dtype, "KV-cache dtype")
-    if kv == DType.INT4:
-        raise InvalidInputError("a 4-bit KV cache is not modelled; use fp8, int8 or a 16-bit format")
+    if kv not in KV_DTYPES:
+        raise InvalidInputError(f"a KV cache in {kv.value} is not modelled; use fp8, int8 or a 16-bit format")
     c = default_compute_dtype(h, d) if compute_dtype is None else _dtype(compute_dtype, "compute dtype")
     if not h.supports(c):
         have = ", ".join(x.value for x in DType if h.supports(x))
-        hint = " (fp8 compute needs Hopper, Ada, Blackwell or MI300-class hardware)" if c == DType.FP8 else ""
+        hint = {DType.FP8: " (fp8 compute needs Hopper, Ada, Blackwell or MI300-class hardware)",
+                DType.FP4: " (fp4 compute needs FP4 tensor cores: Blackwell or MI355X)"}.get(c, "")
         raise InvalidInputError(f"{h.name} has no native {c.value} compute{hint}; it supports {have}")
     return m, h, d, kv, c
 

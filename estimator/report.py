@@ -12,6 +12,7 @@ import io
 import json
 import math
 from collections.abc import Callable, Sequence
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from estimator import catalog, entrypoints, memory
 from estimator.errors import EstimatorError
 from estimator.scenario import QUERY_KEYS, Scenario, to_query_params
+from estimator.specs import ModelSpec
 
 if TYPE_CHECKING:  # the results' modules are heavy; reports import them only to type their input
     from estimator.analysis import MemoryAnalysis, PerformanceAnalysis, TrainingAnalysis
@@ -182,6 +184,12 @@ def input_rows(scenario: Scenario, sections: Sequence[str]) -> list[Row]:
         if section not in sections:
             continue
         value = getattr(getattr(scenario, section), field)
+        if isinstance(value, ModelSpec):  # an imported model: its architecture, field by field
+            rows += [Row(section="input", name=f"{section}.{field}.{k}", value=v if not isinstance(v, StrEnum) else v.value)
+                     for k, v in value.model_dump(exclude={"as_of"}).items()]
+            continue
+        if value is None and (section, field) == ("model", "custom"):
+            value = ""  # a catalog model
         if isinstance(value, tuple):
             value = ",".join(x if isinstance(x, str) else f"{x:g}" for x in value)
         elif hasattr(value, "value"):
@@ -453,8 +461,8 @@ def variants_report(scenario: Scenario, result: Exploration | None = None) -> Re
     comes from. Scores entered on the page live in the browser session only and are not included."""
     ex = result if result is not None else entrypoints.compute("variants", scenario)
     v = scenario.variants
-    rows = input_rows(scenario, ("tokens", "slo", "deploy", "variants"))
-    rows = [r for r in rows if r.name.split(".")[0] == "variants"
+    rows = input_rows(scenario, ("tokens", "slo", "deploy", "variants", "model"))
+    rows = [r for r in rows if r.name.split(".")[0] == "variants" or r.name.startswith("model.custom.")
             or r.name in ("tokens.input_mean", "tokens.output_mean", "slo.ttft_p95_s", "deploy.pricing")]
     frame = ex.result.frame
     out: list[tuple[str, Any, str]] = [

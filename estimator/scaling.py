@@ -80,6 +80,19 @@ __all__ = [
     "training_flops",
     "training_flops_per_token_with_attention",
     "undertrained_ratio",
+    # inference-aware scaling (Sardana et al. 2024)
+    "INFERENCE_FLOPS_PER_PARAM_TOKEN",
+    "SARDANA_FIGURE1_EXAMPLE",
+    "TRAINING_FLOPS_PER_PARAM_TOKEN",
+    "InferenceOptimal",
+    "chinchilla_loss_for_budget",
+    "chinchilla_loss_for_params",
+    "chinchilla_params_for_loss",
+    "inference_optimal",
+    "lifetime_flops",
+    "min_params_for_loss",
+    "overtraining_break_even_tokens",
+    "tokens_for_loss",
 ]
 
 FloatOrArray: TypeAlias = float | NDArray[np.float64]
@@ -1568,3 +1581,421 @@ def fits_disagreement(compute_flops: ArrayLike) -> dict[str, Any]:
         "params_largest_by": split.largest_by,
         "summary": split.summary,
     }
+
+
+# ---------------------------------------------------------------------------
+# Inference-aware scaling (Sardana et al. 2024)
+# ---------------------------------------------------------------------------
+
+INFERENCE_FLOPS_PER_PARAM_TOKEN: float = 2.0
+"""FLOPs per parameter per token at inference: one forward pass, ``2N`` per token for prompt
+(prefill) and generated tokens alike (Kaplan et al. 2020 eq. 2.2 without the context term;
+Sardana et al. 2024, arXiv:2401.00448, eq. 2)."""
+
+TRAINING_FLOPS_PER_PARAM_TOKEN: float = 6.0
+"""FLOPs per parameter per training token: forward ``2N`` plus backward ``4N`` (Hoffmann et al.
+2022 App. F; Sardana et al. 2024 eq. 2)."""
+
+SARDANA_FIGURE1_EXAMPLE: tuple[float, float, float, float, float] = (13e9, 2e12, 7e9, 1.7e22, 0.17)
+"""Sardana, Portes, Doubov & Frankle 2024, "Beyond Chinchilla-Optimal: Accounting for Inference in
+Language Model Scaling Laws", arXiv:2401.00448 (ICML 2024), Figure 1 caption: a developer who would
+train a (Chinchilla-optimal) 13B model and expects 2 trillion tokens of inference demand "can reduce
+their total compute by 1.7 x 10^22 FLOPs (17%) by instead training a 7B model on more data".
+Fields: (Chinchilla params, inference tokens, inference-optimal params, FLOPs saved, share saved)."""
+
+_BISECTION_STEPS: int = 100
+"""Bisection steps in log N; each halves the bracket (at most 1e30/1 wide), far below float precision."""
+
+
+def _loss_checked(loss: ArrayLike, f: ChinchillaFit) -> tuple[NDArray[np.float64], bool]:
+    """Validate target losses: positive, finite and strictly above the fit's irreducible loss E."""
+    ell, scalar = _as_array("loss", loss, upper=100.0, unit="nats/token")
+    low = ell <= f.e
+    if low.any():
+        idx = tuple(int(i) for i in np.argwhere(low)[0]) if ell.ndim else ()
+        raise InvalidInputError(
+            f"loss {_fmt(ell[idx])} is at or below the irreducible loss E = {f.e} of fit {f.name!r}: "
+            "no model size and token count reach it"
+        )
+    return ell, scalar
+
+
+@overload
+def lifetime_flops(params: float, train_tokens: float, inference_tokens: float = ...) -> float: ...
+@overload
+def lifetime_flops(params: ArrayLike, train_tokens: ArrayLike, inference_tokens: ArrayLike = ...) -> FloatOrArray: ...
+def lifetime_flops(params: ArrayLike, train_tokens: ArrayLike, inference_tokens: ArrayLike = 0.0) -> FloatOrArray:
+    """Training plus lifetime-inference FLOPs of a dense model.
+
+    Parameters
+    ----------
+    params : float or array_like
+        Parameters N.
+    train_tokens : float or array_like
+        Training tokens D_tr.
+    inference_tokens : float or array_like, optional
+        Lifetime inference tokens D_inf, prompt (input) plus generated (output) tokens (default 0).
+
+    Returns
+    -------
+    float or ndarray
+        Total FLOPs.
+
+    Notes
+    -----
+    .. math:: C = 6 N D_{\\mathrm{tr}} + 2 N D_{\\mathrm{inf}}
+
+    Sardana et al. 2024, eq. 2: 6N FLOPs per training token, 2N per inference token; prompt and
+    generated tokens both cost 2N (one forward pass each). The attention-context term of Kaplan
+    eq. 2.2 is dropped, as in the paper.
+
+    References
+    ----------
+    Sardana, Portes, Doubov & Frankle 2024, arXiv:2401.00448, §2 eq. 2.
+
+    Examples
+    --------
+    >>> print(f"{lifetime_flops(7e9, 1.4e12, 2e12):.3e}")
+    8.680e+22
+    """
+    n, s0 = _as_array("params", params)
+    d, s1 = _as_array("train_tokens", train_tokens)
+    q, s2 = _as_array("inference_tokens", inference_tokens, allow_zero=True)
+    n, d, q = _broadcast(params=n, train_tokens=d, inference_tokens=q)
+    total = TRAINING_FLOPS_PER_PARAM_TOKEN * n * d + INFERENCE_FLOPS_PER_PARAM_TOKEN * n * q
+    return _out(total, s0 and s1 and s2)
+
+
+@overload
+def tokens_for_loss(params: float, loss: float, fit: str = ...) -> float: ...
+@overload
+def tokens_for_loss(params: ArrayLike, loss: ArrayLike, fit: str = ...) -> FloatOrArray: ...
+def tokens_for_loss(params: ArrayLike, loss: ArrayLike, fit: str = DEFAULT_CHINCHILLA_FIT) -> FloatOrArray:
+    """Training tokens a model of ``params`` parameters needs to reach ``loss`` (iso-loss curve).
+
+    Parameters
+    ----------
+    params : float or array_like
+        Parameters N.
+    loss : float or array_like
+        Target loss in nats/token, above the fit's E.
+    fit : str, optional
+        Key of :data:`CHINCHILLA_FITS` (default ``"hoffmann2022"``).
+
+    Returns
+    -------
+    float or ndarray
+        D in tokens; ``inf`` where N is at or below :func:`min_params_for_loss` (no token count
+        suffices).
+
+    Notes
+    -----
+    Inverting the parametric loss (Hoffmann et al. 2022 eq. 2) for D:
+
+    .. math:: D(N) = \\left(\\frac{B}{\\ell - E - A N^{-\\alpha}}\\right)^{1/\\beta}
+
+    References
+    ----------
+    Hoffmann et al. 2022, arXiv:2203.15556, eq. 2; Sardana et al. 2024, arXiv:2401.00448, §2.
+
+    Examples
+    --------
+    >>> print(f"{tokens_for_loss(70e9, chinchilla_loss(70e9, 1.4e12)):.4e}")
+    1.4000e+12
+    """
+    f = _get_fit(fit)
+    n, s0 = _as_array("params", params)
+    ell, s1 = _loss_checked(loss, f)
+    n, ell = _broadcast(params=n, loss=ell)
+    rem = ell - f.e - f.a / n**f.alpha
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = np.where(rem > 0, (f.b / np.where(rem > 0, rem, 1.0)) ** (1.0 / f.beta), np.inf)
+    return _out(np.asarray(d, dtype=np.float64), s0 and s1)
+
+
+@overload
+def min_params_for_loss(loss: float, fit: str = ...) -> float: ...
+@overload
+def min_params_for_loss(loss: ArrayLike, fit: str = ...) -> FloatOrArray: ...
+def min_params_for_loss(loss: ArrayLike, fit: str = DEFAULT_CHINCHILLA_FIT) -> FloatOrArray:
+    """Smallest model that can reach ``loss`` with unlimited training tokens.
+
+    Notes
+    -----
+    As D -> infinity the data term vanishes: :math:`N_{\\min} = (A / (\\ell - E))^{1/\\alpha}`
+    (Hoffmann et al. 2022 eq. 2). Any smaller model never reaches the loss.
+
+    References
+    ----------
+    Hoffmann et al. 2022, arXiv:2203.15556, eq. 2.
+
+    Examples
+    --------
+    >>> print(f"{min_params_for_loss(2.0):.3e}")
+    1.477e+09
+    """
+    f = _get_fit(fit)
+    ell, scalar = _loss_checked(loss, f)
+    return _out((f.a / (ell - f.e)) ** (1.0 / f.alpha), scalar)
+
+
+@overload
+def chinchilla_params_for_loss(loss: float, fit: str = ...) -> tuple[float, float]: ...
+@overload
+def chinchilla_params_for_loss(loss: ArrayLike, fit: str = ...) -> tuple[FloatOrArray, FloatOrArray]: ...
+def chinchilla_params_for_loss(loss: ArrayLike, fit: str = DEFAULT_CHINCHILLA_FIT) -> tuple[FloatOrArray, FloatOrArray]:
+    """The compute-optimal (Chinchilla) model that reaches ``loss``: (N, D) with least 6ND.
+
+    Notes
+    -----
+    Minimising 6ND on the iso-loss curve (Lagrange condition :math:`\\beta r = \\alpha A N^{-\\alpha}`
+    with :math:`r = \\ell - E - A N^{-\\alpha}`) gives the closed forms
+
+    .. math:: N_{\\mathrm{Ch}}(\\ell) = \\left(\\frac{(\\alpha+\\beta) A}{\\beta (\\ell - E)}\\right)^{1/\\alpha},
+              \\qquad D_{\\mathrm{Ch}}(\\ell) = \\left(\\frac{(\\alpha+\\beta) B}{\\alpha (\\ell - E)}\\right)^{1/\\beta}
+
+    the same points as the efficient frontier of Hoffmann et al. eq. 4, indexed by loss instead of
+    compute; Sardana et al. 2024 (§2) call this the Chinchilla-optimal model of quality ℓ.
+
+    References
+    ----------
+    Hoffmann et al. 2022, arXiv:2203.15556, eqs. 2 and 4; Sardana et al. 2024, arXiv:2401.00448, §2.
+
+    Examples
+    --------
+    >>> n, d = chinchilla_optimal(5.76e23, approach=3)
+    >>> n2, d2 = chinchilla_params_for_loss(chinchilla_loss(n, d))
+    >>> print(f"{n2 / n:.6f} {d2 / d:.6f}")
+    1.000000 1.000000
+    """
+    f = _get_fit(fit)
+    ell, scalar = _loss_checked(loss, f)
+    s = f.alpha + f.beta
+    n = (s * f.a / (f.beta * (ell - f.e))) ** (1.0 / f.alpha)
+    d = (s * f.b / (f.alpha * (ell - f.e))) ** (1.0 / f.beta)
+    return _out(n, scalar), _out(d, scalar)
+
+
+def _lifetime_flops_slope(log_n: NDArray[np.float64], ell: NDArray[np.float64], q: NDArray[np.float64],
+                          f: ChinchillaFit) -> NDArray[np.float64]:
+    """dC/dN of C(N) = 6 N D(N) + 2 N D_inf along the iso-loss curve ``ell`` (negative left of the optimum).
+
+    With r = ell - E - A N^-alpha: dD/dN = -(alpha A N^(-alpha-1) / (beta r)) D, so
+    dC/dN = 6 D (1 - alpha A N^-alpha / (beta r)) + 2 D_inf.
+    """
+    n = np.exp(log_n)
+    a_term = f.a / n**f.alpha
+    r = ell - f.e - a_term
+    d = (f.b / r) ** (1.0 / f.beta)
+    return TRAINING_FLOPS_PER_PARAM_TOKEN * d * (1.0 - f.alpha * a_term / (f.beta * r)) + (
+        INFERENCE_FLOPS_PER_PARAM_TOKEN * q
+    )
+
+
+@dataclass(frozen=True)
+class InferenceOptimal:
+    """Lifetime-FLOP-optimal model of a given quality and inference demand, next to the Chinchilla one.
+
+    Floats for scalar input, arrays (broadcast of ``loss`` and ``inference_tokens``) otherwise.
+    ``fit`` names the parametric loss fit in force (key of :data:`CHINCHILLA_FITS`).
+    """
+
+    fit: str
+    loss: FloatOrArray
+    inference_tokens: FloatOrArray
+    params: FloatOrArray
+    tokens: FloatOrArray
+    training_flops: FloatOrArray
+    inference_flops: FloatOrArray
+    total_flops: FloatOrArray
+    chinchilla_params: FloatOrArray
+    chinchilla_tokens: FloatOrArray
+    chinchilla_total_flops: FloatOrArray
+    flops_saved: FloatOrArray
+    saved_fraction: FloatOrArray
+    source: str = "Sardana et al. 2024, arXiv:2401.00448, eq. 2, with the parametric loss of Hoffmann et al. 2022"
+
+    @property
+    def tokens_per_param(self) -> FloatOrArray:
+        """D / N of the lifetime-optimal model."""
+        return self.tokens / self.params
+
+
+def inference_optimal(loss: ArrayLike, inference_tokens: ArrayLike, fit: str = DEFAULT_CHINCHILLA_FIT) -> InferenceOptimal:
+    """Parameters and training tokens that reach ``loss`` at the least training-plus-inference FLOPs.
+
+    Parameters
+    ----------
+    loss : float or array_like
+        Target pre-training loss ℓ in nats/token (above the fit's E).
+    inference_tokens : float or array_like
+        Lifetime inference demand D_inf in tokens (prompt plus generated), >= 0.
+    fit : str, optional
+        Parametric fit for quality equivalence (default ``"hoffmann2022"``).
+
+    Returns
+    -------
+    InferenceOptimal
+
+    Notes
+    -----
+    Sardana et al. 2024, eq. 2:
+
+    .. math:: N^*, D_{\\mathrm{tr}}^* = \\arg\\min_{N, D_{\\mathrm{tr}} \\,:\\, L(N, D_{\\mathrm{tr}}) = \\ell}
+              6 N D_{\\mathrm{tr}} + 2 N D_{\\mathrm{inf}}
+
+    On the iso-loss curve D(N) (:func:`tokens_for_loss`) the cost is one-dimensional in N; its
+    derivative (see :func:`_lifetime_flops_slope`) tends to -inf at :func:`min_params_for_loss`
+    and equals ``2 D_inf >= 0`` at the Chinchilla model :func:`chinchilla_params_for_loss`, so the
+    optimum lies between them and is found by vectorised bisection in log N (the paper uses
+    Newton's method; both find the same root). With D_inf = 0 it is the Chinchilla model.
+
+    References
+    ----------
+    Sardana, Portes, Doubov & Frankle 2024, arXiv:2401.00448, §2 eq. 2 and Figure 1;
+    Hoffmann et al. 2022, arXiv:2203.15556, eq. 2.
+
+    Examples
+    --------
+    Figure 1 of Sardana et al.: a 13B Chinchilla-optimal model and 2T inference tokens.
+
+    >>> ell = chinchilla_loss_for_params(13e9, "hoffmann2022_tex")
+    >>> r = inference_optimal(ell, 2e12, fit="hoffmann2022_tex")
+    >>> print(f"{r.params:.3e} {r.flops_saved:.3e} {r.saved_fraction:.3f}")
+    7.125e+09 1.633e+22 0.163
+    """
+    f = _get_fit(fit)
+    ell, s0 = _loss_checked(loss, f)
+    q, s1 = _as_array("inference_tokens", inference_tokens, allow_zero=True)
+    ell, q = _broadcast(loss=ell, inference_tokens=q)
+    n_ch, d_ch = (np.asarray(x, dtype=np.float64) for x in chinchilla_params_for_loss(ell, fit))
+    lo = np.log(np.asarray(min_params_for_loss(ell, fit), dtype=np.float64)) + 1e-12
+    hi = np.log(n_ch)
+    for _ in range(_BISECTION_STEPS):
+        mid = 0.5 * (lo + hi)
+        negative = _lifetime_flops_slope(mid, ell, q, f) < 0
+        lo, hi = np.where(negative, mid, lo), np.where(negative, hi, mid)
+    n = np.where(q > 0, np.exp(0.5 * (lo + hi)), n_ch)
+    d = np.asarray(tokens_for_loss(n, ell, fit), dtype=np.float64)
+    train = TRAINING_FLOPS_PER_PARAM_TOKEN * n * d
+    infer = INFERENCE_FLOPS_PER_PARAM_TOKEN * n * q
+    ch_total = TRAINING_FLOPS_PER_PARAM_TOKEN * n_ch * d_ch + INFERENCE_FLOPS_PER_PARAM_TOKEN * n_ch * q
+    scalar = s0 and s1
+    return InferenceOptimal(
+        fit=f.name, loss=_out(ell, scalar), inference_tokens=_out(q, scalar), params=_out(n, scalar),
+        tokens=_out(d, scalar), training_flops=_out(train, scalar), inference_flops=_out(infer, scalar),
+        total_flops=_out(train + infer, scalar), chinchilla_params=_out(n_ch, scalar),
+        chinchilla_tokens=_out(d_ch, scalar), chinchilla_total_flops=_out(ch_total, scalar),
+        flops_saved=_out(ch_total - train - infer, scalar), saved_fraction=_out(1.0 - (train + infer) / ch_total, scalar),
+    )
+
+
+@overload
+def chinchilla_loss_for_budget(compute_flops: float, fit: str = ...) -> float: ...
+@overload
+def chinchilla_loss_for_budget(compute_flops: ArrayLike, fit: str = ...) -> FloatOrArray: ...
+def chinchilla_loss_for_budget(compute_flops: ArrayLike, fit: str = DEFAULT_CHINCHILLA_FIT) -> FloatOrArray:
+    """Loss of the Chinchilla-optimal model for a training budget C, by one parametric fit.
+
+    Notes
+    -----
+    :math:`\\ell(C) = L(N_{\\mathrm{opt}}(C), D_{\\mathrm{opt}}(C))` on the efficient frontier of that
+    fit (Hoffmann et al. 2022 eq. 4 with eq. 2): the quality "as good as the compute-optimal model
+    for budget C" that :func:`inference_optimal` then reaches more cheaply over a lifetime.
+
+    References
+    ----------
+    Hoffmann et al. 2022, arXiv:2203.15556, eqs. 2 and 4.
+
+    Examples
+    --------
+    >>> round(chinchilla_loss_for_budget(5.76e23), 4)   # reference facts §1.3: 1.9307
+    1.9307
+    >>> round(chinchilla_loss_for_budget(5.76e23, "epoch2024"), 4)   # facts §1.6: 1.9744
+    1.9744
+    """
+    n, d = chinchilla_optimal(compute_flops, approach=3, fit=fit)
+    return chinchilla_loss(n, d, fit=fit)
+
+
+@overload
+def overtraining_break_even_tokens(params: float, loss: float, fit: str = ...) -> float: ...
+@overload
+def overtraining_break_even_tokens(params: ArrayLike, loss: ArrayLike, fit: str = ...) -> FloatOrArray: ...
+def overtraining_break_even_tokens(
+    params: ArrayLike, loss: ArrayLike, fit: str = DEFAULT_CHINCHILLA_FIT
+) -> FloatOrArray:
+    """Inference tokens above which a smaller, over-trained model of equal loss costs fewer total FLOPs.
+
+    Parameters
+    ----------
+    params : float or array_like
+        Size N of the smaller model (below the Chinchilla size for ``loss``).
+    loss : float or array_like
+        The common quality ℓ.
+    fit : str, optional
+        Parametric fit.
+
+    Returns
+    -------
+    float or ndarray
+        D_be in tokens; ``inf`` where N cannot reach the loss, ``nan`` where N is not smaller than
+        the Chinchilla model.
+
+    Notes
+    -----
+    Equal totals, 6 N D(N) + 2 N D_be = 6 N_Ch D_Ch + 2 N_Ch D_be (Sardana et al. eq. 2), give
+
+    .. math:: D_{\\mathrm{be}} = \\frac{3 \\left(N D(N) - N_{\\mathrm{Ch}} D_{\\mathrm{Ch}}\\right)}{N_{\\mathrm{Ch}} - N}
+
+    the extra training FLOPs over the inference FLOPs saved per token.
+
+    References
+    ----------
+    Sardana et al. 2024, arXiv:2401.00448, eq. 2.
+
+    Examples
+    --------
+    >>> ell = chinchilla_loss_for_params(13e9, "hoffmann2022_tex")
+    >>> be = overtraining_break_even_tokens(7.13e9, ell, "hoffmann2022_tex")
+    >>> bool(0 < be < 2e12)
+    True
+    """
+    n, s0 = _as_array("params", params)
+    d = np.asarray(tokens_for_loss(n, loss, fit), dtype=np.float64)
+    ell, s1 = _loss_checked(loss, _get_fit(fit))
+    n, ell, d = _broadcast(params=n, loss=ell, tokens=d)
+    n_ch, d_ch = (np.asarray(x, dtype=np.float64) for x in chinchilla_params_for_loss(ell, fit))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        be = np.where(n < n_ch, 3.0 * (n * d - n_ch * d_ch) / (n_ch - n), np.nan)
+    return _out(np.asarray(be, dtype=np.float64), s0 and s1)
+
+
+@overload
+def chinchilla_loss_for_params(params: float, fit: str = ...) -> float: ...
+@overload
+def chinchilla_loss_for_params(params: ArrayLike, fit: str = ...) -> FloatOrArray: ...
+def chinchilla_loss_for_params(params: ArrayLike, fit: str = DEFAULT_CHINCHILLA_FIT) -> FloatOrArray:
+    """Loss of the Chinchilla-optimal model of ``params`` parameters (the frontier indexed by N).
+
+    Notes
+    -----
+    Inverting :func:`chinchilla_params_for_loss`:
+
+    .. math:: \\ell_{\\mathrm{Ch}}(N) = E + \\frac{(\\alpha + \\beta) A}{\\beta N^{\\alpha}}
+
+    "a 13B Chinchilla-optimal model" in Sardana et al. 2024 (Figure 1) is this loss at N = 13e9.
+
+    References
+    ----------
+    Hoffmann et al. 2022, arXiv:2203.15556, eqs. 2 and 4; Sardana et al. 2024, arXiv:2401.00448, Fig. 1.
+
+    Examples
+    --------
+    >>> n, d = chinchilla_optimal(5.76e23, approach=3)
+    >>> print(f"{chinchilla_loss_for_params(n):.6f} {chinchilla_loss(n, d):.6f}")
+    1.930748 1.930748
+    """
+    f = _get_fit(fit)
+    n, scalar = _as_array("params", params)
+    return _out(f.e + (f.alpha + f.beta) * f.a / (f.beta * n**f.alpha), scalar)

@@ -28,7 +28,9 @@ from pydantic import (
     model_validator,
 )
 
+from estimator import imported
 from estimator.errors import InvalidInputError
+from estimator.specs import ModelSpec
 from estimator.units import DType
 
 __all__ = [
@@ -101,9 +103,37 @@ class _Section(BaseModel):
 
 
 class ModelChoice(_Section):
+    """The model and its formats. ``custom`` carries an imported model (a Hugging Face config.json or
+    a derived shape) inside the scenario; it applies while ``model_id`` names it (its content id,
+    :mod:`estimator.imported`), and is dropped when the user picks a catalog model."""
+
     model_id: str = Field(default="llama-3.1-70b", min_length=1, max_length=80, pattern=r"^[a-z0-9][a-z0-9._-]*$")
     weight_dtype: DType = DType.BF16
     kv_dtype: DType = DType.BF16
+    custom: ModelSpec | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _canonical_custom(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("custom") is None:
+            return data
+        try:
+            spec = imported.canonical(data["custom"])
+        except InvalidInputError as exc:
+            raise ValueError(str(exc)) from None
+        out = dict(data)
+        out["custom"] = spec if out.get("model_id") == spec.model_id else None
+        return out
+
+    @model_validator(mode="after")
+    def _register_custom(self) -> ModelChoice:
+        if self.custom is None and imported.is_imported_id(self.model_id):
+            raise ValueError(f"{self.model_id} is an imported model; its architecture must travel with it")
+        if self.custom is not None:
+            from estimator import catalog  # late: the catalog loads data/ into DuckDB
+
+            catalog.register_model(self.custom)
+        return self
 
 
 class Deployment(_Section):
@@ -376,6 +406,7 @@ QUERY_KEYS: dict[tuple[str, str], str] = {
     ("model", "model_id"): "m",
     ("model", "weight_dtype"): "wd",
     ("model", "kv_dtype"): "kd",
+    ("model", "custom"): "mc",
     ("deploy", "hardware_id"): "hw",
     ("deploy", "tp"): "tp",
     ("deploy", "provider"): "cloud",
@@ -556,6 +587,8 @@ def to_query_params(scenario: Scenario) -> dict[str, str | list[str]]:
         if value != getattr(getattr(default, section), field):
             if key in LIST_KEYS:
                 out[key] = list(value) if value else ""
+            elif isinstance(value, ModelSpec):
+                out[key] = imported.encode_link(value)
             else:
                 out[key] = encode_value(value.value if isinstance(value, StrEnum) else value)
     if scenario.name:
@@ -569,6 +602,11 @@ def _decode(section: str, field: str, raw: str | list[str]) -> Any:
         return tuple(x.strip() for part in parts for x in part.split(",") if x.strip())
     if isinstance(raw, list):
         raw = raw[-1] if raw else ""
+    if (section, field) == ("model", "custom"):
+        try:
+            return imported.decode_link(raw)
+        except InvalidInputError as exc:
+            raise ValueError(str(exc).removeprefix("imported model: ")) from None
     annotation = type(getattr(getattr(Scenario(), section), field))
     if field == "custom_profile":
         return tuple(float(x) for x in raw.split(",") if x.strip())

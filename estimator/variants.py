@@ -1712,15 +1712,18 @@ _SWEEP_FIELDS: dict[str, set[str]] = {
                  "tps", "batches", "pue"},
     "tokens": {"input_mean", "input_p95", "output_mean", "output_p95"},
     "deploy": {"pricing"},
+    "model": {"model_id", "custom"},
 }
-"""Scenario fields the sweep reads. The p95 lengths are not used but kept, so that the key is a
+"""Scenario fields the sweep reads (the model only when it is imported: it joins the compared models). The p95 lengths are not used but kept, so that the key is a
 valid scenario whatever the means (issue #11: a mean above the default p95 failed to validate)."""
 
 
 def sweep_key(scenario: Scenario) -> str:
     """JSON of the scenario fields the sweep depends on (a cache key); ``Scenario.model_validate_json``
     of it gives a scenario with the same sweep."""
-    return scenario.model_dump_json(include=_SWEEP_FIELDS)  # type: ignore[arg-type]
+    fields = _SWEEP_FIELDS if scenario.model.custom is not None else {
+        k: v for k, v in _SWEEP_FIELDS.items() if k != "model"}
+    return scenario.model_dump_json(include=fields)  # type: ignore[arg-type]
 
 
 def sweep_for_scenario(scenario: Scenario) -> tuple[list[Variant], list[str], SweepSpec, SweepResult]:
@@ -1738,7 +1741,10 @@ def _sweep_cached(key: str) -> tuple[tuple[Variant, ...], tuple[str, ...], Sweep
     scenario = Scenario.model_validate_json(key)
     v = scenario.variants
     spec = spec_for_scenario(scenario)
-    variants, notes = build_variants(v.model_ids, v.prune_ids, v.distill_pairs, v.elastic_parent,
+    model_ids = tuple(v.model_ids)
+    if scenario.model.custom is not None and scenario.model.model_id not in model_ids:
+        model_ids = (*model_ids, scenario.model.model_id)  # an imported model is compared with the others
+    variants, notes = build_variants(model_ids, v.prune_ids, v.distill_pairs, v.elastic_parent,
                                      tuple(int(w) / 100 for w in v.widths))
     return tuple(variants), tuple(notes), spec, sweep(variants, spec)
 

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from estimator import entrypoints
+from estimator import catalog, entrypoints, imported
 from estimator.errors import EstimatorError
 from estimator.report import build_report, to_csv, to_json
 from estimator.scenario import (
@@ -32,6 +32,7 @@ from estimator.scenario import (
     to_query_params,
     widget_value,
 )
+from estimator.specs import ModelSpec
 from estimator.store import default_store
 
 Validator = Callable[[str], bool]
@@ -230,7 +231,9 @@ def drop_refused_link_params() -> None:
         if key not in SCENARIO_KEYS:
             continue
         value = st.query_params.get_all(key) if key in LIST_KEYS else st.query_params.get(key, "")
-        _, ignored = from_query_params({key: value})
+        pair = {k: st.query_params.get(k, "") for k in ("m", IMPORTED_KEY) if k != key and k in st.query_params}
+        # an imported model's id (m) is only valid with its architecture (mc): they are checked together
+        _, ignored = from_query_params({key: value, **pair} if key in ("m", IMPORTED_KEY) else {key: value})
         if ignored:
             refused += ignored
             del st.query_params[key]
@@ -370,7 +373,7 @@ def open_saved_scenario_link(current: Any) -> None:
     st.switch_page(target, query_params=to_query_params(saved.scenario))
 
 
-SHARED_KEYS: tuple[str, ...] = ("m", "hw", "wd", "kd", "tp", "cloud", "reg", "price", "inst")
+SHARED_KEYS: tuple[str, ...] = ("m", "mc", "hw", "wd", "kd", "tp", "cloud", "reg", "price", "inst")
 """Inputs several pages share: they follow the user from page to page."""
 
 
@@ -406,3 +409,48 @@ def _default_widget_values() -> dict[str, Any]:
     d = Scenario()
     return {key: widget_value(section, field, getattr(getattr(d, section), field))
             for (section, field), key in QUERY_KEYS.items()}
+
+
+# ------------------------------------------------------------------ imported models
+
+IMPORTED_KEY = "mc"
+"""Link parameter (and session key) carrying the imported model (``estimator.imported.encode_link``)."""
+
+
+def sync_imported_model() -> None:
+    """A link's imported model (``?mc=``) becomes the session's; it then follows the user between pages
+    (``SHARED_KEYS``) like the model choice."""
+    raw = st.query_params.get(IMPORTED_KEY)
+    if raw:
+        st.session_state[IMPORTED_KEY] = raw
+
+
+def imported_model() -> ModelSpec | None:
+    """The session's imported model, registered so that every catalog lookup finds it (None without one)."""
+    raw = st.session_state.get(IMPORTED_KEY)
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        spec = imported.decode_link(raw)
+    except EstimatorError:
+        return None
+    catalog.register_model(spec)
+    return spec
+
+
+def with_imported(models: dict[str, ModelSpec]) -> dict[str, ModelSpec]:
+    """``models`` plus the session's imported model, which every page offers after the catalog's."""
+    spec = imported_model()
+    return {**models, spec.model_id: spec} if spec is not None else models
+
+
+def use_imported_model(spec: ModelSpec) -> None:
+    """Make an imported model the scenario's model on every page (and in the link). Call it before the
+    model widget of this run exists (a callback, or a branch that does not draw that widget)."""
+    spec = imported.canonical(spec)
+    code = imported.encode_link(spec)
+    catalog.register_model(spec)
+    st.session_state[IMPORTED_KEY] = code
+    st.session_state["m"] = spec.model_id
+    st.query_params[IMPORTED_KEY] = code
+    st.query_params["m"] = spec.model_id

@@ -42,6 +42,7 @@ from pages._ui import (
     scenario_toolbar,
     show_error,
     sources_table,
+    with_imported,
 )
 from pages.figures import capacity as figures
 
@@ -73,7 +74,7 @@ class _Choices:
 def _choices() -> _Choices:
     all_regions = catalog.list_regions()
     return _Choices(
-        models={m.model_id: m for m in catalog.list_models() if m.generates},
+        models=with_imported({m.model_id: m for m in catalog.list_models() if m.generates}),
         hardware={h.hardware_id: h for h in catalog.list_hardware()
                   if h.kind != HardwareKind.CPU and catalog.list_instances(hardware_id=h.hardware_id)},
         providers=sorted({r.provider for r in all_regions}),

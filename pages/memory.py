@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from estimator import catalog, entrypoints, hf, memory
+from estimator import catalog, entrypoints, hf, imported, memory
 from estimator.analysis import MemoryAnalysis, TrainingMemoryAnalysis
 from estimator.errors import EstimatorError
 from estimator.formatting import bytes_gb, integer
@@ -23,12 +23,15 @@ from estimator.units import DType
 from pages._ui import (
     TP_CHOICES,
     check_query_params,
+    imported_model,
     one_of,
     plain,
     run_page,
     scenario_toolbar,
     show_error,
     sources_table,
+    use_imported_model,
+    with_imported,
 )
 from pages.figures import memory as figures
 
@@ -47,7 +50,7 @@ class _Inputs:
 
 
 def _models() -> dict[str, ModelSpec]:
-    return {m.model_id: m for m in catalog.list_models()}
+    return with_imported({m.model_id: m for m in catalog.list_models()})
 
 
 def _hardware() -> dict[str, Any]:
@@ -55,18 +58,29 @@ def _hardware() -> dict[str, Any]:
 
 
 def _imported_model(col: Any) -> ModelSpec | None:
-    """The model of an uploaded or pasted Hugging Face config.json (None, with a message, otherwise)."""
+    """The model of an uploaded or pasted Hugging Face config.json, which becomes the scenario's model on
+    every page (and travels in the link); without a new config, the session's imported model."""
     upload = col.file_uploader("Upload config.json", type=["json"], key="cfg_upload")
     pasted = col.text_area("…or paste it", key="cfg_text", height=90, placeholder='{"model_type": "llama", ...}')
     raw = upload.getvalue() if upload is not None else (pasted or "").strip()
-    if not raw:
-        col.info("Upload or paste a config.json. An imported model is not part of the page link.")
+    if raw:
+        try:
+            result = hf.import_config_json(raw) if hasattr(hf, "import_config_json") else None
+            spec = result.spec if result is not None else hf.model_from_json(raw)
+        except EstimatorError as exc:
+            col.error(f"Could not read this config: {exc}")
+            return None
+        use_imported_model(spec)  # the "m" widget is not drawn in this branch, so its state may change
+        for note in getattr(result, "assumptions", ()) or ():
+            col.caption(f"Assumed: {plain(note)}")
+    spec = imported_model()
+    if spec is None:
+        col.info("Upload or paste a config.json: the model then joins every page, the link and saved scenarios.")
         return None
-    try:
-        return hf.model_from_json(raw)
-    except EstimatorError as exc:
-        col.error(f"Could not read this config: {exc}")
-        return None
+    col.caption(f"Imported: **{plain(spec.name)}** · {spec.params_total / 1e9:,.3g}B parameters"
+                + (f" ({spec.params_active / 1e9:,.3g}B active)" if spec.is_moe else "")
+                + ". It is now the model on every page and in this page's link.")
+    return spec
 
 
 def _serving_inputs(values: dict[str, Any]) -> tuple[str, ModelSpec | None]:
@@ -87,6 +101,8 @@ def _serving_inputs(values: dict[str, Any]) -> tuple[str, ModelSpec | None]:
                    + (" · illustrative" if spec.assumed else ""))
     else:
         spec = _imported_model(c1)
+        if spec is not None:
+            values["m"], values["mc"] = spec.model_id, imported.encode_link(spec)
     values["hw"] = c2.selectbox("Accelerator", list(hardware), index=list(hardware).index(D.deploy.hardware_id),
                                 key="hw", bind="query-params")
     hw = hardware[values["hw"]]
@@ -266,17 +282,12 @@ def render() -> None:
         return
     with serving_box:
         try:
-            result: MemoryAnalysis = entrypoints.compute("memory", inputs.scenario, model=inputs.imported)
+            result: MemoryAnalysis = entrypoints.compute("memory", inputs.scenario)
         except EstimatorError as exc:
-            if inputs.imported is None:
-                scenario_toolbar("memory", inputs.scenario)
+            scenario_toolbar("memory", inputs.scenario)
             show_error(exc)
             return
-        if inputs.imported is None:
-            scenario_toolbar("memory", inputs.scenario, result)
-        else:
-            st.caption("Saving and exporting apply to catalog models; an imported config.json is not part of a "
-                       "scenario.")
+        scenario_toolbar("memory", inputs.scenario, result)
         _headline(result)
     with training_box:
         _training(result)

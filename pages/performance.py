@@ -28,6 +28,7 @@ from pages._ui import (
     scenario_toolbar,
     show_error,
     sources_table,
+    with_imported,
 )
 from pages.figures import performance as figures
 
@@ -44,7 +45,7 @@ _FITTED_IN_WIDGET_UNITS = {"ceff": E.compute, "lpf": E.low_precision_compute, "m
 
 
 def _models() -> dict[str, Any]:
-    return {m.model_id: m for m in catalog.list_models() if m.generates}
+    return with_imported({m.model_id: m for m in catalog.list_models() if m.generates})
 
 
 def _hardware() -> dict[str, Any]:

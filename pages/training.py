@@ -31,6 +31,7 @@ from pages._ui import (
     scenario_toolbar,
     show_error,
     sources_table,
+    with_imported,
 )
 from pages.figures import training as figures
 
@@ -63,7 +64,7 @@ class _Choices:
 def _choices() -> _Choices:
     regions = catalog.list_regions()
     return _Choices(
-        models={m.model_id: m for m in catalog.list_models()},
+        models=with_imported({m.model_id: m for m in catalog.list_models()}),
         hardware={h.hardware_id: h for h in catalog.list_hardware()
                   if h.kind != HardwareKind.CPU and h.hardware_id not in training.INFERENCE_ONLY_HARDWARE
                   and catalog.list_instances(hardware_id=h.hardware_id)},
