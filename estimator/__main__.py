@@ -1,10 +1,13 @@
 """Command line: evaluate a scenario headless, with the same numbers as the page.
 
     python -m estimator report SCENARIO [--page memory] [--format csv|json] [--output FILE]
+                                        [--model-config config.json]
 
 SCENARIO is a JSON file (a scenario, or a report exported from the app), a page link
 (``http://host/capacity?m=llama-2-7b&rpd=1e6`` or just ``?m=llama-2-7b``; ``?s=<id>`` loads a saved
-scenario), or ``-`` for JSON on standard input. Exit status 2 means the scenario is invalid.
+scenario), or ``-`` for JSON on standard input. ``--model-config`` replaces the scenario's model with
+the one a Hugging Face ``config.json`` describes (an imported model, as on the Model & memory page).
+Exit status 2 means the scenario is invalid.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from estimator import hf, imported
 from estimator import report as report_mod
 from estimator.errors import EstimatorError
-from estimator.scenario import Scenario, check_catalog_ids, from_query_params, validate_scenario
+from estimator.scenario import ModelChoice, Scenario, check_catalog_ids, from_query_params, validate_scenario
 from estimator.store import default_store
 
 __all__ = ["main", "load_scenario"]
@@ -107,6 +111,21 @@ def _from_json_text(text: str, where: str) -> tuple[Scenario, str | None]:
     return validate_scenario(data), page
 
 
+def with_model_config(scenario: Scenario, path: str) -> Scenario:
+    """``scenario`` serving the model of the Hugging Face ``config.json`` at ``path`` (an imported model)."""
+    shown = _show(path)
+    if not _is_file(path):
+        raise ScenarioInputError(f"{shown}: no such config.json file")
+    try:
+        text = Path(path).read_bytes()[: MAX_FILE_BYTES + 1]
+    except OSError as exc:
+        raise ScenarioInputError(f"{shown}: cannot be read ({exc.strerror or 'input/output error'})") from None
+    spec = imported.canonical(hf.model_from_json(text, name=Path(path).parent.name or None))
+    choice = ModelChoice(model_id=spec.model_id, weight_dtype=scenario.model.weight_dtype,
+                         kv_dtype=scenario.model.kv_dtype, custom=spec)
+    return scenario.replace(model=choice)
+
+
 def _add_store_commands(sub: Any) -> None:
     """The ``save`` and ``scenarios`` sub-commands (the saved-scenario store, headless)."""
     save = sub.add_parser("save", help="save a scenario (JSON file or page link); print its new id",
@@ -175,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--output", "-o", help="write to this file instead of standard output")
     rep.add_argument("--lenient", action="store_true",
                      help="ignore bad link parameters (with a warning on stderr) instead of failing")
+    rep.add_argument("--model-config", metavar="CONFIG_JSON",
+                     help="serve the model this Hugging Face config.json describes instead of the scenario's")
     _add_store_commands(sub)
     args = parser.parse_args(argv)
     if args.command in _STORE_COMMANDS:
@@ -184,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         scenario, link_page, ignored = load_scenario(args.scenario, strict=not args.lenient)
         for item in ignored:
             print(f"warning: ignored {item}", file=sys.stderr)
+        if args.model_config:
+            scenario = with_model_config(scenario, args.model_config)
         page = args.page or (link_page if link_page in report_mod.REPORTS else None) or "capacity"
         rep_obj = report_mod.build_report(scenario, page)
     except EstimatorError as exc:

@@ -142,3 +142,17 @@ def test_memory_page_import_reaches_the_capacity_planner() -> None:
     assert at2.selectbox(key="m").value == model_id
     assert not at2.warning or all("ignored" not in w.value for w in at2.warning)
     assert any("Monthly" in m.label or "month" in m.label.lower() for m in at2.metric)
+
+
+def test_cli_serves_a_config_json(tmp_path: Path) -> None:
+    cfg = tmp_path / "my-llama" / "config.json"
+    cfg.parent.mkdir()
+    cfg.write_text(json.dumps(LLAMA3_8B))
+    out = subprocess.run([sys.executable, "-m", "estimator", "report", "?rpd=1e6", "--model-config", str(cfg),
+                          "--format", "json"], capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    model = json.loads(out.stdout)["scenario"]["model"]
+    assert model["model_id"].startswith("imported-my-llama-") and model["custom"]["params_total"] == 8_030_261_248
+    bad = subprocess.run([sys.executable, "-m", "estimator", "report", "?rpd=1e6", "--model-config",
+                          str(tmp_path / "nope.json")], capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
+    assert bad.returncode == 2 and "no such config.json" in bad.stderr
