@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from estimator import catalog, memory, performance, scaling, training
+from estimator import catalog, engines, memory, performance, scaling, training
 from estimator.errors import EstimatorError
 from estimator.memory import FitResult, InferenceMemory, TrainingMemory
 from estimator.performance import Efficiency, PerformanceEstimate, ThroughputEstimate
@@ -153,6 +153,13 @@ class MemoryAnalysis(BaseModel):
     """Why the training section could not be computed (the serving part still stands)."""
 
 
+def engine_utilization(scenario: Scenario, spec: ModelSpec, hw: HardwareSpec, tp: int) -> float:
+    """The scenario's serving-engine memory budget as a share of device memory (``engines.memory_utilization``)."""
+    es = engines.for_scenario(scenario, hw, tp)
+    return engines.memory_utilization(es, spec, hw, scenario.model.weight_dtype, scenario.model.kv_dtype, tp=tp,
+                                      runtime_overhead_bytes=scenario.assumptions.runtime_overhead_gb * 1e9)
+
+
 def memory_analysis(scenario: Scenario, model: ModelSpec | None = None) -> MemoryAnalysis:
     """Memory of ``scenario``'s model on its accelerator: the fit, max batch and max context, the
     per-layout breakdown, the context sweep and the training memory.
@@ -164,13 +171,14 @@ def memory_analysis(scenario: Scenario, model: ModelSpec | None = None) -> Memor
     spec = model if model is not None else catalog.get_model(scenario.model.model_id)
     hw = catalog.get_hardware(scenario.deploy.hardware_id)
     a = scenario.assumptions
-    kw: dict[str, Any] = {"memory_utilization": a.memory_utilization,
-                          "runtime_overhead_bytes": a.runtime_overhead_gb * 1e9}
     ctx, batch = scenario.memory.context_tokens, scenario.memory.batch
     wd, kd = scenario.model.weight_dtype, scenario.model.kv_dtype
     memory.require_runnable(hw, wd)
+    kw: dict[str, Any] = {"memory_utilization": engine_utilization(scenario, spec, hw, scenario.deploy.tp or 1),
+                          "runtime_overhead_bytes": a.runtime_overhead_gb * 1e9}
     fit = memory.min_accelerators(spec, hw, wd, kd, ctx, batch, **kw)
     tp = scenario.deploy.tp or (fit.tp if fit.fits else 1)
+    kw["memory_utilization"] = engine_utilization(scenario, spec, hw, tp)
     mem = memory.inference_memory(spec, wd, kd, ctx, batch, hardware=hw, tp=tp, **kw)
     best_batch = memory.max_batch(spec, hw, wd, kd, ctx, tp=tp, **kw)
     training, training_error = _training_or_error(scenario, spec, hw, tp)
@@ -179,7 +187,7 @@ def memory_analysis(scenario: Scenario, model: ModelSpec | None = None) -> Memor
         max_batch=best_batch,
         max_context_tokens=memory.max_context(spec, hw, wd, kd, batch, tp=tp, **kw),
         kv_cache_per_token_bytes=float(memory.kv_cache_bytes_per_token(spec, kd)),
-        budget_bytes=hw.memory_bytes * a.memory_utilization,
+        budget_bytes=hw.memory_bytes * kw["memory_utilization"],
         layouts=_layouts(scenario, spec, hw),
         context_sweep=_memory_context_sweep(scenario, spec, mem, best_batch),
         training=training, training_error=training_error,
@@ -196,7 +204,8 @@ def _layouts(scenario: Scenario, spec: ModelSpec, hw: HardwareSpec) -> tuple[Lay
         try:
             m = memory.inference_memory(
                 spec, scenario.model.weight_dtype, scenario.model.kv_dtype, s.context_tokens, s.batch, hardware=hw,
-                tp=t, memory_utilization=a.memory_utilization, runtime_overhead_bytes=a.runtime_overhead_gb * 1e9)
+                tp=t, memory_utilization=engine_utilization(scenario, spec, hw, t),
+                runtime_overhead_bytes=a.runtime_overhead_gb * 1e9)
         except EstimatorError:
             continue
         out.append(LayoutMemory(tp=t, weights_bytes=m.per_device_weights_bytes,

@@ -66,7 +66,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from estimator import carbon, catalog, memory, modes, performance, pricing
+from estimator import carbon, catalog, engines, memory, modes, performance, pricing
 from estimator import traffic as traffic_mod
 from estimator.errors import DoesNotFitError, EstimatorError, InvalidInputError
 from estimator.modes import ModeCheck
@@ -1152,10 +1152,17 @@ def _token_distributions(s: Scenario, model: ModelSpec, input_tokens: TokenDistr
     return din, dout
 
 
+def _utilization(s: Scenario, model: ModelSpec, hw: HardwareSpec, tp: int, pp: int = 1) -> float:
+    """The scenario's engine budget as a share of device memory at this layout (``engines.memory_utilization``)."""
+    es = engines.for_scenario(s, hw, tp)
+    return engines.memory_utilization(es, model, hw, s.model.weight_dtype, s.model.kv_dtype, tp=tp, pp=pp,
+                                      runtime_overhead_bytes=s.assumptions.runtime_overhead_gb * 1e9)
+
+
 def _tp_candidates(s: Scenario, model: ModelSpec, hw: HardwareSpec, context: int) -> list[tuple[int, int]]:
     """Layouts to try: the requested TP, or every power-of-two TP within a node that fits."""
     a = s.assumptions
-    util, ovh = a.memory_utilization, a.runtime_overhead_gb * 1e9
+    ovh = a.runtime_overhead_gb * 1e9
     kv = s.model.kv_dtype
     if s.deploy.tp > 0:
         return [(s.deploy.tp, 1)]
@@ -1164,14 +1171,15 @@ def _tp_candidates(s: Scenario, model: ModelSpec, hw: HardwareSpec, context: int
     while t <= hw.max_per_node:
         if model.n_heads % t == 0:
             mem = memory.inference_memory(model, s.model.weight_dtype, kv, context, 1, hardware=hw, tp=t,
-                                          memory_utilization=util, runtime_overhead_bytes=ovh)
+                                          memory_utilization=_utilization(s, model, hw, t),
+                                          runtime_overhead_bytes=ovh)
             if mem.fits:
                 out.append((t, 1))
         t *= 2
     if out:
         return out[:3]
     fit = memory.min_accelerators(model, hw, s.model.weight_dtype, kv, context, 1,
-                                  memory_utilization=util, runtime_overhead_bytes=ovh)
+                                  memory_utilization=_utilization(s, model, hw, 1), runtime_overhead_bytes=ovh)
     if not fit.fits:
         raise DoesNotFitError(f"{model.name} in {DType(s.model.weight_dtype).value} {fit.message}")
     return [(fit.tp, fit.pp)]
@@ -1253,9 +1261,10 @@ class _Inputs:
 
 
 def _resolve_inputs(s: Scenario, input_tokens: TokenDistribution | None,
-                    output_tokens: TokenDistribution | None) -> _Inputs:
-    """Catalog look-ups, token distributions, the weekly load minus cache hits, grid and PUE."""
-    model = catalog.get_model(s.model.model_id)
+                    output_tokens: TokenDistribution | None, model: ModelSpec | None = None) -> _Inputs:
+    """Catalog look-ups (``model`` replaces the scenario's catalog model), token distributions, the
+    weekly load minus cache hits, grid and PUE."""
+    model = model if model is not None else catalog.get_model(s.model.model_id)
     hw = catalog.get_hardware(s.deploy.hardware_id)
     if not model.generates:
         raise InvalidInputError(f"{model.name} is an encoder-only model: it generates no tokens, so TTFT and "
@@ -1373,7 +1382,7 @@ def clear_caches() -> None:
 def _layout_key(inp: _Inputs, tp: int, pp: int) -> tuple[object, ...]:
     s, a = inp.s, inp.s.assumptions
     return (inp.model.model_dump_json(), inp.hw.model_dump_json(), s.model.model_dump_json(), tp, pp, inp.context,
-            _efficiency(s).model_dump_json(), a.memory_utilization, a.runtime_overhead_gb,
+            _efficiency(s).model_dump_json(), a.memory_utilization, a.runtime_overhead_gb, s.engine.model_dump_json(),
             inp.workload.model_dump_json())
 
 
@@ -1400,10 +1409,12 @@ def _layout_curve(inp: _Inputs, tp: int, pp: int, mixes: dict[float, _Mix]) -> _
     ``mixes`` holds the token-mix quadrature per attention window, shared by the layouts of one plan.
     """
     s, a = inp.s, inp.s.assumptions
+    es = engines.for_scenario(s, inp.hw, tp)
     replica = replica_model(
         inp.model, inp.hw, s.model.weight_dtype, tp=tp, pp=pp, kv_dtype=s.model.kv_dtype,
-        context_tokens=inp.context, efficiency=_efficiency(s), memory_utilization=a.memory_utilization,
-        runtime_overhead_bytes=a.runtime_overhead_gb * 1e9,
+        context_tokens=inp.context, efficiency=_efficiency(s), memory_utilization=_utilization(s, inp.model, inp.hw, tp, pp),
+        runtime_overhead_bytes=a.runtime_overhead_gb * 1e9, max_num_seqs=es.max_seqs,
+        token_budget=es.prefill_chunk_tokens,
     )
     mix = mixes.get(replica.window)
     if mix is None:
@@ -2333,6 +2344,7 @@ def _assumptions(inp: _Inputs, ch: _Choice, co2: _Carbon) -> list[Assumption]:
     m_emb, emb_assumed = co2.embodied_per_accelerator_kg, co2.embodied_assumed
     eff = _efficiency(s)
     a = s.assumptions
+    es = engines.for_scenario(s, hw, lay.tp)
     fitted = performance.Efficiency()
     overridden = not (math.isclose(eff.compute, fitted.compute, abs_tol=1e-9)
                       and math.isclose(eff.memory, fitted.memory, abs_tol=1e-9))
@@ -2346,9 +2358,15 @@ def _assumptions(inp: _Inputs, ch: _Choice, co2: _Carbon) -> list[Assumption]:
         Assumption(name="Compute / memory efficiency", value=f"{eff.compute:.2f} / {eff.memory:.2f}",
                    source="estimator.performance: fitted to published measurements (data/measurements.csv)"
                    + ("" if not overridden else "; overridden in this scenario"), assumed=overridden),
+        Assumption(name="Serving engine", value=f"{es.label}: at most {es.max_seqs:,} sequences, memory fraction "
+                   f"{es.memory_fraction:.2f} ({es.rule.value.replace('_', ' ')}), KV blocks of {es.kv_block_tokens} "
+                   f"tokens, prefill chunk {es.prefill_chunk_tokens:,} tokens",
+                   source="data/engines.csv (engine source code defaults)"
+                   + ("; overridden: " + ", ".join(es.overridden) if es.overridden else ""),
+                   assumed=bool(es.overridden)),
         Assumption(name="Concurrent sequences per replica", value=f"{lay.replica.max_batch}",
-                   source="vLLM max_num_seqs default 256, capped by the KV cache that fits "
-                   f"(memory utilization {a.memory_utilization:.2f}, runtime overhead {a.runtime_overhead_gb:.1f} GB)"),
+                   source=f"{es.label} scheduler cap {es.max_seqs:,}, capped by the KV cache that fits "
+                   f"(runtime overhead {a.runtime_overhead_gb:.1f} GB)"),
         Assumption(name="Scheduler", value=f"continuous batching, chunked prefill, {lay.replica.token_budget:,} tokens "
                    "per iteration", source="Kwon et al. 2023 (vLLM); Agrawal et al. 2024 (Sarathi-Serve); "
                    "performance.PREFILL_CHUNK_TOKENS"),
@@ -2521,6 +2539,7 @@ def plan(
     progress: Progress | None = None,
     input_tokens: TokenDistribution | None = None,
     output_tokens: TokenDistribution | None = None,
+    model: ModelSpec | None = None,
 ) -> CapacityPlan:
     """Plan serving capacity for ``scenario``: replicas per hour, p95 latency, cost, carbon, by mode.
 
@@ -2543,13 +2562,15 @@ def plan(
     6. Every inference mode is checked against its published limits (``estimator.modes``); the
        cheapest mode within limits that meets the SLO is recommended.
 
+    ``model`` plans a model that is not in the catalog (a shape derived by ``estimator.shapes`` for
+    the lifetime planner) in place of ``scenario.model.model_id``; the scenario's dtypes still apply.
     ``progress(fraction, message)`` is called as the work advances. Raises ``InvalidInputError``
     (or its subclass :class:`InfeasiblePlanError` with the nearest feasible alternative) for inputs
     that cannot be planned; any other failure is an :class:`~estimator.errors.EstimatorError`.
     """
     t_start = time.perf_counter()
     try:
-        return _plan(scenario, progress, input_tokens, output_tokens, t_start)
+        return _plan(scenario, progress, input_tokens, output_tokens, t_start, model)
     except EstimatorError:
         raise
     except _CallbackError as exc:  # the caller's own progress callback failed: its exception, untouched
@@ -2560,10 +2581,10 @@ def plan(
 
 
 def _plan(s: Scenario, progress: Progress | None, input_tokens: TokenDistribution | None,
-          output_tokens: TokenDistribution | None, t_start: float) -> CapacityPlan:
+          output_tokens: TokenDistribution | None, t_start: float, model: ModelSpec | None = None) -> CapacityPlan:
     """The pipeline of :func:`plan`: each step reads the typed results of the steps before it."""
     _report(progress, 0.02, "reading the catalog")
-    inp = _resolve_inputs(s, input_tokens, output_tokens)
+    inp = _resolve_inputs(s, input_tokens, output_tokens, model)
     ch = _choose_layout(inp, _candidate_layouts(inp, progress))
     md = _inference_modes(inp, ch, progress)
     _report(progress, 0.7, "cost and carbon")

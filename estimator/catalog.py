@@ -118,6 +118,7 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
             "n_dense_layers": "INTEGER",
             "attention": "VARCHAR",
             "sliding_window": "INTEGER",
+            "n_sliding_layers": "INTEGER",
             "kv_lora_rank": "INTEGER",
             "qk_rope_head_dim": "INTEGER",
             "gated_mlp": "BOOLEAN",
@@ -137,11 +138,13 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
             "vendor": "VARCHAR",
             "kind": "VARCHAR",
             "memory_gb": "DOUBLE",
+            "memory_reported_bytes": "DOUBLE",
             "memory_bandwidth_gbps": "DOUBLE",
             "peak_tflops_fp32": "DOUBLE",
             "peak_tflops_bf16": "DOUBLE",
             "peak_tflops_fp16": "DOUBLE",
             "peak_tflops_fp8": "DOUBLE",
+            "peak_tflops_fp4": "DOUBLE",
             "peak_tops_int8": "DOUBLE",
             "peak_tops_int4": "DOUBLE",
             "tdp_w": "DOUBLE",
@@ -219,6 +222,9 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
             "as_of": "DATE",
             "notes": "VARCHAR",
             "excluded_reason": "VARCHAR",
+            "engine": "VARCHAR",
+            "engine_version": "VARCHAR",
+            "concurrency": "INTEGER",
         },
     ),
     "inference_modes": (
@@ -239,6 +245,12 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
     ),
     "accuracy": ("accuracy.csv", _ACCURACY_COLUMNS),
     "compression": ("compression.csv", _COMPRESSION_COLUMNS),
+    "engines": (
+        "engines.csv",
+        {"engine": "VARCHAR", "version": "VARCHAR", "setting": "VARCHAR", "value": "DOUBLE", "unit": "VARCHAR",
+         "flag": "VARCHAR", "assumed": "BOOLEAN", "source": "VARCHAR", "url": "VARCHAR", "as_of": "DATE",
+         "notes": "VARCHAR"},
+    ),
 }
 """Table name -> (CSV file name, ordered column -> DuckDB type). Provenance columns
 (``assumed``, ``source``, ``as_of``, ``notes``) are required in every table."""
@@ -273,6 +285,11 @@ def read_csv_typed(path: Path, columns: dict[str, str]) -> pd.DataFrame:
         con.close()
 
 
+_OPTIONAL_COLUMNS: dict[str, dict[str, str]] = {"models": {"n_sliding_layers": "0"}}
+"""Columns a CSV may leave out, with the value they then take (``n_sliding_layers`` 0: a model's
+``sliding_window``, if any, covers every layer)."""
+
+
 def _load_table(con: duckdb.DuckDBPyConnection, name: str) -> None:
     file_name, columns = TABLES[name]
     _load_file(con, name, data_dir() / file_name, columns, _ID_COLUMN.get(name))
@@ -285,7 +302,9 @@ def _load_file(
         raise CatalogError(f"catalog file {path} is missing")
     with path.open(newline="", encoding="utf-8") as fh:
         header = next(csv.reader(fh), [])
-    if header != list(columns):
+    absent = {k: v for k, v in _OPTIONAL_COLUMNS.get(name, {}).items() if k not in header}
+    present = {k: v for k, v in columns.items() if k not in absent}
+    if header != list(present):
         raise CatalogError(
             f"{path.name}: header does not match the schema.\n  expected: {list(columns)}\n"
             f"  found:    {header}"
@@ -294,8 +313,10 @@ def _load_file(
         con.execute(
             f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM read_csv(?, header = true, '
             "auto_detect = false, columns = ?, quote = '\"', escape = '\"')",
-            [str(path), columns],
+            [str(path), present],
         )
+        for col, default in absent.items():
+            con.execute(f'ALTER TABLE "{name}" ADD COLUMN {col} {columns[col]} DEFAULT {default}')
     except duckdb.Error as exc:
         raise CatalogError(f"{path.name}: {exc}") from exc
     missing_source = con.execute(
@@ -361,7 +382,9 @@ def _nz(value: Any) -> Any:
 
 
 def _model_from_row(row: dict[str, Any]) -> ModelSpec:
-    return ModelSpec(**{k: ("" if v is None and k in ("notes", "family", "released") else v) for k, v in row.items()})
+    data = {k: ("" if v is None and k in ("notes", "family", "released") else v) for k, v in row.items()}
+    data["n_sliding_layers"] = data.get("n_sliding_layers") or 0  # empty cell: the window covers every layer
+    return ModelSpec(**data)
 
 
 _PEAK_COLUMNS: dict[str, tuple[DType, ...]] = {
@@ -389,7 +412,9 @@ def _hardware_from_row(row: dict[str, Any]) -> HardwareSpec:
         name=row["name"],
         vendor=row["vendor"] or "",
         kind=row["kind"],
-        memory_bytes=row["memory_gb"] * GB,
+        # device memory as the device reports it (what engines allocate from), else the datasheet's GB
+        memory_bytes=_nz(row.get("memory_reported_bytes")) or row["memory_gb"] * GB,
+        memory_reported_bytes=_nz(row.get("memory_reported_bytes")),
         memory_bandwidth_bytes_per_s=row["memory_bandwidth_gbps"] * GB,
         peak_flops_per_s_by_dtype=peaks,
         tdp_w=row["tdp_w"],

@@ -15,6 +15,7 @@ as well: a scenario that cannot be planned is not re-planned on every rerun.
 | performance   | :func:`estimator.analysis.performance_analysis` | :class:`estimator.analysis.PerformanceAnalysis` |
 | training      | :func:`estimator.analysis.training_analysis` | :class:`estimator.analysis.TrainingAnalysis` |
 | variants      | :func:`estimator.variants.explore_for_scenario` | :class:`estimator.variants.Exploration` |
+| lifetime      | :func:`estimator.lifetime.lifetime_plan` | :class:`estimator.lifetime.LifetimePlan` (the Training page's lifetime mode) |
 
 The cache is thread-safe: concurrent callers of the same key wait for the first one's result
 instead of computing it again (one lock per key).
@@ -60,6 +61,7 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
         EntryPoint("performance", "estimator.analysis:performance_analysis", "Latency & throughput"),
         EntryPoint("training", "estimator.analysis:training_analysis", "Training budget"),
         EntryPoint("variants", "estimator.variants:explore_for_scenario", "Compare variants"),
+        EntryPoint("lifetime", "estimator.lifetime:lifetime_plan", "Lifetime sizing (training page)"),
     )
 }
 """Page id -> its one entry point."""

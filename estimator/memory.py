@@ -34,6 +34,7 @@ __all__ = [
     "weights_bytes",
     "kv_cache_bytes_per_token",
     "kv_cache_bytes",
+    "kv_cached_tokens",
     "inference_activation_bytes",
     "usable_memory_bytes",
     "require_runnable",
@@ -299,10 +300,11 @@ def kv_cache_bytes(model, tokens, dtype, batch=1):  # type: ignore[no-untyped-de
 
     Notes
     -----
-    ``KV = kv_per_token * min(T, W) * B`` where ``W`` is the sliding window if the model
-    has one (Mistral 7B's rolling buffer cache, Jiang et al. 2023 arXiv:2310.06825 §2), else ``T``.
-    For encoder-decoder models ``T`` counts the encoder input (cross-attention K/V, cached
-    once per decoder layer) plus the generated tokens (self-attention K/V).
+    ``KV = kv_per_token * T_kv(T) * B`` with ``T_kv`` the cached positions per layer, averaged over
+    the layers (:func:`kv_cached_tokens`): ``min(T, W)`` where every layer has the sliding window
+    ``W`` (Mistral 7B's rolling buffer cache, Jiang et al. 2023 arXiv:2310.06825 §2), a mix where only
+    some layers do, else ``T``. For encoder-decoder models ``T`` counts the encoder input
+    (cross-attention K/V, cached once per decoder layer) plus the generated tokens (self-attention K/V).
 
     Units: bytes. Accepts numpy arrays for ``tokens`` and ``batch``.
 
@@ -312,10 +314,34 @@ def kv_cache_bytes(model, tokens, dtype, batch=1):  # type: ignore[no-untyped-de
     """
     _check_positive("tokens", tokens, allow_zero=True)
     _check_positive("batch", batch, allow_zero=True)
-    t = np.asarray(tokens, dtype=float)
-    if model.sliding_window > 0:
-        t = np.minimum(t, float(model.sliding_window))
+    t = kv_cached_tokens(model, np.asarray(tokens, dtype=float))
     out = kv_cache_bytes_per_token(model, dtype) * t * np.asarray(batch, dtype=float)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def kv_cached_tokens(model: ModelSpec, tokens: npt.ArrayLike) -> float | npt.NDArray[np.float64]:
+    """Cached positions per layer, averaged over the ``L`` layers, for a ``T``-token sequence.
+
+    ``T_kv = ((L - L_w) T + L_w min(T, W)) / L``, where ``L_w`` layers attend within the window ``W``
+    (``n_sliding_layers``; 0 with a window means all ``L``) and the others see the whole sequence.
+    Hybrid models: gpt-oss alternates banded-window (128 tokens) and dense layers (OpenAI 2025,
+    gpt-oss model card arXiv:2508.10925 §2.1); Gemma 3 has 5 local layers (1,024 tokens) per global
+    one (Gemma 3 report arXiv:2503.19786 §2.2: "reduces the KV-cache memory"); Llama 4 chunks 3 of 4
+    layers into 8,192-token attention (a chunk caches at most its own tokens).
+
+    Units: tokens (float, or an array for an array ``tokens``).
+
+    >>> from estimator.catalog import get_model
+    >>> kv_cached_tokens(get_model("llama-2-7b"), 4096)
+    4096.0
+    """
+    t = np.asarray(tokens, dtype=float)
+    if model.sliding_window <= 0:
+        out = t
+    else:
+        windowed = np.minimum(t, float(model.sliding_window))
+        n_w = model.n_sliding_layers or model.n_layers
+        out = ((model.n_layers - n_w) * t + n_w * windowed) / model.n_layers
     return float(out) if np.ndim(out) == 0 else out
 
 
@@ -666,9 +692,7 @@ def batch_memory(
     w = weights_bytes(model, weight_dtype)
     if not math.isfinite(context_tokens):
         raise InvalidInputError(f"tokens must be a finite number zero or more, got {float(context_tokens)}")
-    t = float(context_tokens)
-    if model.sliding_window > 0:
-        t = min(t, float(model.sliding_window))
+    t = float(kv_cached_tokens(model, float(context_tokens)))
     kv_seq = kv_cache_bytes_per_token(model, kv_dtype) * t
     act_dtype = DType.BF16 if DType(weight_dtype) in WEIGHT_ONLY_DTYPES | {DType.FP8} else DType(weight_dtype)
     act = _activation_bytes_per_token(model, act_dtype)

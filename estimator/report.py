@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from estimator import catalog, entrypoints, memory
+from estimator import catalog, engines, entrypoints, memory
 from estimator.errors import EstimatorError
 from estimator.scenario import QUERY_KEYS, Scenario, to_query_params
 from estimator.specs import ModelSpec
@@ -25,6 +25,7 @@ from estimator.specs import ModelSpec
 if TYPE_CHECKING:  # the results' modules are heavy; reports import them only to type their input
     from estimator.analysis import MemoryAnalysis, PerformanceAnalysis, TrainingAnalysis
     from estimator.capacity import CapacityPlan
+    from estimator.lifetime import LifetimePlan
     from estimator.variants import Exploration
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "performance_report",
     "capacity_report",
     "variants_report",
+    "lifetime_report",
     "REPORTS",
     "build_report",
     "input_rows",
@@ -216,7 +218,8 @@ def memory_report(scenario: Scenario, result: MemoryAnalysis | None = None) -> R
     r = result if result is not None else entrypoints.compute("memory", scenario)
     model, hw, tp, mem, fit, a = r.model, r.hardware, r.tp, r.memory, r.fit, scenario.assumptions
     best_batch, best_ctx = r.max_batch, r.max_context_tokens
-    rows = input_rows(scenario, ("model", "deploy", "memory", "assumptions"))
+    es = engines.for_scenario(scenario, hw, tp)
+    rows = input_rows(scenario, ("model", "deploy", "engine", "memory", "assumptions"))
     out = [
         ("tensor_parallel", tp, ""),
         ("weights_total_bytes", mem.weights_bytes, "bytes"),
@@ -242,8 +245,10 @@ def memory_report(scenario: Scenario, result: MemoryAnalysis | None = None) -> R
     if r.training_error:
         rows.append(Row(section="warning", name="training_memory", value=r.training_error))
     rows += [
-        Row(section="assumption", name="memory_utilization", value=a.memory_utilization, unit="fraction",
-            source="vLLM gpu_memory_utilization default (vLLM engine arguments docs)"),
+        Row(section="assumption", name="memory_budget_fraction", value=r.budget_bytes / hw.memory_bytes,
+            unit="fraction", source=f"{es.label} memory fraction {es.memory_fraction:.2f} under its rule "
+            f"({es.rule.value.replace('_', ' ')}), data/engines.csv"
+            + (" (overridden)" if a.memory_utilization is not None else "")),
         Row(section="assumption", name="runtime_overhead_gb", value=a.runtime_overhead_gb, unit="GB",
             source="estimate: CUDA context, workspaces, NCCL buffers, fragmentation"),
         Row(section="assumption", name="quant_group_size", value=memory.QUANT_GROUP_SIZE, unit="weights",
@@ -356,7 +361,7 @@ def performance_report(scenario: Scenario, result: PerformanceAnalysis | None = 
     r = result if result is not None else entrypoints.compute("performance", scenario)
     model, hw, tp, pp, batch, eff = r.model, r.hardware, r.tp, r.pp, r.batch, r.efficiency
     est, unlimited, best = r.estimate, r.unlimited, r.best
-    rows = input_rows(scenario, ("model", "deploy", "tokens", "slo", "assumptions", "perf"))
+    rows = input_rows(scenario, ("model", "deploy", "engine", "tokens", "slo", "assumptions", "perf"))
     rows.append(Row(section="input", name="memory.batch", value=batch, unit="sequences"))
     rows.append(Row(section="input", name="train.pp", value=pp, unit=""))
     out: list[tuple[str, Any, str]] = [
@@ -402,7 +407,7 @@ def capacity_report(scenario: Scenario, result: CapacityPlan | None = None) -> R
     """Report of the Capacity planner page: the plan's headline figures, hourly replicas, every
     mode's feasibility with reasons, pricing options, assumptions and sources."""
     plan = result if result is not None else entrypoints.compute("capacity", scenario)
-    rows = input_rows(scenario, ("model", "deploy", "traffic", "tokens", "slo", "autoscaling", "assumptions"))
+    rows = input_rows(scenario, ("model", "deploy", "engine", "traffic", "tokens", "slo", "autoscaling", "assumptions"))
     out: list[tuple[str, Any, str]] = [
         ("instance_id", plan.instance_id, ""),
         ("tensor_parallel", plan.tp, ""),
@@ -515,3 +520,46 @@ _X_UNITS = {"cost_usd_per_1k_requests": "USD/1k requests", "ttft_s": "s", "e2e_s
             "energy_kwh_per_1m_tokens": "kWh/1M tokens"}
 
 REPORTS["variants"] = variants_report
+
+
+def lifetime_report(scenario: Scenario, result: LifetimePlan | None = None) -> Report:
+    """Report of the Training page's lifetime mode (``estimator.lifetime.lifetime_plan``): the
+    Chinchilla-optimal and the lifetime-optimal model side by side, break-even traffic, and the sweep."""
+    plan = result if result is not None else entrypoints.compute("lifetime", scenario)
+    rows = input_rows(scenario, ("deploy", "traffic", "tokens", "slo", "train", "lifetime"))
+    head = [
+        ("fit", plan.fit, ""), ("objective", plan.objective, ""), ("loss", plan.loss, "nats/token"),
+        ("budget_flops", plan.budget_flops, "FLOP"), ("requests_per_day", plan.requests_per_day, "requests/day"),
+        ("inference_tokens", plan.inference_tokens, "tokens"),
+        ("flops_optimal_params", plan.flops_optimal_params, "parameters"),
+        ("flops_optimal_tokens", plan.flops_optimal_tokens, "tokens"),
+        ("flops_saved_fraction", plan.flops_saved_fraction, "fraction"),
+        ("savings_usd", plan.savings_usd, "USD"), ("savings_fraction", plan.savings_fraction, "fraction"),
+        ("break_even_requests_per_day_usd", plan.break_even_requests_per_day_usd, "requests/day"),
+        ("break_even_requests_per_day_flops", plan.break_even_requests_per_day_flops, "requests/day"),
+        ("summary", plan.summary, ""),
+    ]
+    rows += [Row(section="output", name=n, value=v, unit=u) for n, v, u in head]
+    units = {"params": "parameters", "tokens": "tokens", "tokens_per_param": "tokens/parameter", "training_flops": "FLOP",
+             "training_cost_usd": "USD", "training_days": "days", "training_co2e_t": "tCO2e",
+             "serving_usd_per_month": "USD/month", "serving_co2e_t_per_month": "tCO2e/month",
+             "peak_replicas": "replicas", "mean_replicas": "replicas", "devices_per_replica": "devices",
+             "lifetime_serving_usd": "USD", "lifetime_serving_co2e_t": "tCO2e", "total_usd": "USD",
+             "total_co2e_t": "tCO2e", "inference_flops": "FLOP", "total_flops": "FLOP"}
+    for prefix, option in (("chinchilla", plan.chinchilla), ("lifetime", plan.lifetime)):
+        rows += [Row(section="output", name=f"{prefix}.{k}", value=getattr(option, k), unit=u) for k, u in units.items()]
+        rows.append(Row(section="output", name=f"{prefix}.model_name", value=option.model_name))
+        rows.append(Row(section="assumption", name=f"{prefix}.shape", value=option.shape_notes))
+    rows += [Row(section="output", name=f"sweep_{i + 1}", value=(
+        f"params={n:.4g}; tokens={d:.4g}; training_usd={a:.0f}; serving_usd={b:.0f}; exact={e}"))
+        for i, (n, d, a, b, e) in enumerate(zip(plan.sweep.params, plan.sweep.tokens, plan.sweep.training_usd,
+                                                plan.sweep.serving_usd, plan.sweep.exact, strict=True)) if e]
+    rows += [Row(section="assumption", name=f"assumption_{i + 1}", value=a) for i, a in enumerate(plan.assumptions)]
+    rows += [Row(section="source", name=f"source_{i + 1}", value=s) for i, s in enumerate(plan.sources)]
+    rows += [Row(section="source", name="loss_fit", value=plan.fit, source=plan.fit_source)]
+    title = (f"Lifetime sizing: {plan.lifetime.params / 1e9:,.3g}B on {plan.lifetime.tokens / 1e12:,.3g}T tokens "
+             f"vs Chinchilla {plan.chinchilla.params / 1e9:,.3g}B")
+    return Report(page="lifetime", title=title, scenario=scenario, rows=tuple(rows))
+
+
+REPORTS["lifetime"] = lifetime_report

@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from estimator import imported
+from estimator.engines import Engine
 from estimator.errors import InvalidInputError
 from estimator.specs import ModelSpec
 from estimator.units import DType
@@ -49,7 +50,9 @@ __all__ = [
     "MemoryInputs",
     "TrainingBudget",
     "PerformanceInputs",
+    "EngineInputs",
     "VariantsInputs",
+    "LifetimeInputs",
     "Scenario",
     "QUERY_KEYS",
     "LIST_KEYS",
@@ -248,7 +251,10 @@ class Autoscaling(_Section):
 class Assumptions(_Section):
     """Overridable assumptions; ``None`` means the estimator's published/fitted default."""
 
-    memory_utilization: float = Field(default=0.90, ge=0.5, le=1.0)
+    memory_utilization: float | None = Field(
+        default=None, ge=0.3, le=1.0,
+        description="the engine's memory fraction (vLLM --gpu-memory-utilization, SGLang --mem-fraction-static, "
+                    "TensorRT-LLM free_gpu_memory_fraction); None = the engine's default")
     runtime_overhead_gb: float = Field(default=1.5, ge=0.0, le=40.0)
     compute_efficiency: float | None = Field(default=None, ge=0.01, le=1.0)
     memory_efficiency: float | None = Field(default=None, ge=0.01, le=1.0)
@@ -290,6 +296,18 @@ class TrainingBudget(_Section):
     pp: int = Field(default=1, ge=1, le=128)
     power_utilization: float = Field(default=1.0, ge=0.0, le=1.0)
     include_embodied: bool = True
+
+
+class EngineInputs(_Section):
+    """The serving engine and its settings; ``None`` = the engine's own default for the accelerator
+    (``data/engines.csv`` via :func:`estimator.engines.settings`). The memory fraction override is
+    ``assumptions.memory_utilization``."""
+
+    name: Engine = Engine.VLLM
+    version: str = Field(default="", max_length=20, pattern=r"^[0-9a-z.]*$", description="'' = newest in the catalog")
+    max_seqs: int | None = Field(default=None, ge=1, le=65_536)
+    kv_block_tokens: int | None = Field(default=None, ge=1, le=1024)
+    prefill_chunk_tokens: int | None = Field(default=None, ge=16, le=1_048_576)
 
 
 class PerformanceInputs(_Section):
@@ -359,6 +377,20 @@ class VariantsInputs(_Section):
         return tuple(dict.fromkeys(v))  # a multiselect holds each option once, in the order chosen
 
 
+class LifetimeInputs(_Section):
+    """The Training page's lifetime mode (``estimator.lifetime``): size a model for training plus serving.
+
+    Traffic, token mix, SLO and deployment come from the scenario's own sections; the quality to
+    match is the Chinchilla-optimal model for the ``train`` budget under the loss fit ``fit``.
+    """
+
+    enabled: bool = False
+    lifetime_months: float = Field(default=24.0, gt=0.0, le=240.0, description="months the model serves")
+    fit: str = Field(default="epoch2024", pattern=r"^(hoffmann2022|hoffmann2022_tex|epoch2024)$")
+    objective: str = Field(default="usd", pattern=r"^(usd|flops)$", description="minimise dollars or FLOPs")
+    family: str = Field(default="llama3", pattern=r"^(llama3|qwen3)$", description="shape family of derived models")
+
+
 class Scenario(BaseModel):
     """Every input of the planner. Defaults reproduce the landing page."""
 
@@ -376,7 +408,9 @@ class Scenario(BaseModel):
     memory: MemoryInputs = MemoryInputs()
     train: TrainingBudget = TrainingBudget()
     perf: PerformanceInputs = PerformanceInputs()
+    engine: EngineInputs = EngineInputs()
     variants: VariantsInputs = VariantsInputs()
+    lifetime: LifetimeInputs = LifetimeInputs()
 
     @field_validator("version")
     @classmethod
@@ -414,6 +448,11 @@ QUERY_KEYS: dict[tuple[str, str], str] = {
     ("deploy", "region"): "reg",
     ("deploy", "pricing"): "price",
     ("deploy", "mode"): "mode",
+    ("engine", "name"): "eng",
+    ("engine", "version"): "engv",
+    ("engine", "max_seqs"): "emax",
+    ("engine", "kv_block_tokens"): "ekb",
+    ("engine", "prefill_chunk_tokens"): "epc",
     ("traffic", "pattern"): "pat",
     ("traffic", "volume"): "vol",
     ("traffic", "requests_per_day"): "rpd",
@@ -503,6 +542,11 @@ QUERY_KEYS: dict[tuple[str, str], str] = {
     ("variants", "lc_output_tokens"): "v_lco",
     ("variants", "lc_lengths"): "v_lcl",
     ("variants", "lc_budget_usd_per_1k"): "v_lcb",
+    ("lifetime", "enabled"): "lt",
+    ("lifetime", "lifetime_months"): "ltmo",
+    ("lifetime", "fit"): "ltfit",
+    ("lifetime", "objective"): "ltobj",
+    ("lifetime", "family"): "ltfam",
 }
 """(section, field) -> short query-parameter name. Names are part of the link format: never reuse
 a name for a different field; add a migration when one changes."""

@@ -256,8 +256,12 @@ def replica_model(
     max_num_seqs: int = MAX_NUM_SEQS,
     memory_utilization: float = memory.MEMORY_UTILIZATION,
     runtime_overhead_bytes: float = memory.RUNTIME_OVERHEAD_BYTES,
+    token_budget: int = performance.PREFILL_CHUNK_TOKENS,
 ) -> ReplicaModel:
     """Fit the iteration-time model of one replica to ``performance.estimate_arrays``.
+
+    ``token_budget`` is the engine's tokens per iteration (vLLM ``max_num_batched_tokens``, SGLang
+    ``chunked_prefill_size``, TensorRT-LLM ``max_num_tokens``).
 
     Notes
     -----
@@ -287,7 +291,7 @@ def replica_model(
                            memory_utilization=memory_utilization, runtime_overhead_bytes=runtime_overhead_bytes)
     probe = _Prober(model=model, hardware=hardware, dtype=dtype, tp=tp, pp=pp, efficiency=eff, kv_dtype=kv)
     att = _fit_attention(probe, max_ctx, window)
-    budget = performance.PREFILL_CHUNK_TOKENS
+    budget = int(token_budget)
     grid, token_part = _token_table(probe, att, window, budget + max(max_num_seqs, slots))
     rm = ReplicaModel(
         prefill_token_weight=_prefill_token_weight(model),

@@ -95,6 +95,10 @@ class ModelSpec(_Sourced):
     n_dense_layers: int = Field(default=0, ge=0)
     attention: AttentionKind = AttentionKind.MHA
     sliding_window: int = Field(default=0, ge=0)
+    n_sliding_layers: int = Field(
+        default=0, ge=0, le=1000,
+        description="Layers that attend within sliding_window (0 with a window: all of them)",
+    )
     kv_lora_rank: int = Field(default=0, ge=0)
     qk_rope_head_dim: int = Field(default=0, ge=0)
     gated_mlp: bool = True
@@ -116,6 +120,10 @@ class ModelSpec(_Sourced):
         if self.n_kv_heads > self.n_heads:
             raise InvalidInputError(
                 f"{self.model_id}: {self.n_kv_heads} KV heads exceed {self.n_heads} query heads"
+            )
+        if self.n_sliding_layers > self.n_layers:
+            raise InvalidInputError(
+                f"{self.model_id}: {self.n_sliding_layers} sliding-window layers exceed {self.n_layers} layers"
             )
         if self.attention == AttentionKind.MLA and self.kv_lora_rank <= 0:
             raise InvalidInputError(f"{self.model_id}: MLA attention needs kv_lora_rank > 0")
@@ -149,6 +157,14 @@ class HardwareSpec(_Sourced):
     vendor: str = ""
     kind: HardwareKind = HardwareKind.GPU
     memory_bytes: float = Field(gt=0)
+    """Device memory the estimator plans with: ``memory_reported_bytes`` where the catalog knows it
+    (issue 12: engines allocate from what the device reports), else the datasheet's GB x 10^9."""
+    memory_reported_bytes: float | None = Field(default=None, gt=0)
+    """Device memory in bytes as the device/driver reports it (CUDA ``total_memory``/
+    ``cudaMemGetInfo`` total, ROCm/HIP total, ``nvidia-smi``/``hl-smi`` memory.total), or None
+    where unknown. Datasheets' "80 GB" on NVIDIA/AMD/Intel HBM parts is GiB-sized (80 x 2^30 B)
+    less a driver reservation: H100 SXM reports 85,017,493,504 B (bench/results-h100-device-
+    roofline.json). Each catalog row's notes say whether the value is measured or derived."""
     memory_bandwidth_bytes_per_s: float = Field(gt=0)
     peak_flops_per_s_by_dtype: dict[DType, float] = Field(
         description="Dense peak FLOP/s (OP/s for integers); a dtype absent is unsupported"

@@ -546,7 +546,7 @@ def quantization_retentions(dtype: DType | str, params: npt.ArrayLike,
         return QuantRetention(np.ones(p.size), ("",) * p.size, ("",) * p.size)
     ev = _evidence("quantization", table).where("weight_dtype", d.value)
     if ev.retention.size == 0:
-        raise InvalidInputError(f"no published accuracy evidence for {d.value} weights in compression.csv")
+        raise InvalidInputError(f"no published retention for {d.value} weights (no accuracy row in compression.csv)")
     k = _nearest_index(ev.base_params, p)
     return QuantRetention(ev.retention[k], tuple(ev.technique_id[i] for i in k), tuple(ev.label(i) for i in k))
 

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from estimator import catalog, entrypoints, imported
+from estimator import catalog, engines, entrypoints, imported
 from estimator.errors import EstimatorError
 from estimator.report import build_report, to_csv, to_json
 from estimator.scenario import (
@@ -39,6 +39,15 @@ Validator = Callable[[str], bool]
 
 TP_CHOICES: list[str | int] = ["auto", 1, 2, 4, 8, 16]
 """Tensor-parallel choices every page offers ("auto" = the estimator picks; the Scenario stores 0)."""
+
+WEIGHT_FORMAT_HELP = (
+    "fp8 computes in fp8 where the hardware has it. nvfp4 (16-element blocks with FP8 scales, 4.5 bits "
+    "per weight) and mxfp4 (OCP MX: 32-element blocks with E8M0 scales, 4.25 bits) compute in fp4 on FP4 "
+    "tensor cores (Blackwell, MI355X); elsewhere they are dequantized to bf16/fp16 for the matmuls "
+    "(weight-only), as are int8/int4 (GPTQ/AWQ, groups of 128) and llama.cpp's GGUF q8_0 (8.5 bits), "
+    "q5_k_m (5.70) and q4_k_m (4.89 bits per weight)."
+)
+"""Help text of every weight-format selector (bit widths from :data:`estimator.units.BLOCK_BYTES_PER_WEIGHT`)."""
 
 
 # ------------------------------------------------------------------ the pages and the router
@@ -373,7 +382,7 @@ def open_saved_scenario_link(current: Any) -> None:
     st.switch_page(target, query_params=to_query_params(saved.scenario))
 
 
-SHARED_KEYS: tuple[str, ...] = ("m", "mc", "hw", "wd", "kd", "tp", "cloud", "reg", "price", "inst")
+SHARED_KEYS: tuple[str, ...] = ("m", "mc", "eng", "hw", "wd", "kd", "tp", "cloud", "reg", "price", "inst")
 """Inputs several pages share: they follow the user from page to page."""
 
 
@@ -454,3 +463,22 @@ def use_imported_model(spec: ModelSpec) -> None:
     st.session_state["m"] = spec.model_id
     st.query_params[IMPORTED_KEY] = code
     st.query_params["m"] = spec.model_id
+
+
+# ------------------------------------------------------------------ serving engine
+
+ENGINE_IDS: list[str] = [e.value for e in engines.Engine]
+MEMORY_FRACTION_HELP = (
+    "Blank: the engine's default (vLLM --gpu-memory-utilization 0.90 of all device memory; SGLang "
+    "--mem-fraction-static 0.79-0.88 by TP for weights + KV; TensorRT-LLM 0.90 of the memory left free "
+    "after weights and activations). Sources: data/engines.csv.")
+
+
+def engine_input(col: Any) -> str:
+    """The serving-engine select (its defaults and memory rule: ``estimator.engines``); returns its id."""
+    value: str = col.selectbox(
+        "Serving engine", ENGINE_IDS, key="eng", bind="query-params",
+        format_func=lambda e: engines.LABELS[engines.Engine(e)],
+        help="Scheduler cap, memory fraction, KV block size and prefill chunk follow this engine's defaults "
+             "(data/engines.csv); each can be overridden.")
+    return value

@@ -30,10 +30,13 @@ from estimator.scenario import (
     to_query_params,
 )
 from estimator.specs import HardwareKind, HardwareSpec, ModelSpec
-from estimator.units import DType
+from estimator.units import WEIGHT_DTYPES
 from pages._ui import (
+    MEMORY_FRACTION_HELP,
     TP_CHOICES,
+    WEIGHT_FORMAT_HELP,
     check_query_params,
+    engine_input,
     float_between,
     int_between,
     one_of,
@@ -47,7 +50,7 @@ from pages._ui import (
 from pages.figures import capacity as figures
 
 D = Scenario()
-DTYPES = [d.value for d in DType]
+DTYPES = [d.value for d in WEIGHT_DTYPES]  # KV-cache selectors offer DTYPES[:5] (units.KV_DTYPES)
 PATTERNS = [p.value for p in TrafficPattern]
 VOLUMES = [v.value for v in Volume]
 PRICINGS = [p.value for p in Pricing]
@@ -128,12 +131,13 @@ def _model_inputs(c: _Choices) -> None:
                    + (f" ({spec.params_active / 1e9:,.3g}B active)" if spec.is_moe else "")
                    + f" · context {integer(spec.max_context)}" + (" · illustrative" if spec.assumed else ""))
         c2.selectbox("Weight dtype", DTYPES, index=DTYPES.index(D.model.weight_dtype), key="wd",
-                     bind="query-params", help="int8/int4 are weight-only group-quantized formats (GPTQ/AWQ).")
+                     bind="query-params", help=WEIGHT_FORMAT_HELP)
         c2.selectbox("KV-cache dtype", DTYPES[:5], index=DTYPES.index(D.model.kv_dtype), key="kd",
                      bind="query-params")
         hw_ids = list(c.hardware)
         hw_id = c3.selectbox("Accelerator", hw_ids, index=hw_ids.index(D.deploy.hardware_id), key="hw",
                              bind="query-params")
+        engine_input(c2)
         hw = c.hardware[hw_id]
         c3.caption(f"{hw.name} · {hw.memory_bytes / 1e9:,.0f} GB · {hw.memory_bandwidth_bytes_per_s / 1e12:,.2f} TB/s")
         c3.selectbox("Tensor parallel", TP_CHOICES, key="tp", bind="query-params",
@@ -271,8 +275,8 @@ def _token_inputs() -> Any:
 def _assumption_inputs() -> None:
     with st.expander("Assumptions you can change", icon=":material/tune:"):
         a1, a2, a3, a4 = st.columns(4)
-        a1.slider("Memory utilization cap", 0.5, 1.0, D.assumptions.memory_utilization, 0.01, key="mu",
-                  bind="query-params", help="vLLM's gpu_memory_utilization default is 0.90.")
+        a1.number_input("Engine memory fraction", 0.3, 1.0, None, 0.01, key="mu", bind="query-params",
+                        placeholder="engine default", help=MEMORY_FRACTION_HELP)
         a1.number_input("Runtime overhead per device (GB)", 0.0, 40.0, D.assumptions.runtime_overhead_gb, 0.1,
                         key="ovh", bind="query-params")
         a2.slider("Compute efficiency", 0.05, 1.0, performance.COMPUTE_EFFICIENCY, 0.01, key="ceff",

@@ -19,10 +19,13 @@ from estimator.errors import EstimatorError
 from estimator.formatting import bytes_gb, integer
 from estimator.scenario import QUERY_KEYS, Scenario, encode_value, from_query_params
 from estimator.specs import ModelSpec
-from estimator.units import DType
+from estimator.units import WEIGHT_DTYPES
 from pages._ui import (
+    MEMORY_FRACTION_HELP,
     TP_CHOICES,
+    WEIGHT_FORMAT_HELP,
     check_query_params,
+    engine_input,
     imported_model,
     one_of,
     plain,
@@ -35,7 +38,7 @@ from pages._ui import (
 )
 from pages.figures import memory as figures
 
-DTYPES = [d.value for d in DType]
+DTYPES = [d.value for d in WEIGHT_DTYPES]  # KV-cache selectors offer DTYPES[:5] (units.KV_DTYPES)
 D = Scenario()  # widget defaults = scenario defaults, so a link holds only what the user changed
 PAGE_KEYS = {"src": one_of(["catalog", "config"])}
 _SCENARIO_KEYS = frozenset(QUERY_KEYS.values())
@@ -112,7 +115,7 @@ def _serving_inputs(values: dict[str, Any]) -> tuple[str, ModelSpec | None]:
                                      "count. auto: the smallest degree that fits.")
     values["wd"] = c3.selectbox("Weight dtype", DTYPES, index=DTYPES.index(D.model.weight_dtype), key="wd",
                                 bind="query-params",
-                                help="int8/int4 are weight-only group-quantized formats (GPTQ/AWQ).")
+                                help=WEIGHT_FORMAT_HELP)
     values["kd"] = c3.selectbox("KV-cache dtype", DTYPES[:5], index=DTYPES.index(D.model.kv_dtype), key="kd",
                                 bind="query-params")
     values["ctx"] = c4.number_input("Context per sequence (tokens)", min_value=1, max_value=10_000_000,
@@ -124,8 +127,9 @@ def _serving_inputs(values: dict[str, Any]) -> tuple[str, ModelSpec | None]:
 
 def _assumption_inputs(values: dict[str, Any]) -> None:
     a1, a2, a3 = st.columns(3)
-    values["mu"] = a1.slider("Memory utilization cap", 0.5, 1.0, D.assumptions.memory_utilization, 0.01, key="mu",
-                             bind="query-params", help="vLLM's gpu_memory_utilization default is 0.90.")
+    values["mu"] = a1.number_input("Engine memory fraction", 0.3, 1.0, None, 0.01, key="mu", bind="query-params",
+                                   placeholder="engine default", help=MEMORY_FRACTION_HELP)
+    values["eng"] = engine_input(a1)
     values["ovh"] = a2.number_input(
         "Runtime overhead per device (GB)", 0.0, 40.0, D.assumptions.runtime_overhead_gb, 0.1, key="ovh",
         bind="query-params", help="CUDA context, library workspaces, NCCL buffers, fragmentation.")
@@ -159,7 +163,7 @@ def _scenario(values: dict[str, Any]) -> tuple[Scenario, list[str]]:
 
 def _headline(r: MemoryAnalysis) -> None:
     spec, hw, mem, fit, s = r.model, r.hardware, r.memory, r.fit, r.scenario
-    ctx, batch, util = s.memory.context_tokens, s.memory.batch, s.assumptions.memory_utilization
+    ctx, batch, util = s.memory.context_tokens, s.memory.batch, r.budget_bytes / hw.memory_bytes
     st.subheader(f"{plain(spec.name)} on {r.tp} × {hw.name}" + (" (auto)" if r.tp_auto else ""))
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Weights (total)", bytes_gb(mem.weights_bytes, 2),
@@ -243,7 +247,14 @@ def _method(scenario: Scenario) -> None:
                     "partitioned by ZeRO stage over N_d ranks (Rajbhandari et al. 2020, Fig. 1); activations per "
                     "layer follow Korthikanti et al. 2022 Table 2, generalized to GQA and gated MLPs.")
         st.latex(r"\text{ZeRO-3: } \frac{(2 + 2 + K)\,P}{N_d} \qquad A_{layer} = s\,b\,h\left(34 + \frac{5 a s}{h}\right)/t")
-        st.caption(f"Assumptions in force: memory utilization cap {a.memory_utilization:.2f}; runtime overhead "
+        st.markdown("**Serving engine**: each engine bounds memory its own way (data/engines.csv): vLLM "
+                    "`--gpu-memory-utilization f` bounds everything, SGLang `--mem-fraction-static f` bounds weights "
+                    "plus KV pool, TensorRT-LLM takes `f` of the memory left free after weights and activations. "
+                    "The page turns each rule into one budget u·M:")
+        st.latex(r"	ext{vLLM: } u M = f M \quad 	ext{SGLang: } u M = f M + A + O \quad "
+                 r"	ext{TRT-LLM: } u M = W + A + O + f\,(M - W - A - O)")
+        fraction = "engine default" if a.memory_utilization is None else f"{a.memory_utilization:.2f} (override)"
+        st.caption(f"Assumptions in force: {scenario.engine.name.value} memory fraction {fraction}; runtime overhead "
                    f"{a.runtime_overhead_gb:.1f} GB per device; activations 16-bit with fused (Flash) attention; "
                    "logits in fp32.")
 

@@ -18,9 +18,10 @@ from estimator.analysis import NO_COMPARISON, PerformanceAnalysis
 from estimator.errors import EstimatorError
 from estimator.formatting import duration, integer, percent
 from estimator.scenario import QUERY_KEYS, Scenario, encode_value, from_query_params
-from estimator.units import DType
+from estimator.units import WEIGHT_DTYPES
 from pages._ui import (
     TP_CHOICES,
+    WEIGHT_FORMAT_HELP,
     check_query_params,
     float_between,
     one_of,
@@ -32,7 +33,7 @@ from pages._ui import (
 )
 from pages.figures import performance as figures
 
-DTYPES = [d.value for d in DType]
+DTYPES = [d.value for d in WEIGHT_DTYPES]  # KV-cache selectors offer DTYPES[:5] (units.KV_DTYPES)
 PP_CHOICES = [1, 2, 4, 8]
 D = Scenario()  # widget defaults = scenario defaults, so a link holds only what the user changed
 E = performance.efficiency_for_scenario(D)  # the fitted defaults (the one rule that builds efficiencies)
@@ -78,8 +79,7 @@ def _model_inputs(values: dict[str, Any]) -> None:
                + f" · context {spec.max_context:,}" + (" · illustrative" if spec.assumed else ""))
     values["wd"] = c1.selectbox("Weight dtype", DTYPES, index=DTYPES.index(D.model.weight_dtype), key="wd",
                                 bind="query-params",
-                                help="fp8 computes in fp8 where the hardware has it; int8/int4 are weight-only "
-                                     "(GPTQ/AWQ), dequantized to 16 bit for the matmuls.")
+                                help=WEIGHT_FORMAT_HELP)
     values["hw"] = c2.selectbox("Accelerator", list(hardware), index=list(hardware).index(D.deploy.hardware_id),
                                 key="hw", bind="query-params")
     hw = hardware[values["hw"]]
@@ -112,9 +112,10 @@ def _assumption_inputs(values: dict[str, Any]) -> None:
     values["ceff"] = a1.slider("Compute efficiency (16-bit)", 0.05, 1.0, E.compute, 0.01, key="ceff",
                                bind="query-params", help=f"Fitted {performance.COMPUTE_EFFICIENCY}: share of the "
                                                          "dense peak the matmuls sustain.")
-    values["lpf"] = a1.slider("fp8/int8 factor", 0.05, 1.0, E.low_precision_compute, 0.01, key="lpf",
+    values["lpf"] = a1.slider("fp8/int8/fp4 factor", 0.05, 1.0, E.low_precision_compute, 0.01, key="lpf",
                               bind="query-params", help=f"Fitted {performance.LOW_PRECISION_COMPUTE_FACTOR}: "
-                                                        "multiplies the compute efficiency when the matmuls run in 8 bits.")
+                                                        "multiplies the compute efficiency when the matmuls run in 8 "
+                                                        "bits (fitted) or fp4 (assumed the same).")
     values["meff"] = a2.slider("Memory-bandwidth efficiency", 0.05, 1.0, E.memory, 0.01, key="meff",
                                bind="query-params", help=f"Fitted {performance.MEMORY_EFFICIENCY}: share of the "
                                                          "memory bandwidth sustained.")
@@ -297,9 +298,10 @@ def _method(r: PerformanceAnalysis) -> None:
                     "one token for each of B sequences and prefills the B/O prompts that replace finishing ones; "
                     "throughput = B / t_iter. The best batch is the largest whose KV cache of input + output tokens "
                     "fits (or meets the TTFT/TPOT limits). Quantized weights and KV cut bytes; fp8/int8 matmuls use "
-                    "the 8-bit peak only where the accelerator has it.")
+                    "the 8-bit peak, and nvfp4/mxfp4 weights the fp4 peak, only where the accelerator has it; "
+                    "elsewhere quantized weights are dequantized to bf16/fp16 for the matmuls.")
         st.caption(
-            f"Assumptions in force: compute efficiency {eff.compute:.2f} (×{eff.low_precision_compute:.2f} in 8 bits), "
+            f"Assumptions in force: compute efficiency {eff.compute:.2f} (×{eff.low_precision_compute:.2f} in 8 or 4 bits), "
             f"memory efficiency {eff.memory:.2f}, link efficiency {eff.communication:.2f}, all-reduce latency "
             f"{eff.link_latency_s * 1e6:.0f} µs over NVLink, overheads {eff.step_overhead_s * 1e3:.2f} ms per step "
             f"and {eff.prefill_overhead_s * 1e3:.1f} ms per prefill; KV cache reserved for input + output tokens; "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
@@ -17,7 +18,8 @@ from estimator import carbon, catalog, entrypoints, pricing, training
 from estimator.analysis import TrainingAnalysis
 from estimator.errors import EstimatorError
 from estimator.formatting import integer, money
-from estimator.scenario import Scenario
+from estimator.lifetime import LifetimePlan, serve_scenario
+from estimator.scenario import Scenario, to_query_params
 from estimator.specs import HardwareKind, HardwareSpec, ModelSpec, Region
 from estimator.training import TrainingPlan
 from pages._ui import (
@@ -27,12 +29,14 @@ from pages._ui import (
     float_between,
     int_between,
     one_of,
+    plain,
     run_page,
     scenario_toolbar,
     show_error,
     sources_table,
     with_imported,
 )
+from pages.figures import lifetime as lifetime_figures
 from pages.figures import training as figures
 
 MODES = {"budget": "a budget → the compute-optimal model", "model": "a model and dataset → its cost"}
@@ -88,6 +92,7 @@ def render() -> None:
     }, page_keys=PAGE_KEYS)
     _run_inputs(c)
     _assumption_inputs()
+    lifetime_on = _lifetime_inputs()
     scenario, refused = current_scenario()
     if refused:
         st.error("These inputs are out of range: " + "; ".join(refused), icon=":material/error:")
@@ -104,6 +109,8 @@ def render() -> None:
     _headline(plan, scenario, disagreement)
     _scaling_section(plan, scenario, disagreement)
     _comparison_section(result, scenario)
+    if lifetime_on:
+        _lifetime_section(scenario)
     _how_computed(plan, scenario)
     _sources(plan)
 
@@ -371,6 +378,92 @@ def _sources(plan: TrainingPlan) -> None:
             reg = catalog.get_region(plan.region_id)
             rows.append({"item": reg.region_id, "source": reg.source, "as_of": reg.as_of, "assumed": reg.assumed})
         sources_table(pd.DataFrame(rows), "Where the figures come from")
+
+
+
+# ------------------------------------------------------------------ lifetime mode (estimator.lifetime)
+
+LIFETIME_FITS = {"epoch2024": "Epoch 2024 refit (Besiroglu et al.)",
+                 "hoffmann2022": "Chinchilla, published rounded constants",
+                 "hoffmann2022_tex": "Chinchilla, unrounded constants (TeX source)"}
+LIFETIME_OBJECTIVES = {"usd": "dollars", "flops": "FLOPs (Sardana et al.)"}
+LIFETIME_FAMILIES = {"llama3": "Llama 3", "qwen3": "Qwen3"}
+
+
+def _lifetime_inputs() -> bool:
+    """The lifetime toggle and, when on, the traffic it serves (the capacity planner's keys) and its life."""
+    on = bool(st.toggle("Lifetime mode: size the model for training plus the traffic it will serve", key="lt",
+                        bind="query-params", help="Compare the Chinchilla-optimal model for this budget with the "
+                        "size that minimises training plus serving cost at the same loss (Sardana et al. 2024)."))
+    if not on:
+        return False
+    with st.container(border=True):
+        c1, c2, c3, c4 = st.columns(4)
+        c1.number_input("Requests per day", 0.0, 1e12, D.traffic.requests_per_day, 100_000.0, format="%.0f",
+                        key="rpd", bind="query-params")
+        c1.number_input("Monthly growth", -0.99, 10.0, D.traffic.monthly_growth, 0.01, key="grow",
+                        bind="query-params", help="0.1 = +10% a month, compounded over the lifetime")
+        c2.number_input("Prompt tokens, mean", 1, 2_000_000, D.tokens.input_mean, 100, key="in", bind="query-params")
+        c2.number_input("Output tokens, mean", 1, 200_000, D.tokens.output_mean, 50, key="out", bind="query-params")
+        c3.number_input("Service lifetime (months)", 1.0, 240.0, D.lifetime.lifetime_months, 1.0, key="ltmo",
+                        bind="query-params")
+        c3.selectbox("Quality equivalence: loss fit", list(LIFETIME_FITS), format_func=LIFETIME_FITS.__getitem__,
+                     key="ltfit", bind="query-params")
+        c4.segmented_control("Minimise", list(LIFETIME_OBJECTIVES), format_func=LIFETIME_OBJECTIVES.__getitem__,
+                             default="usd", key="ltobj", bind="query-params")
+        c4.selectbox("Shape family of derived models", list(LIFETIME_FAMILIES),
+                     format_func=LIFETIME_FAMILIES.__getitem__, key="ltfam", bind="query-params")
+        st.caption("Serving uses the capacity planner's hardware, cloud, SLO and traffic pattern from this link.")
+    return True
+
+
+def _lifetime_section(scenario: Scenario) -> None:
+    """Chinchilla-optimal vs lifetime-optimal side by side, the stacked cost chart, how it is computed."""
+    st.subheader("Lifetime: training plus serving")
+    try:
+        plan: LifetimePlan = entrypoints.compute("lifetime", scenario)
+    except EstimatorError as exc:
+        show_error(exc)
+        return
+    st.markdown(plain(plan.summary, 2000))
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("Lifetime-optimal size", f"{plan.lifetime.params / 1e9:,.1f} B",
+              f"{plan.lifetime.params / plan.chinchilla.params - 1:+.0%} vs Chinchilla", delta_color="off")
+    m2.metric("Lifetime cost saved", money(plan.savings_usd), f"{plan.savings_fraction:.1%}", delta_color="off")
+    be = plan.break_even_requests_per_day_usd
+    m3.metric("Break-even traffic", "—" if be is None else f"{integer(be)} req/day",
+              help="Requests per day above which over-training to the lifetime-optimal size pays (dollars)")
+    m4.metric("FLOP-optimal size (Sardana)", f"{plan.flops_optimal_params / 1e9:,.1f} B",
+              f"{plan.flops_saved_fraction:.1%} FLOPs saved", delta_color="off")
+    st.dataframe(lifetime_figures.comparison_table(plan), hide_index=True, width="stretch", key="lifetime_table")
+    st.plotly_chart(lifetime_figures.lifetime_cost_figure(plan), width="stretch", key="fig_lifetime")
+    st.caption(f"Loss fit in force: **{LIFETIME_FITS[plan.fit]}** ({plan.fit_source}). Sizes are derived "
+               f"{LIFETIME_FAMILIES[plan.family]}-shaped architectures, not published models: "
+               + plain(plan.lifetime.shape_notes, 600))
+    serve = serve_scenario(scenario, plan.lifetime)
+    st.link_button("Serve this model in the capacity planner", "capacity?" + urlencode(to_query_params(serve)),
+                   icon=":material/dns:")
+    _lifetime_how_computed(plan)
+
+
+def _lifetime_how_computed(plan: LifetimePlan) -> None:
+    with st.expander("How this is computed (lifetime)", icon=":material/functions:"):
+        st.markdown("**Same quality.** The target loss is that of the Chinchilla-optimal model for the training "
+                    "budget under the fit in force; a model of N parameters needs D(N) tokens to reach it.")
+        st.latex(r"\ell = L(N_{opt}(C), D_{opt}(C)) \qquad "
+                 r"D(N) = \left(\frac{B}{\ell - E - A N^{-\alpha}}\right)^{1/\beta}")
+        st.markdown("**FLOPs** (Sardana et al. 2024, eq. 2): 6N per training token, 2N per prompt or generated "
+                    "token.")
+        st.latex(r"N^*, D^* = \arg\min_{N,D:\,L(N,D)=\ell}\; 6ND + 2N D_{inf} \qquad "
+                 r"D_{inf} = R\,(n_{in} + n_{out}) \cdot 30.4 \sum_{m<M} (1+g)^m")
+        st.markdown("**Dollars and carbon.** Training cost, days and tCO2e from the training estimate; monthly "
+                    "serving cost, replicas and tCO2e from the capacity planner for each size's derived shape, "
+                    "over the lifetime (linear in traffic). A screen interpolates serving cost between sizes priced "
+                    "exactly; the cheapest exactly priced size is recommended.")
+        st.latex(r"\$(N) = p_{train}\,6ND(N) + S(N) \sum_{m<M}(1+g)^m \qquad "
+                 r"R_{be} = R\,\frac{T_{life} - T_{Ch}}{(S_{Ch} - S_{life}) \sum_{m<M}(1+g)^m}")
+        st.markdown("\n".join(f"- {plain(a, 400)}" for a in plan.assumptions))
+        st.caption("Sources: " + "; ".join(plan.sources))
 
 
 if __name__ == "__main__":

@@ -23,8 +23,9 @@ from estimator import catalog, entrypoints, formatting, pricing
 from estimator import variants as V
 from estimator.errors import EstimatorError
 from estimator.scenario import QUERY_KEYS, Scenario, encode_value, from_query_params
-from estimator.units import DType
+from estimator.units import WEIGHT_DTYPES
 from pages._ui import (
+    WEIGHT_FORMAT_HELP,
     app_page,
     check_query_params,
     float_between,
@@ -41,7 +42,7 @@ D = Scenario()  # every widget defaults to the scenario's value (an empty link =
 DV = D.variants
 MODELS = {m.model_id: m for m in catalog.list_models()}
 HARDWARE = {h.hardware_id: h for h in catalog.list_hardware()}
-DTYPES = [d.value for d in DType]
+DTYPES = [d.value for d in WEIGHT_DTYPES]  # KV-cache selectors offer DTYPES[:5] (units.KV_DTYPES)
 BENCHES = [b for b in V.BENCHMARKS if b in set(V.load_accuracy()["benchmark"])]
 X_AXES = figs.X_AXES
 DISTILL_PAIRS = {
@@ -133,9 +134,8 @@ def _main_inputs() -> None:
                        help="Each point uses the cheapest catalog instance with the accelerator (its price per "
                             "device-hour).")
         c3.multiselect("Weight formats", DTYPES, default=list(DV.dtypes), key="v_dt", bind="query-params",
-                       help="fp8 computes in fp8 where the hardware has it; int8/int4 are weight-only "
-                            "(GPTQ/AWQ-style). Accuracy below 16 bits uses published retention figures "
-                            "(Compression tab).")
+                       help=WEIGHT_FORMAT_HELP + " Accuracy below 16 bits uses published retention figures "
+                            "(Compression tab); a format without one shows no score.")
         d1, d2, d3, d4, d5, d6 = st.columns([1.1, 1.4, 0.8, 0.8, 0.8, 0.8])
         d1.selectbox("Benchmark", BENCHES, index=BENCHES.index(DV.benchmark), key="v_bench", bind="query-params",
                      help="Accuracy axis. A Chinchilla-loss proxy fills in models without a score "
@@ -262,7 +262,8 @@ def _long_context_controls(tab: Any) -> tuple[Any, Any]:
         l1.multiselect("Models", list(MODELS), default=list(DV.lc_model_ids), key="v_lc", bind="query-params")
         l2.selectbox("Accelerator", list(HARDWARE), index=list(HARDWARE).index(DV.lc_hardware_id), key="v_lchw",
                      bind="query-params")
-        l3.selectbox("Weight format", DTYPES, index=DTYPES.index(DV.lc_dtype), key="v_lcd", bind="query-params")
+        l3.selectbox("Weight format", DTYPES, index=DTYPES.index(DV.lc_dtype), key="v_lcd", bind="query-params",
+                     help=WEIGHT_FORMAT_HELP)
         l4.number_input("Output tokens", 1, 16_384, DV.lc_output_tokens, 64, key="v_lco", bind="query-params")
         st.multiselect("Input lengths", [str(x) for x in LC_LENGTHS], default=list(DV.lc_lengths), key="v_lcl",
                        bind="query-params")

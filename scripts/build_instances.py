@@ -250,9 +250,9 @@ def _listed_regions(rebuilt: Rebuilt) -> list[str]:
     return [p.region for p in rebuilt.prices if p.on_demand_usd_per_h <= limit]
 
 
-def _notes(rebuilt: Rebuilt, prov: Provenance, old: dict[str, str] | None) -> str:
+def _notes(rebuilt: Rebuilt, old: dict[str, str] | None) -> str:
     e = rebuilt.entry
-    parts = [f"rebuilt by scripts/build_instances.py from {prov.snapshot_name}; prices in {e.price_region}: "
+    parts = [f"rebuilt by scripts/build_instances.py from the snapshot in source; prices in {e.price_region}: "
              "spot = lowest zone spot there (none when not below on-demand); vCPU/RAM (GiB) as listed; "
              f"regions = every region the snapshot prices within {PLACEHOLDER_FACTOR:g}x of {e.price_region}"]
     if e.notes:
@@ -312,7 +312,7 @@ def build_row(rebuilt: Rebuilt, prov: Provenance, old: dict[str, str] | None,
     row = dict.fromkeys(fieldnames, "") | (old or {})
     row |= values | {"instance_id": e.instance_id, "provider": e.provider, "instance_type": e.instance_type,
                      "regions": ";".join(regions), "assumed": "false", "source": prov.source,
-                     "as_of": prov.as_of, "notes": _notes(rebuilt, prov, old)}
+                     "as_of": prov.as_of, "notes": _notes(rebuilt, old)}
     if old is None:
         return row, Change("added", e.instance_id, f"on-demand {values['price_on_demand_usd_per_h']}"
                            f" spot {values['price_spot_usd_per_h'] or '-'} ({e.price_region})")

@@ -404,7 +404,8 @@ def test_max_throughput_under_latency_limits() -> None:
     ({"output_tokens": -5}, "output_tokens must be at least 1"),
     ({"tp": 3}, "does not divide .* 64 attention heads"),
     ({"input_tokens": 5000}, "context window"),
-    ({"dtype": "fp4"}, "unknown dtype"),
+    ({"dtype": "fp2"}, "unknown dtype"),
+    ({"dtype": "fp4"}, "fp4 is a compute format"),  # weights are stored as nvfp4 or mxfp4
 ])
 def test_bad_input_is_a_clear_message(kwargs: dict[str, object], match: str) -> None:
     args: dict[str, object] = {"model": "llama-2-70b", "hardware": "h100-sxm", "dtype": "bf16", "batch": 1,
