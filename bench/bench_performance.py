@@ -10,7 +10,11 @@ Prints:
    may be shared), plus the scalar ``estimate`` and ``max_throughput`` call times;
 2. the calibration against every published measurement in ``data/measurements.csv``: each point's
    model/measured ratio, then the median and worst absolute error (targets: median <= 20%, every
-   point within 2x).
+   point within 2x), at the global constants and at each row's engine x vendor factors;
+3. the engine x vendor calibration scored leave-one-source-out, per engine and per vendor family
+   (median |error|, worst factor, share within 1.5x, coverage of the nominal 80% range; targets:
+   median <= 10% and every point within 1.5x), from ``data/calibration_loso.csv`` as
+   ``bench/fit_performance.py`` wrote it (``--refit`` recomputes it here, about 10 minutes).
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import fit_performance
 
 from estimator import performance
 
@@ -53,11 +60,27 @@ def bench_call(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
     return (time.perf_counter() - t0) / repeats
 
 
+def print_loso(refit: bool) -> None:
+    """The leave-one-source-out table of the engine x vendor calibration (stored, or recomputed)."""
+    print("\n== Engine x vendor calibration, leave-one-source-out ==")
+    if refit:
+        s = fit_performance.load_scored()
+        fit = fit_performance.fit_cells(s.prep.rows, s.measured, s.keys)
+        lr, sha = fit_performance.loso_log_ratios(s, start=fit.global_eff), fit_performance.measurements_sha256()
+    else:
+        s, lr, sha = fit_performance.read_loso()
+    print(fit_performance.format_table(fit_performance.loso_table(s, lr)))
+    fresh = sha == fit_performance.measurements_sha256()
+    print(f"(on measurements.csv sha256 {sha[:16]}...: {'current' if fresh else 'STALE, rerun bench/fit_performance.py'}; "
+          "targets: median |error| <= 10% and every point within 1.5x per engine and per vendor)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="configurations per vectorized run")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--fit", action="store_true", help="refit the efficiency factors")
+    parser.add_argument("--refit", action="store_true", help="recompute the leave-one-source-out table")
     args = parser.parse_args()
 
     print("== Vectorized core: estimate_arrays (Llama 3.1 8B, H100, random batch/lengths/TP) ==")
@@ -90,6 +113,13 @@ def main() -> int:
     ok = s["median_abs_error"] <= 0.20 and s["worst_ratio"] <= 2.0
     print(f"calibration targets: {'MET' if ok else 'NOT MET'}")
     print(f"efficiency in force: {performance.Efficiency()!r}")
+
+    skipped = table.attrs.get("skipped", {})
+    print(f"rows the model cannot predict (kept in the data, not scored): {skipped}")
+    by_engine = performance.calibration_summary(performance.calibration_table(by_engine=True))
+    print(f"at each row's engine x vendor factors (in-sample): median |error| {by_engine['median_abs_error']:.1%}, "
+          f"worst {by_engine['worst_ratio']:.2f}x, within 2x {by_engine['within_2x']:.0%}")
+    print_loso(args.refit)
 
     if args.fit:
         t0 = time.perf_counter()

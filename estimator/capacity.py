@@ -1278,7 +1278,8 @@ def _resolve_inputs(s: Scenario, input_tokens: TokenDistribution | None,
     return _Inputs(
         s=s, model=model, hw=hw, region=region, din=din, dout=dout,
         workload=Workload(prompt=din, output=dout, prefix_cache_hit_rate=s.traffic.prefix_cache_hit_rate),
-        context=math.ceil(din.mean + dout.mean), load=load, mean=load.mean * (1.0 - rch),
+        context=math.ceil(engines.resident_tokens(din.mean, dout.mean, engines.for_scenario(s, hw).kv_block_tokens)),
+        load=load, mean=load.mean * (1.0 - rch),
         peak=load.peak * (1.0 - rch), frac=np.asarray(load.burst_fraction),
         burst_s=s.traffic.burst_minutes * 60.0 if s.traffic.pattern == TrafficPattern.BURSTY else math.inf,
         host=carbon.HOST_OVERHEAD_FRACTION if a.host_overhead_fraction is None else a.host_overhead_fraction,
@@ -2365,8 +2366,10 @@ def _assumptions(inp: _Inputs, ch: _Choice, co2: _Carbon) -> list[Assumption]:
                    + ("; overridden: " + ", ".join(es.overridden) if es.overridden else ""),
                    assumed=bool(es.overridden)),
         Assumption(name="Concurrent sequences per replica", value=f"{lay.replica.max_batch}",
-                   source=f"{es.label} scheduler cap {es.max_seqs:,}, capped by the KV cache that fits "
-                   f"(runtime overhead {a.runtime_overhead_gb:.1f} GB)"),
+                   source=f"{es.label} scheduler cap {es.max_seqs:,}, capped by the paged KV cache that fits "
+                   f"sequences of {inp.context:,} resident tokens on average (prompt + half the output + half a "
+                   f"{es.kv_block_tokens}-token block; Kwon et al. 2023 §4) (runtime overhead "
+                   f"{a.runtime_overhead_gb:.1f} GB)"),
         Assumption(name="Scheduler", value=f"continuous batching, chunked prefill, {lay.replica.token_budget:,} tokens "
                    "per iteration", source="Kwon et al. 2023 (vLLM); Agrawal et al. 2024 (Sarathi-Serve); "
                    "performance.PREFILL_CHUNK_TOKENS"),

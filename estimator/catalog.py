@@ -251,6 +251,20 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
          "flag": "VARCHAR", "assumed": "BOOLEAN", "source": "VARCHAR", "url": "VARCHAR", "as_of": "DATE",
          "notes": "VARCHAR"},
     ),
+    "training_runs": (
+        "training_runs.csv",
+        {"run_id": "VARCHAR", "model": "VARCHAR", "params": "DOUBLE", "params_total": "DOUBLE", "tokens": "DOUBLE",
+         "seq_len": "INTEGER", "n_layers": "INTEGER", "d_attn": "INTEGER", "hardware_id": "VARCHAR", "gpus": "INTEGER",
+         "gpu_hours": "DOUBLE", "gpu_hours_kind": "VARCHAR", "mfu_reported": "DOUBLE", "excluded_reason": "VARCHAR",
+         "source": "VARCHAR", "url": "VARCHAR", "as_of": "DATE", "assumed": "BOOLEAN", "notes": "VARCHAR"},
+    ),
+    "training_fit": (
+        "training_fit.csv",
+        {"generation": "VARCHAR", "n_runs": "INTEGER", "utilization": "DOUBLE", "mfu": "DOUBLE", "goodput": "DOUBLE",
+         "loo_median_abs_error": "DOUBLE", "loo_worst_ratio": "DOUBLE", "ratio_low": "DOUBLE", "ratio_high": "DOUBLE",
+         "fit_date": "DATE", "data_sha256": "VARCHAR", "source": "VARCHAR", "as_of": "DATE", "assumed": "BOOLEAN",
+         "notes": "VARCHAR"},
+    ),
 }
 """Table name -> (CSV file name, ordered column -> DuckDB type). Provenance columns
 (``assumed``, ``source``, ``as_of``, ``notes``) are required in every table."""
@@ -261,7 +275,7 @@ for _name, (_file, _cols) in TABLES.items():
         raise CatalogError(f"schema of {_name} lacks provenance columns {sorted(missing)}")
 
 _ID_COLUMN = {"models": "model_id", "hardware": "hardware_id", "instances": "instance_id",
-              "measurements": "measurement_id", "microbenchmarks": "benchmark_id"}
+              "measurements": "measurement_id", "microbenchmarks": "benchmark_id", "training_runs": "run_id"}
 
 _lock = threading.Lock()
 _connection: duckdb.DuckDBPyConnection | None = None

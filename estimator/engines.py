@@ -262,3 +262,23 @@ def memory_utilization(
         activation_bytes=step.per_device_activation_bytes, overhead_bytes=runtime_overhead_bytes,
     )
     return min(1.0, budget / hardware.memory_bytes)
+
+
+def resident_tokens(input_mean_tokens: float, output_mean_tokens: float, block_tokens: int) -> float:
+    """Mean KV-cache tokens one sequence holds under continuous batching with a paged KV cache.
+
+    Notes
+    -----
+    ``R = E[I] + E[O]/2 + b/2``: a paged engine allocates blocks of ``b`` tokens as tokens arrive
+    (vLLM, Kwon et al. SOSP 2023 arXiv:2309.06180 §4.1-4.2: "allocates physical blocks on demand"),
+    so a sequence holds its prompt plus the tokens generated so far, on average half its output over
+    the decode phase that dominates its lifetime, plus on average half a block of unfilled slots
+    (the only waste of paging, §4.1). Reserving ``I + O`` for every sequence, as a static engine
+    does, overstates the memory per sequence by ``E[O]/2 - b/2``. Units: tokens.
+
+    >>> resident_tokens(1000, 250, 16)
+    1133.0
+    """
+    if input_mean_tokens < 0 or output_mean_tokens < 0 or block_tokens < 1:
+        raise InvalidInputError("token lengths must be zero or more and the block at least one token")
+    return float(input_mean_tokens) + float(output_mean_tokens) / 2.0 + block_tokens / 2.0

@@ -26,9 +26,11 @@ import json
 import math
 import os
 import re
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from pydantic import ValidationError
 
@@ -565,7 +567,14 @@ def _decoder_params(model_type: str, s: _DecoderShape, moe: _MoE, attn: _Attenti
     Per layer: attention + norms (:func:`_layer_norms`) + MLP (:func:`_mlp_params`). An MoE layer
     has ``E`` expert MLPs of width ``f_e`` (``k`` active), the shared experts, a router ``d E`` (plus
     per-expert biases in gpt-oss and DeepSeek-V3's score-correction bias); the ``n_dense`` dense
-    layers use ``d_ff_dense``. Plus embeddings ``V d`` (twice untied) and the final norm ``d``.
+    layers use ``d_ff_dense``. Plus embeddings ``V d`` (twice untied) and the final norm ``d``::
+
+        P = L (A + N) + (L - L_moe) M_dense + L_moe (E M_e + M_shared + d E + b_router) + V d (1|2) + d
+
+    Units: parameters. Sources: the Llama block (RMSNorm, SwiGLU; Touvron et al. 2023 arXiv:2302.13971
+    §2), MoE layers (Mixtral, Jiang et al. 2024 arXiv:2401.04088 §2; DeepSeek-V3 arXiv:2412.19437
+    §2.1.2 for shared experts and the bias term), and each family's HF modeling file; pinned to published
+    totals in ``tests/test_hf_published.py`` (e.g. DeepSeek-V3 671,026,419,200 = "671B").
     """
     d = s.d
     dense_mlp = _mlp_params(d, moe.d_ff_dense or s.d_ff, s.gated, s.mlp_bias)
@@ -682,13 +691,14 @@ def _gpt_neox(cfg: dict[str, Any], name: str | None, source: str, notes: list[st
 
 
 def _falcon_heads(cfg: dict[str, Any], n_heads: int) -> tuple[int, bool]:
-    """K/V heads and the decoder layout: ``new_decoder_architecture`` (Falcon-40B/180B) uses
-    ``num_kv_heads`` groups; otherwise ``multi_query`` (Falcon-7B) has one K/V head (HF ``FalconConfig``)."""
+    """K/V heads and the decoder layout (HF ``FalconAttention``): ``multi_query`` without
+    ``new_decoder_architecture`` (Falcon-7B) has one K/V head; otherwise ``num_kv_heads`` groups
+    (Falcon-40B/180B), defaulting to one per query head."""
     new_arch = bool(_get(cfg, "new_decoder_architecture", default=False, kind=bool))
-    if new_arch:
-        return _get(cfg, "num_kv_heads", "n_head_kv", default=n_heads), True
     multi_query = bool(_get(cfg, "multi_query", default=True, kind=bool))
-    return (1 if multi_query else n_heads), False
+    if multi_query and not new_arch:
+        return 1, False
+    return _get(cfg, "num_kv_heads", "n_head_kv", default=n_heads), new_arch
 
 
 def _falcon(cfg: dict[str, Any], model_type: str, name: str | None, source: str, notes: list[str]) -> ModelSpec:
@@ -768,7 +778,7 @@ def _hub_settings() -> tuple[str, str | None]:
     return endpoint, cache
 
 
-def _hub_error(exc: Exception, repo_id: str, filename: str, endpoint: str) -> ConfigError:
+def _hub_error(exc: Exception, repo_id: str, filename: str, endpoint: str, online: bool = True) -> ConfigError:
     """A ConfigError that says what went wrong fetching ``filename`` and what to do."""
     from huggingface_hub import errors as hub_errors
 
@@ -778,28 +788,45 @@ def _hub_error(exc: Exception, repo_id: str, filename: str, endpoint: str) -> Co
         return ConfigError(f"no model {repo_id!r} on {endpoint} (or it is private: set HF_TOKEN)")
     if isinstance(exc, hub_errors.RevisionNotFoundError):
         return ConfigError(f"{repo_id} has no such revision")
-    if isinstance(exc, hub_errors.EntryNotFoundError):
+    local_miss = isinstance(exc, hub_errors.LocalEntryNotFoundError)
+    if isinstance(exc, hub_errors.EntryNotFoundError) and not local_miss:
         return ConfigError(f"{repo_id} has no {filename}")
-    if isinstance(exc, hub_errors.LocalEntryNotFoundError):
-        return ConfigError(f"cannot reach {endpoint} for {repo_id}/{filename} and no copy is cached; "
-                           "check the connection or HF_ENDPOINT")
     if isinstance(exc, hub_errors.HfHubHTTPError):
         return ConfigError(f"{endpoint} refused {repo_id}/{filename}: {str(exc).splitlines()[0][:200]}")
+    if not online or local_miss or isinstance(exc, OSError) or "Connect" in type(exc).__name__:
+        return ConfigError(f"cannot reach {endpoint} for {repo_id}/{filename} and no copy is cached; "
+                           "check the connection or HF_ENDPOINT")
     return ConfigError(f"could not fetch {repo_id}/{filename} from {endpoint}: {type(exc).__name__}")
 
 
+def _reachable(endpoint: str, timeout_s: float) -> bool:
+    """Whether a TCP connection to the endpoint opens (skipped behind a proxy, which the client uses):
+    an unreachable Hub then fails at once instead of after huggingface_hub's ~20 s of retries."""
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY")):
+        return True
+    url = urlparse(endpoint)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname or "", port), timeout=min(timeout_s, 3.0)):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
 def _hub_file(repo_id: str, filename: str, revision: str | None, token: str | None, timeout_s: float) -> bytes:
-    """``filename`` from the model repo (cached under the HF cache), or ConfigError."""
+    """``filename`` from the model repo (cached under the HF cache; the cached copy when the Hub
+    cannot be reached), or ConfigError."""
     from huggingface_hub import hf_hub_download
 
     endpoint, cache = _hub_settings()
+    online = _reachable(endpoint, timeout_s)
     try:
         path = hf_hub_download(repo_id, filename, revision=revision, token=token, cache_dir=cache,
-                               endpoint=endpoint, etag_timeout=timeout_s)
+                               endpoint=endpoint, etag_timeout=timeout_s, local_files_only=not online)
         with open(path, "rb") as fh:
             return fh.read(MAX_CONFIG_BYTES + 1)
-    except Exception as exc:  # noqa: BLE001 - every client failure becomes a ConfigError with advice
-        raise _hub_error(exc, repo_id, filename, endpoint) from None
+    except Exception as exc:  # every client failure becomes a ConfigError with advice
+        raise _hub_error(exc, repo_id, filename, endpoint, online) from None
 
 
 def _checkpoint_params(repo_id: str, revision: str | None, token: str | None, timeout_s: float) -> int | None:
@@ -834,10 +861,38 @@ def import_from_hub(repo_id: str, revision: str | None = None, token: str | None
     token = token or os.environ.get("HF_TOKEN") or None
     result = import_config_json(_hub_file(repo_id, "config.json", revision, token, timeout_s),
                                 name=repo_id, source=f"{where} config.json")
+    if result.weight_dtype in (DType.BF16, DType.FP16):
+        result = _with_modelopt_format(result, repo_id, revision, token, timeout_s)
     total = _checkpoint_params(repo_id, revision, token, timeout_s)
     if total is None:
         return result
     return _with_checkpoint_total(result, total)
+
+
+_MODELOPT_ALGOS = {"nvfp4": DType.NVFP4, "fp8": DType.FP8, "w4a16_awq": DType.INT4, "w4a8_awq": DType.INT4,
+                   "int8_sq": DType.INT8, "mxfp4": DType.MXFP4}
+
+
+def _with_modelopt_format(result: ImportedModel, repo_id: str, revision: str | None, token: str | None,
+                          timeout_s: float) -> ImportedModel:
+    """``result`` with the weight format of NVIDIA TensorRT Model Optimizer's ``hf_quant_config.json``
+    (``quantization.quant_algo``: NVFP4, FP8, ...), which its exports carry beside a config.json that has
+    no ``quantization_config``."""
+    try:
+        data = _parse_json(_hub_file(repo_id, "hf_quant_config.json", revision, token, timeout_s))
+    except ConfigError:
+        return result
+    quant = data.get("quantization") if isinstance(data, dict) else None
+    algo = str(quant.get("quant_algo", "")).lower() if isinstance(quant, dict) else ""
+    dtype = _MODELOPT_ALGOS.get(algo)
+    if dtype is None:
+        return result
+    notes = [*result.assumptions, f"weights in {dtype} from hf_quant_config.json (quant_algo {algo.upper()})"]
+    kv_algo = quant.get("kv_cache_quant_algo") if isinstance(quant, dict) else None
+    if isinstance(kv_algo, str) and kv_algo:
+        notes.append(f"the checkpoint is calibrated for a {kv_algo} KV cache")
+    return ImportedModel(spec=result.spec, assumptions=tuple(dict.fromkeys(notes)), weight_dtype=dtype,
+                         experts_only=False, source=result.source, checkpoint_params=result.checkpoint_params)
 
 
 def _with_checkpoint_total(result: ImportedModel, total: int) -> ImportedModel:

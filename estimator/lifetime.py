@@ -44,6 +44,7 @@ __all__ = [
     "inference_tokens",
     "lifetime_plan",
     "serve_scenario",
+    "serving_scenario",
 ]
 
 EXACT_POINTS: int = 7
@@ -176,11 +177,22 @@ def inference_tokens(scenario: Scenario) -> tuple[float, float, float]:
     return rpd, per_request, rpd * per_request * DAYS_PER_MONTH * months
 
 
+MAX_SERVING_REPLICAS: int = 10_000
+"""Replica cap of the lifetime's serving plans (the schema's maximum): a lifetime cost must pay for all of
+the traffic, not for a fleet capped by the scenario's autoscaling limit that drops the rest."""
+
+
+def serving_scenario(scenario: Scenario) -> Scenario:
+    """The scenario the lifetime prices serving with: its own, the replica cap raised to serve all traffic."""
+    return scenario.replace(autoscaling=scenario.autoscaling.model_copy(update={"max_replicas": MAX_SERVING_REPLICAS}))
+
+
 @dataclass(frozen=True)
 class _Target:
     """The quality to match and the demand to serve, resolved once per plan."""
 
     s: Scenario
+    serve: Scenario
     fit: str
     loss: float
     budget_flops: float
@@ -198,7 +210,7 @@ def _target(s: Scenario) -> _Target:
     loss = float(scaling.chinchilla_loss_for_budget(budget, fit))
     n_ch, _ = scaling.chinchilla_params_for_loss(loss, fit)
     rpd, per_request, d_inf = inference_tokens(s)
-    return _Target(s=s, fit=fit, loss=loss, budget_flops=float(budget), chinchilla_params=float(n_ch),
+    return _Target(s=s, serve=serving_scenario(s), fit=fit, loss=loss, budget_flops=float(budget), chinchilla_params=float(n_ch),
                    requests_per_day=rpd, tokens_per_request=per_request, inference_tokens=d_inf,
                    growth_months=_growth_months(s.lifetime.lifetime_months, s.traffic.monthly_growth))
 
@@ -215,7 +227,7 @@ def _price(t: _Target, params: float, label: str) -> LifetimeOption:
     if not math.isfinite(d) or d > scaling.MAX_COUNT:
         raise InvalidInputError(f"a {n / 1e9:.3g}B model cannot reach loss {t.loss:.4f} with fit {t.fit}")
     tr = training.estimate(params=n, tokens=d, **training.scenario_kwargs(t.s))
-    cp = capacity.plan(t.s, model=spec)
+    cp = capacity.plan(t.serve, model=spec)
     serve_usd = cp.monthly_cost_usd * t.growth_months
     serve_t = cp.co2e_t_per_month * t.growth_months
     infer = scaling.INFERENCE_FLOPS_PER_PARAM_TOKEN * n * t.inference_tokens
@@ -332,10 +344,15 @@ def _recommend(t: _Target, exact: list[LifetimeOption], screen: _Screen,
 
 
 def _summary(t: _Target, ch: LifetimeOption, lt: LifetimeOption, be_usd: float | None) -> str:
-    if lt.params >= ch.params:
+    if lt.params == ch.params:
         return (f"At {t.requests_per_day:,.0f} requests/day for {t.s.lifetime.lifetime_months:g} months the "
                 f"Chinchilla-optimal {ch.params / 1e9:.3g}B model is also the cheapest over its life "
                 f"(${ch.total_usd:,.0f}).")
+    if lt.params > ch.params:
+        return (f"At {t.requests_per_day:,.0f} requests/day for {t.s.lifetime.lifetime_months:g} months a larger "
+                f"{lt.params / 1e9:.3g}B model costs ${ch.total_usd - lt.total_usd:,.0f} less over its life than the "
+                f"Chinchilla-optimal {ch.params / 1e9:.3g}B: instances and hours are billed whole, so at this scale "
+                "dollars are not proportional to FLOPs; over-training does not pay.")
     saved = ch.total_usd - lt.total_usd
     text = (
         f"At {t.requests_per_day:,.0f} requests/day for {t.s.lifetime.lifetime_months:g} months "
@@ -360,6 +377,8 @@ def _assumptions(t: _Target) -> tuple[str, ...]:
         f"Shapes: derived from the {shapes.FAMILIES[t.s.lifetime.family].label} family's published members "
         "(estimator.shapes), not published models.",
         "Serving cost and carbon scale linearly with traffic; monthly growth compounds the first month's plan.",
+        f"Serving fleets may grow to {MAX_SERVING_REPLICAS:,} replicas so that every size serves all of the traffic "
+        "(the scenario's own replica cap applies in the capacity planner).",
         "Training cost is linear in FLOPs at the scenario's accelerator price and MFU.",
         "Inference FLOPs: 2N per prompt or generated token (Sardana et al. 2024 eq. 2); the response cache "
         "removes cached requests.",

@@ -80,6 +80,18 @@ __all__ = [
     "calibration_table",
     "calibration_summary",
     "fit_efficiency",
+    "fit_prepared",
+    "shrink_efficiency",
+    "prepare_measurements",
+    "predict_prepared",
+    "skip_reason",
+    "vendor_family",
+    "calibration_for",
+    "calibration_cells",
+    "efficiency_for",
+    "prediction_range",
+    "CellCalibration",
+    "PreparedMeasurements",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -92,7 +104,9 @@ COMPUTE_EFFICIENCY: float = 0.67
 Fitted, with :data:`LOW_PRECISION_COMPUTE_FACTOR`, :data:`MEMORY_EFFICIENCY`,
 :data:`STEP_OVERHEAD_S`, :data:`PREFILL_OVERHEAD_S` and :data:`LINK_LATENCY_S`, by
 :func:`fit_efficiency`: Nelder-Mead minimizing the mean squared ``ln(predicted / measured)`` over
-the 40 scored rows of ``data/measurements.csv`` (TensorRT-LLM 0.5/0.6.1/0.14/0.17 performance
+the 40 scored rows ``data/measurements.csv`` held before issue 12 (the set has grown since; the
+engine x vendor factors fitted on all of it are :func:`efficiency_for`, and these constants remain
+the fallback) (TensorRT-LLM 0.5/0.6.1/0.14/0.17 performance
 tables, NVIDIA NIM 1.8, LMDeploy 0.1, MLPerf Inference v4.1 closed results of NVIDIA and AMD, two
 vLLM write-ups; six accelerators, six models, each row with its source). The fit converges to the
 same point from different starts (0.668, 0.850, 0.752, 0.65 ms, 7.1 ms, 37 us); the defaults are
@@ -1826,10 +1840,15 @@ def load_measurements(path: str | Path | None = None) -> pd.DataFrame:
 
     Columns: ``measurement_id, model_id, hardware_id, dtype, kv_dtype, tp, pp, gpus, scenario,
     batch, input_tokens, output_tokens, metric, value, framework, assumed, source, url, as_of,
-    notes``. ``scenario`` is ``static`` (fixed batch run to completion), ``latency`` (a batch,
-    usually 1) or ``max_throughput`` (continuous batching at an unbounded request rate; ``batch``
-    then holds the engine's batch cap when published). ``gpus`` counts all accelerators the
-    figure covers, so a system figure is ``gpus / (tp x pp)`` replicas.
+    notes, excluded_reason, engine, engine_version, concurrency``. ``scenario`` is ``static``
+    (fixed batch run to completion), ``latency`` (a batch, usually 1), ``max_throughput``
+    (continuous batching at an unbounded request rate; ``batch`` then holds the engine's batch cap
+    when published, else ``concurrency`` caps it) or ``online`` (a benchmark client holding
+    ``concurrency`` requests in flight: continuous batching at that batch). ``engine`` is
+    ``vllm``, ``sglang``, ``trtllm`` or ``lmdeploy``. ``gpus`` counts all accelerators the figure
+    covers, so a system figure is ``gpus / (tp x pp)`` replicas. Rows naming a model or accelerator
+    the catalog lacks load like any other; :func:`calibration_table` skips them with a counted
+    reason (:func:`skip_reason`).
     """
     if path is None:  # the catalog copy: typed columns, loaded through DuckDB
         from estimator import catalog
@@ -1848,7 +1867,42 @@ def _check_measurements(df: pd.DataFrame, path: str) -> pd.DataFrame:
     missing = need - set(df.columns)
     if missing:
         raise InvalidInputError(f"{path}: missing columns {sorted(missing)}")
+    if "engine" not in df.columns:  # a file from before issue 12: engine unknown
+        df = df.assign(engine="", engine_version="", concurrency=np.nan)
+    df["engine"] = df["engine"].fillna("").astype(str).str.strip().str.lower()
     return df
+
+
+def _num(row: pd.Series, column: str) -> float:
+    """``row[column]`` as a float; NaN where the column is absent or empty (pandas ``NA`` included)."""
+    value = row.get(column)
+    return float("nan") if value is None or pd.isna(value) else float(value)
+
+
+def skip_reason(row: pd.Series, model_ids: frozenset[str] | set[str], hardware_ids: frozenset[str] | set[str]) -> str:
+    """Why a measurement row cannot be predicted (``""`` when it can, as far as the row shows).
+
+    Rows are kept in the data either way; the calibration counts the reasons
+    (``calibration_table(...).attrs["skipped"]``) so that ids still being added to the catalog
+    show up as a count, not an error.
+    """
+    if str(row["model_id"]) not in model_ids:
+        return "model not in the catalog"
+    if str(row["hardware_id"]) not in hardware_ids:
+        return "accelerator not in the catalog"
+    if any(math.isnan(_num(row, c)) for c in ("input_tokens", "output_tokens", "tp")):
+        return "input/output length or parallelism not stated"
+    scenario, metric = str(row["scenario"]), str(row["metric"])
+    if scenario not in ("static", "latency", "max_throughput", "online"):
+        return f"unknown scenario {scenario!r}"
+    if metric not in ("output_tokens_per_s", "output_tokens_per_s_per_gpu", "ttft_s", "tpot_s", "e2e_s") or (
+            metric == "e2e_s" and scenario in ("max_throughput", "online")):
+        return f"metric {metric!r} not modelled for a {scenario} run"
+    if scenario == "online" and math.isnan(_num(row, "concurrency")):
+        return "online run without a fixed concurrency"
+    if scenario in ("static", "latency") and math.isnan(_num(row, "batch")):
+        return f"{scenario} run without a batch"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -1868,16 +1922,27 @@ class _Prepared:
 
 
 def _prepare_row(row: pd.Series) -> _Prepared:
+    """The efficiency-independent inputs of one row's prediction.
+
+    ``max_throughput`` runs at the largest batch that fits (:func:`memory.max_batch`), capped by
+    the published batch cap, else by the client concurrency, else :data:`MAX_BATCH_CAP`; an
+    ``online`` run at a fixed concurrency ``C`` (a closed-loop benchmark client) is continuous
+    batching with ``min(C, memory limit)`` sequences in flight (Little's law: the client keeps
+    ``C`` requests in the system).
+    """
     m, h, d, kv, c = _prepare(str(row["model_id"]), str(row["hardware_id"]), str(row["dtype"]),
                               row.get("kv_dtype") if isinstance(row.get("kv_dtype"), str) else None, None)
-    tp, pp = float(row.get("tp", 1)), float(row.get("pp", 1))
-    i, o = float(row["input_tokens"]), float(row["output_tokens"])
-    gpus = float(row.get("gpus", tp * pp))
+    tp = _num(row, "tp") if not math.isnan(_num(row, "tp")) else 1.0
+    pp = _num(row, "pp") if not math.isnan(_num(row, "pp")) else 1.0
+    i, o = _num(row, "input_tokens"), _num(row, "output_tokens")
+    gpus = _num(row, "gpus") if not math.isnan(_num(row, "gpus")) else tp * pp
     scenario = str(row["scenario"])
-    batch = float(row["batch"]) if not pd.isna(row.get("batch")) else float("nan")
-    if scenario == "max_throughput":
+    batch, conc = _num(row, "batch"), _num(row, "concurrency")
+    if scenario in ("max_throughput", "online"):
+        if scenario == "online" and math.isnan(conc):
+            raise InvalidInputError(f"{row['measurement_id']}: an online measurement needs a concurrency")
         b_mem = memory.max_batch(m, h, d, kv, int(i + o), tp=int(tp), pp=int(pp))
-        cap = MAX_BATCH_CAP if math.isnan(batch) else batch
+        cap = batch if not math.isnan(batch) else conc if not math.isnan(conc) else MAX_BATCH_CAP
         batch = float(max(min(b_mem, cap), 1))
     elif math.isnan(batch):
         raise InvalidInputError(f"{row['measurement_id']}: a {scenario} measurement needs a batch")
@@ -1887,7 +1952,7 @@ def _prepare_row(row: pd.Series) -> _Prepared:
 
 def _predict_prepared(x: _Prepared, eff: Efficiency) -> float:
     b, i, o, t, p = (np.float64(v) for v in (x.batch, x.inp, x.out, x.tp, x.pp))
-    if x.scenario == "max_throughput":
+    if x.scenario in ("max_throughput", "online"):
         r = _steady(x.f, x.hw, eff, b, i, o, t, p, PREFILL_CHUNK_TOKENS)
     else:
         r = _core(x.f, x.hw, eff, b, i, o, t, p)
@@ -1904,11 +1969,91 @@ def _predict_prepared(x: _Prepared, eff: Efficiency) -> float:
     raise InvalidInputError(f"unknown metric {metric!r} for scenario {x.scenario!r}")
 
 
-def predict_measurements(frame: pd.DataFrame, efficiency: Efficiency | None = None) -> FloatArray:
-    """The model's prediction of every measurement row (same units as its ``value``)."""
-    eff = efficiency or Efficiency()
-    prepared = [_prepare_row(r) for _, r in frame.iterrows()]
-    return np.array([_predict_prepared(x, eff) for x in prepared])
+@dataclass(frozen=True)
+class PreparedMeasurements:
+    """The rows of a measurements frame the model can predict, prepared once (fits reuse them).
+
+    ``frame`` holds those rows (original index), ``rows`` their efficiency-independent inputs in
+    the same order, ``vendor`` each row's vendor family (:func:`vendor_family`) and ``skipped`` the
+    ``(measurement_id, reason)`` of every other row.
+    """
+
+    frame: pd.DataFrame
+    rows: tuple[_Prepared, ...]
+    vendor: tuple[str, ...]
+    skipped: tuple[tuple[str, str], ...]
+
+    def skipped_counts(self) -> dict[str, int]:
+        """How many rows each reason skipped."""
+        counts: dict[str, int] = {}
+        for _, reason in self.skipped:
+            counts[reason] = counts.get(reason, 0) + 1
+        return counts
+
+
+def vendor_family(hardware: HardwareSpec | str) -> str:
+    """The calibration's vendor family of an accelerator: its catalog ``vendor`` in lower case
+    (``nvidia``, ``amd``, ...)."""
+    h = _resolve_hardware(hardware)
+    return (h.vendor or "unknown").strip().lower()
+
+
+def prepare_measurements(frame: pd.DataFrame) -> PreparedMeasurements:
+    """Split ``frame`` into predictable rows (prepared) and skipped rows with their reason.
+
+    A row is skipped when :func:`skip_reason` names a reason, or when the model refuses it (an
+    :class:`~estimator.errors.EstimatorError`, e.g. a weight format the accelerator cannot run);
+    the reason is then ``"not predictable: <error class>"``.
+    """
+    from estimator import catalog
+    from estimator.errors import EstimatorError
+
+    model_ids = {m.model_id for m in catalog.list_models()}
+    hardware_ids = {h.hardware_id for h in catalog.list_hardware()}
+    keep: list[Any] = []
+    rows: list[_Prepared] = []
+    vendor: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    for idx, row in frame.iterrows():
+        reason = skip_reason(row, model_ids, hardware_ids)
+        if not reason:
+            try:
+                rows.append(_prepare_row(row))
+            except EstimatorError as exc:
+                reason = f"not predictable: {type(exc).__name__}"
+        if reason:
+            skipped.append((str(row["measurement_id"]), reason))
+            continue
+        keep.append(idx)
+        vendor.append(vendor_family(str(row["hardware_id"])))
+    return PreparedMeasurements(frame.loc[keep], tuple(rows), tuple(vendor), tuple(skipped))
+
+
+def _engine_of(frame: pd.DataFrame) -> list[str]:
+    col = frame["engine"] if "engine" in frame.columns else pd.Series([""] * len(frame), index=frame.index)
+    return [str(e) if isinstance(e, str) else "" for e in col]
+
+
+def predict_prepared(prep: PreparedMeasurements, efficiency: Efficiency | None = None,
+                     by_engine: bool = False) -> FloatArray:
+    """Predictions of ``prep.rows`` at one efficiency, or (``by_engine``) at each row's engine x vendor
+    factors (:func:`efficiency_for`)."""
+    if not by_engine:
+        eff = efficiency or Efficiency()
+        return np.array([_predict_prepared(x, eff) for x in prep.rows], dtype=float)
+    engines = _engine_of(prep.frame)
+    return np.array([_predict_prepared(x, efficiency_for(e, v))
+                     for x, e, v in zip(prep.rows, engines, prep.vendor, strict=True)], dtype=float)
+
+
+def predict_measurements(frame: pd.DataFrame, efficiency: Efficiency | None = None,
+                         by_engine: bool = False) -> FloatArray:
+    """The model's prediction of every measurement row (same units as its ``value``); NaN for a row
+    :func:`prepare_measurements` skips."""
+    prep = prepare_measurements(frame)
+    out = pd.Series(np.nan, index=frame.index, dtype=float)
+    out.loc[prep.frame.index] = predict_prepared(prep, efficiency, by_engine)
+    return out.to_numpy(float)
 
 
 def _excluded_mask(df: pd.DataFrame) -> npt.NDArray[np.bool_]:
@@ -1919,22 +2064,30 @@ def _excluded_mask(df: pd.DataFrame) -> npt.NDArray[np.bool_]:
 
 
 def calibration_table(
-    efficiency: Efficiency | None = None, frame: pd.DataFrame | None = None
+    efficiency: Efficiency | None = None, frame: pd.DataFrame | None = None, by_engine: bool = False
 ) -> pd.DataFrame:
-    """Every measurement beside the model's prediction and the error.
+    """Every predictable measurement beside the model's prediction and the error.
 
     ``error`` = predicted / measured - 1 (signed), ``abs_error`` its magnitude, ``ratio`` =
     max(predicted/measured, measured/predicted) (1 = exact, 2 = a factor of two off);
-    ``excluded`` marks rows shown but neither fitted nor scored (``excluded_reason`` says why).
+    ``excluded`` marks rows shown but neither fitted nor scored (``excluded_reason`` says why);
+    ``vendor`` is the vendor family. ``by_engine`` predicts each row at its engine x vendor
+    factors (:func:`efficiency_for`) instead of ``efficiency``. Rows the model cannot predict are
+    left out and counted by reason in ``table.attrs["skipped"]`` (ids and reasons in
+    ``table.attrs["skipped_rows"]``).
     """
-    df = (load_measurements() if frame is None else frame).copy()
-    pred = predict_measurements(df, efficiency)
+    prep = prepare_measurements(load_measurements() if frame is None else frame)
+    df = prep.frame.copy()
+    pred = predict_prepared(prep, efficiency, by_engine)
+    df["vendor"] = list(prep.vendor)
     df["predicted"] = pred
     df["error"] = pred / df["value"].to_numpy(float) - 1.0
     df["abs_error"] = df["error"].abs()
     r = pred / df["value"].to_numpy(float)
     df["ratio"] = np.maximum(r, 1.0 / r)
     df["excluded"] = _excluded_mask(df)
+    df.attrs["skipped"] = prep.skipped_counts()
+    df.attrs["skipped_rows"] = list(prep.skipped)
     return df
 
 
@@ -1996,41 +2149,200 @@ FIT_FIELDS: tuple[str, ...] = (
 """The :class:`Efficiency` fields :func:`fit_efficiency` fits; the communication efficiency stays assumed."""
 
 
+def _logit(v: float) -> float:
+    v = min(max(v, 1e-3), 1 - 1e-3)
+    return math.log(v / (1 - v))
+
+
+def efficiency_to_z(eff: Efficiency) -> FloatArray:
+    """:data:`FIT_FIELDS` of ``eff`` in the fit's unconstrained coordinates: logit for the three
+    efficiencies, natural log for the two overheads and the NVLink all-reduce latency."""
+    return np.array([_logit(eff.compute), _logit(eff.low_precision_compute), _logit(eff.memory),
+                     math.log(max(eff.step_overhead_s, 1e-6)), math.log(max(eff.prefill_overhead_s, 1e-6)),
+                     math.log(max(eff.link_latency_s, 1e-7))])
+
+
+def efficiency_from_z(z: FloatArray, base: Efficiency | None = None) -> Efficiency:
+    """Inverse of :func:`efficiency_to_z`; fields outside :data:`FIT_FIELDS` come from ``base``."""
+    frac = np.clip(1.0 / (1.0 + np.exp(-z[:3])), 1e-3, 1.0)
+    over = np.exp(z[3:])
+    return (base or Efficiency()).model_copy(update={
+        "compute": float(frac[0]), "low_precision_compute": float(frac[1]), "memory": float(frac[2]),
+        "step_overhead_s": float(min(over[0], 1.0)), "prefill_overhead_s": float(min(over[1], 10.0)),
+        "link_latency_s": float(min(over[2], 1.0)),
+    })
+
+
+def log_residuals(rows: Sequence[_Prepared], measured: FloatArray, eff: Efficiency) -> FloatArray:
+    """``ln(predicted / measured)`` of prepared rows at ``eff`` (the quantity the fit minimizes)."""
+    pred = np.array([_predict_prepared(x, eff) for x in rows], dtype=float)
+    return np.asarray(np.log(pred / measured), dtype=float)
+
+
+ROBUST_DELTA: float = math.log(1.5)
+"""Scale ``delta`` of the pseudo-Huber loss of the engine x vendor fits (``bench/fit_performance.py``):
+``rho(r) = 2 delta^2 (sqrt(1 + (r/delta)^2) - 1)`` on ``r = ln(predicted / measured)`` is quadratic
+within a factor of about 1.5 and linear beyond (Charbonnier et al. 1997; scipy's ``soft_l1``), so a
+few points the model cannot represent (a TTFT dominated by queueing, 100x off) do not drag every
+constant of their cell. A choice, not fitted: 1.5x is the issue's per-point target."""
+
+
+def fit_prepared(rows: Sequence[_Prepared], measured: FloatArray, start: Efficiency | None = None,
+                 iters: int = 800, delta: float | None = None, tol: float = 1e-9) -> Efficiency:
+    """Nelder-Mead fit of :data:`FIT_FIELDS` to prepared rows in the coordinates of
+    :func:`efficiency_to_z`, starting at ``start`` (deterministic: no random start, the same rows
+    give the same constants). Minimizes the mean of ``ln(pred/measured)^2``, or with ``delta`` the
+    pseudo-Huber loss :data:`ROBUST_DELTA` describes."""
+    base = start or Efficiency()
+
+    def loss(z: FloatArray) -> float:
+        r = log_residuals(rows, measured, efficiency_from_z(z, base))
+        if delta is None:
+            return float(np.mean(r**2))
+        return float(np.mean(2.0 * delta**2 * (np.sqrt(1.0 + (r / delta) ** 2) - 1.0)))
+
+    return efficiency_from_z(_nelder_mead(loss, efficiency_to_z(base), iters=iters, tol=tol), base)
+
+
 def fit_efficiency(frame: pd.DataFrame | None = None, start: Efficiency | None = None) -> Efficiency:
     """Fit the efficiency factors to the measurements (how this module's defaults were made).
 
     Minimizes the mean squared log ratio ``ln(predicted / measured)`` over the scored rows
-    (``excluded_reason`` empty) with Nelder-Mead in unconstrained coordinates: logit for the
-    three efficiencies, log for the overheads and the NVLink all-reduce latency.
+    (``excluded_reason`` empty, and predictable: :func:`prepare_measurements`) with Nelder-Mead in
+    unconstrained coordinates: logit for the three efficiencies, log for the overheads and the
+    NVLink all-reduce latency (:func:`fit_prepared`).
     """
     df = load_measurements() if frame is None else frame
-    df = df[~_excluded_mask(df)]
-    prepared = [_prepare_row(r) for _, r in df.iterrows()]
-    measured = df["value"].to_numpy(float)
-    base = start or Efficiency()
+    prep = prepare_measurements(df[~_excluded_mask(df)])
+    return fit_prepared(prep.rows, prep.frame["value"].to_numpy(float), start)
 
-    def unpack(z: FloatArray) -> Efficiency:
-        frac = np.clip(1.0 / (1.0 + np.exp(-z[:3])), 1e-3, 1.0)
-        over = np.exp(z[3:])
-        return base.model_copy(update={
-            "compute": float(frac[0]), "low_precision_compute": float(frac[1]), "memory": float(frac[2]),
-            "step_overhead_s": float(min(over[0], 1.0)), "prefill_overhead_s": float(min(over[1], 10.0)),
-            "link_latency_s": float(min(over[2], 1.0)),
-        })
 
-    def loss(z: FloatArray) -> float:
-        eff = unpack(z)
-        pred = np.array([_predict_prepared(x, eff) for x in prepared])
-        return float(np.mean(np.log(pred / measured) ** 2))
+SHRINK_POINTS: float = 10.0
+"""``k`` of the shrinkage of an engine x vendor fit toward the global fit: a cell with ``n`` scored
+points keeps the weight ``w = n / (n + k)`` on its own fit, ``z = z_global + w (z_cell - z_global)``
+in the coordinates of :func:`efficiency_to_z` (a cell of 10 points sits half-way; 40 points keep 80%).
+The form is the precision-weighted mean of a normal hierarchical model with equal within- and
+between-cell variance per point (Gelman et al., *Bayesian Data Analysis*, 3rd ed., §5.4, eq. 5.17);
+k = 10 is a choice (about the 6 fitted constants plus a few points of slack), not fitted."""
 
-    def logit(v: float) -> float:
-        v = min(max(v, 1e-3), 1 - 1e-3)
-        return math.log(v / (1 - v))
 
-    z0 = np.array([logit(base.compute), logit(base.low_precision_compute), logit(base.memory),
-                   math.log(max(base.step_overhead_s, 1e-6)), math.log(max(base.prefill_overhead_s, 1e-6)),
-                   math.log(max(base.link_latency_s, 1e-7))])
-    return unpack(_nelder_mead(loss, z0))
+def shrink_efficiency(cell: Efficiency, toward: Efficiency, points: int, k: float = SHRINK_POINTS) -> Efficiency:
+    """``cell`` pulled toward ``toward`` with weight ``points / (points + k)`` on ``cell`` (:data:`SHRINK_POINTS`)."""
+    if k < 0:
+        raise InvalidInputError("the shrinkage constant k must be >= 0")
+    w = points / (points + k) if points + k > 0 else 0.0
+    zg, zc = efficiency_to_z(toward), efficiency_to_z(cell)
+    return efficiency_from_z(zg + w * (zc - zg), toward)
+
+
+CALIBRATION_FILE: str = "calibration_engines.csv"
+"""The engine x vendor constants :func:`efficiency_for` reads (in ``data/``), written by
+``bench/fit_performance.py``: one row per (engine, vendor, constant) with its standard error,
+points, shrinkage weight, the date and the SHA-256 of ``measurements.csv`` they were fitted on."""
+
+CALIBRATION_COLUMNS: dict[str, str] = {
+    "engine": "VARCHAR", "vendor": "VARCHAR", "constant": "VARCHAR", "value": "DOUBLE",
+    "std_error": "DOUBLE", "unit": "VARCHAR", "points": "INTEGER", "weight": "DOUBLE",
+    "measurements_sha256": "VARCHAR", "assumed": "BOOLEAN", "source": "VARCHAR", "as_of": "DATE",
+    "notes": "VARCHAR",
+}
+"""Columns of :data:`CALIBRATION_FILE` (DuckDB types, read by ``catalog.read_csv_typed``)."""
+
+CALIBRATION_ENGINES: tuple[str, ...] = ("vllm", "sglang", "trtllm")
+"""Engines with their own calibration cell; others (e.g. ``lmdeploy``) take the global constants."""
+
+_ENGINE_ALIASES = {"tensorrt-llm": "trtllm", "tensorrt_llm": "trtllm", "trt-llm": "trtllm", "nim": "trtllm"}
+
+RANGE_CONSTANTS: tuple[str, str] = ("log_residual_p10", "log_residual_p90")
+"""Rows of :data:`CALIBRATION_FILE` holding a cell's nominal 80% range: the 10th and 90th
+percentiles of its leave-one-source-out residuals ``ln(measured speed / predicted speed)`` (speed =
+the value for a rate, 1 / value for a time), so a predicted rate ``r`` has the range
+``r exp(p10) .. r exp(p90)`` and a predicted time ``t`` the range ``t exp(-p90) .. t exp(-p10)``."""
+
+
+@dataclass(frozen=True)
+class CellCalibration:
+    """The fitted factors of one engine x vendor cell and the spread of its held-out residuals.
+
+    ``std_error`` maps each :data:`FIT_FIELDS` constant to its standard error (same unit);
+    ``points`` is the number of scored measurements in the cell, ``weight`` the shrinkage weight
+    ``n / (n + k)`` on the cell's own fit; ``fitted`` is False where no cell exists and the
+    module's global defaults (:class:`Efficiency`) stand in.
+    """
+
+    engine: str
+    vendor: str
+    efficiency: Efficiency
+    std_error: tuple[tuple[str, float], ...]
+    points: int
+    weight: float
+    log_residual_p10: float
+    log_residual_p90: float
+    fitted: bool
+
+
+def canonical_engine(engine: str | None) -> str:
+    """``vLLM`` -> ``vllm``, ``TensorRT-LLM`` -> ``trtllm``, ``SGLang`` -> ``sglang`` (lower case otherwise)."""
+    e = (engine or "").strip().lower()
+    return _ENGINE_ALIASES.get(e, e)
+
+
+@lru_cache(maxsize=4)
+def _calibration_cells(path: str) -> dict[tuple[str, str], CellCalibration]:
+    from estimator import catalog
+
+    file = Path(path)
+    if not file.is_file():
+        return {}
+    df = catalog.read_csv_typed(file, CALIBRATION_COLUMNS)
+    cells: dict[tuple[str, str], CellCalibration] = {}
+    for (engine, vendor), g in df.groupby(["engine", "vendor"], sort=True):
+        vals = dict(zip(g["constant"], g["value"].astype(float), strict=True))
+        errs = dict(zip(g["constant"], g["std_error"].astype(float), strict=True))
+        eff = Efficiency().model_copy(update={k: vals[k] for k in FIT_FIELDS if k in vals})
+        cells[(str(engine), str(vendor))] = CellCalibration(
+            engine=str(engine), vendor=str(vendor), efficiency=Efficiency.model_validate(eff.model_dump()),
+            std_error=tuple((k, errs[k]) for k in FIT_FIELDS if k in errs), points=int(g["points"].iloc[0]),
+            weight=float(g["weight"].iloc[0]), log_residual_p10=float(vals.get(RANGE_CONSTANTS[0], math.nan)),
+            log_residual_p90=float(vals.get(RANGE_CONSTANTS[1], math.nan)), fitted=True)
+    return cells
+
+
+def calibration_cells(path: str | Path | None = None) -> dict[tuple[str, str], CellCalibration]:
+    """Every stored engine x vendor cell of :data:`CALIBRATION_FILE` (``("all", "all")`` is the
+    global refit the cells were shrunk toward); empty where the file does not exist yet."""
+    return _calibration_cells(str(Path(path) if path is not None else _data_dir() / CALIBRATION_FILE))
+
+
+def calibration_for(engine: str | None, vendor: str | None) -> CellCalibration:
+    """The cell of ``engine`` x ``vendor`` (:func:`canonical_engine`, vendor family in lower case).
+
+    Falls back to the module's global constants (``Efficiency()``, unchanged by the per-cell fit)
+    where the pair has no fitted cell, with the spread of the pooled residuals (``("all", "all")``).
+    """
+    cells = calibration_cells()
+    key = (canonical_engine(engine), (vendor or "").strip().lower())
+    if key in cells:
+        return cells[key]
+    pooled = cells.get(("all", "all"))
+    p10, p90 = (pooled.log_residual_p10, pooled.log_residual_p90) if pooled else (math.nan, math.nan)
+    return CellCalibration(engine=key[0], vendor=key[1], efficiency=_default_efficiency(), std_error=(),
+                           points=0, weight=0.0, log_residual_p10=p10, log_residual_p90=p90, fitted=False)
+
+
+def efficiency_for(engine: str | None, vendor: str | None) -> Efficiency:
+    """The efficiency factors of an engine on a vendor family (:func:`calibration_for`)."""
+    return calibration_for(engine, vendor).efficiency
+
+
+def prediction_range(value: float, metric: str, cell: CellCalibration) -> tuple[float, float]:
+    """The nominal 80% range of a predicted ``value`` of ``metric`` from ``cell``'s held-out
+    residuals (:data:`RANGE_CONSTANTS`): ``value exp(p10) .. value exp(p90)`` for a rate,
+    ``value exp(-p90) .. value exp(-p10)`` for a time (``*_s`` metrics)."""
+    lo, hi = cell.log_residual_p10, cell.log_residual_p90
+    if metric.endswith("_s"):
+        return value * math.exp(-hi), value * math.exp(-lo)
+    return value * math.exp(lo), value * math.exp(hi)
 
 
 def efficiency_for_scenario(scenario: Any) -> Efficiency:

@@ -290,7 +290,8 @@ class TrainingBudget(_Section):
     params_b: float = Field(default=7.0, ge=-1e9, le=1e9, description="custom model size, billions")
     tokens_b: float = Field(default=15_000.0, ge=-1e9, le=1e9, description="training tokens, billions")
     known_gpu_hours: float = Field(default=0.0, ge=0.0, le=1e15)
-    mfu: float = Field(default=0.40, ge=0.05, le=1.0)
+    mfu: float | None = Field(default=None, ge=0.05, le=1.0,
+                              description="None = fitted on published runs for the accelerator (issue #12)")
     accelerators: int = Field(default=0, ge=0, le=1_000_000, description="0 = auto")
     target_days: float = Field(default=30.0, ge=0.1, le=3650.0)
     pp: int = Field(default=1, ge=1, le=128)

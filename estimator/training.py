@@ -11,8 +11,9 @@ One entry point per question:
 
 The chain (all SI units, see each function)::
 
-    C       = 6 N D                                     FLOPs (Kaplan et al. 2020 §2.1)
-    T_gpu   = C / (F_peak * MFU) / 3600                 accelerator-hours
+    C       = (6 N + 12 L s d_attn) D                   FLOPs (Kaplan et al. 2020 §2.1; PaLM App. B)
+    T_gpu   = C / (F_peak * MFU * goodput) / 3600       accelerator-hours (MFU, goodput: entered, or
+                                                        fitted on published runs, data/training_fit.csv)
     days    = T_gpu / n / 24                            wall clock on n accelerators
     cost    = ceil(n / k) * (T_gpu / n) * p_instance    whole instances of k accelerators
     E, CO2e = estimator.carbon.footprint(...)           energy, operational + embodied
@@ -45,7 +46,14 @@ from estimator.specs import (
 from estimator.units import DType
 
 __all__ = [
+    "ATTENTION_FLOPS_CONVENTION",
     "DEFAULT_MFU",
+    "GENERATIONS",
+    "FittedEfficiency",
+    "attention_flops_per_token",
+    "fitted_efficiency",
+    "hardware_generation",
+    "train_flops_per_token",
     "DEFAULT_SEQ_LEN",
     "INFERENCE_ONLY_HARDWARE",
     "MAX_USD",
@@ -95,9 +103,9 @@ MFU_PUBLISHED_RANGE: tuple[float, float] = (0.38, 0.52)
 """Lowest and highest of :data:`PUBLISHED_MFU`; an MFU outside it draws a warning."""
 
 DEFAULT_MFU: float = 0.40
-"""Model FLOPs utilization assumed by default: the middle of Llama 3's 38-43 % BF16 MFU on
-H100 (Dubey et al. 2024, Table 4), the most recent large published run on the default
-accelerator."""
+"""A round MFU from the middle of Llama 3's 38-43 % BF16 MFU on H100 (Dubey et al. 2024, Table 4).
+Plans no longer default to it: with no MFU entered they use the MFU and goodput fitted on
+published runs for the accelerator's generation (:func:`fitted_efficiency`)."""
 
 DEFAULT_SEQ_LEN: int = 4096
 """Training sequence length for the memory check (Llama 2's 4k context, Touvron et al. 2023)."""
@@ -115,6 +123,22 @@ INFERENCE_ONLY_HARDWARE: frozenset[str] = frozenset({"inferentia2"})
 
 MAX_ACCELERATORS: int = 1_000_000
 _MAX_HOURS: float = 1e13
+
+ATTENTION_FLOPS_CONVENTION: str = (
+    "12 L s d_attn FLOPs per training token: Chowdhery et al. 2022 (PaLM), arXiv:2204.02311, App. B; the "
+    "s / (6h) term of 72 B s l h^2 (1 + s/(6h) + V/(12 l h)) (Narayanan et al. 2021, arXiv:2104.04473, "
+    "sec. 5.1, gives 96 B s l h^2 (1 + s/(6h) + V/(16 l h)) with full recomputation; Korthikanti et al. "
+    "2022, arXiv:2205.05198, App. A, the 72 without); twice Kaplan et al. 2020 Table 1's "
+    "6 n_layer n_ctx d_attn, which counts only the causal half"
+)
+"""Which attention FLOPs the training FLOPs and the fitted MFU count (the MFU convention of PaLM)."""
+
+GENERATIONS: dict[str, str] = {
+    "a100-40gb-sxm": "ampere", "a100-80gb-sxm": "ampere", "a100-40gb-pcie": "ampere", "a100-80gb-pcie": "ampere",
+    "h100-sxm": "hopper", "h100-pcie": "hopper", "h100-nvl": "hopper", "h200": "hopper", "h800": "hopper",
+}
+"""Catalog accelerator -> the hardware generation whose fitted MFU and goodput it uses
+(``data/training_fit.csv``); any other accelerator uses the fit over all runs ("global")."""
 
 _FIELD_LABELS: dict[str, str] = {
     "model_id": "model",
@@ -174,7 +198,11 @@ class TrainingInputs(BaseModel):
     hardware_id: str = "h100-sxm"
     compute_dtype: DType = DType.BF16
     n_accelerators: int | None = Field(default=None, ge=1, le=MAX_ACCELERATORS)
-    mfu: float = Field(default=DEFAULT_MFU, gt=0, le=1, allow_inf_nan=False)
+    mfu: float | None = Field(default=None, gt=0, le=1, allow_inf_nan=False,
+                              description="None: fitted for the accelerator's generation (fitted_efficiency)")
+    goodput: float | None = Field(default=None, gt=0, le=1, allow_inf_nan=False,
+                                  description="share of paid hours that train; None: fitted (fitted_efficiency)")
+    attention: bool = Field(default=True, description="add the attention FLOPs 12 L s d_attn per token to 6N")
     tp: int | None = Field(default=None, ge=1, le=1024, description="None: smallest that fits")
     pp: int = Field(default=1, ge=1, le=1024)
     zero_stage: Literal[0, 1, 2, 3] = 3
@@ -197,8 +225,8 @@ class TrainingInputs(BaseModel):
 
     @field_validator("mfu")
     @classmethod
-    def _mfu_not_above_one(cls, v: float) -> float:
-        if v > 1:
+    def _mfu_not_above_one(cls, v: float | None) -> float | None:
+        if v is not None and v > 1:
             raise InvalidInputError(f"MFU is a fraction of peak and cannot exceed 1, got {v}")
         return v
 
@@ -276,6 +304,7 @@ class TrainingPlan(BaseModel):
     tokens: float = Field(gt=0)
     tokens_per_param: float = Field(gt=0)
     flops: float = Field(gt=0, description="6 N_active D")
+    attention_flops: float = Field(default=0.0, ge=0, description="12 L s d_attn D (attention_flops_per_token)")
     hardware_id: str
     hardware_name: str
     compute_dtype: DType
@@ -284,6 +313,9 @@ class TrainingPlan(BaseModel):
     mfu_source: str
     gpu_hours: float = Field(gt=0, description="accelerator-hours")
     gpu_hours_source: str
+    goodput: float = Field(default=1.0, gt=0, le=1, description="share of paid hours that train")
+    gpu_hours_low: float | None = Field(default=None, description="range from the fit's leave-one-out ratios")
+    gpu_hours_high: float | None = None
     n_accelerators: int = Field(ge=1)
     dp: int
     tp: int
@@ -322,6 +354,11 @@ class TrainingPlan(BaseModel):
     def gpu_days(self) -> float:
         return self.gpu_hours / 24.0
 
+    @property
+    def train_flops(self) -> float:
+        """Training FLOPs executed: 6ND plus the attention term."""
+        return self.flops + self.attention_flops
+
 
 # ---------------------------------------------------------------------------
 # Building blocks
@@ -357,6 +394,108 @@ def gpu_hours(flops: ArrayLike, peak_flops_per_s: ArrayLike, mfu: ArrayLike) -> 
         raise InvalidInputError("MFU cannot exceed 1")
     out = c / (f * m) / 3600.0
     return float(out) if out.ndim == 0 else out
+
+
+def attention_flops_per_token(n_layers: float, seq_len: float, d_attn: float) -> float:
+    """Attention-score FLOPs per training token that ``6N`` leaves out (forward and backward).
+
+    .. math:: A = 12\\, L\\, s\\, d_{attn}
+
+    Units: counts -> FLOPs per token; ``L`` layers, ``s`` training sequence length in tokens,
+    ``d_attn`` = query heads x head dimension. Forward ``Q K^T`` and ``softmax V`` cost
+    ``2 s d_attn`` FLOPs each per token and layer, and training triples the forward pass.
+    Source: Chowdhery et al. 2022 (PaLM), arXiv:2204.02311, App. B, model FLOPs per token
+    ``6N + 12 L H Q T``; the same as the ``s / (6h)`` term of the Megatron count
+    ``72 B s l h^2 (1 + s/(6h) + V/(12 l h))`` per iteration without recomputation (Narayanan et al.
+    2021, arXiv:2104.04473, sec. 5.1, whose 96 counts full recomputation; Korthikanti et al. 2022,
+    arXiv:2205.05198, App. A): ``72 B s l h^2 (s / (6h)) / (B s) = 12 s l h``. Kaplan et al. 2020
+    (Table 1, ``2 n_layer n_ctx d_attn`` forward) count half, the causal part only.
+
+    PaLM 540B (118 layers, 48 heads x 256, sequence 2048): the attention term adds 1.1 % to 6N,
+    which is why the paper quotes MFU 45.7 % without and 46.2 % with it (Table 3 and its text):
+
+    >>> round(1 + attention_flops_per_token(118, 2048, 48 * 256) / (6 * 540.35e9), 4)
+    1.011
+    """
+    for name, v in (("layers", n_layers), ("sequence length", seq_len), ("attention width", d_attn)):
+        if not (math.isfinite(v) and v > 0):
+            raise InvalidInputError(f"{name} must be positive and finite, got {v!r}")
+    return 12.0 * float(n_layers) * float(seq_len) * float(d_attn)
+
+
+def train_flops_per_token(spec: ModelSpec, seq_len: int, *, attention: bool = True) -> float:
+    """Training FLOPs per token of ``spec`` at sequence length ``seq_len``.
+
+    .. math:: c = 6 N_{active} + 12\\, L\\, s\\, n_{heads}\\, d_{head}
+
+    (:func:`attention_flops_per_token`; ``attention=False`` gives Kaplan et al. 2020's ``6N``, §2.1).
+    Encoder layers count as layers (the term is per layer and token).
+    """
+    base = 6.0 * spec.params_active
+    if not attention:
+        return base
+    return base + attention_flops_per_token(spec.n_layers + spec.n_encoder_layers, seq_len,
+                                            spec.n_heads * spec.head_dim)
+
+
+def hardware_generation(hardware_id: str) -> str:
+    """The generation whose fitted efficiency ``hardware_id`` uses (:data:`GENERATIONS`), else "global"."""
+    return GENERATIONS.get(hardware_id, "global")
+
+
+@dataclass(frozen=True, slots=True)
+class FittedEfficiency:
+    """MFU and goodput fitted on published runs (``data/training_fit.csv``, ``bench/fit_training.py``).
+
+    ``utilization = mfu * goodput`` is what the runs pin down: training FLOPs (6N + attention) over
+    GPU-hours x dense peak. ``ratio_low``/``ratio_high``: 10th and 90th percentiles of the
+    leave-one-out ratio published / predicted GPU-hours, the range shown around a prediction.
+    """
+
+    generation: str
+    n_runs: int
+    mfu: float
+    goodput: float
+    ratio_low: float
+    ratio_high: float
+    loo_median_abs_error: float
+    loo_worst_ratio: float
+    fit_date: str
+    data_sha256: str
+
+    @property
+    def utilization(self) -> float:
+        return self.mfu * self.goodput
+
+
+_FITS: list[Any] = [None, {}]
+"""[the ``training_fit`` frame last read, its rows by generation]: reread when the catalog reloads."""
+
+
+def _fits_by_generation() -> dict[str, FittedEfficiency]:
+    frame = catalog.table_frame("training_fit")
+    if _FITS[0] is not frame:
+        _FITS[1] = {
+            str(r["generation"]): FittedEfficiency(
+                generation=str(r["generation"]), n_runs=int(r["n_runs"]), mfu=float(r["mfu"]),
+                goodput=float(r["goodput"]), ratio_low=float(r["ratio_low"]), ratio_high=float(r["ratio_high"]),
+                loo_median_abs_error=float(r["loo_median_abs_error"]), loo_worst_ratio=float(r["loo_worst_ratio"]),
+                fit_date=str(r["fit_date"])[:10], data_sha256=str(r["data_sha256"]),
+            )
+            for r in frame.to_dict("records")
+        }
+        _FITS[0] = frame
+    return dict(_FITS[1])
+
+
+def fitted_efficiency(hardware_id: str) -> FittedEfficiency:
+    """The fitted MFU and goodput for ``hardware_id``'s generation, or the global fit when the
+    generation has none (``data/training_fit.csv``, written by ``bench/fit_training.py``)."""
+    fits = _fits_by_generation()
+    fit = fits.get(hardware_generation(hardware_id)) or fits.get("global")
+    if fit is None:
+        raise EstimatorError("data/training_fit.csv has no global row; run bench/fit_training.py --write")
+    return fit
 
 
 def synthetic_model_spec(params: float, *, name: str | None = None) -> ModelSpec:
@@ -660,12 +799,24 @@ class _Accelerator:
 
 
 @dataclass(frozen=True, slots=True)
+class _Efficiency:
+    """Step 1b: MFU and goodput, entered or fitted for the accelerator's generation."""
+
+    mfu: float
+    mfu_source: str
+    goodput: float
+    fitted: FittedEfficiency
+
+
+@dataclass(frozen=True, slots=True)
 class _Workload:
-    """Step 2: the model (catalog, custom or compute-optimal), its tokens and ``C = 6 N_active D``."""
+    """Step 2: the model (catalog, custom or compute-optimal), its tokens, ``C = 6 N_active D`` and the
+    attention FLOPs ``12 L s d_attn D``."""
 
     spec: ModelSpec
     tokens: float
     flops: float
+    attention_flops: float
     loss_fit: str
     approach_fit: str | None
     warnings: tuple[str, ...]
@@ -680,6 +831,8 @@ class _Compute:
     gpu_hours_source: str
     mfu: float
     mfu_source: str
+    goodput: float
+    gpu_hours_range: tuple[float, float] | None
     warnings: tuple[str, ...]
 
 
@@ -755,6 +908,16 @@ def _accelerator_step(inp: TrainingInputs) -> _Accelerator:
     return _Accelerator(hw=hw, peak_flops_per_s=peak, dtype=dtype, notes=tuple(notes))
 
 
+def _efficiency_step(inp: TrainingInputs, hw: HardwareSpec) -> _Efficiency:
+    """The entered MFU and goodput, or those fitted on published runs of ``hw``'s generation
+    (:func:`fitted_efficiency`, ``data/training_fit.csv``)."""
+    fitted = fitted_efficiency(hw.hardware_id)
+    where = f"fitted on {fitted.n_runs} published {fitted.generation} runs ({fitted.fit_date})"
+    mfu, source = (inp.mfu, "input") if inp.mfu is not None else (fitted.mfu, where)
+    goodput = inp.goodput if inp.goodput is not None else fitted.goodput
+    return _Efficiency(mfu=mfu, mfu_source=source, goodput=goodput, fitted=fitted)
+
+
 def _model_spec(inp: TrainingInputs, approach_fit: str | None) -> tuple[ModelSpec, tuple[str, ...]]:
     """The catalog model, a synthetic shape for a bare parameter count, or the compute-optimal
     size ``N_opt(C)`` of Chinchilla ``inp.approach`` (Hoffmann et al. 2022); with its warnings."""
@@ -777,24 +940,28 @@ def _model_spec(inp: TrainingInputs, approach_fit: str | None) -> tuple[ModelSpe
     return synthetic_model_spec(float(n_opt), name=f"compute-optimal {float(n_opt) / 1e9:,.3g}B"), ()
 
 
-def _workload_step(inp: TrainingInputs, acc: _Accelerator) -> _Workload:
-    """Tokens and training FLOPs ``C = 6 N_active D`` (Kaplan et al. 2020 §2.1).
+def _workload_step(inp: TrainingInputs, acc: _Accelerator, eff: _Efficiency) -> _Workload:
+    """Tokens and training FLOPs ``C = (6 N_active + 12 L s d_attn) D`` (Kaplan et al. 2020 §2.1 and
+    :func:`attention_flops_per_token`; ``inp.attention=False``: 6ND alone).
 
-    ``D`` is entered, or ``C_budget / (6 N_active)`` for a compute budget, or
-    ``T * 3600 * F_peak * MFU / (6 N_active)`` for entered GPU-hours ``T``. Fewer tokens than
-    parameters is refused (compute-optimal training uses ~20 per parameter, Hoffmann et al. 2022).
+    ``D`` is entered, or ``C_budget / (6 N_active)`` for a compute budget (Chinchilla's ``C = 6ND``), or
+    ``T * 3600 * F_peak * MFU * goodput / c`` for entered GPU-hours ``T``, with ``c`` the FLOPs per
+    token. Fewer tokens than parameters is refused (compute-optimal training uses ~20 per
+    parameter, Hoffmann et al. 2022).
     """
     approach_fit = inp.fit if inp.approach == 3 else None
     spec, warnings = _model_spec(inp, approach_fit)
     n_total, n_active = spec.params_total, spec.params_active
+    per_token = train_flops_per_token(spec, inp.seq_len, attention=inp.attention)
     notes: tuple[str, ...] = ()
-    if inp.compute_budget_flops is not None:
+    if inp.compute_budget_flops is not None:  # Chinchilla's C = 6ND (Hoffmann et al. 2022, Table 3)
         tokens = inp.compute_budget_flops / (6.0 * n_active)
     elif inp.tokens is not None:
         tokens = inp.tokens
     elif inp.known_gpu_hours is not None:
-        tokens = inp.known_gpu_hours * 3600.0 * acc.peak_flops_per_s * inp.mfu / (6.0 * n_active)
-        notes = (f"tokens implied by {inp.known_gpu_hours:,.0f} GPU-hours at MFU {inp.mfu:.0%}",)
+        tokens = inp.known_gpu_hours * 3600.0 * acc.peak_flops_per_s * eff.mfu * eff.goodput / per_token
+        notes = (f"tokens implied by {inp.known_gpu_hours:,.0f} GPU-hours at MFU {eff.mfu:.0%} and goodput "
+                 f"{eff.goodput:.0%}",)
     else:  # pragma: no cover - excluded by TrainingInputs._consistent
         raise InvalidInputError("give the number of training tokens (or a known GPU-hours figure)")
     if tokens < n_total:
@@ -802,8 +969,9 @@ def _workload_step(inp: TrainingInputs, acc: _Accelerator) -> _Workload:
             f"{tokens:.3g} tokens is fewer than one per parameter for {spec.name} ({n_total:.3g} parameters); "
             "compute-optimal training uses about 20 tokens per parameter (Hoffmann et al. 2022)"
         )
+    flops = float(scaling.training_flops(n_active, tokens))
     return _Workload(
-        spec=spec, tokens=tokens, flops=float(scaling.training_flops(n_active, tokens)),
+        spec=spec, tokens=tokens, flops=flops, attention_flops=max(0.0, per_token * tokens - flops),
         loss_fit=approach_fit or scaling.DEFAULT_CHINCHILLA_FIT, approach_fit=approach_fit,
         warnings=warnings, notes=notes,
     )
@@ -821,26 +989,33 @@ def _mfu_warnings(mfu: float) -> tuple[str, ...]:
     )
 
 
-def _compute_step(inp: TrainingInputs, acc: _Accelerator, work: _Workload) -> _Compute:
-    """Accelerator-hours ``T = C / (F_peak MFU 3600)`` (:func:`gpu_hours`), or the entered ``T``
-    with the MFU it implies, ``MFU = C / (T 3600 F_peak)``, refused above 1."""
+def _compute_step(inp: TrainingInputs, acc: _Accelerator, work: _Workload, eff: _Efficiency) -> _Compute:
+    """Accelerator-hours ``T = C / (F_peak MFU goodput 3600)`` (:func:`gpu_hours`) with the range
+    ``[T r_10, T r_90]`` of the fit's leave-one-out ratios; or the entered ``T`` with the all-in MFU
+    it implies, ``MFU = C / (T 3600 F_peak)`` (goodput 1: the hours include any downtime), refused above 1."""
+    c = work.flops + work.attention_flops
+    warnings = _mfu_warnings(eff.mfu) if inp.mfu is not None else ()
     if inp.known_gpu_hours is None:
-        hours = float(gpu_hours(work.flops, acc.peak_flops_per_s, inp.mfu))
-        return _Compute(gpu_hours=hours, gpu_hours_source="derived: 6ND / (peak x MFU)", mfu=inp.mfu,
-                        mfu_source="input", warnings=_mfu_warnings(inp.mfu))
+        hours = float(gpu_hours(c, acc.peak_flops_per_s, eff.mfu * eff.goodput))
+        what = "(6ND + attention)" if inp.attention else "6ND"
+        return _Compute(gpu_hours=hours, gpu_hours_source=f"derived: {what} / (peak x MFU x goodput)", mfu=eff.mfu,
+                        mfu_source=eff.mfu_source, goodput=eff.goodput,
+                        gpu_hours_range=(hours * eff.fitted.ratio_low, hours * eff.fitted.ratio_high),
+                        warnings=warnings)
     hours = inp.known_gpu_hours
     if inp.tokens is None and inp.compute_budget_flops is None:
-        mfu, mfu_source = inp.mfu, "input (tokens implied by the entered GPU-hours)"
-    else:
-        mfu = work.flops / (hours * 3600.0 * acc.peak_flops_per_s)
-        mfu_source = "implied by the entered GPU-hours"
-        if mfu > 1:
-            raise InvalidInputError(
-                f"{hours:,.0f} GPU-hours on {acc.hw.name} cannot execute {work.flops:.3g} FLOPs: that would need "
-                f"{mfu:.0%} of peak. Check the GPU-hours, tokens or hardware"
-            )
-    return _Compute(gpu_hours=hours, gpu_hours_source="entered", mfu=mfu, mfu_source=mfu_source,
-                    warnings=_mfu_warnings(mfu))
+        return _Compute(gpu_hours=hours, gpu_hours_source="entered", mfu=eff.mfu,
+                        mfu_source=f"{eff.mfu_source} (tokens implied by the entered GPU-hours)", goodput=eff.goodput,
+                        gpu_hours_range=None, warnings=warnings)
+    mfu = c / (hours * 3600.0 * acc.peak_flops_per_s)
+    if mfu > 1:
+        raise InvalidInputError(
+            f"{hours:,.0f} GPU-hours on {acc.hw.name} cannot execute {c:.3g} FLOPs: that would need "
+            f"{mfu:.0%} of peak. Check the GPU-hours, tokens or hardware"
+        )
+    return _Compute(gpu_hours=hours, gpu_hours_source="entered", mfu=mfu,
+                    mfu_source="implied by the entered GPU-hours (all-in: goodput 1)", goodput=1.0,
+                    gpu_hours_range=None, warnings=_mfu_warnings(mfu))
 
 
 def _price_step(inp: TrainingInputs, hw: HardwareSpec) -> _Price:
@@ -1049,6 +1224,9 @@ def _assemble_plan(
     return TrainingPlan(
         model_name=spec.name, model_id=inp.model_id, params=spec.params_total, params_active=spec.params_active,
         tokens=work.tokens, tokens_per_param=work.tokens / spec.params_total, flops=work.flops,
+        attention_flops=work.attention_flops, goodput=compute.goodput,
+        gpu_hours_low=compute.gpu_hours_range[0] if compute.gpu_hours_range else None,
+        gpu_hours_high=compute.gpu_hours_range[1] if compute.gpu_hours_range else None,
         hardware_id=hw.hardware_id, hardware_name=hw.name, compute_dtype=acc.dtype,
         peak_flops_per_s=acc.peak_flops_per_s, mfu=compute.mfu, mfu_source=compute.mfu_source,
         gpu_hours=compute.gpu_hours, gpu_hours_source=compute.gpu_hours_source,
@@ -1090,8 +1268,9 @@ def estimate(inputs: TrainingInputs | None = None, *, memory_detail: bool = True
 def _plan(inp: TrainingInputs, memory_detail: bool, shared: _Shared) -> TrainingPlan:
     """The steps of :func:`estimate`."""
     acc = _accelerator_step(inp)
-    work = _workload_step(inp, acc)
-    compute = _compute_step(inp, acc, work)
+    eff = _efficiency_step(inp, acc.hw)
+    work = _workload_step(inp, acc, eff)
+    compute = _compute_step(inp, acc, work, eff)
     price = _price_step(inp, acc.hw)
     layout = _layout_step(inp, acc.hw, work.spec, compute.gpu_hours, price)
     billing = _billing_step(inp, compute.gpu_hours, price, layout)
@@ -1126,8 +1305,8 @@ def _budget_to_flops(
     probe: TrainingInputs, hw: HardwareSpec, peak: float, budget_usd: float | None, budget_gpu_hours: float | None
 ) -> float:
     """FLOPs a dollar or GPU-hour budget buys on ``hw`` at dense peak ``peak``: ``T = B / p_acc``
-    (the entered price, else the resolved instance's), ``C = T * 3600 * F_peak * MFU``; refused
-    beyond the supported maximum."""
+    (the entered price, else the resolved instance's), ``C = T * 3600 * F_peak * MFU * goodput``
+    (entered or fitted, :func:`_efficiency_step`); refused beyond the supported maximum."""
     if budget_usd is not None:
         usd = _budget_value("dollar budget", budget_usd, MAX_USD, "USD")
         q = _resolve_instance(probe, hw)
@@ -1139,12 +1318,29 @@ def _budget_to_flops(
         hours = _budget_value("GPU-hour budget", budget_gpu_hours, _MAX_HOURS, "GPU-hours")
     else:  # pragma: no cover - budget_to_plan checks that one budget is given
         raise InvalidInputError("give a dollar or GPU-hour budget")
-    flops = hours * 3600.0 * peak * probe.mfu
+    eff = _efficiency_step(probe, hw)
+    flops = _six_nd_share(hours * 3600.0 * peak * eff.mfu * eff.goodput, probe)
     if flops > scaling.MAX_COMPUTE_FLOPS:
         raise InvalidInputError(
             f"the budget buys {flops:.3g} FLOPs, beyond the supported maximum of {scaling.MAX_COMPUTE_FLOPS:.0e}"
         )
     return flops
+
+
+def _six_nd_share(train_flops: float, probe: TrainingInputs) -> float:
+    """The Chinchilla compute ``C = 6ND`` whose compute-optimal model executes ``train_flops`` once the
+    attention term is added: the fixed point of ``C = C_train 6N(C) / (6N(C) + 12 L s d_attn)``,
+    ``N(C)`` from :func:`estimator.scaling.chinchilla_optimal` (the ratio moves by well under 1 % per
+    step, so a few steps converge)."""
+    if not probe.attention:
+        return train_flops
+    fit = probe.fit if probe.approach == 3 else None
+    c = train_flops
+    for _ in range(6):
+        n_opt, _ = scaling.chinchilla_optimal(c, probe.approach, fit)
+        spec = synthetic_model_spec(float(n_opt))
+        c = train_flops * 6.0 * spec.params_active / train_flops_per_token(spec, probe.seq_len)
+    return c
 
 
 def budget_to_plan(
@@ -1156,7 +1352,7 @@ def budget_to_plan(
     instance_id: str | None = None,
     pricing_model: pricing.PricingModel | str = pricing.PricingModel.ON_DEMAND,
     region_id: str | None = "aws:us-east-1",
-    mfu: float = DEFAULT_MFU,
+    mfu: float | None = None,
     approach: int = 1,
     fit: str | None = None,
     n_accelerators: int | None = None,
@@ -1172,7 +1368,8 @@ def budget_to_plan(
 
     Notes
     -----
-    ``T = B / p_acc``; ``C = T * 3600 * F_peak * MFU``; ``N = k C^a``, ``D = C / (6N)``.
+    ``T = B / p_acc``; ``C_train = T * 3600 * F_peak * MFU * goodput = (6N + 12 L s d_attn) D``;
+    ``N = k C^a``, ``D = C / (6N)`` with ``C`` the 6ND share of ``C_train`` (a FLOP budget is that ``C``). ``mfu=None``: fitted for the accelerator (:func:`fitted_efficiency`).
     """
     given = {k: v for k, v in (("budget_usd", budget_usd), ("budget_flops", budget_flops),
                                ("budget_gpu_hours", budget_gpu_hours)) if v is not None}
@@ -1335,7 +1532,7 @@ def scenario_kwargs(scenario: Any) -> dict[str, Any]:
         instance_id=d.instance_id or None,
         pricing_model=d.pricing.value,
         region_id=f"{d.provider}:{d.region}",
-        mfu=float(t.mfu),
+        mfu=None if t.mfu is None else float(t.mfu),
         n_accelerators=int(t.accelerators) or None,
         tp=int(d.tp) or None,
         pp=int(t.pp),

@@ -114,6 +114,7 @@ def render() -> None:
     _charts(plan)
     _tables(plan)
     _sources(plan)
+    _lifetime_link(scenario)
     _how_computed()
 
 
@@ -382,6 +383,15 @@ def _short_mode(p: CapacityPlan) -> str:
     if p.recommended_mode is None:
         return "none meets the SLO"
     return modes.MODE_NAMES[p.recommended_mode].removesuffix(" endpoint").removesuffix(" inference")
+
+
+def _lifetime_link(s: Scenario) -> None:
+    """Send this traffic to the training page's lifetime mode (size a model for training + serving)."""
+    keep = {"rpd", "prps", "vol", "in", "in95", "out", "out95", "grow", "ttft", "e2e", "hw", "cloud", "reg", "price"}
+    params = {k: v for k, v in to_query_params(s).items() if k in keep and isinstance(v, str)}
+    query = urlencode({"lt": "true", **params})
+    st.markdown(f":material/model_training: [Size a model for this traffic over its whole life (training + serving)]"
+                f"(training?{query})")
 
 
 def _headline(p: CapacityPlan) -> None:

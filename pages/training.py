@@ -14,11 +14,12 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from estimator import carbon, catalog, entrypoints, pricing, training
+from estimator import carbon, catalog, entrypoints, pricing, training, training_runs
 from estimator.analysis import TrainingAnalysis
 from estimator.errors import EstimatorError
 from estimator.formatting import integer, money
 from estimator.lifetime import LifetimePlan, serve_scenario
+from estimator.report import build_report, to_csv
 from estimator.scenario import Scenario, to_query_params
 from estimator.specs import HardwareKind, HardwareSpec, ModelSpec, Region
 from estimator.training import TrainingPlan
@@ -109,6 +110,7 @@ def render() -> None:
     _headline(plan, scenario, disagreement)
     _scaling_section(plan, scenario, disagreement)
     _comparison_section(result, scenario)
+    _published_runs_section(plan)
     if lifetime_on:
         _lifetime_section(scenario)
     _how_computed(plan, scenario)
@@ -130,9 +132,12 @@ def _run_inputs(c: _Choices) -> None:
             _model_inputs(c1, c)
         _hardware_inputs(c2, c)
         _region_inputs(c3, c)
-        c3.slider("MFU (model FLOPs utilization)", 0.05, 1.0, training.DEFAULT_MFU, 0.01, key="mfu",
-                  bind="query-params",
-                  help="Published large runs: Llama 3 405B 38-43 % on H100, PaLM 46.2 %, Megatron-LM 52 % of peak.")
+        c3.number_input("MFU (empty = fitted for the accelerator)", 0.05, 1.0, None, 0.01, key="mfu",
+                        bind="query-params", placeholder="fitted on published runs",
+                        help="Model FLOPs utilization. Empty: the MFU fitted on published training runs of the "
+                             "accelerator's generation (with the goodput that covers restarts, checkpoints and "
+                             "evaluation). Published large runs: Llama 3 405B 38-43 % on H100, PaLM 46.2 %, "
+                             "Megatron-LM 52 % of peak.")
         c4.number_input("Accelerators (0 = auto)", min_value=0, max_value=1_000_000, value=0, step=8, key="n",
                         bind="query-params",
                         help="Auto: the fewest whole nodes finishing within the target days that hold the model.")
@@ -266,7 +271,8 @@ def _metrics(plan: TrainingPlan, budget: bool, approach_label: str, layout: str)
     m[3].metric("Wall clock", f"{plan.wall_clock_days:,.1f} days",
                 help=f"{integer(plan.n_accelerators)} × {plan.hardware_name} ({layout})")
     m[4].metric("GPU-hours", integer(plan.gpu_hours),
-                help=f"{plan.gpu_hours_source}; MFU {plan.mfu:.1%} ({plan.mfu_source})")
+                help=f"{plan.gpu_hours_source}; MFU {plan.mfu:.1%} ({plan.mfu_source}), goodput {plan.goodput:.0%}"
+                     + _hours_range(plan))
     m[5].metric("Cost", money(plan.cost_usd),
                 help=f"{plan.instances or '—'} × {plan.instance_id or 'custom price'}, "
                      f"{money(plan.price_usd_per_accelerator_h)} per accelerator-hour ({pricing_name})")
@@ -274,6 +280,46 @@ def _metrics(plan: TrainingPlan, budget: bool, approach_label: str, layout: str)
                 help=f"operational {plan.operational_co2e_kg / 1000:,.1f} t + embodied "
                      f"{plan.embodied_co2e_kg / 1000:,.1f} t; energy {plan.energy_kwh / 1000:,.1f} MWh at "
                      f"{plan.grid_gco2e_per_kwh:,.0f} gCO2e/kWh, PUE {plan.pue:.2f}")
+
+
+def _hours_range(plan: TrainingPlan) -> str:
+    """"; range a-b" (the fit's leave-one-out 80 % range), or nothing for entered hours."""
+    if plan.gpu_hours_low is None or plan.gpu_hours_high is None:
+        return ""
+    return f"; range {integer(plan.gpu_hours_low)}-{integer(plan.gpu_hours_high)} (published runs, leave-one-out)"
+
+
+@st.cache_data(show_spinner=False)
+def _published_runs() -> pd.DataFrame:
+    """The published runs with their leave-one-out predictions (fixed data: computed once)."""
+    return training_runs.published_table()
+
+
+def _published_runs_section(plan: TrainingPlan) -> None:
+    """Published training runs beside this prediction, with the range from their leave-one-out errors."""
+    st.subheader("Your prediction beside published training runs")
+    fitted = training.fitted_efficiency(plan.hardware_id)
+    hours = integer(plan.gpu_hours)
+    if plan.gpu_hours_low is not None and plan.gpu_hours_high is not None:
+        hours += f" ({integer(plan.gpu_hours_low)}-{integer(plan.gpu_hours_high)})"
+    st.caption(
+        f"This run: {hours} GPU-hours on {plan.hardware_name} at MFU {plan.mfu:.1%} x goodput {plan.goodput:.0%}. "
+        f"Defaults fitted on {fitted.n_runs} published {fitted.generation} runs ({fitted.fit_date}): each run "
+        f"predicted without itself is off by {fitted.loo_median_abs_error:.0%} (median), at worst "
+        f"{fitted.loo_worst_ratio:.2f}x; the range is the 10th-90th percentile of those ratios. Training FLOPs "
+        "include attention, 12 L s d_attn per token at the run's sequence length (PaLM, App. B)."
+    )
+    runs = _published_runs()
+    st.plotly_chart(figures.published_runs_figure(runs, plan), width="stretch", key="fig_published_runs")
+    st.dataframe(figures.published_runs_table(runs), hide_index=True, width="stretch", height=320,
+                 column_config={
+                     "parameters (B)": st.column_config.NumberColumn(format="%.1f"),
+                     "tokens (T)": st.column_config.NumberColumn(format="%.2f"),
+                     "GPU-hours": st.column_config.NumberColumn(format="%,.0f"),
+                     "predicted (leave-one-out)": st.column_config.NumberColumn(format="%,.0f"),
+                     "predicted / published": st.column_config.NumberColumn(format="%.2f"),
+                     "source": st.column_config.TextColumn(width="large"),
+                     "url": st.column_config.LinkColumn("url")})
 
 
 def _scaling_section(plan: TrainingPlan, scenario: Scenario, disagreement: dict[str, Any]) -> None:
@@ -334,16 +380,22 @@ def _how_computed(plan: TrainingPlan, scenario: Scenario) -> None:
     host = carbon.HOST_OVERHEAD_FRACTION if host is None else host
     with st.expander("How this is computed", icon=":material/functions:"):
         st.markdown("**Budget → compute.** Dollars buy accelerator-hours at the instance's price per accelerator; "
-                    "hours deliver FLOPs at the model FLOPs utilization (MFU) of the dense peak.")
-        st.latex(r"T = \frac{B}{p_{acc}} \qquad C = T \cdot 3600 \cdot F_{peak} \cdot \mathrm{MFU}")
+                    "hours deliver FLOPs at the model FLOPs utilization (MFU) of the dense peak, times the goodput "
+                    "(the share of paid hours that train: restarts, checkpoints and evaluation take the rest). "
+                    "Unless entered, both are fitted on published runs of the accelerator's generation.")
+        st.latex(r"T = \frac{B}{p_{acc}} \qquad C_{train} = T \cdot 3600 \cdot F_{peak} \cdot \mathrm{MFU}"
+                 r" \cdot g")
         st.markdown("**Compute → model size and tokens** (Hoffmann et al. 2022). Approaches 1 and 2 are power laws "
                     "fitted to the paper's projection tables; approach 3 is the closed-form frontier of the "
                     "parametric loss, with the published or the Epoch (Besiroglu et al. 2024) constants.")
         st.latex(r"N_{opt} = k\,C^{a}, \quad D_{opt} = \frac{C}{6N_{opt}} \qquad "
                  r"L(N,D) = E + \frac{A}{N^{\alpha}} + \frac{B}{D^{\beta}}")
         st.markdown("**Model and tokens → time and cost.** Training FLOPs are 6 per parameter per token "
-                    "(Kaplan et al. 2020 §2.1); instances are billed whole.")
-        st.latex(r"C = 6ND \qquad T = \frac{C}{F_{peak}\,\mathrm{MFU}\cdot 3600} \qquad "
+                    "(Kaplan et al. 2020 §2.1) plus attention, 12 × layers × sequence length × attention width per "
+                    "token (Chowdhery et al. 2022, App. B); Chinchilla splits the 6ND share. Instances are "
+                    "billed whole.")
+        st.latex(r"C_{train} = (6N + 12\,L\,s\,d_{attn})\,D \qquad "
+                 r"T = \frac{C_{train}}{F_{peak}\,\mathrm{MFU}\,g \cdot 3600} \qquad "
                  r"\text{days} = \frac{T}{24\,n} \qquad \$ = \left\lceil \tfrac{n}{k} \right\rceil \frac{T}{n}\,p_{inst}")
         st.markdown("**Energy and carbon.** Accelerator draw is linear between idle and TDP; the host server adds a "
                     "fixed share of TDP; PUE scales to the facility; the grid intensity is location-based. The "
@@ -353,7 +405,8 @@ def _how_computed(plan: TrainingPlan, scenario: Scenario) -> None:
         st.markdown("**Memory.** Model states (2 + 2 + 12 bytes per parameter with AdamW) sharded by ZeRO over the "
                     "data-parallel ranks, plus activations (Korthikanti et al. 2022), per accelerator.")
         st.caption(
-            f"In force: MFU {plan.mfu:.1%}; power utilization u = {scenario.train.power_utilization:.2f}; host "
+            f"In force: MFU {plan.mfu:.1%} ({plan.mfu_source}); goodput g = {plan.goodput:.1%}; power utilization "
+            f"u = {scenario.train.power_utilization:.2f}; host "
             f"overhead h = {host:.2f} × TDP (Latif et al. 2024); PUE {plan.pue:.2f}; grid "
             f"{plan.grid_gco2e_per_kwh:,.1f} gCO2e/kWh; embodied {carbon.DEFAULT_ACCELERATOR_EMBODIED_KGCO2E:.0f} kg "
             f"per GPU where the catalog has none + {carbon.HOST_EMBODIED_KGCO2E_PER_ACCELERATOR:.1f} kg server share, "
@@ -407,12 +460,12 @@ def _lifetime_inputs() -> bool:
         c2.number_input("Output tokens, mean", 1, 200_000, D.tokens.output_mean, 50, key="out", bind="query-params")
         c3.number_input("Service lifetime (months)", 1.0, 240.0, D.lifetime.lifetime_months, 1.0, key="ltmo",
                         bind="query-params")
-        c3.selectbox("Quality equivalence: loss fit", list(LIFETIME_FITS), format_func=LIFETIME_FITS.__getitem__,
-                     key="ltfit", bind="query-params")
-        c4.segmented_control("Minimise", list(LIFETIME_OBJECTIVES), format_func=LIFETIME_OBJECTIVES.__getitem__,
-                             default="usd", key="ltobj", bind="query-params")
-        c4.selectbox("Shape family of derived models", list(LIFETIME_FAMILIES),
-                     format_func=LIFETIME_FAMILIES.__getitem__, key="ltfam", bind="query-params")
+        c3.selectbox("Quality equivalence: loss fit", list(LIFETIME_FITS), key="ltfit", bind="query-params",
+                     help="; ".join(f"{k}: {v}" for k, v in LIFETIME_FITS.items()))
+        c4.segmented_control("Minimise", list(LIFETIME_OBJECTIVES), default="usd", key="ltobj", bind="query-params",
+                             help="; ".join(f"{k}: {v}" for k, v in LIFETIME_OBJECTIVES.items()))
+        c4.selectbox("Shape family of derived models", list(LIFETIME_FAMILIES), key="ltfam", bind="query-params",
+                     help="derived architectures interpolate this family's published shapes (estimator.shapes)")
         st.caption("Serving uses the capacity planner's hardware, cloud, SLO and traffic pattern from this link.")
     return True
 
@@ -441,8 +494,15 @@ def _lifetime_section(scenario: Scenario) -> None:
                f"{LIFETIME_FAMILIES[plan.family]}-shaped architectures, not published models: "
                + plain(plan.lifetime.shape_notes, 600))
     serve = serve_scenario(scenario, plan.lifetime)
-    st.link_button("Serve this model in the capacity planner", "capacity?" + urlencode(to_query_params(serve)),
-                   icon=":material/dns:")
+    b1, b2 = st.columns(2)
+    b1.link_button("Serve this model in the capacity planner", "capacity?" + urlencode(to_query_params(serve)),
+                   icon=":material/dns:", width="stretch")
+
+    def csv_file() -> str:  # built only when clicked, from the result drawn above
+        return to_csv(build_report(scenario, "lifetime", plan))
+
+    b2.download_button("Lifetime CSV report", csv_file, file_name="llm-capacity-lifetime.csv", mime="text/csv",
+                       icon=":material/download:", key="_csv_lifetime", width="stretch", on_click="ignore")
     _lifetime_how_computed(plan)
 
 

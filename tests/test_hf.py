@@ -6,11 +6,12 @@ import json
 
 import pytest
 
-from estimator import memory
+from estimator import hf, memory
 from estimator.catalog import get_model
 from estimator.errors import ConfigError
 from estimator.hf import model_from_config, model_from_json
-from estimator.specs import AttentionKind
+from estimator.specs import AttentionKind, ModelSpec
+from estimator.units import DType
 
 # meta-llama/Llama-2-7b-hf config.json (HF hub); num_parameters() = 6,738,415,616 (model card, HF).
 LLAMA2_7B = {
@@ -187,3 +188,79 @@ def test_sliding_window_key(extra: dict, window: int) -> None:
     from estimator import hf
 
     assert hf._sliding_window(extra) == window
+
+
+def test_unknown_model_type_takes_the_generic_path_and_says_so() -> None:
+    # An unknown type with Llama-2-7B's keys: the Llama-style block gives Llama-2-7B's count, and every
+    # guess is listed (no head_dim, no num_key_value_heads, no tie_word_embeddings, the block layout).
+    cfg = {k: v for k, v in LLAMA2_7B.items() if k not in ("num_key_value_heads", "tie_word_embeddings")}
+    got = hf_import({**cfg, "model_type": "my_new_llm"})
+    assert got.spec.params_total == 6_738_415_616
+    notes = " | ".join(got.assumptions)
+    for phrase in ("unknown model_type 'my_new_llm'", "Llama-style", "no head_dim", "no num_key_value_heads",
+                   "no tie_word_embeddings"):
+        assert phrase in notes
+    assert got.weight_dtype == DType.FP16  # torch_dtype float16
+
+
+def test_generic_path_reads_other_key_spellings() -> None:
+    # n_embd / n_layer / n_head (GPT-style names) and num_kv_heads on an unknown type
+    cfg = {"model_type": "x", "n_embd": 4096, "n_layer": 32, "n_head": 32, "num_kv_heads": 8,
+           "intermediate_size": 14336, "vocab_size": 32000, "max_position_embeddings": 32768}
+    spec = hf_import(cfg).spec
+    assert spec.n_kv_heads == 8 and spec.attention == AttentionKind.GQA
+    assert spec.params_total == MISTRAL_7B_PARAMS
+
+
+MISTRAL_7B_PARAMS = 7_241_732_096  # mistralai/Mistral-7B-v0.1 (see MISTRAL_7B above)
+
+
+def test_multimodal_wrapper_notes_text_decoder_only() -> None:
+    got = hf_import({"model_type": "llava", "text_config": dict(LLAMA2_7B), "vision_config": {"hidden_size": 1024}})
+    assert got.spec.params_total == 6_738_415_616
+    assert any("text decoder" in n for n in got.assumptions)
+
+
+def test_sparse_gemma3_text_config_takes_transformers_defaults() -> None:
+    # Gemma 3 multimodal configs omit Gemma3TextConfig defaults (heads 8, kv 4, head_dim 256, vocab
+    # 262,208, window 4096; transformers configuration_gemma3.py). Sparse text_config as google/gemma-3-4b-it
+    # ships it (hidden 2560, intermediate 10240, 34 layers, window 1024).
+    cfg = {"model_type": "gemma3", "text_config": {"model_type": "gemma3_text", "hidden_size": 2560,
+                                                   "intermediate_size": 10240, "num_hidden_layers": 34,
+                                                   "sliding_window": 1024}}
+    got = hf_import(cfg)
+    d, h = 2560, 256
+    layer = d * 8 * h + 2 * d * 4 * h + 8 * h * d + 2 * h + 3 * d * 10240 + 4 * d
+    assert got.spec.params_total == 262_208 * d + 34 * layer + d
+    assert (got.spec.n_heads, got.spec.n_kv_heads, got.spec.head_dim) == (8, 4, 256)
+    assert (got.spec.sliding_window, got.spec.n_sliding_layers) == (1024, 34 - 34 // 6)
+    assert any("num_attention_heads" in n and "default" in n for n in got.assumptions)
+
+
+def test_sliding_layer_count_is_validated() -> None:
+    data = {**model_from_config(MISTRAL_7B).model_dump(), "n_sliding_layers": 33}
+    with pytest.raises(ValueError, match="33 sliding-window layers exceed 32 layers"):
+        ModelSpec.model_validate(data)
+
+
+def test_catalog_rows_default_to_a_window_on_every_layer() -> None:
+    # models.csv may omit the n_sliding_layers column (estimator.catalog._OPTIONAL_COLUMNS): 0 = all layers
+    assert get_model("llama-2-7b").n_sliding_layers == 0
+
+
+def hf_import(cfg: dict) -> hf.ImportedModel:
+    return hf.import_config(cfg)
+
+
+def test_granite_counts_like_llama_and_ignores_its_multipliers() -> None:
+    # ibm-granite/granite-3.1-2b-base config keys (quoted in a Rust port's test as "golden values from
+    # ibm-granite/granite-3.1-2b-base's real config.json"): the scaling multipliers change activations, not
+    # shapes, so the count is the Llama formula's for the same dims.
+    granite = {"model_type": "granite", "vocab_size": 49152, "hidden_size": 2048, "intermediate_size": 8192,
+               "num_hidden_layers": 40, "num_attention_heads": 32, "num_key_value_heads": 8,
+               "max_position_embeddings": 131072, "attention_multiplier": 0.015625, "embedding_multiplier": 12.0,
+               "logits_scaling": 8.0, "residual_multiplier": 0.22}
+    d, kv, f = 2048, 8 * 64, 8192  # the quoted keys have no tie_word_embeddings: separate head assumed
+    expected = 40 * (2 * d * d + 2 * d * kv + 3 * d * f + 2 * d) + 2 * 49152 * d + d
+    assert model_from_config(granite).params_total == expected
+    assert model_from_config({**granite, "model_type": "llama"}).params_total == expected

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import unquote, urlparse
 
 import pytest
@@ -25,6 +27,7 @@ from estimator.errors import ConfigError
 from estimator.units import DType
 
 FIXTURES = Path(__file__).parent / "data" / "hf_configs"
+HUB_FILES = Path(__file__).parent / "data" / "hf_hub"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 # transformers' save_pretrained writes metadata.total_parameters into model.safetensors.index.json
 # (the value here is made up for the test: the import must take it over, not compute it).
@@ -45,13 +48,18 @@ def _repos() -> dict[str, dict[str, bytes]]:
         "tiiuae/falcon-7b-instruct": {"config.json": fixture("tiiuae__falcon-7b-instruct.json")},
         "broken/config": {"config.json": b'{"model_type": "llama", "hidden_size": '},
         "empty/repo": {"README.md": b"no config here"},
+        "nvidia/DeepSeek-V3.1-NVFP4": {
+            "config.json": fixture("nvidia__DeepSeek-V3.1-NVFP4.json"),
+            # NVIDIA's hf_quant_config.json (copy from ai-dynamo/aiconfigurator, see tests/data/hf_hub/README.md)
+            "hf_quant_config.json": (HUB_FILES / "nvidia__DeepSeek-V3.1-NVFP4.hf_quant_config.json").read_bytes(),
+        },
     }
 
 
 class _HubHandler(BaseHTTPRequestHandler):
-    repos: dict[str, dict[str, bytes]] = {}
+    repos: ClassVar[dict[str, dict[str, bytes]]] = {}
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: object) -> None:
         return
 
     def _resolve(self) -> tuple[int, dict[str, str], bytes]:
@@ -79,10 +87,10 @@ class _HubHandler(BaseHTTPRequestHandler):
         if with_body:
             self.wfile.write(body)
 
-    def do_HEAD(self) -> None:  # noqa: N802 - http.server's method name
+    def do_HEAD(self) -> None:
         self._answer(with_body=False)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._answer(with_body=True)
 
 
@@ -144,12 +152,12 @@ def test_checkpoint_total_replaces_the_shape_count(hub: str) -> None:
     ],
 )
 def test_hub_errors_are_config_errors(hub: str, repo: str, revision: str | None, message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         hf.import_from_hub(repo, revision=revision)
 
 
 def test_missing_config_file_is_named(hub: str) -> None:
-    with pytest.raises(ConfigError, match="has no config.json"):
+    with pytest.raises(ConfigError, match=r"has no config\.json"):
         hf.import_from_hub("empty/repo")
 
 
@@ -172,3 +180,15 @@ def test_offline_after_a_first_import_uses_the_cache(hub: str, monkeypatch: pyte
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
     again = hf.import_from_hub("openai/gpt-oss-20b", timeout_s=2.0)
     assert again.spec == first.spec
+
+
+def test_modelopt_export_takes_its_format_from_hf_quant_config(hub: str) -> None:
+    # nvidia/DeepSeek-V3.1-NVFP4: config.json has no quantization_config; hf_quant_config.json says
+    # "quant_algo": "NVFP4", "kv_cache_quant_algo": "FP8" (TensorRT Model Optimizer export).
+    got = hf.import_from_hub("nvidia/DeepSeek-V3.1-NVFP4")
+    assert got.weight_dtype == DType.NVFP4
+    assert any("hf_quant_config.json" in n for n in got.assumptions)
+    assert any("FP8 KV cache" in n for n in got.assumptions)
+    # the architecture is DeepSeek-V3's: 671B in the main model (DeepSeek-V3 report)
+    assert got.spec.params_total == pytest.approx(671e9, rel=0.5 / 671)
+

@@ -12,8 +12,11 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from estimator import capacity, entrypoints, lifetime, scaling, shapes, training
+from estimator.errors import EstimatorError
 from estimator.report import build_report, to_csv, to_json
 from estimator.scenario import Scenario, from_query_params, to_query_params
 
@@ -55,7 +58,7 @@ def test_option_figures_come_from_the_planners(default_plan: lifetime.LifetimePl
     s, o = Scenario(), default_plan.lifetime
     spec = shapes.derive_shape(o.params).spec
     assert spec.params_total == pytest.approx(o.params, rel=1e-9)
-    cp = capacity.plan(s, model=spec)
+    cp = capacity.plan(lifetime.serving_scenario(s), model=spec)
     assert o.serving_usd_per_month == pytest.approx(cp.monthly_cost_usd)
     assert o.peak_replicas == cp.peak_replicas
     months = s.lifetime.lifetime_months
@@ -132,3 +135,31 @@ def test_report_rows(default_plan: lifetime.LifetimePlan) -> None:
     assert rep.value("chinchilla.total_usd") == default_plan.chinchilla.total_usd
     assert rep.value("break_even_requests_per_day_usd") == default_plan.break_even_requests_per_day_usd
     assert "lifetime.params" in to_csv(rep) and "Sardana" in to_json(rep)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    budget=st.floats(min_value=1e3, max_value=1e11),
+    rpd=st.floats(min_value=1.0, max_value=1e10),
+    months=st.floats(min_value=1.0, max_value=240.0),
+    fit=st.sampled_from(["epoch2024", "hoffmann2022", "hoffmann2022_tex"]),
+    objective=st.sampled_from(["usd", "flops"]),
+    family=st.sampled_from(["llama3", "qwen3"]),
+)
+def test_any_inputs_give_a_plan_or_an_estimator_error(budget: float, rpd: float, months: float, fit: str,
+                                                      objective: str, family: str) -> None:
+    s = Scenario()
+    s = s.replace(train=s.train.model_copy(update={"budget_usd": budget}),
+                  traffic=s.traffic.model_copy(update={"requests_per_day": rpd}),
+                  lifetime={"enabled": True, "lifetime_months": months, "fit": fit, "objective": objective,
+                            "family": family})
+    try:
+        p = lifetime.lifetime_plan(s)
+    except EstimatorError:
+        return
+    if objective == "usd":  # whole-instance billing can make a larger model cheaper in dollars, never dearer
+        assert p.lifetime.total_usd <= p.chinchilla.total_usd * (1 + 1e-9)
+    else:  # eq. 2 never recommends a model larger than Chinchilla's
+        assert p.lifetime.params <= p.chinchilla.params * (1 + shapes.PARAMS_TOLERANCE)
+    assert p.summary
+    assert all(math.isfinite(x) for x in p.sweep.total_usd)

@@ -35,7 +35,7 @@ def test_default_page_draws_the_entry_point_result() -> None:
     assert _metric(at, "Cost") == money(plan.cost_usd)
     assert _metric(at, "GPU-hours") == integer(plan.gpu_hours)
     assert _metric(at, "Parameters") == f"{plan.params / 1e9:,.1f} B"
-    assert len(at.get("plotly_chart")) == 2
+    assert len(at.get("plotly_chart")) == 3  # frontier, iso-FLOP, and published runs beside yours (issue #12)
     assert any("How this is computed" in e.label for e in at.expander)
 
 

@@ -18,7 +18,8 @@ from estimator import scaling, training
 from estimator.training import TrainingPlan
 from pages.figures import BLUE, GREEN, GREY, MARGIN, PURPLE, RED, log_vline_items, vline
 
-__all__ = ["METHOD_LABELS", "frontier_figure", "isoflop_figure", "recommendations_table"]
+__all__ = ["METHOD_LABELS", "frontier_figure", "isoflop_figure", "published_runs_figure", "published_runs_table",
+           "recommendations_table"]
 
 FIT_COLORS = [BLUE, GREEN, "#e8590c", PURPLE]
 """One colour per Chinchilla approach/fit, in :data:`estimator.training.FRONTIER_METHODS` order."""
@@ -113,3 +114,51 @@ def recommendations_table(disagreement: dict[str, Any]) -> pd.DataFrame:
          "tokens (T)": float(info["tokens"]) / 1e12, "tokens per parameter": float(info["tokens_per_param"])}
         for label, info in disagreement["recommendations"].items()
     ])
+
+
+GENERATION_COLORS = {"ampere": GREEN, "hopper": BLUE, "global": GREY}
+"""Marker colour of a published run by hardware generation."""
+
+
+def published_runs_figure(runs: pd.DataFrame, plan: TrainingPlan) -> go.Figure:
+    """GPU-hours against 6ND for the published runs (``estimator.training_runs.published_table``), one
+    colour per hardware generation, and the user's run as a star with its range as an error bar.
+    Both axes log; a run's distance from the others is its utilization (FLOPs per GPU-hour)."""
+    traces: list[dict[str, Any]] = []
+    for gen, part in runs.groupby("generation", sort=True):
+        traces.append({
+            "type": "scatter", "x": part["flops_6nd"], "y": part["gpu_hours"], "mode": "markers",
+            "name": f"published, {gen}",
+            "marker": {"size": 9, "color": GENERATION_COLORS.get(str(gen), GREY),
+                       "line": {"color": "white", "width": 1}},
+            "customdata": np.column_stack([part["model"], part["hardware_id"], part["predicted_gpu_hours"]]),
+            "hovertemplate": "%{customdata[0]} on %{customdata[1]}<br>6ND %{x:.2e}<br>published %{y:,.0f} GPU-h"
+                             "<br>predicted without it %{customdata[2]:,.0f}<extra></extra>",
+        })
+    star: dict[str, Any] = {
+        "type": "scatter", "x": [plan.flops], "y": [plan.gpu_hours], "mode": "markers", "name": "your run",
+        "marker": {"size": 16, "color": RED, "symbol": "star", "line": {"color": "white", "width": 1}},
+        "hovertemplate": (f"{plan.model_name}<br>6ND %{{x:.2e}}<br>%{{y:,.0f}} GPU-h on {plan.hardware_name}"
+                          "<extra></extra>"),
+    }
+    if plan.gpu_hours_low is not None and plan.gpu_hours_high is not None:
+        star["error_y"] = {"type": "data", "symmetric": False, "array": [plan.gpu_hours_high - plan.gpu_hours],
+                           "arrayminus": [plan.gpu_hours - plan.gpu_hours_low], "color": RED, "thickness": 2}
+    traces.append(star)
+    layout = {
+        "title": {"text": "Published training runs and yours: GPU-hours against 6ND"}, "height": 440, "margin": MARGIN,
+        "xaxis": {"type": "log", "title": {"text": "6 x parameters x tokens (FLOPs)"}},
+        "yaxis": {"type": "log", "title": {"text": "GPU-hours"}}, "legend": {"orientation": "h", "y": -0.22},
+    }
+    return go.Figure(data=traces, layout=layout)
+
+
+def published_runs_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """The published runs as the page lists them: model, hardware, size, tokens, context, GPU-hours
+    published and predicted by the fit without the run, and the source."""
+    return pd.DataFrame({
+        "model": runs["model"], "hardware": runs["hardware_id"], "parameters (B)": runs["params"] / 1e9,
+        "tokens (T)": runs["tokens"] / 1e12, "sequence": runs["seq_len"], "GPU-hours": runs["gpu_hours"],
+        "predicted (leave-one-out)": runs["predicted_gpu_hours"],
+        "predicted / published": runs["predicted_over_published"], "source": runs["source"], "url": runs["url"],
+    })

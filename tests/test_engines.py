@@ -1,0 +1,94 @@
+"""Serving engines as an input (issue 12 part 1): defaults from data/engines.csv with sources, the user's
+overrides, each engine's memory rule, and the engine in links, reports and the capacity plan."""
+
+from __future__ import annotations
+
+import pytest
+
+from estimator import catalog, engines, entrypoints
+from estimator.errors import InvalidInputError
+from estimator.report import build_report, to_csv
+from estimator.scenario import Assumptions, EngineInputs, Scenario, from_query_params, to_query_params
+
+H100_REPORTED = 85_017_493_504  # bench/results-h100-device-roofline.json (torch total_memory on a lent H100)
+
+
+def test_every_engine_row_has_a_source_and_date() -> None:
+    frame = catalog.table_frame("engines")
+    assert set(frame["engine"]) == {"vllm", "sglang", "trtllm"}
+    assert frame["source"].str.len().min() > 20 and frame["as_of"].notna().all()
+    for e in engines.Engine:
+        d = engines.defaults(e)
+        assert {"max_seqs", "memory_fraction", "kv_block_tokens", "prefill_chunk_tokens"} <= set(d.values)
+
+
+def test_vllm_defaults_follow_its_batch_defaults_by_device_memory() -> None:
+    # vllm/engine/arg_utils.py get_batch_defaults: >= 70 GiB (not A100) -> 1024 seqs / 8192 tokens (OpenAI
+    # server); smaller GPUs 256 / 2048. gpu_memory_utilization 0.9, block_size 16 (vLLM engine-args docs).
+    big = engines.settings("vllm", device_memory_bytes=H100_REPORTED)
+    small = engines.settings("vllm", device_memory_bytes=24e9)
+    assert (big.max_seqs, big.prefill_chunk_tokens, big.memory_fraction, big.kv_block_tokens) == (1024, 8192, 0.9, 16)
+    assert (small.max_seqs, small.prefill_chunk_tokens) == (256, 2048)
+
+
+@pytest.mark.parametrize(("tp", "fraction"), [(1, 0.88), (2, 0.87), (4, 0.85), (8, 0.81), (16, 0.79)])
+def test_sglang_memory_fraction_follows_tensor_parallelism(tp: int, fraction: float) -> None:
+    # sglang/srt/server_args.py ServerArgs.__post_init__: mem_fraction_static by tp_size
+    assert engines.settings("sglang", device_memory_bytes=H100_REPORTED, tp=tp).memory_fraction == fraction
+
+
+def test_overrides_replace_defaults_and_are_named() -> None:
+    es = engines.settings("trtllm", device_memory_bytes=H100_REPORTED, max_seqs=64, memory_fraction=0.5)
+    assert (es.max_seqs, es.memory_fraction) == (64, 0.5) and set(es.overridden) == {"max_seqs", "memory_fraction"}
+
+
+def test_memory_rules() -> None:
+    kw = {"weights_bytes": 40e9, "activation_bytes": 4e9, "overhead_bytes": 1e9}
+    m = 80e9
+    assert engines.memory_budget_bytes("fraction_of_device", 0.9, m, **kw) == pytest.approx(72e9)
+    # SGLang: W + KV <= f M, activations and overhead outside: B = f M + A + O
+    assert engines.memory_budget_bytes("static_fraction", 0.88, m, **kw) == pytest.approx(0.88 * 80e9 + 5e9)
+    # TensorRT-LLM: KV <= f (M - W - A - O): B = 45 GB + 0.9 x 35 GB
+    assert engines.memory_budget_bytes("fraction_of_free", 0.9, m, **kw) == pytest.approx(45e9 + 0.9 * 35e9)
+    with pytest.raises(InvalidInputError):
+        engines.memory_budget_bytes("fraction_of_device", 0.0, m, **kw)
+
+
+def test_unknown_version_is_refused_with_the_known_ones() -> None:
+    with pytest.raises(InvalidInputError, match="0.10"):
+        engines.defaults("vllm", "9.9")
+
+
+def test_engine_round_trips_through_a_link() -> None:
+    s = Scenario(engine=EngineInputs(name="sglang", max_seqs=128), assumptions=Assumptions(memory_utilization=0.8))
+    q = to_query_params(s)
+    assert q == {"eng": "sglang", "emax": "128", "mu": "0.8"}
+    back, ignored = from_query_params(q)
+    assert back == s and ignored == []
+
+
+def test_device_memory_is_what_the_device_reports() -> None:
+    # H100 SXM "80 GB" is 80 GiB less the driver's share: the lent H100 reported 85,017,493,504 bytes
+    assert catalog.get_hardware("h100-sxm").memory_bytes == H100_REPORTED
+    assert catalog.get_hardware("h200").memory_bytes == 150_109_880_320
+
+
+def test_70b_fp8_fits_one_h100_as_published_runs_do() -> None:
+    # Published runs serve Llama-3.1-70B in FP8 on a single H100 80GB (e.g. TensorRT-LLM perf overview
+    # rows in data/measurements.csv); the planner must not refuse it under any engine.
+    for e in engines.Engine:
+        s = Scenario(engine=EngineInputs(name=e)).model_copy(deep=True)
+        s = s.replace(model={"model_id": "llama-3.1-70b", "weight_dtype": "fp8", "kv_dtype": "fp8"},
+                      deploy={"hardware_id": "h100-sxm", "tp": 1}, memory={"context_tokens": 2048, "batch": 1})
+        r = entrypoints.compute("memory", s)
+        assert r.memory.fits, (e, r.memory.shortfall_bytes)
+
+
+def test_engine_changes_the_plan_and_is_reported() -> None:
+    base = Scenario()
+    sg = base.replace(engine=EngineInputs(name="sglang"))
+    a, b = entrypoints.compute("capacity", base), entrypoints.compute("capacity", sg)
+    names = {x.name: x.value for x in b.assumptions}
+    assert "SGLang" in names["Serving engine"] and "vLLM" in {x.name: x.value for x in a.assumptions}["Serving engine"]
+    text = to_csv(build_report(sg, "capacity", b))
+    assert "engine.name,sglang" in text
