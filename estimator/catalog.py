@@ -429,6 +429,7 @@ def _hardware_from_row(row: dict[str, Any]) -> HardwareSpec:
         # device memory as the device reports it (what engines allocate from), else the datasheet's GB
         memory_bytes=_nz(row.get("memory_reported_bytes")) or row["memory_gb"] * GB,
         memory_reported_bytes=_nz(row.get("memory_reported_bytes")),
+        memory_datasheet_gb=row["memory_gb"],
         memory_bandwidth_bytes_per_s=row["memory_bandwidth_gbps"] * GB,
         peak_flops_per_s_by_dtype=peaks,
         tdp_w=row["tdp_w"],

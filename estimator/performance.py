@@ -213,6 +213,7 @@ class _ModelFeatures:
     head_flops_per_token: Any  # 2 x V x d (LM head, once per sequence in prefill)
     attn_flops_per_ctx_token: Any  # FLOPs per (query token, cached token) pair, all layers
     window: Any  # sliding window (inf where none)
+    window_share: Any  # share of the layers that attend within the window (1.0: all; hybrids less)
     dense_read_bytes: Any  # weights read every step whatever the routing
     expert_bytes: Any  # one routed expert over all MoE layers
     n_experts: Any
@@ -376,6 +377,7 @@ def _model_features_cached(model: ModelSpec, dtype: DType, kv_dtype: DType) -> _
         head_flops_per_token=2.0 * v * d,
         attn_flops_per_ctx_token=2.0 * model.n_heads * (d_qk + d_v) * layers,
         window=float(model.sliding_window) if model.sliding_window > 0 else math.inf,
+        window_share=(model.n_sliding_layers / model.n_layers) if model.n_sliding_layers else 1.0,
         dense_read_bytes=dense_read,
         expert_bytes=expert_bytes,
         n_experts=n_experts,
@@ -508,16 +510,20 @@ _NP_FINITE = _Ops(np.minimum, np.maximum, np.where, np.any, _keep_finite, _drop_
 (:meth:`_Evaluation.finite`); :func:`estimate_arrays` evaluates a chunk again with :data:`_NP` otherwise."""
 
 
-def _causal_pairs(tokens: Any, window: Any, xp: _Ops = _NP) -> Any:
+def _causal_pairs(tokens: Any, window: Any, xp: _Ops = _NP, share: Any = 1.0) -> Any:
     """Sum over positions c = 1..T of min(c, W): the (query, key) pairs of causal attention.
 
+    With a hybrid model (a share ``s`` of the layers windowed, the rest global, e.g. gpt-oss, Gemma 3,
+    Llama 4: ``memory.kv_cached_tokens``) the layer average ``s P_W + (1 - s) P_inf``.
     Halving is written ``* 0.5``: the same double as ``/ 2.0`` (exact reciprocal), at the cost of a product.
     """
     t = tokens
+    full = t * (t + 1.0) * 0.5
     if _no_window(window):  # W = inf: min(c, W) = c, and the (T - W) W term is exactly 0
-        return t * (t + 1.0) * 0.5
+        return full
     w = xp.minimum(window, t)
-    return w * (w + 1.0) * 0.5 + (t - w) * w
+    banded = w * (w + 1.0) * 0.5 + (t - w) * w
+    return banded if _all_layers(share) else share * banded + (1.0 - share) * full
 
 
 def _no_window(window: Any) -> bool:
@@ -526,9 +532,19 @@ def _no_window(window: Any) -> bool:
     return np.ndim(window) == 0 and window == math.inf
 
 
-def _cap_window(tokens: Any, window: Any, xp: _Ops) -> Any:
-    """``min(tokens, window)``; the tokens themselves without a sliding window (the same values)."""
-    return tokens if _no_window(window) else xp.minimum(tokens, window)
+def _cap_window(tokens: Any, window: Any, xp: _Ops, share: Any = 1.0) -> Any:
+    """``min(tokens, window)``; the tokens themselves without a sliding window (the same values).
+
+    Hybrid models: the layer average ``s min(T, W) + (1 - s) T`` (``memory.kv_cached_tokens``)."""
+    if _no_window(window):
+        return tokens
+    capped = xp.minimum(tokens, window)
+    return capped if _all_layers(share) else share * capped + (1.0 - share) * tokens
+
+
+def _all_layers(share: Any) -> bool:
+    """Whether every layer is windowed (a scalar 1.0: skip the blend, keeping the old arithmetic exactly)."""
+    return isinstance(share, float) and share == 1.0
 
 
 class _Phase:
@@ -916,8 +932,9 @@ def _prefill(f: _ModelFeatures, lay: _Layout, eff: Efficiency, b: Any, i: Any) -
     m, mb = _micro_batches(lay, b)
     tokens = mb * i
     lin = mb * (i * f.body_flops_per_token + f.head_flops_per_token)
-    attn = mb * f.attn_flops_per_ctx_token * _causal_pairs(i, f.window, lay.xp)
-    kv_write = (tokens if _no_window(f.window) else mb * lay.xp.minimum(i, f.window)) * f.kv_bytes_per_token
+    attn = mb * f.attn_flops_per_ctx_token * _causal_pairs(i, f.window, lay.xp, f.window_share)
+    kv_write = (tokens if _no_window(f.window) else mb * _cap_window(i, f.window, lay.xp, f.window_share)
+                ) * f.kv_bytes_per_token
     other = mb * (i * f.act_bytes_per_token + f.logits_bytes_per_token)
     return _group_step(f, lay, eff, lin, attn, tokens, kv_write, other, tokens, eff.prefill_overhead_s,
                        None if lay.one_stage else m + lay.pp - 1.0)
@@ -925,7 +942,7 @@ def _prefill(f: _ModelFeatures, lay: _Layout, eff: Efficiency, b: Any, i: Any) -
 
 def _decode(f: _ModelFeatures, lay: _Layout, eff: Efficiency, b: Any, ctx: Any) -> _Phase:
     _, mb = _micro_batches(lay, b)
-    cached = _cap_window(ctx, f.window, lay.xp)
+    cached = _cap_window(ctx, f.window, lay.xp, f.window_share)
     lin = mb * (f.body_flops_per_token + f.head_flops_per_token)
     attn = mb * f.attn_flops_per_ctx_token * cached
     kv = mb * (cached + 1.0) * f.kv_bytes_per_token
@@ -942,11 +959,11 @@ def _mixed_iteration(f: _ModelFeatures, lay: _Layout, eff: Efficiency, b: Any, i
     """
     _, mb = _micro_batches(lay, b)
     new = mb / o
-    cached = _cap_window(i + o * 0.5, f.window, lay.xp)
+    cached = _cap_window(i + o * 0.5, f.window, lay.xp, f.window_share)
     tokens = mb + new * i
     lin = mb * f.head_flops_per_token + tokens * f.body_flops_per_token
-    attn = f.attn_flops_per_ctx_token * (mb * cached + new * _causal_pairs(i, f.window, lay.xp))
-    kv = (mb * (cached + 1.0) + new * _cap_window(i, f.window, lay.xp)) * f.kv_bytes_per_token
+    attn = f.attn_flops_per_ctx_token * (mb * cached + new * _causal_pairs(i, f.window, lay.xp, f.window_share))
+    kv = (mb * (cached + 1.0) + new * _cap_window(i, f.window, lay.xp, f.window_share)) * f.kv_bytes_per_token
     other = tokens * f.act_bytes_per_token + mb * f.logits_bytes_per_token
     return _group_step(f, lay, eff, lin, attn, tokens, kv, other, tokens, eff.step_overhead_s,
                        None if lay.one_stage else lay.pp)
@@ -1363,7 +1380,7 @@ def _float(a: npt.NDArray[Any], scratch: npt.NDArray[np.float64] | None = None) 
 
 def _memory_per_device(f: _ModelFeatures, lay: _Layout, weights: float, b: Any, ctx: Any) -> Any:
     """Weights/(t p) + KV x share / p + runtime overhead (activations of 8k-token chunks ignored)."""
-    kv = b * _cap_window(ctx, f.window, lay.xp) * f.kv_bytes_per_token * lay.share
+    kv = b * _cap_window(ctx, f.window, lay.xp, f.window_share) * f.kv_bytes_per_token * lay.share
     if lay.one_stage:
         return _per_rank(weights, lay) + kv + memory.RUNTIME_OVERHEAD_BYTES
     return weights / (lay.tp * lay.pp) + kv / lay.pp + memory.RUNTIME_OVERHEAD_BYTES

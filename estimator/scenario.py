@@ -53,6 +53,9 @@ __all__ = [
     "EngineInputs",
     "VariantsInputs",
     "LifetimeInputs",
+    "TcoInputs",
+    "RecommendInputs",
+    "Serving",
     "Scenario",
     "QUERY_KEYS",
     "LIST_KEYS",
@@ -392,6 +395,85 @@ class LifetimeInputs(_Section):
     family: str = Field(default="llama3", pattern=r"^(llama3|qwen3)$", description="shape family of derived models")
 
 
+class Serving(_Section):
+    """Serving techniques beyond one colocated replica (issue 14), shared by their helpers.
+
+    Disaggregated prefill/decode (``estimator.disagg``): prefill and decode run in separate pools;
+    the decode pool uses ``deploy.hardware_id``, the prefill pool ``prefill_hardware_id`` ('' = the
+    same); the KV cache crosses ``kv_link`` ('auto': the accelerator's intra-node link when both
+    instances share one node, else the network).
+
+    Speculative decoding (``estimator.speculative``): ``speculative`` picks the drafter ('off',
+    'eagle3' head, 'mtp' module, 'draft' model), ``spec_tokens`` the tokens drafted per step, and
+    ``acceptance_length`` the mean tokens accepted per target forward (None = the published mean
+    for the method and model, ``data/speculative_acceptance.csv``).
+    """
+
+    disaggregated: bool = False
+    prefill_hardware_id: str = Field(default="", max_length=80, pattern=r"^([a-z0-9][a-z0-9._-]*)?$",
+                                     description="'' = the decode pool's accelerator")
+    prefill_tp: int = Field(default=0, ge=0, le=64, description="0 = auto (the cheapest that meets the TTFT goal)")
+    decode_tp: int = Field(default=0, ge=0, le=64, description="0 = auto (the cheapest that meets the goals)")
+    kv_link: str = Field(default="auto", pattern=r"^(auto|nvlink|network|pcie)$")
+    speculative: str = Field(default="off", pattern=r"^(off|eagle3|mtp|draft)$")
+    spec_tokens: int = Field(default=3, ge=1, le=16, description="tokens drafted per step")
+    acceptance_length: float | None = Field(default=None, ge=1.0, le=17.0,
+                                            description="None = the published mean for the method and model")
+
+
+_Cloud = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9-]+$")]
+_RegionName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^([a-z0-9-]+:)?[A-Za-z0-9_-]+$")]
+_PricingName = Annotated[str, Field(pattern="^(" + "|".join(p.value for p in Pricing) + ")$")]
+_Country = Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")]
+RECOMMEND_WEIGHT_FORMATS: tuple[str, ...] = ("bf16", "fp8", "int4", "nvfp4", "mxfp4")
+"""Weight formats :func:`estimator.recommend.recommend` searches by default (each where the accelerator runs it)."""
+
+
+class RecommendInputs(_Section):
+    """Constraints of the recommendation (:mod:`estimator.recommend`): an empty tuple means "any".
+
+    The engine is the scenario's own (``engine.name``); ``pricing`` empty means the scenario's
+    pricing model (``deploy.pricing``); ``countries`` (ISO 3166 alpha-2, ``data/regions.csv``
+    ``country``) is the data-residency rule; ``regions`` are region names (``us-east-1``) or
+    ``provider:region`` ids."""
+
+    clouds: tuple[_Cloud, ...] = Field(default=(), max_length=50)
+    exclude_clouds: tuple[_Cloud, ...] = Field(default=(), max_length=50)
+    regions: tuple[_RegionName, ...] = Field(default=(), max_length=200)
+    pricing: tuple[_PricingName, ...] = Field(default=(), max_length=4)
+    accelerators: tuple[_Id, ...] = Field(default=(), max_length=100)
+    exclude_accelerators: tuple[_Id, ...] = Field(default=(), max_length=100)
+    max_accelerators: int = Field(default=0, ge=0, le=64, description="per replica; 0 = no limit")
+    weight_formats: tuple[_DTypeName, ...] = Field(default=RECOMMEND_WEIGHT_FORMATS, min_length=1, max_length=16)
+    countries: tuple[_Country, ...] = Field(default=(), max_length=250)
+    top: int = Field(default=12, ge=1, le=40, description="screened candidates planned exactly")
+
+    @field_validator("clouds", "exclude_clouds", "regions", "pricing", "accelerators", "exclude_accelerators",
+                     "weight_formats")
+    @classmethod
+    def _unique(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(v))
+
+    @field_validator("countries")
+    @classmethod
+    def _upper(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(x.upper() for x in v))
+
+
+class TcoInputs(_Section):
+    """Buying servers instead of renting (:mod:`estimator.tco`); ``None`` = the sourced default of
+    ``data/tco_defaults.csv`` (the server price: ``data/server_prices.csv`` for the accelerator)."""
+
+    server_price_usd: float | None = Field(default=None, gt=0.0, le=1e8, description="USD per server")
+    depreciation_years: float | None = Field(default=None, gt=0.0, le=20.0)
+    cost_of_capital: float | None = Field(default=None, ge=0.0, le=1.0, description="annual rate")
+    electricity_usd_per_kwh: float | None = Field(default=None, ge=0.0, le=5.0)
+    pue: float | None = Field(default=None, ge=1.0, le=3.0)
+    colocation_usd_per_kw_month: float | None = Field(default=None, ge=0.0, le=10_000.0)
+    operations_share_per_year: float | None = Field(default=None, ge=0.0, le=2.0,
+                                                    description="operations cost per year as a share of capex")
+
+
 class Scenario(BaseModel):
     """Every input of the planner. Defaults reproduce the landing page."""
 
@@ -412,6 +494,9 @@ class Scenario(BaseModel):
     engine: EngineInputs = EngineInputs()
     variants: VariantsInputs = VariantsInputs()
     lifetime: LifetimeInputs = LifetimeInputs()
+    tco: TcoInputs = TcoInputs()
+    recommend: RecommendInputs = RecommendInputs()
+    serving: Serving = Serving()
 
     @field_validator("version")
     @classmethod
@@ -548,6 +633,31 @@ QUERY_KEYS: dict[tuple[str, str], str] = {
     ("lifetime", "fit"): "ltfit",
     ("lifetime", "objective"): "ltobj",
     ("lifetime", "family"): "ltfam",
+    ("tco", "server_price_usd"): "tcosp",
+    ("tco", "depreciation_years"): "tcoyr",
+    ("tco", "cost_of_capital"): "tcor",
+    ("tco", "electricity_usd_per_kwh"): "tcokwh",
+    ("tco", "pue"): "tcopue",
+    ("tco", "colocation_usd_per_kw_month"): "tcocolo",
+    ("tco", "operations_share_per_year"): "tcoops",
+    ("recommend", "clouds"): "rcl",
+    ("recommend", "exclude_clouds"): "rxcl",
+    ("recommend", "regions"): "rreg",
+    ("recommend", "pricing"): "rpm",
+    ("recommend", "accelerators"): "rhw",
+    ("recommend", "exclude_accelerators"): "rxhw",
+    ("recommend", "max_accelerators"): "rmaxa",
+    ("recommend", "weight_formats"): "rwf",
+    ("recommend", "countries"): "rctry",
+    ("recommend", "top"): "rtop",
+    ("serving", "disaggregated"): "pd",
+    ("serving", "prefill_hardware_id"): "pdhw",
+    ("serving", "prefill_tp"): "pdtp",
+    ("serving", "decode_tp"): "pddtp",
+    ("serving", "kv_link"): "pdlink",
+    ("serving", "speculative"): "sd",
+    ("serving", "spec_tokens"): "sdk",
+    ("serving", "acceptance_length"): "sdtau",
 }
 """(section, field) -> short query-parameter name. Names are part of the link format: never reuse
 a name for a different field; add a migration when one changes."""
@@ -797,5 +907,7 @@ def check_catalog_ids(scenario: Scenario) -> None:
 
     catalog.get_model(scenario.model.model_id)
     catalog.get_hardware(scenario.deploy.hardware_id)
+    if scenario.serving.prefill_hardware_id:
+        catalog.get_hardware(scenario.serving.prefill_hardware_id)
     if scenario.deploy.instance_id:
         catalog.get_instance(scenario.deploy.instance_id)

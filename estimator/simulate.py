@@ -285,7 +285,10 @@ def replica_model(
     """
     eff = efficiency or performance.Efficiency()
     kv = kv_dtype if kv_dtype is not None else performance.default_kv_dtype(dtype)
-    window = float(model.sliding_window) if model.sliding_window > 0 else math.inf
+    # A hybrid model (some layers windowed, the rest global) is fitted with full attention: its long
+    # contexts then cost what the global layers make them cost (conservative; fit_max_rel_error reports it).
+    hybrid = 0 < model.n_sliding_layers < model.n_layers
+    window = float(model.sliding_window) if model.sliding_window > 0 and not hybrid else math.inf
     max_ctx = float(model.max_context)
     slots = _replica_slots(model, hardware, dtype, kv, context_tokens, tp=tp, pp=pp,
                            memory_utilization=memory_utilization, runtime_overhead_bytes=runtime_overhead_bytes)

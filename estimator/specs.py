@@ -159,6 +159,8 @@ class HardwareSpec(_Sourced):
     memory_bytes: float = Field(gt=0)
     """Device memory the estimator plans with: ``memory_reported_bytes`` where the catalog knows it
     (issue 12: engines allocate from what the device reports), else the datasheet's GB x 10^9."""
+    memory_datasheet_gb: float | None = Field(default=None, gt=0)
+    """The datasheet's memory figure as printed ("80 GB"), for display and checks against datasheets."""
     memory_reported_bytes: float | None = Field(default=None, gt=0)
     """Device memory in bytes as the device/driver reports it (CUDA ``total_memory``/
     ``cudaMemGetInfo`` total, ROCm/HIP total, ``nvidia-smi``/``hl-smi`` memory.total), or None

@@ -86,7 +86,7 @@ def test_dense_not_sparse_tensor_figures() -> None:
     assert not a100.supports("fp8")
     # H200: 141 GB HBM3e, 4.8 TB/s (MLCommons v4.1 system description; NVIDIA H200 page).
     h200 = catalog.get_hardware("h200")
-    assert h200.memory_bytes == pytest.approx(141e9) and h200.memory_bandwidth_bytes_per_s == pytest.approx(4.8e12)
+    assert h200.memory_datasheet_gb * 1e9 == pytest.approx(141e9) and h200.memory_bandwidth_bytes_per_s == pytest.approx(4.8e12)
 
 
 def test_every_row_has_provenance() -> None:

@@ -55,7 +55,7 @@ def test_b300_blackwell_ultra_datasheet() -> None:
     assert _tf("b300", "int8") == pytest.approx(307 / 2)
     assert _tf("b300", "fp32") == pytest.approx(75)
     assert _tf("b300", "fp4") == pytest.approx(108_000 / 8)
-    assert b300.memory_bytes == pytest.approx(270e9)
+    assert b300.memory_datasheet_gb * 1e9 == pytest.approx(270e9)
     assert b300.memory_bandwidth_bytes_per_s == pytest.approx(7.7e12)
     assert b300.tdp_w == 1100 and b300.intra_node_bandwidth_bytes_per_s == pytest.approx(1.8e12)
 
@@ -77,7 +77,7 @@ def test_gb300_per_gpu() -> None:
     assert _tf("gb300", "bf16") == pytest.approx(5_000 / 2)
     assert _tf("gb300", "int8") == pytest.approx(330 / 2)
     assert _tf("gb300", "fp4") * 72 == pytest.approx(1_080_000)
-    assert gb300.memory_bytes == pytest.approx(279e9) and gb300.memory_bandwidth_bytes_per_s == pytest.approx(8e12)
+    assert gb300.memory_datasheet_gb * 1e9 == pytest.approx(279e9) and gb300.memory_bandwidth_bytes_per_s == pytest.approx(8e12)
     assert gb300.tdp_w == 1400
 
 
@@ -90,7 +90,7 @@ def test_gb200_is_nvl72_divided_by_72() -> None:
     assert _tf("gb200", "int8") * 72 == pytest.approx(720_000 / 2)
     assert _tf("gb200", "bf16") * 72 == pytest.approx(360_000 / 2)
     assert _tf("gb200", "fp32") * 72 == pytest.approx(5_760)
-    assert gb200.memory_bytes * 72 == pytest.approx(13.4e12, rel=0.01)
+    assert gb200.memory_datasheet_gb * 1e9 * 72 == pytest.approx(13.4e12, rel=0.01)
     assert gb200.memory_bandwidth_bytes_per_s * 72 == pytest.approx(576e12)
 
 
@@ -107,7 +107,7 @@ def test_h20_and_h800_china_parts() -> None:
     # FP32 44 TF, 400 W, NVLink 900 GB/s.
     h20 = catalog.get_hardware("h20")
     assert (_tf("h20", "bf16"), _tf("h20", "fp8"), _tf("h20", "int8")) == pytest.approx((148, 296, 296))
-    assert h20.memory_bytes == pytest.approx(96e9) and h20.memory_bandwidth_bytes_per_s == pytest.approx(4.0e12)
+    assert h20.memory_datasheet_gb * 1e9 == pytest.approx(96e9) and h20.memory_bandwidth_bytes_per_s == pytest.approx(4.0e12)
     assert h20.tdp_w == 400 and h20.intra_node_bandwidth_bytes_per_s == pytest.approx(900e9)
     # H800 SXM (qiangchuan.com spec page): BF16 1,979*, INT8 3,958* (*sparse), 3.35 TB/s, 700 W,
     # NVLink 400 GB/s; same compute as the H100 SXM row.
@@ -129,7 +129,7 @@ def test_mi355x_derived_from_cu_rate() -> None:
     # The Register 2025-06-12: "up to 10 petaFLOPS" dense FP4; Tom's Hardware: 20.1 PF with sparsity.
     assert _tf("mi355x", "fp4") == pytest.approx(20_100 / 2, rel=0.01)
     mi355x = catalog.get_hardware("mi355x")
-    assert mi355x.memory_bytes == pytest.approx(288e9) and mi355x.memory_bandwidth_bytes_per_s == pytest.approx(8e12)
+    assert mi355x.memory_datasheet_gb * 1e9 == pytest.approx(288e9) and mi355x.memory_bandwidth_bytes_per_s == pytest.approx(8e12)
     assert mi355x.tdp_w == 1400
 
 
@@ -139,7 +139,7 @@ def test_mi325x_recheck_same_compute_as_mi300x() -> None:
     mi325x, mi300x = catalog.get_hardware("mi325x"), catalog.get_hardware("mi300x")
     assert mi325x.peak_flops_per_s_by_dtype == mi300x.peak_flops_per_s_by_dtype
     assert _tf("mi325x", "fp8") == pytest.approx(304 * 4096 * 2.1e9 / T, rel=1e-4)
-    assert mi325x.memory_bytes == pytest.approx(256e9) and mi325x.memory_bandwidth_bytes_per_s == pytest.approx(6e12)
+    assert mi325x.memory_datasheet_gb * 1e9 == pytest.approx(256e9) and mi325x.memory_bandwidth_bytes_per_s == pytest.approx(6e12)
     assert mi325x.tdp_w == 1000
 
 
@@ -148,7 +148,7 @@ def test_tpu_v6e_google_doc() -> None:
     # bidirectional ICI 800 GBps per chip, 8 chips per host.
     v6e = catalog.get_hardware("tpu-v6e")
     assert (_tf("tpu-v6e", "bf16"), _tf("tpu-v6e", "int8")) == pytest.approx((918, 1836))
-    assert v6e.memory_bytes == pytest.approx(32e9) and v6e.memory_bandwidth_bytes_per_s == pytest.approx(1638e9)
+    assert v6e.memory_datasheet_gb * 1e9 == pytest.approx(32e9) and v6e.memory_bandwidth_bytes_per_s == pytest.approx(1638e9)
     assert v6e.intra_node_bandwidth_bytes_per_s == pytest.approx(800e9) and v6e.max_per_node == 8
     assert v6e.assumed  # Google publishes no TDP
 
@@ -158,7 +158,7 @@ def test_gaudi3_white_paper() -> None:
     # 128 GB HBM2e, 3.7 TB/s, 900 W (HL-325L OAM), 24 x 200 GbE.
     g3 = catalog.get_hardware("gaudi3")
     assert (_tf("gaudi3", "bf16"), _tf("gaudi3", "fp8")) == pytest.approx((1835, 1835))
-    assert g3.memory_bytes == pytest.approx(128e9) and g3.memory_bandwidth_bytes_per_s == pytest.approx(3.7e12)
+    assert g3.memory_datasheet_gb * 1e9 == pytest.approx(128e9) and g3.memory_bandwidth_bytes_per_s == pytest.approx(3.7e12)
     assert g3.tdp_w == 900
     assert g3.intra_node_bandwidth_bytes_per_s == pytest.approx(21 * 200e9 / 8 * 2)  # 21 ports x 200 Gb/s, both ways
 
@@ -180,7 +180,7 @@ def test_geforce_and_rtx_pro_cards() -> None:
     assert _tf("rtx-pro-6000", "fp4") == pytest.approx(4000 / 2)
     assert _tf("rtx-pro-6000", "fp32") == pytest.approx(125)
     pro = catalog.get_hardware("rtx-pro-6000")
-    assert pro.memory_bytes == pytest.approx(96e9) and pro.tdp_w == 600
+    assert pro.memory_datasheet_gb * 1e9 == pytest.approx(96e9) and pro.tdp_w == 600
     # No NVLink and no data-centre network on these cards: multi-node layouts are refused.
     for hardware_id in ("rtx-4090", "rtx-5090", "rtx-pro-6000"):
         assert catalog.get_hardware(hardware_id).inter_node_bandwidth_bytes_per_s == 0
@@ -208,7 +208,7 @@ def test_reported_memory_within_nominal_gib(hardware_id: str) -> None:
     hw = catalog.get_hardware(hardware_id)
     if hw.memory_reported_bytes is None:
         return
-    nominal_gib_bytes = hw.memory_bytes / 1e9 * GIB
+    nominal_gib_bytes = hw.memory_datasheet_gb * GIB
     assert 0.9 * nominal_gib_bytes <= hw.memory_reported_bytes <= nominal_gib_bytes, hardware_id
 
 
