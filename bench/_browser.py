@@ -33,11 +33,7 @@ When is a script run finished?
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -49,6 +45,11 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests import _server  # noqa: E402 (the repository root must be importable first)
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -155,52 +156,11 @@ class RunTiming:
     retries: int = 0  # widget commits repeated because the first sent nothing (see change_and_time)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:  # noqa: S310 (loopback)
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"streamlit did not become healthy within {timeout_s:.0f} s")
-
-
 @contextmanager
 def streamlit_server(script: str, home: Path, port: int | None = None) -> Iterator[str]:
-    """Run ``streamlit run SCRIPT`` (relative to the repository root) on 127.0.0.1; yield its URL once healthy.
-
-    The server is always stopped on exit, also on error. Its log goes to ``HOME/server-PORT.log``.
-    """
-    port = port or free_port()
-    log_path = home / f"server-{port}.log"
-    env = {**os.environ, "LLMCP_HOME": str(home), "LLMCP_TIMING": "1"}  # app.py logs each script run's time
-    cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.address", "127.0.0.1",
-           "--server.headless", "true", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none"]
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_healthy(url, proc, 60.0)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+    """``tests._server.streamlit_server`` with ``LLMCP_TIMING=1`` (app.py then logs each script run's time)."""
+    with _server.streamlit_server(script, home, port=port, env={"LLMCP_TIMING": "1"}) as url:
+        yield url
 
 
 async def launch(pw: Playwright) -> Browser:

@@ -292,18 +292,31 @@ class _Curve:
 
 
 @dataclass(frozen=True)
+class _Load:
+    """A curve's plan load within the goals: SLO load, plan load (requests/s) and p95 totals on the grid (s)."""
+
+    curve: _Curve
+    lam_slo: float
+    lam_cap: float
+    ttft: FloatArray
+    e2e: FloatArray
+
+    def at(self, arr: FloatArray, rps: float) -> float:
+        """``arr`` (a latency on the load grid) at ``rps`` per instance, the top of the curve beyond it."""
+        finite = np.where(np.isfinite(arr), arr, np.nan)
+        fill = float(np.nanmax(finite)) if np.any(np.isfinite(finite)) else math.inf
+        return float(np.interp(rps, self.curve.loads, np.nan_to_num(finite, nan=fill)))
+
+
+@dataclass(frozen=True)
 class _Pool:
-    """A pool's chosen layout, instance, plan load (requests/s per instance) and weekly fleet."""
+    """A pool's layout, instance and price, plan load and weekly fleet."""
 
     role: str
     hw: HardwareSpec
     inst: Instance
     price: float
-    curve: _Curve
-    lam_slo: float
-    lam_cap: float
-    ttft_total: FloatArray  # p95 TTFT incl. the KV transfer (prefill) on the load grid
-    e2e_total: FloatArray  # p95 end to end (decode side + prefill TTFT) on the load grid
+    load: _Load
     fleet: capacity._Fleet
     options: tuple[PoolOption, ...]
 
@@ -335,10 +348,11 @@ def _pool_scenario(s: Scenario, hw: HardwareSpec) -> Scenario:
     return s.replace(deploy=s.deploy.model_copy(update={"hardware_id": hw.hardware_id, "instance_id": ""}))
 
 
-def _tps(s: Scenario, inp: capacity._Inputs, hw: HardwareSpec, requested: int, context: int) -> list[int]:
+def _tps(inp: capacity._Inputs, hw: HardwareSpec, requested: int, context: int) -> list[int]:
+    """Tensor-parallel degrees to try for a pool: the requested one, or those the colocated planner would try."""
     if requested > 0:
         return [requested]
-    return [t for t, p in capacity._tp_candidates(_pool_scenario(s, hw), inp.model, hw, context) if p == 1]
+    return [t for t, p in capacity._tp_candidates(_pool_scenario(inp.s, hw), inp.model, hw, context) if p == 1]
 
 
 def _price(s: Scenario, hw: HardwareSpec, devices: int) -> tuple[Instance, float]:
@@ -346,37 +360,146 @@ def _price(s: Scenario, hw: HardwareSpec, devices: int) -> tuple[Instance, float
     return inst, pricing.instance_price_usd_per_h(inst, pricing.PricingModel(s.deploy.pricing.value))
 
 
-def _size(inp: capacity._Inputs, role: str, hw: HardwareSpec, tps: list[int], workload: Workload, context: int,
-          latency: tuple[float, float], extra: tuple[float, float]) -> _Pool:
-    """The cheapest layout of a pool per request/s within the goals (``latency`` = TTFT, e2e goals, s).
-
-    ``extra`` adds seconds to the curve's p95 TTFT and e2e (the KV transfer; the prefill side's TTFT).
-    The plan load is ``min(lambda_SLO, u sat, occupancy cap)`` as in the colocated planner.
-    """
-    auto, best, options = inp.auto, None, []
+def _curves(inp: capacity._Inputs, hw: HardwareSpec, tps: list[int], workload: Workload,
+            context: int) -> dict[int, _Curve | str]:
+    """Each degree's curve, or why it cannot run."""
+    out: dict[int, _Curve | str] = {}
     for tp in tps:
         try:
-            cur = _curve(inp, hw, tp, workload, context)
-            inst, price = _price(inp.s, hw, tp)
+            out[tp] = _curve(inp, hw, tp, workload, context)
         except (InvalidInputError, DoesNotFitError) as exc:
-            options.append(PoolOption(tp=tp, feasible=False, reason=str(exc)))
-            continue
-        ttft, e2e = cur.ttft + extra[0], cur.e2e + extra[1]
-        use_ttft = math.isfinite(latency[0])
-        lam_slo = capacity._max_load(cur.loads, ttft, e2e, latency[0], latency[1], use_ttft)
-        lam_cap = min(lam_slo, auto.target_utilization * cur.sat, cur.occupancy_cap)
-        if lam_cap <= 0:
-            options.append(PoolOption(tp=tp, feasible=False, reason="misses the latency goal at any load"))
-            continue
-        per = price * min(tp, inst.accelerator_count) / inst.accelerator_count * capacity.HOURS_PER_MONTH / lam_cap
-        options.append(PoolOption(tp=tp, feasible=True, max_rps_per_instance=lam_cap, usd_per_rps_month=per))
-        if best is None or per < best[0]:
-            best = (per, cur, inst, price, lam_slo, lam_cap, ttft, e2e)
+            out[tp] = str(exc)
+    return out
+
+
+def _load(inp: capacity._Inputs, cur: _Curve, goals: tuple[float, float], extra: tuple[float, float]) -> _Load:
+    """Plan load ``min(lambda_SLO, u sat, occupancy cap)`` (as the colocated planner) with ``extra`` seconds added
+    to the curve's p95 TTFT and end to end; ``goals`` = (TTFT, e2e) in seconds, ``inf`` = not checked."""
+    ttft, e2e = cur.ttft + extra[0], cur.e2e + extra[1]
+    use_ttft = math.isfinite(goals[0])
+    lam_slo = capacity._max_load(cur.loads, ttft, e2e, goals[0], goals[1], use_ttft)
+    lam_cap = min(lam_slo, inp.auto.target_utilization * cur.sat, cur.occupancy_cap)
+    return _Load(curve=cur, lam_slo=lam_slo, lam_cap=lam_cap, ttft=ttft, e2e=e2e)
+
+
+# ----------------------------------------------------------------------------- the plan
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """The scenario resolved for both pools: accelerators, token mixes, KV bytes and each degree's curve."""
+
+    inp: capacity._Inputs
+    hw_p: HardwareSpec
+    hw_d: HardwareSpec
+    kv_per_token: float
+    kv_mean: float
+    kv_p95: float
+    prefill: dict[int, _Curve | str]
+    decode: dict[int, _Curve | str]
+
+
+def _p95(d: TokenDistribution) -> float:
+    return float(min(d.p95, d.max_tokens))
+
+
+def _setup(s: Scenario) -> _Setup:
+    """Inputs as the colocated planner reads them, then each pool's candidate curves."""
+    inp = capacity._resolve_inputs(s, None, None)
+    hw_d = inp.hw
+    hw_p = catalog.get_hardware(s.serving.prefill_hardware_id) if s.serving.prefill_hardware_id else hw_d
+    memory.require_runnable(hw_p, s.model.weight_dtype)
+    one = TokenDistribution.from_mean_p95(1.0, 1.0)
+    pre_w = Workload(prompt=inp.din, output=one, prefix_cache_hit_rate=s.traffic.prefix_cache_hit_rate)
+    dec_w = Workload(prompt=inp.din, output=inp.dout, prefix_cache_hit_rate=DECODE_KV_HIT_RATE)
+    block = engines.for_scenario(s, hw_p).kv_block_tokens
+    pre_ctx = math.ceil(engines.resident_tokens(inp.din.mean, 1.0, block))
+    kv_tok = memory.kv_cache_bytes_per_token(inp.model, s.model.kv_dtype)
+    return _Setup(
+        inp=inp, hw_p=hw_p, hw_d=hw_d, kv_per_token=kv_tok,
+        kv_mean=float(kv_transfer_bytes(inp.model, inp.din.effective_mean, s.model.kv_dtype)),
+        kv_p95=float(kv_transfer_bytes(inp.model, _p95(inp.din), s.model.kv_dtype)),
+        prefill=_curves(inp, hw_p, _tps(inp, hw_p, s.serving.prefill_tp, pre_ctx), pre_w, pre_ctx),
+        decode=_curves(inp, hw_d, _tps(inp, hw_d, s.serving.decode_tp, inp.context), dec_w, inp.context),
+    )
+
+
+@dataclass(frozen=True)
+class _Pair:
+    """A (prefill, decode) layout pair within the goals and its cost per request/s (USD a month)."""
+
+    pre: _Load
+    dec: _Load
+    link: KvLink
+    usd_per_rps: float
+    usd_p: float
+    usd_d: float
+
+
+def _share_usd_per_rps(s: Scenario, hw: HardwareSpec, tp: int, lam: float) -> float:
+    """Monthly cost of one instance's share of its machine per request/s it serves."""
+    inst, price = _price(s, hw, tp)
+    share = tp / inst.accelerator_count if tp <= inst.accelerator_count else math.ceil(tp / inst.accelerator_count)
+    return price * share * capacity.MONTH_OVER_WEEK * 168.0 / lam
+
+
+def _pair(st: _Setup, cp: _Curve, cd: _Curve) -> _Pair | str:
+    """Size one pair: the prefill load within the TTFT goal (KV transfer of the p95 prompt added), then the
+    decode load within what the prefill side's p95 TTFT leaves of the end-to-end goal."""
+    s = st.inp.s
+    link = kv_link(st.hw_p, st.hw_d, s.serving.kv_link, cp.tp, cd.tp, capacity._efficiency(s))
+    t_kv = float(kv_transfer_s(st.kv_p95, link.bandwidth_bytes_per_s, link.latency_s))
+    pre = _load(st.inp, cp, (s.slo.ttft_p95_s, math.inf), (t_kv, t_kv))
+    if pre.lam_cap <= 0:
+        return f"prefill TP {cp.tp} misses the TTFT goal at any load (KV transfer {t_kv * 1e3:,.1f} ms)"
+    ttft = pre.at(pre.ttft, pre.lam_cap)
+    dec = _load(st.inp, cd, (math.inf, s.slo.e2e_p95_s), (0.0, ttft))
+    if dec.lam_cap <= 0:
+        return f"decode TP {cd.tp} misses the end-to-end goal after a {ttft:,.2f} s TTFT"
+    try:
+        usd_p = _share_usd_per_rps(s, st.hw_p, cp.tp, pre.lam_cap)
+        usd_d = _share_usd_per_rps(s, st.hw_d, cd.tp, dec.lam_cap)
+    except InvalidInputError as exc:
+        return str(exc)
+    return _Pair(pre=pre, dec=dec, link=link, usd_per_rps=usd_p + usd_d, usd_p=usd_p, usd_d=usd_d)
+
+
+def _options(curves: dict[int, _Curve | str], best: dict[int, tuple[float, float]],
+             why: dict[int, str]) -> tuple[PoolOption, ...]:
+    out = []
+    for tp, cur in curves.items():
+        if tp in best:
+            out.append(PoolOption(tp=tp, feasible=True, max_rps_per_instance=best[tp][1], usd_per_rps_month=best[tp][0]))
+        else:
+            out.append(PoolOption(tp=tp, feasible=False, reason=cur if isinstance(cur, str) else why.get(tp, "")))
+    return tuple(out)
+
+
+def _choose(st: _Setup) -> tuple[_Pair, tuple[PoolOption, ...], tuple[PoolOption, ...]]:
+    """The cheapest (prefill TP, decode TP) pair per request/s; ``InvalidInputError`` when none meets the goals."""
+    best: _Pair | None = None
+    bp: dict[int, tuple[float, float]] = {}
+    bd: dict[int, tuple[float, float]] = {}
+    why: list[str] = []
+    for cp in st.prefill.values():
+        for cd in st.decode.values():
+            if isinstance(cp, str) or isinstance(cd, str):
+                continue
+            pr = _pair(st, cp, cd)
+            if isinstance(pr, str):
+                why.append(pr)
+                continue
+            if cp.tp not in bp or pr.usd_p < bp[cp.tp][0]:
+                bp[cp.tp] = (pr.usd_p, pr.pre.lam_cap)
+            if cd.tp not in bd or pr.usd_d < bd[cd.tp][0]:
+                bd[cd.tp] = (pr.usd_d, pr.dec.lam_cap)
+            if best is None or pr.usd_per_rps < best.usd_per_rps:
+                best = pr
     if best is None:
-        raise InvalidInputError(f"no {role} layout of {inp.model.name} on {hw.name} meets the goals: "
-                                + "; ".join(f"TP {o.tp}: {o.reason}" for o in options))
-    _, cur, inst, price, lam_slo, lam_cap, ttft, e2e = best
-    fleet = capacity._fleet(inp.mean, inp.peak, inp.frac, lam_cap, lam_slo, cur.sat, auto, inp.burst_s, cur.tp,
-                            inst.accelerator_count, scale_to_zero=False, floor_one=True)
-    return _Pool(role=role, hw=hw, inst=inst, price=price, curve=cur, lam_slo=lam_slo, lam_cap=lam_cap,
-                 ttft_total=ttft, e2e_total=e2e, fleet=fleet, options=tuple(options))
+        reasons = [c for c in (*st.prefill.values(), *st.decode.values()) if isinstance(c, str)] + why
+        raise InvalidInputError(f"no disaggregated layout of {st.inp.model.name} meets the goals (p95 TTFT "
+                                f"{st.inp.s.slo.ttft_p95_s:g} s, end to end {st.inp.s.slo.e2e_p95_s:g} s): "
+                                + "; ".join(dict.fromkeys(reasons)))
+    no = "does not meet the goals with any layout of the other pool"
+    return best, _options(st.prefill, bp, dict.fromkeys(st.prefill, no)), _options(st.decode, bd,
+                                                                                      dict.fromkeys(st.decode, no))

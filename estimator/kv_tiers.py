@@ -24,12 +24,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from estimator import catalog, memory, performance
 from estimator.errors import InvalidInputError
 from estimator.specs import HardwareSpec, ModelSpec
+
+if TYPE_CHECKING:
+    from estimator.capacity import CapacityPlan
+    from estimator.scenario import Scenario
 
 __all__ = [
     "HOST_LINKS",
@@ -49,6 +54,8 @@ __all__ = [
     "tiered_ttft_s",
     "analyze",
     "effective_prefix_hit_rate",
+    "with_hit_rate",
+    "MAX_HIT_RATE",
 ]
 
 GB = 1e9
@@ -319,3 +326,99 @@ class KvTierAnalysis(BaseModel):
     def effective(self) -> TierOption:
         """The set-up with every tier the scenario configures (the last option)."""
         return self.options[-1]
+
+
+def _replica_capacity(s: Scenario, plan: CapacityPlan, model: ModelSpec, hw: HardwareSpec,
+                      kv_per_token: float, rps: float) -> TierCapacity:
+    """GPU, host and SSD bytes per replica for cached prefixes, and the load bandwidths.
+
+    ``C_gpu = (M u - W/(t p) - A/t - O) p / s_kv - N_fly (I + O_out) b``: the engine budget left
+    after the weights, one prefill chunk's activations and the runtime (per device, as
+    :func:`estimator.memory.batch_memory`), over the replica, minus the KV of the requests in flight
+    (``N_fly = min(B_max, lambda_r e2e_p95)``, Little's law). ``C_host = RAM f_host n/N`` and
+    ``C_ssd = SSD n/N`` for ``n`` devices of an instance of ``N``. Loads: ``n x link x eta`` from
+    host, ``min(SSD_read n/N, host link)`` from SSD.
+    """
+    k = s.kv_tiers
+    i, o = plan.input_tokens_mean, plan.output_tokens_mean
+    context = max(1, min(model.max_context, round(i + o)))
+    util = s.assumptions.memory_utilization or memory.MEMORY_UTILIZATION
+    terms = memory.batch_memory(model, plan.weight_dtype, plan.kv_dtype, context, hardware=hw, tp=plan.tp,
+                                pp=plan.pp, prefill_chunk_tokens=memory.PREFILL_CHUNK_TOKENS,
+                                memory_utilization=util, runtime_overhead_bytes=s.assumptions.runtime_overhead_gb * GB)
+    one = terms.at(1)
+    budget = terms.device_budget_bytes or 0.0
+    free_dev = max(0.0, budget - (one.per_device_total_bytes - one.per_device_kv_cache_bytes))
+    kv_replica = free_dev * plan.pp / terms.kv_share
+    in_flight = min(float(plan.max_batch), rps * plan.e2e_p95_s) * (i + o) * kv_per_token
+    inst = catalog.get_instance(plan.instance_id)
+    share = plan.devices_per_replica / inst.accelerator_count
+    link = host_link(hw)
+    host_bw = plan.devices_per_replica * link.bytes_per_s * HOST_LINK_EFFICIENCY
+    return TierCapacity(
+        gpu_bytes=max(0.0, kv_replica - in_flight), host_bytes=inst.ram_gb * GIB * k.host_fraction * share,
+        ssd_bytes=k.ssd_gb * GB * share, host_load_bytes_per_s=host_bw,
+        ssd_load_bytes_per_s=min(k.ssd_read_gbps * GB * share, host_bw), host_link=link.name,
+        in_flight_bytes=in_flight,
+    )
+
+
+def _prefill_s(model: ModelSpec, hw: HardwareSpec, plan: CapacityPlan, tokens: float) -> float:
+    """Roofline prefill time of one prompt of ``tokens`` on the plan's layout (batch 1)."""
+    n = max(1, min(model.max_context - 1, round(tokens)))
+    return performance.estimate(model, hw, plan.weight_dtype, 1, n, 1, plan.tp, plan.pp,
+                                kv_dtype=plan.kv_dtype).ttft_s
+
+
+def analyze(s: Scenario, plan: CapacityPlan) -> KvTierAnalysis:
+    """GPU only vs + host DRAM vs + local SSD for the plan's replica and the scenario's sessions.
+
+    The per-replica request rate is the plan's peak-hour load ``lambda_r = peak_rps / peak_replicas``;
+    sessions arrive at ``lambda_r / T``. Raises ``InvalidInputError`` when the mean prompt cannot hold
+    the session profile (:func:`session_profile`).
+    """
+    k = s.kv_tiers
+    model, hw = catalog.get_model(plan.model_id), catalog.get_hardware(plan.hardware_id)
+    profile = session_profile(plan.input_tokens_mean, plan.output_tokens_mean, k.turns, k.system_tokens, k.gap_s)
+    rps = plan.peak_rps / max(plan.peak_replicas, 1)
+    if rps <= 0:
+        raise InvalidInputError("the plan serves no requests at its peak hour")
+    sessions = rps / profile.turns
+    b = memory.kv_cache_bytes_per_token(model, plan.kv_dtype)
+    if b <= 0:
+        raise InvalidInputError(f"{model.name} keeps no KV cache: nothing to reuse")
+    cap = _replica_capacity(s, plan, model, hw, b, rps)
+    prompt = profile.mean_prompt_tokens
+    full = _prefill_s(model, hw, plan, prompt)
+    step = _prefill_s(model, hw, plan, 1)
+    setups = (("GPU only", (cap.gpu_bytes, 0.0, 0.0)), ("+ host DRAM", (cap.gpu_bytes, cap.host_bytes, 0.0)),
+              ("+ local SSD", (cap.gpu_bytes, cap.host_bytes, cap.ssd_bytes)))
+    options = []
+    for name, caps in setups:
+        hits = tier_hits(caps, sessions, profile, b)
+        hit_tokens = hits.total * prompt
+        cached = _prefill_s(model, hw, plan, hit_tokens) if hit_tokens >= 1 else step
+        loaded = (hits.host * prompt * b, hits.ssd * prompt * b)
+        bws = (cap.host_load_bytes_per_s, cap.ssd_load_bytes_per_s)
+        ttft = tiered_ttft_s(full, cached, step, loaded, bws)
+        load = sum(x / bw for x, bw in zip(loaded, bws, strict=True))
+        options.append(TierOption(name=name, hits=hits, hit_rate=min(hits.total, MAX_HIT_RATE), ttft_s=ttft,
+                                  prefill_s=ttft - load, load_s=load))
+    return KvTierAnalysis(profile=profile, sessions_per_s_per_replica=sessions, kv_bytes_per_token=b,
+                          capacity=cap, no_cache_ttft_s=full, options=tuple(options))
+
+
+MAX_HIT_RATE: float = 0.99
+"""Largest hit rate handed to the planner (``traffic.prefix_cache_hit_rate`` must stay below 1)."""
+
+
+def effective_prefix_hit_rate(s: Scenario, plan: CapacityPlan) -> float:
+    """The prefix-cache hit rate every configured tier buys: the value for ``traffic.prefix_cache_hit_rate``."""
+    return analyze(s, plan).effective.hit_rate
+
+
+def with_hit_rate(s: Scenario, hit_rate: float) -> Scenario:
+    """``s`` with ``traffic.prefix_cache_hit_rate`` set to ``hit_rate`` (rounded to 4 decimals)."""
+    traffic = s.traffic.model_dump()
+    traffic["prefix_cache_hit_rate"] = round(min(max(hit_rate, 0.0), MAX_HIT_RATE), 4)
+    return s.replace(traffic=traffic)

@@ -353,3 +353,397 @@ def _prefill_share(ctx: _Context, hw: HardwareSpec, d: DType, tp: int, batch: in
                                     check_memory=False, outputs=("ttft_s", "e2e_s"))
     ttft, e2e = float(np.asarray(r["ttft_s"])), float(np.asarray(r["e2e_s"]))
     return min(max(ttft / e2e, 0.0), 1.0) if e2e > 0 else 0.5
+
+
+def _p95_latencies(ctx: _Context, hw: HardwareSpec, d: DType, tp: int,
+                   t_iter: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Screening p95 TTFT and end-to-end latency (s) at each batch of the grid.
+
+    ``TTFT_95(B) = T_pre(I_95) + 1.5 t_iter(B)`` (the p95 prompt's own prefill, from
+    :func:`estimator.performance.estimate_arrays` at batch 1, after waiting on average half an
+    iteration and sharing one with the running batch) and ``E2E_95(B) = TTFT_95(B) + (O_95 - 1)
+    t_iter(B)``. Queueing is left to the exact plan (:func:`estimator.capacity.plan`); the screen
+    only has to rank options and drop those that cannot meet the goals even at batch 1.
+    """
+    r = performance.estimate_arrays(ctx.model, hw, d, 1, round(ctx.input_p95), 2, tp, kv_dtype=ctx.s.model.kv_dtype,
+                                    efficiency=ctx.efficiency, check_memory=False, outputs=("ttft_s",))
+    ttft = float(np.asarray(r["ttft_s"])) + 1.5 * t_iter
+    return ttft, ttft + (ctx.output_p95 - 1.0) * t_iter
+
+
+def _screen_layout(ctx: _Context, hw: HardwareSpec, d: DType, tp: int, max_batch: int) -> _Layout | Option:
+    """Per-replica load meeting the p95 goals, ``lambda = min(max_B{rps(B) : goals met}, u_target sat)``.
+
+    ``rps(B) = B / (t_iter(B) O_mean)`` under continuous batching
+    (:func:`estimator.performance.steady_state_arrays`); ``sat`` is ``rps`` at the largest batch
+    that fits (``min(engine max sequences, memory)``), and ``u_target`` the autoscaling target.
+    """
+    s = ctx.s
+    es = engines.for_scenario(s, hw, tp)
+    top = max(1, min(max_batch, es.max_seqs))
+    b = np.unique(np.round(np.geomspace(1.0, float(top), BATCH_GRID_POINTS)))
+    r = performance.steady_state_arrays(ctx.model, hw, d, b, ctx.input_mean, max(1.0, ctx.output_mean), tp,
+                                        kv_dtype=s.model.kv_dtype, efficiency=ctx.efficiency,
+                                        prefill_chunk_tokens=es.prefill_chunk_tokens)
+    t_iter = np.asarray(r["tpot_s"], dtype=float)
+    rps = np.asarray(r["requests_per_s"], dtype=float)
+    ttft, e2e = _p95_latencies(ctx, hw, d, tp, t_iter)
+    ok = (ttft <= s.slo.ttft_p95_s) & (e2e <= s.slo.e2e_p95_s)
+    fields = {"weight_dtype": d.value, "kv_dtype": s.model.kv_dtype.value, "tp": tp}
+    if not ok[0]:
+        if ttft[0] > s.slo.ttft_p95_s:
+            return _reject(hw, R_TTFT, f"{hw.name} {d.value} TP {tp}: p95 TTFT about {ttft[0]:.2f} s at batch 1 "
+                           f"(goal {s.slo.ttft_p95_s:g} s)", **fields)
+        return _reject(hw, R_E2E, f"{hw.name} {d.value} TP {tp}: p95 end-to-end about {e2e[0]:.1f} s at batch 1 "
+                       f"(goal {s.slo.e2e_p95_s:g} s)", **fields)
+    sat = float(rps[-1])
+    lam = min(float(np.max(rps[ok])), s.autoscaling.target_utilization * sat)
+    k = int(np.searchsorted(rps, lam, side="right")) - 1
+    k = min(max(k, 0), len(b) - 1)
+    return _Layout(hw=hw, weight=d, tp=tp, lam=lam, sat=sat, ttft_s=float(ttft[k]), e2e_s=float(e2e[k]),
+                   prefill_share=_prefill_share(ctx, hw, d, tp, int(b[k])))
+
+
+def _screen_hardware(ctx: _Context, hw: HardwareSpec) -> tuple[list[tuple[_Layout, list[Instance]]], list[Option]]:
+    """The layouts of one accelerator that meet the goals (with the instances that can hold them), and rejections."""
+    insts, why = _hardware_instances(ctx, hw)
+    if why is not None:
+        return [], [why]
+    formats, rejected = _weight_formats(ctx, hw)
+    limit = ctx.c.max_accelerators or 64
+    top_tp = min(hw.max_per_node, limit, max(i.accelerator_count for i in insts))
+    out: list[tuple[_Layout, list[Instance]]] = []
+    for d in formats:
+        try:
+            fits = _fitting_tps(ctx, hw, d, top_tp)
+        except InvalidInputError as exc:
+            rejected.append(_reject(hw, R_MEMORY, str(exc), weight_dtype=d.value))
+            continue
+        if not fits:
+            rejected.append(_reject(hw, R_MEMORY, f"{ctx.model.name} in {d.value} does not fit on up to {top_tp} x "
+                                    f"{hw.name}", weight_dtype=d.value))
+            continue
+        for tp, max_batch in fits:
+            lay = _screen_layout(ctx, hw, d, tp, max_batch)
+            if isinstance(lay, Option):
+                rejected.append(lay)
+            else:
+                out.append((lay, [i for i in insts if i.accelerator_count >= tp]))
+    return out, rejected
+
+
+# ----------------------------------------------------------------------------- stage 1: options
+
+
+@dataclass(frozen=True)
+class _Fleet:
+    """Screened hourly fleet of one layout (168 hours): replicas and utilization."""
+
+    replicas: FloatArray
+    utilization: FloatArray
+
+
+def _layout_fleet(ctx: _Context, lay: _Layout) -> _Fleet | None:
+    """``n_h = clip(ceil(peak_h / lambda), min, max)`` (the exact plan's rule, bursts at their peak); None when
+    the maximum replicas cannot carry the busiest hour."""
+    auto = ctx.s.autoscaling
+    need = np.ceil(ctx.peak / max(lay.lam, 1e-12) - 1e-9)
+    if float(np.max(need)) > auto.max_replicas:
+        return None
+    lo = 0 if auto.scale_to_zero else max(auto.min_replicas, 1)
+    n = np.clip(need, lo, auto.max_replicas)
+    if auto.scale_to_zero:
+        n = np.where(ctx.peak <= 0, 0.0, np.maximum(n, 1.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = np.where(n > 0, np.minimum(ctx.mean / (n * lay.sat), 1.0), 0.0)
+    return _Fleet(replicas=n, utilization=u)
+
+
+def _weekly_usd(inst_h: FloatArray, inst: Instance, p: Pricing) -> float | None:
+    """Weekly USD of hourly instance counts: committed pricing commits the always-on floor ``F``:
+    ``F x 168 x price + sum_h (n_h - F)+ x on-demand``; others ``sum_h n_h x price`` (as the exact plan)."""
+    price = getattr(inst, {Pricing.ON_DEMAND: "price_on_demand_usd_per_h", Pricing.SPOT: "price_spot_usd_per_h",
+                           Pricing.COMMITTED_1Y: "price_1y_usd_per_h", Pricing.COMMITTED_3Y: "price_3y_usd_per_h"}[p])
+    if price is None:
+        return None
+    if p in (Pricing.COMMITTED_1Y, Pricing.COMMITTED_3Y):
+        floor = math.floor(float(np.min(inst_h)) + 1e-9)
+        return floor * 168.0 * price + float(np.sum(np.maximum(inst_h - floor, 0.0))) * inst.price_on_demand_usd_per_h
+    return float(np.sum(inst_h)) * price
+
+
+def _weekly_kg(ctx: _Context, lay: _Layout, fl: _Fleet, inst_h: FloatArray, inst: Instance, reg: Region) -> float:
+    """Weekly kg CO2e: busy accelerators at ``P(u)``, the rest of the instances' idle, plus host share,
+    ``x PUE x grid``, plus the embodied share of all accelerator-hours (:mod:`estimator.carbon`)."""
+    a, hw = ctx.s.assumptions, lay.hw
+    host = carbon.HOST_OVERHEAD_FRACTION if a.host_overhead_fraction is None else a.host_overhead_fraction
+    pue = a.pue if a.pue is not None else reg.pue
+    grid = a.grid_gco2e_per_kwh if a.grid_gco2e_per_kwh is not None else reg.grid_gco2e_per_kwh
+    busy_h = fl.replicas * lay.tp
+    all_h = np.maximum(inst_h * inst.accelerator_count, busy_h)
+    p_busy = np.asarray(carbon.power_per_accelerator_w(hw.tdp_w, hw.idle_w, fl.utilization, host), dtype=float)
+    p_idle = float(carbon.power_per_accelerator_w(hw.tdp_w, hw.idle_w, 0.0, host))
+    kwh = (float(np.sum(p_busy * busy_h)) + p_idle * float(np.sum(all_h - busy_h))) / 1000.0 * pue
+    m_emb, _ = carbon.embodied_kgco2e_per_accelerator(hw)
+    acc_h = float(np.sum(all_h))
+    return kwh * grid / 1000.0 + (float(carbon.embodied_co2e_kg(acc_h, m_emb)) if acc_h > 0 else 0.0)
+
+
+@dataclass(frozen=True)
+class _Tokens:
+    """Monthly fleet requests and tokens (prompt tokens as sent, before any prefix cache)."""
+
+    requests: float
+    input_tokens: float
+    output_tokens: float
+
+
+def _token_costs(monthly_usd: float, share_in: float, tok: _Tokens) -> tuple[float | None, float | None]:
+    """``$ / 1M input = C s_pre / (N_in / 1e6)``, ``$ / 1M output = C (1 - s_pre) / (N_out / 1e6)`` (USD)."""
+    per_in = monthly_usd * share_in / (tok.input_tokens / 1e6) if tok.input_tokens > 0 else None
+    per_out = monthly_usd * (1.0 - share_in) / (tok.output_tokens / 1e6) if tok.output_tokens > 0 else None
+    return per_in, per_out
+
+
+def _screen_options(ctx: _Context, lay: _Layout, insts: list[Instance],
+                    tok: _Tokens) -> tuple[list[Option], list[Option], int]:
+    """Every (instance, pricing model) of a layout at its lowest-carbon allowed region; rejections; and the
+    number of (instance, pricing, region) combinations screened."""
+    base = {"hardware_id": lay.hw.hardware_id, "hardware_name": lay.hw.name, "weight_dtype": lay.weight.value,
+            "kv_dtype": ctx.s.model.kv_dtype.value, "tp": lay.tp}
+    fl = _layout_fleet(ctx, lay)
+    if fl is None:
+        peak = float(np.max(ctx.peak))
+        return [], [_reject(lay.hw, R_REPLICAS, f"{lay.hw.name} {lay.weight.value} TP {lay.tp}: the busiest hour "
+                            f"needs {math.ceil(peak / lay.lam):,} replicas (max {ctx.s.autoscaling.max_replicas:,})",
+                            **base)], 0
+    out: list[Option] = []
+    rejected: list[Option] = []
+    combos = 0
+    for inst in insts:
+        regions = _instance_regions(ctx, inst)
+        inst_h = np.ceil(fl.replicas / (inst.accelerator_count // lay.tp) - 1e-9)
+        kg = {r.region: _weekly_kg(ctx, lay, fl, inst_h, inst, r) for r in regions}
+        best = min(regions, key=lambda r: (kg[r.region], r.region != ctx.s.deploy.region, r.region))
+        for p in ctx.pricings:
+            row = dict(base, provider=inst.provider, instance_id=inst.instance_id, instance_type=inst.instance_type,
+                       pricing=p.value, region=best.region, country=best.country)
+            wk = _weekly_usd(inst_h, inst, p)
+            if wk is None:
+                rejected.append(_reject(lay.hw, R_NO_PRICE, f"{inst.instance_id} has no {p.value} price", **row))
+                continue
+            combos += len(regions)
+            monthly = wk * MONTH_OVER_WEEK
+            per_in, per_out = _token_costs(monthly, lay.prefill_share, tok)
+            out.append(Option(**row, replicas=int(np.max(fl.replicas)),  # type: ignore[arg-type]
+                              mean_replicas=float(np.mean(fl.replicas)), monthly_cost_usd=monthly,
+                              ttft_p95_s=lay.ttft_s, e2e_p95_s=lay.e2e_s,
+                              co2e_t_per_month=kg[best.region] * MONTH_OVER_WEEK / 1000.0,
+                              usd_per_million_input_tokens=per_in, usd_per_million_output_tokens=per_out,
+                              feasible=True, reason="screening estimate (not planned exactly)", detail="",
+                              other_regions=tuple(r.region for r in regions if r is not best)))
+    return out, rejected, combos
+
+
+# ----------------------------------------------------------------------------- stage 2: exact plans
+
+
+def _key(o: Option) -> tuple[str, str, int, str, str, str]:
+    return (o.hardware_id, o.weight_dtype, o.tp, o.instance_id, o.pricing, o.technique)
+
+
+def _shortlist(screened: Sequence[Option], top: int) -> list[Option]:
+    """The ``top`` cheapest screened options, then the cheapest of each accelerator and each cloud not yet in,
+    at most :data:`MAX_PLANNED` (cheapest first)."""
+    ranked = sorted(screened, key=lambda o: (o.monthly_cost_usd or math.inf, o.co2e_t_per_month or 0.0, _key(o)))
+    chosen = ranked[:top]
+    seen_hw = {o.hardware_id for o in chosen}
+    seen_cloud = {o.provider for o in chosen}
+    for o in ranked[top:]:
+        if len(chosen) >= max(MAX_PLANNED, top):
+            break
+        if o.hardware_id not in seen_hw or o.provider not in seen_cloud:
+            chosen.append(o)
+            seen_hw.add(o.hardware_id)
+            seen_cloud.add(o.provider)
+    return chosen
+
+
+def _option_scenario(base: Scenario, o: Option) -> Scenario:
+    """``base`` deployed as ``o``: accelerator, TP, cloud, instance, region, pricing and formats (real-time
+    when the scenario's mode is auto: the search sizes always-on fleets)."""
+    mode = InferenceMode.REALTIME if base.deploy.mode == InferenceMode.AUTO else base.deploy.mode
+    model = base.model.model_copy(update={"weight_dtype": DType(o.weight_dtype), "kv_dtype": DType(o.kv_dtype)})
+    deploy = Deployment(hardware_id=o.hardware_id, tp=o.tp, provider=o.provider, instance_id=o.instance_id,
+                        region=o.region, pricing=Pricing(o.pricing), mode=mode)
+    return base.replace(model=model, deploy=deploy)
+
+
+def _exact(base: Scenario, o: Option, share_in: float) -> Option:
+    """``o`` with the numbers of :func:`estimator.capacity.plan` (infeasible, with the plan's reasons, when the
+    chosen mode misses its limits or goals)."""
+    try:
+        p = capacity.plan(_option_scenario(base, o))
+    except EstimatorError as exc:
+        return o.model_copy(update={"feasible": False, "reason": R_PLAN, "detail": str(exc), "exact": True,
+                                    "monthly_cost_usd": None, "usd_per_million_input_tokens": None,
+                                    "usd_per_million_output_tokens": None})
+    check = p.mode_check(p.mode)
+    month_requests = p.fleet_requests_per_day * 7.0 * MONTH_OVER_WEEK
+    tok = _Tokens(requests=month_requests, input_tokens=month_requests * p.input_tokens_mean,
+                  output_tokens=month_requests * p.output_tokens_mean)
+    per_in, per_out = _token_costs(p.monthly_cost_usd, share_in, tok)
+    return o.model_copy(update={
+        "replicas": p.peak_replicas, "mean_replicas": p.mean_replicas, "monthly_cost_usd": p.monthly_cost_usd,
+        "ttft_p95_s": p.ttft_p95_s, "e2e_p95_s": p.e2e_p95_s, "co2e_t_per_month": p.co2e_t_per_month,
+        "usd_per_million_input_tokens": per_in, "usd_per_million_output_tokens": per_out,
+        "feasible": check.ok, "reason": "" if check.ok else R_PLAN, "detail": "; ".join(check.reasons),
+        "exact": True,
+    })
+
+
+def _variants(base: Scenario, o: Option) -> list[Option]:
+    """Rows of the registered techniques (:data:`VARIANT_BUILDERS`) for ``o``, planned exactly."""
+    out: list[Option] = []
+    for name, build in VARIANT_BUILDERS.items():
+        for sc in build(base, o):
+            try:
+                p = capacity.plan(sc)
+            except EstimatorError as exc:
+                out.append(o.model_copy(update={"technique": name, "feasible": False, "reason": R_PLAN,
+                                                "detail": str(exc), "exact": True, "monthly_cost_usd": None}))
+                continue
+            out.append(o.model_copy(update={"technique": name, "feasible": p.mode_check(p.mode).ok, "exact": True,
+                                            "monthly_cost_usd": p.monthly_cost_usd, "ttft_p95_s": p.ttft_p95_s,
+                                            "e2e_p95_s": p.e2e_p95_s, "co2e_t_per_month": p.co2e_t_per_month,
+                                            "replicas": p.peak_replicas}))
+    return out
+
+
+def group_infeasible(rows: Iterable[Option], examples: int = 3) -> tuple[InfeasibleGroup, ...]:
+    """Infeasible rows grouped by reason, largest group first: ``"does not fit in memory (12 options)"``."""
+    by: dict[str, list[Option]] = {}
+    for o in rows:
+        if not o.feasible:
+            by.setdefault(o.reason, []).append(o)
+    groups = [InfeasibleGroup(reason=r, count=len(v), examples=tuple(dict.fromkeys(x.detail for x in v))[:examples])
+              for r, v in by.items()]
+    return tuple(sorted(groups, key=lambda g: (-g.count, REASONS.index(g.reason) if g.reason in REASONS else 99)))
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+@dataclass(frozen=True)
+class _Screen:
+    options: list[Option]
+    rejected: list[Option]
+    shares: dict[tuple[str, str, int], float]
+    layouts: int
+    combos: int
+
+
+def _screen(ctx: _Context) -> _Screen:
+    """Stage 1 over the whole catalog."""
+    t = ctx.s.tokens
+    req = float(np.sum(ctx.mean)) * 3600.0 * MONTH_OVER_WEEK
+    tok = _Tokens(requests=req, input_tokens=req * t.input_mean, output_tokens=req * t.output_mean)
+    options: list[Option] = []
+    rejected: list[Option] = []
+    shares: dict[tuple[str, str, int], float] = {}
+    layouts = combos = 0
+    for hw in catalog.list_hardware():
+        lays, bad = _screen_hardware(ctx, hw)
+        rejected += bad
+        layouts += len(lays) + sum(1 for b in bad if b.tp)
+        for lay, insts in lays:
+            shares[(hw.hardware_id, lay.weight.value, lay.tp)] = lay.prefill_share
+            ok, no, n = _screen_options(ctx, lay, insts, tok)
+            options += ok
+            rejected += no
+            combos += n
+    return _Screen(options=options, rejected=rejected, shares=shares, layouts=layouts, combos=combos)
+
+
+def recommend(scenario: Scenario, constraints: RecommendInputs | None = None) -> Recommendation:
+    """The cheapest plans serving ``scenario``'s traffic within its p95 goals, over the whole catalog.
+
+    Notes
+    -----
+    Stage 1 screens every accelerator x weight format x TP (:func:`_screen_layout`), then every
+    instance x pricing model x allowed region of each layout (:func:`_screen_options`); stage 2
+    plans the shortlist (:func:`_shortlist`) with :func:`estimator.capacity.plan` and ranks those
+    plans by monthly cost (ties: lower carbon). ``constraints`` default to ``scenario.recommend``.
+    Raises :class:`~estimator.errors.InvalidInputError` for a scenario no option could serve at
+    all (an encoder model, token lengths beyond the context window); options that fail are rows
+    with a reason, grouped in :attr:`Recommendation.infeasible`.
+    """
+    t0 = time.perf_counter()
+    c = constraints if constraints is not None else scenario.recommend
+    if not isinstance(c, RecommendInputs):
+        raise InvalidInputError("constraints must be estimator.scenario.RecommendInputs")
+    ctx = _context(scenario, c)
+    sc = _screen(ctx)
+    short = _shortlist(sc.options, c.top)
+    planned = [_exact(scenario, o, sc.shares[(o.hardware_id, o.weight_dtype, o.tp)]) for o in short]
+    for o in short[: min(3, len(short))]:
+        planned += _variants(scenario, o)
+    planned.sort(key=lambda o: (not o.feasible, o.monthly_cost_usd if o.monthly_cost_usd is not None else math.inf,
+                                o.co2e_t_per_month or 0.0, _key(o)))
+    keys = {_key(o) for o in planned}
+    rest = sorted((o for o in sc.options if _key(o) not in keys),
+                  key=lambda o: (o.monthly_cost_usd or math.inf, _key(o)))
+    rejected = tuple(sc.rejected) + tuple(o for o in planned if not o.feasible)
+    notes = _notes(ctx, planned, sc)
+    return Recommendation(
+        scenario=scenario, constraints=c, options=tuple(planned), screened=tuple(rest),
+        rejected=tuple(sc.rejected), infeasible=group_infeasible(rejected), layouts_screened=sc.layouts,
+        options_screened=sc.combos + len(sc.rejected), options_planned=len(planned),
+        elapsed_s=time.perf_counter() - t0, notes=tuple(notes))
+
+
+def _notes(ctx: _Context, planned: list[Option], sc: _Screen) -> list[str]:
+    out = [f"Screened {sc.layouts:,} layouts (accelerator x weight format x TP) and {sc.combos:,} instance x "
+           f"pricing x region combinations; planned the {len(planned)} cheapest exactly with the queueing model."]
+    if any(o.weight_dtype != ctx.s.model.weight_dtype.value for o in planned if o.feasible):
+        out.append("Quantized weight formats (fp8, int4, nvfp4, mxfp4) can change answer quality; restrict "
+                   "weight_formats to the formats you have validated.")
+    if not ctx.regions:
+        out.append("No region with grid data passes the cloud, region and residency constraints.")
+    return out
+
+
+# ----------------------------------------------------------------------------- Pareto frontiers
+
+
+def pareto_front(rows: Iterable[Option], x: Callable[[Option], float | None],
+                 y: Callable[[Option], float | None]) -> tuple[Option, ...]:
+    """Feasible rows that no other row beats on both ``x`` and ``y`` (lower is better), by ascending ``x``.
+
+    A row is on the frontier when no row has ``x' <= x`` and ``y' <= y`` with one strict; rows
+    without both values are left out.
+    """
+    pts = [(x(o), y(o), o) for o in rows if o.feasible]
+    pts2 = sorted(((a, b, o) for a, b, o in pts if a is not None and b is not None and math.isfinite(a)
+                   and math.isfinite(b)), key=lambda t: (t[0], t[1]))
+    front: list[Option] = []
+    best_y = math.inf
+    for _, b, o in pts2:
+        if b < best_y:
+            front.append(o)
+            best_y = b
+    return tuple(front)
+
+
+def pareto_cost_ttft(rows: Iterable[Option]) -> tuple[Option, ...]:
+    """Frontier of monthly cost (USD) against p95 TTFT (s)."""
+    return pareto_front(rows, lambda o: o.monthly_cost_usd, lambda o: o.ttft_p95_s)
+
+
+def pareto_cost_carbon(rows: Iterable[Option]) -> tuple[Option, ...]:
+    """Frontier of monthly cost (USD) against emissions (t CO2e per month)."""
+    return pareto_front(rows, lambda o: o.monthly_cost_usd, lambda o: o.co2e_t_per_month)
+
+
+__all__ += ["group_infeasible"]
+_ = Counter  # noqa: F841

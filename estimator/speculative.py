@@ -155,26 +155,38 @@ def acceptance_rows() -> tuple[AcceptanceRow, ...]:
         )
 
 
-def published_acceptance_length(method: str, model_id: str, task: str | None = None) -> tuple[float, str]:
-    """(mean acceptance length, where it comes from) for ``method`` on ``model_id``.
+def published_acceptance_length(method: str, model_id: str, task: str | None = None,
+                                spec_tokens: int | None = None) -> tuple[float, str]:
+    """(mean acceptance length, where it comes from) for ``method`` on ``model_id`` with ``spec_tokens`` drafts.
 
-    The published row for that model and task; without a task, the mean over the model's tasks;
-    for a model with no rows, the mean over every model's rows for the method (said so in the
-    provenance). Raises ``InvalidInputError`` for a method with no published rows.
+    The pool is the model's rows (the task's row where one exists), else every model's rows for
+    the method (said so in the provenance). Rows drafting ``spec_tokens`` are averaged as
+    published; otherwise each row with a known draft length ``k_i`` gives a per-token rate
+    ``alpha_i`` (:func:`acceptance_rate_for_length`), and the mean rate is carried to
+    ``spec_tokens`` by Leviathan et al. 2023 eq. 1. Raises ``InvalidInputError`` for a method
+    with no published rows.
     """
     rows = [r for r in acceptance_rows() if r.method == method]
     if not rows:
         raise InvalidInputError(f"no published acceptance lengths for {method!r}; give one")
     mine = [r for r in rows if r.model == model_id]
-    if task is not None:
-        hit = [r for r in mine if r.task == task]
-        if hit:
-            return hit[0].acceptance_length, f"{hit[0].source} ({task})"
+    if task is not None and any(r.task == task for r in mine):
+        mine = [r for r in mine if r.task == task]
     pool = mine or rows
-    mean = sum(r.acceptance_length for r in pool) / len(pool)
-    sources = sorted({r.source for r in pool})
-    scope = f"mean of {len(pool)} tasks" if mine else f"mean of {len(pool)} published rows for other models"
-    return mean, f"{'; '.join(sources)} ({scope})"
+    scope = f"{len(pool)} rows for {model_id}" if mine else f"{len(pool)} rows for other models"
+    sources = "; ".join(sorted({r.source for r in pool}))
+    same = [r for r in pool if spec_tokens is None or r.spec_tokens == spec_tokens]
+    if same:
+        return sum(r.acceptance_length for r in same) / len(same), f"{sources} (mean of {scope})"
+    known = [r for r in pool if r.spec_tokens]
+    assert spec_tokens is not None  # (same is the whole pool otherwise)
+    if not known:
+        mean = sum(r.acceptance_length for r in pool) / len(pool)
+        return min(mean, spec_tokens + 1.0), f"{sources} (mean of {scope}, draft length not published)"
+    alpha = sum(acceptance_rate_for_length(min(r.acceptance_length, r.spec_tokens + 1.0), r.spec_tokens or 1)
+                for r in known) / len(known)
+    return (expected_tokens_per_step(alpha, spec_tokens),
+            f"{sources} (mean rate {alpha:.2f} of {scope}, carried to k = {spec_tokens} by Leviathan eq. 1)")
 
 
 # ---------------------------------------------------------------- drafters
@@ -434,7 +446,7 @@ def compare(
     s = _Setup(m, h, d, kv, tp, pp, input_tokens + output_tokens)
     drafter = drafter_for(m, method, d, kv, draft_model)
     if acceptance_length is None:
-        tau, source = published_acceptance_length(method, m.model_id, task)
+        tau, source = published_acceptance_length(method, m.model_id, task, spec_tokens)
     else:
         tau, source = float(acceptance_length), "given"
     tau = min(max(tau, 1.0), spec_tokens + 1.0)
