@@ -16,7 +16,7 @@ predictable, :func:`estimator.performance.prepare_measurements`):
    :data:`~estimator.performance.SHRINK_POINTS`).
 3. **Standard error per constant**: from the residual spread, ``cov(z) = s^2 (J^T J)^-1`` with ``J``
    the Jacobian of the cell's log residuals in the fit coordinates (central differences) and
-   ``s^2 = sum r^2 / (n - p)`` (Gauss-Newton asymptotics; Seber & Wild, *Nonlinear Regression*,
+   ``s = 1.4826 median |r|`` scaled by ``n / (n - p)`` (Gauss-Newton asymptotics; Seber & Wild, *Nonlinear Regression*,
    §2.1), combined with the global fit's as ``w^2 var_cell + (1 - w)^2 var_global`` and carried to
    the constant's unit by the delta method. Empty (NaN) where the cell's points do not identify the
    constant (standard deviation above 3 in the fit coordinates).
@@ -27,6 +27,12 @@ predictable, :func:`estimator.performance.prepare_measurements`):
    of the LOSO residuals ``ln(measured speed / predicted speed)`` of the other sources' points in
    its cell (all other sources' points where the cell has fewer than 10): coverage is the share of
    held-out points inside their range.
+
+The fit goes through the whole estimator (the batch of a ``max_throughput`` row is
+:func:`estimator.memory.max_batch`), so rerun it after a change to ``estimator/memory.py`` or
+``estimator/performance.py`` as well as to the measurements: the stored SHA-256 only covers the
+measurements file, and the slow test ``test_stored_loso_prediction_reproduces_for_one_source``
+catches a model change.
 
 The CSV holds, per cell and for the global refit (``all``/``all``), each fitted constant with its
 standard error, the LOSO residual percentiles (the range the estimator shows), the points, the
@@ -103,7 +109,7 @@ def load_scored(frame: object | None = None) -> Scored:
     keys = tuple((e, v) if e in performance.CALIBRATION_ENGINES else None
                  for e, v in zip(engine, prep.vendor, strict=True))
     group = tuple(str(u) if isinstance(u, str) and u else str(s) for u, s in zip(f["url"], f["source"], strict=True))
-    sign = np.array([-1.0 if str(m).endswith("_s") else 1.0 for m in f["metric"]])
+    sign = np.array([-1.0 if str(m) in performance.TIME_METRICS else 1.0 for m in f["metric"]])
     return Scored(prep, f["value"].to_numpy(float), keys, engine, tuple(prep.vendor), group, sign)
 
 
@@ -236,10 +242,12 @@ def _jacobian(rows: Sequence[performance._Prepared], measured: FloatArray, eff: 
 
 def z_variance(rows: Sequence[performance._Prepared], measured: FloatArray, eff: Efficiency) -> FloatArray:
     """Variance of each fitted coordinate from the residual spread: ``diag(s^2 (J^T J)^-1)``;
-    ``inf`` for a direction the rows do not identify."""
+    ``inf`` for a direction the rows do not identify. ``s`` is the robust scale of the residuals,
+    ``1.4826 median |r|`` (the normal-consistent MAD; Huber & Ronchetti, *Robust Statistics*, §5.1),
+    matching the pseudo-Huber fit: a few 100x misfits would otherwise set every standard error."""
     r = performance.log_residuals(rows, measured, eff)
     jac = _jacobian(rows, measured, eff)
-    s2 = float(np.sum(r**2) / max(len(r) - jac.shape[1], 1))
+    s2 = float((1.4826 * np.median(np.abs(r))) ** 2 * len(r) / max(len(r) - jac.shape[1], 1))
     jtj = jac.T @ jac
     var = np.full(jac.shape[1], np.inf)
     ok = np.diag(jtj) > 1e-12

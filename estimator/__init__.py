@@ -23,7 +23,7 @@ from estimator.units import DType
 __version__ = "0.1.0"
 
 _LAZY_SUBMODULES = frozenset({
-    "capacity", "carbon", "modes", "performance", "pricing", "report", "scaling", "scenario", "simulate",
+    "capacity", "carbon", "modes", "performance", "pricing", "recommend", "report", "scaling", "scenario", "simulate",
     "store", "traffic", "training", "variants",
 })
 
@@ -44,6 +44,7 @@ __all__ = [
     "modes",
     "performance",
     "pricing",
+    "recommend",
     "report",
     "scaling",
     "scenario",

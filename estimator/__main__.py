@@ -2,6 +2,7 @@
 
     python -m estimator report SCENARIO [--page memory] [--format csv|json] [--output FILE]
                                         [--model-config config.json]
+    python -m estimator deploy SCENARIO [--output DIR] [--model-config config.json]
 
 SCENARIO is a JSON file (a scenario, or a report exported from the app), a page link
 (``http://host/capacity?m=llama-2-7b&rpd=1e6`` or just ``?m=llama-2-7b``; ``?s=<id>`` loads a saved
@@ -176,7 +177,92 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_deploy_command(sub: Any) -> None:
+    """``deploy SCENARIO [--output DIR]``: the capacity plan's launch command and Kubernetes manifests."""
+    dep = sub.add_parser("deploy", help="write the engine launch command and Kubernetes manifests of the capacity plan",
+                         description="Plan capacity for the scenario, then write launch.sh (the engine command of one "
+                         "replica) and deployment.yaml, service.yaml, hpa.yaml (and configmap.yaml for TensorRT-LLM "
+                         "extra options) into DIR; print the launch command. Exit status 2 means the scenario is "
+                         "invalid or cannot be deployed.")
+    dep.add_argument("scenario", help="JSON file, page link (URL or ?key=value...), or - for stdin")
+    dep.add_argument("--output", "-o", metavar="DIR", help="directory to write the files into (created if missing)")
+    dep.add_argument("--model-config", metavar="CONFIG_JSON",
+                     help="serve the model this Hugging Face config.json describes instead of the scenario's")
+
+
+def _cmd_deploy(args: argparse.Namespace) -> int:
+    from estimator import deploy, entrypoints
+
+    try:
+        scenario, _, _ = load_scenario(args.scenario)
+        if args.model_config:
+            scenario = with_model_config(scenario, args.model_config)
+        check_catalog_ids(scenario)
+        result = deploy.bundle(scenario, entrypoints.compute("capacity", scenario))
+    except EstimatorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.output:
+        out = Path(args.output)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            for name, text in deploy.files(result).items():
+                (out / name).write_text(text, encoding="utf-8")
+                if name.endswith(".sh"):
+                    (out / name).chmod(0o755)
+        except OSError as exc:
+            print(f"error: cannot write to {_show(args.output)} ({exc.strerror or exc})", file=sys.stderr)
+            return 2
+        print(f"wrote {', '.join(deploy.files(result))} to {out}", file=sys.stderr)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(result.command.shell())
+    return 0
+
+
 _STORE_COMMANDS = {"save": _cmd_save, "scenarios": _cmd_scenarios}
+
+
+def _add_recommend_command(sub: Any) -> None:
+    """``recommend SCENARIO --format csv|json [--output FILE]``: the cheapest plans over the catalog."""
+    rec = sub.add_parser("recommend", help="rank every accelerator, cloud, region and weight format by monthly cost",
+                         description="Search the catalog for the cheapest plans that serve the scenario's traffic "
+                         "within its p95 goals (constraints: the scenario's recommend section, link keys rcl, rxcl, "
+                         "rreg, rpm, rhw, rxhw, rmaxa, rwf, rctry, rtop). Rows: exact plans ranked by monthly cost, "
+                         "then screening estimates, then infeasible options with their reason. Exit status 2 means "
+                         "the scenario is invalid.")
+    rec.add_argument("scenario", help="JSON file, page link (URL or ?key=value...), or - for stdin")
+    rec.add_argument("--format", choices=["csv", "json"], default="csv", help="output format (default csv)")
+    rec.add_argument("--output", "-o", help="write to this file instead of standard output")
+
+
+def _cmd_recommend(args: argparse.Namespace) -> int:
+    import csv
+    import io
+
+    from estimator import entrypoints
+    from estimator.recommend import ROW_FIELDS, option_rows
+
+    try:
+        scenario, _, _ = load_scenario(args.scenario)
+        check_catalog_ids(scenario)
+        rows = option_rows(entrypoints.compute("recommend", scenario))
+    except EstimatorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        text = json.dumps(rows, indent=2, allow_nan=False) + "\n"
+    else:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(ROW_FIELDS), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: report_mod.escape_cell(v) for k, v in r.items()} for r in rows)
+        text = buf.getvalue()
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -197,9 +283,15 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--model-config", metavar="CONFIG_JSON",
                      help="serve the model this Hugging Face config.json describes instead of the scenario's")
     _add_store_commands(sub)
+    _add_deploy_command(sub)
+    _add_recommend_command(sub)
     args = parser.parse_args(argv)
     if args.command in _STORE_COMMANDS:
         return _STORE_COMMANDS[args.command](args)
+    if args.command == "deploy":
+        return _cmd_deploy(args)
+    if args.command == "recommend":
+        return _cmd_recommend(args)
 
     try:
         scenario, link_page, ignored = load_scenario(args.scenario, strict=not args.lenient)

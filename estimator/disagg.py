@@ -45,12 +45,13 @@ transfer over InfiniBand); the planner's own sources (:mod:`estimator.capacity`)
 
 from __future__ import annotations
 
-import dataclasses
+import csv
 import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -69,6 +70,8 @@ FloatArray = npt.NDArray[np.float64]
 
 __all__ = [
     "DECODE_KV_HIT_RATE",
+    "AnchorCheck",
+    "anchor_checks",
     "LINK_KINDS",
     "DisaggPlan",
     "KvLink",
@@ -77,6 +80,7 @@ __all__ = [
     "kv_transfer_bytes",
     "kv_transfer_s",
     "link_per_gpu",
+    "clear_cache",
     "plan",
     "required_link_bytes_per_s",
 ]
@@ -131,6 +135,7 @@ class PoolPlan(BaseModel):
     accelerators_per_instance: int
     price_usd_per_instance_h: float
     tp: int
+    pp: int = 1
     max_batch: int
     saturation_rps: float
     slo_rps: float
@@ -151,6 +156,7 @@ class DisaggPlan(BaseModel):
 
     model_id: str
     model_name: str
+    input_tokens_mean: float = Field(description="mean prompt tokens planned (the scenario's distribution)")
     prefill: PoolPlan
     decode: PoolPlan
     ratio_prefill: int = Field(ge=1)
@@ -282,6 +288,7 @@ class _Curve:
     """One instance of a pool: replica model, saturation and p95 latencies on the planner's load grid."""
 
     tp: int
+    pp: int
     replica: ReplicaModel
     sat: float
     loads: FloatArray
@@ -289,6 +296,10 @@ class _Curve:
     e2e: FloatArray
     tpot: FloatArray
     occupancy_cap: float
+
+    @property
+    def devices(self) -> int:
+        return self.tp * self.pp
 
 
 @dataclass(frozen=True)
@@ -321,22 +332,38 @@ class _Pool:
     options: tuple[PoolOption, ...]
 
 
-def _curve(inp: capacity._Inputs, hw: HardwareSpec, tp: int, workload: Workload, context: int) -> _Curve:
-    """Replica model (``simulate.replica_model``) and queueing curve (``capacity.queue_metrics``) of one instance."""
+def _prefill_saturation_rps(replica: ReplicaModel, workload: Workload) -> float:
+    """Largest arrival rate (requests/s) a prefill-only instance sustains: ``1 / E[D(n)]``.
+
+    ``D(n)`` is the prompt's prefill on the idle replica without the request overhead (admission and HTTP
+    overlap other prompts' compute), the mean over the prompt quadrature: the M/D/1 utilization
+    ``R D < 1`` of DistServe §3.1 Eq. 1 for a mix of lengths. (The colocated planner's saturation is the
+    decode slots' limit, which a replica that never decodes does not reach.)
+    """
+    _ctx, pref = workload._prompt_points(64)
+    d = np.asarray(replica.prefill_alone_s(pref), dtype=float) - replica.request_overhead_s
+    return 1.0 / max(float(np.mean(d)), 1e-12)
+
+
+def _curve(inp: capacity._Inputs, hw: HardwareSpec, layout: tuple[int, int], workload: Workload, context: int,
+           prefill_only: bool = False) -> _Curve:
+    """Replica model (``simulate.replica_model``) and queueing curve (``capacity.queue_metrics``) of one instance
+    of ``layout`` = (tensor parallel, pipeline parallel)."""
     s, a = inp.s, inp.s.assumptions
+    tp, pp = layout
     es = engines.for_scenario(s, hw, tp)
     replica = replica_model(
-        inp.model, hw, s.model.weight_dtype, tp=tp, kv_dtype=s.model.kv_dtype, context_tokens=context,
-        efficiency=capacity._efficiency(s), memory_utilization=capacity._utilization(s, inp.model, hw, tp),
+        inp.model, hw, s.model.weight_dtype, tp=tp, pp=pp, kv_dtype=s.model.kv_dtype, context_tokens=context,
+        efficiency=capacity._efficiency(s), memory_utilization=capacity._utilization(s, inp.model, hw, tp, pp),
         runtime_overhead_bytes=a.runtime_overhead_gb * 1e9, max_num_seqs=es.max_seqs,
         token_budget=es.prefill_chunk_tokens)
-    sat = capacity.saturation_rps(replica, workload)
+    sat = _prefill_saturation_rps(replica, workload) if prefill_only else capacity.saturation_rps(replica, workload)
     loads = np.asarray(capacity.LOAD_GRID_FRACTIONS) * sat
     q = capacity.queue_metrics(replica, loads, workload, saturation=sat)
     occ = np.asarray(q.occupancy, dtype=float)
     limit = capacity.SLOT_OCCUPANCY_LIMIT * replica.max_batch
     occ_cap = float(np.interp(limit, occ, loads)) if occ[-1] > limit else float(loads[-1])
-    return _Curve(tp=tp, replica=replica, sat=sat, loads=loads, ttft=np.asarray(q.ttft_p95_s, dtype=float),
+    return _Curve(tp=tp, pp=pp, replica=replica, sat=sat, loads=loads, ttft=np.asarray(q.ttft_p95_s, dtype=float),
                   e2e=np.asarray(q.e2e_p95_s, dtype=float), tpot=np.asarray(q.tpot_s, dtype=float),
                   occupancy_cap=occ_cap)
 
@@ -348,11 +375,12 @@ def _pool_scenario(s: Scenario, hw: HardwareSpec) -> Scenario:
     return s.replace(deploy=s.deploy.model_copy(update={"hardware_id": hw.hardware_id, "instance_id": ""}))
 
 
-def _tps(inp: capacity._Inputs, hw: HardwareSpec, requested: int, context: int) -> list[int]:
-    """Tensor-parallel degrees to try for a pool: the requested one, or those the colocated planner would try."""
+def _tps(inp: capacity._Inputs, hw: HardwareSpec, requested: int, context: int) -> list[tuple[int, int]]:
+    """Layouts (tensor, pipeline parallel) to try for a pool: the requested degree, or those the colocated planner
+    would try (powers of two within a node that fit, else the smallest multi-node layout)."""
     if requested > 0:
-        return [requested]
-    return [t for t, p in capacity._tp_candidates(_pool_scenario(inp.s, hw), inp.model, hw, context) if p == 1]
+        return [(requested, 1)]
+    return capacity._tp_candidates(_pool_scenario(inp.s, hw), inp.model, hw, context)
 
 
 def _price(s: Scenario, hw: HardwareSpec, devices: int) -> tuple[Instance, float]:
@@ -360,13 +388,13 @@ def _price(s: Scenario, hw: HardwareSpec, devices: int) -> tuple[Instance, float
     return inst, pricing.instance_price_usd_per_h(inst, pricing.PricingModel(s.deploy.pricing.value))
 
 
-def _curves(inp: capacity._Inputs, hw: HardwareSpec, tps: list[int], workload: Workload,
-            context: int) -> dict[int, _Curve | str]:
-    """Each degree's curve, or why it cannot run."""
+def _curves(inp: capacity._Inputs, hw: HardwareSpec, layouts: list[tuple[int, int]], workload: Workload,
+            context: int, prefill_only: bool = False) -> dict[int, _Curve | str]:
+    """Each layout's curve (by tensor-parallel degree), or why it cannot run."""
     out: dict[int, _Curve | str] = {}
-    for tp in tps:
+    for tp, pp in layouts:
         try:
-            out[tp] = _curve(inp, hw, tp, workload, context)
+            out[tp] = _curve(inp, hw, (tp, pp), workload, context, prefill_only)
         except (InvalidInputError, DoesNotFitError) as exc:
             out[tp] = str(exc)
     return out
@@ -419,7 +447,7 @@ def _setup(s: Scenario) -> _Setup:
         inp=inp, hw_p=hw_p, hw_d=hw_d, kv_per_token=kv_tok,
         kv_mean=float(kv_transfer_bytes(inp.model, inp.din.effective_mean, s.model.kv_dtype)),
         kv_p95=float(kv_transfer_bytes(inp.model, _p95(inp.din), s.model.kv_dtype)),
-        prefill=_curves(inp, hw_p, _tps(inp, hw_p, s.serving.prefill_tp, pre_ctx), pre_w, pre_ctx),
+        prefill=_curves(inp, hw_p, _tps(inp, hw_p, s.serving.prefill_tp, pre_ctx), pre_w, pre_ctx, True),
         decode=_curves(inp, hw_d, _tps(inp, hw_d, s.serving.decode_tp, inp.context), dec_w, inp.context),
     )
 
@@ -436,10 +464,11 @@ class _Pair:
     usd_d: float
 
 
-def _share_usd_per_rps(s: Scenario, hw: HardwareSpec, tp: int, lam: float) -> float:
-    """Monthly cost of one instance's share of its machine per request/s it serves."""
-    inst, price = _price(s, hw, tp)
-    share = tp / inst.accelerator_count if tp <= inst.accelerator_count else math.ceil(tp / inst.accelerator_count)
+def _share_usd_per_rps(s: Scenario, hw: HardwareSpec, devices: int, lam: float) -> float:
+    """Monthly cost of one instance's share of its machine(s) per request/s it serves."""
+    inst, price = _price(s, hw, devices)
+    g = inst.accelerator_count
+    share = devices / g if devices <= g else math.ceil(devices / g)
     return price * share * capacity.MONTH_OVER_WEEK * 168.0 / lam
 
 
@@ -447,7 +476,7 @@ def _pair(st: _Setup, cp: _Curve, cd: _Curve) -> _Pair | str:
     """Size one pair: the prefill load within the TTFT goal (KV transfer of the p95 prompt added), then the
     decode load within what the prefill side's p95 TTFT leaves of the end-to-end goal."""
     s = st.inp.s
-    link = kv_link(st.hw_p, st.hw_d, s.serving.kv_link, cp.tp, cd.tp, capacity._efficiency(s))
+    link = kv_link(st.hw_p, st.hw_d, s.serving.kv_link, cp.devices, cd.devices, capacity._efficiency(s))
     t_kv = float(kv_transfer_s(st.kv_p95, link.bandwidth_bytes_per_s, link.latency_s))
     pre = _load(st.inp, cp, (s.slo.ttft_p95_s, math.inf), (t_kv, t_kv))
     if pre.lam_cap <= 0:
@@ -457,8 +486,8 @@ def _pair(st: _Setup, cp: _Curve, cd: _Curve) -> _Pair | str:
     if dec.lam_cap <= 0:
         return f"decode TP {cd.tp} misses the end-to-end goal after a {ttft:,.2f} s TTFT"
     try:
-        usd_p = _share_usd_per_rps(s, st.hw_p, cp.tp, pre.lam_cap)
-        usd_d = _share_usd_per_rps(s, st.hw_d, cd.tp, dec.lam_cap)
+        usd_p = _share_usd_per_rps(s, st.hw_p, cp.devices, pre.lam_cap)
+        usd_d = _share_usd_per_rps(s, st.hw_d, cd.devices, dec.lam_cap)
     except InvalidInputError as exc:
         return str(exc)
     return _Pair(pre=pre, dec=dec, link=link, usd_per_rps=usd_p + usd_d, usd_p=usd_p, usd_d=usd_d)
@@ -497,9 +526,282 @@ def _choose(st: _Setup) -> tuple[_Pair, tuple[PoolOption, ...], tuple[PoolOption
                 best = pr
     if best is None:
         reasons = [c for c in (*st.prefill.values(), *st.decode.values()) if isinstance(c, str)] + why
+        if not reasons:
+            reasons = [f"no layout of {st.inp.model.name} fits on {st.hw_p.name} and {st.hw_d.name}"]
         raise InvalidInputError(f"no disaggregated layout of {st.inp.model.name} meets the goals (p95 TTFT "
                                 f"{st.inp.s.slo.ttft_p95_s:g} s, end to end {st.inp.s.slo.e2e_p95_s:g} s): "
                                 + "; ".join(dict.fromkeys(reasons)))
     no = "does not meet the goals with any layout of the other pool"
     return best, _options(st.prefill, bp, dict.fromkeys(st.prefill, no)), _options(st.decode, bd,
                                                                                       dict.fromkeys(st.decode, no))
+
+
+@dataclass(frozen=True)
+class _Fleets:
+    """Both pools' weekly fleets and what they cost (USD per week), the accelerators at the peak hour."""
+
+    pre: _Pool
+    dec: _Pool
+    weekly_usd: float
+    weekly_p_usd: float
+    weekly_d_usd: float
+    peak_accelerators: int
+
+
+def _pool(st: _Setup, role: str, hw: HardwareSpec, load: _Load, options: tuple[PoolOption, ...]) -> _Pool:
+    inp = st.inp
+    inst, price = _price(inp.s, hw, load.curve.devices)
+    fleet = capacity._fleet(inp.mean, inp.peak, inp.frac, load.lam_cap, load.lam_slo, load.curve.sat, inp.auto,
+                            inp.burst_s, load.curve.devices, inst.accelerator_count, scale_to_zero=False,
+                            floor_one=True)
+    return _Pool(role=role, hw=hw, inst=inst, price=price, load=load, fleet=fleet, options=options)
+
+
+def _fleets(st: _Setup, pair: _Pair, opt_p: tuple[PoolOption, ...], opt_d: tuple[PoolOption, ...]) -> _Fleets:
+    """Hourly fleets of both pools; on one instance type the two pools' devices share instances.
+
+    ``instances_h = ceil((n_p t_p + n_d t_d) / G)`` for ``G`` accelerators per instance when both pools use
+    it (DistServe §4.2 places a prefill and a decode instance in one node); else each pool rents its own.
+    """
+    pre = _pool(st, "prefill", st.hw_p, pair.pre, opt_p)
+    dec = _pool(st, "decode", st.hw_d, pair.dec, opt_d)
+    tp_p, tp_d = pair.pre.curve.devices, pair.dec.curve.devices
+    g = pre.inst.accelerator_count
+    dev_p, dev_d = pre.fleet.replica_hours * tp_p, dec.fleet.replica_hours * tp_d
+    if pre.inst.instance_id == dec.inst.instance_id and max(tp_p, tp_d) <= g:
+        inst_h = np.ceil((dev_p + dev_d) / g - 1e-9)
+        weekly = float(np.sum(inst_h)) * pre.price
+        share_p = float(np.sum(dev_p)) / max(float(np.sum(dev_p + dev_d)), 1e-12)
+        wp, wd = weekly * share_p, weekly * (1.0 - share_p)
+    else:
+        wp = float(np.sum(pre.fleet.instance_hours)) * pre.price
+        wd = float(np.sum(dec.fleet.instance_hours)) * dec.price
+        weekly = wp + wd
+    peak = int(np.max(pre.fleet.replicas * tp_p + dec.fleet.replicas * tp_d))
+    return _Fleets(pre=pre, dec=dec, weekly_usd=weekly, weekly_p_usd=wp, weekly_d_usd=wd, peak_accelerators=peak)
+
+
+def _peak_load(pool: _Pool) -> float:
+    """Per-instance load in the busiest hour (requests/s), at most the top of the curve."""
+    rps = float(np.max(pool.fleet.per_replica_peak_rps)) if pool.fleet.per_replica_peak_rps.size else 0.0
+    return min(rps, float(pool.load.curve.loads[-1]))
+
+
+def _pool_plan(pool: _Pool, weekly_usd: float, role_ttft: float, role_e2e: float, tpot: float) -> PoolPlan:
+    cur = pool.load.curve
+    return PoolPlan(
+        role=pool.role, hardware_id=pool.hw.hardware_id, hardware_name=pool.hw.name,
+        instance_id=pool.inst.instance_id, instance_type=pool.inst.instance_type,
+        accelerators_per_instance=pool.inst.accelerator_count, price_usd_per_instance_h=pool.price, tp=cur.tp, pp=cur.pp,
+        max_batch=cur.replica.max_batch, saturation_rps=cur.sat, slo_rps=pool.load.lam_slo,
+        max_rps_per_instance=pool.load.lam_cap, ttft_p95_s=role_ttft, e2e_p95_s=role_e2e, tpot_s=tpot,
+        peak_instances=int(np.max(pool.fleet.replicas)), mean_instances=float(np.mean(pool.fleet.replica_hours)),
+        monthly_cost_usd=weekly_usd * capacity.MONTH_OVER_WEEK, options=pool.options,
+    )
+
+
+def _ratio(lam_p: float, lam_d: float) -> tuple[int, int, float]:
+    """``x:y = lambda*_d : lambda*_p`` as small integers (denominator at most 4), and the exact ratio."""
+    r = lam_d / lam_p
+    f = Fraction(r).limit_denominator(4)
+    if f.numerator == 0:
+        return 1, max(1, round(1.0 / r)) if r > 0 else 1, r
+    return f.numerator, f.denominator, r
+
+
+def _colocated(s: Scenario, colocated: CapacityPlan | None) -> tuple[CapacityPlan | None, str]:
+    if colocated is not None:
+        return colocated, ""
+    try:
+        return capacity.plan(s), ""
+    except EstimatorError as exc:
+        return None, f"Colocated serving cannot be planned at these goals: {exc}"
+
+
+def _assemble(st: _Setup, pair: _Pair, fl: _Fleets, colo: CapacityPlan | None, colo_note: str) -> DisaggPlan:
+    inp, s, link = st.inp, st.inp.s, pair.link
+    rp, rd = _peak_load(fl.pre), _peak_load(fl.dec)
+    ttft = fl.pre.load.at(fl.pre.load.ttft, rp)
+    ttft_plan = fl.pre.load.at(fl.pre.load.ttft, fl.pre.load.lam_cap)
+    dec_e2e = fl.dec.load.at(fl.dec.load.e2e, rd) - ttft_plan  # the decode side alone
+    tpot = fl.dec.load.at(fl.dec.load.curve.tpot, rd)
+    x, y, r = _ratio(pair.pre.lam_cap, pair.dec.lam_cap)
+    monthly = fl.weekly_usd * capacity.MONTH_OVER_WEEK
+    req_week = float(np.sum(inp.mean)) * 3600.0
+    out_month = req_week * inp.dout.effective_mean * capacity.MONTH_OVER_WEEK
+    kv_peak = float(np.max(inp.peak)) * st.kv_mean
+    link_cap = max(int(np.max(fl.pre.fleet.replicas)), 1) * link.bandwidth_bytes_per_s
+    out_p95 = _p95(inp.dout)
+    notes = []
+    if kv_peak > link_cap:
+        notes.append(f"At the peak the KV traffic ({kv_peak / 1e9:,.1f} GB/s) exceeds what the prefill instances' "
+                     f"{link.name} links carry ({link_cap / 1e9:,.1f} GB/s): the link, not compute, limits the plan.")
+    cc = colo.mode_check(InferenceMode.REALTIME).monthly_cost_usd if colo is not None else None
+    return DisaggPlan(
+        model_id=inp.model.model_id, model_name=inp.model.name, input_tokens_mean=inp.din.effective_mean,
+        prefill=_pool_plan(fl.pre, fl.weekly_p_usd, ttft, ttft, 0.0),
+        decode=_pool_plan(fl.dec, fl.weekly_d_usd, 0.0, dec_e2e, tpot),
+        ratio_prefill=x, ratio_decode=y, capacity_ratio=r, link=link, kv_bytes_per_token=st.kv_per_token,
+        kv_bytes_mean=st.kv_mean, kv_bytes_p95=st.kv_p95,
+        kv_transfer_s_mean=float(kv_transfer_s(st.kv_mean, link.bandwidth_bytes_per_s, link.latency_s)),
+        kv_transfer_s_p95=float(kv_transfer_s(st.kv_p95, link.bandwidth_bytes_per_s, link.latency_s)),
+        kv_link_utilization_peak=kv_peak / link_cap, ttft_goal_s=s.slo.ttft_p95_s, e2e_goal_s=s.slo.e2e_p95_s,
+        tpot_budget_s=max(s.slo.e2e_p95_s - ttft, 0.0) / max(out_p95 - 1.0, 1.0),
+        ttft_p95_s=ttft, e2e_p95_s=ttft + dec_e2e, tpot_s=tpot, monthly_cost_usd=monthly,
+        cost_usd_per_million_output_tokens=monthly / (out_month / 1e6) if out_month > 0 else math.inf,
+        peak_accelerators=fl.peak_accelerators, colocated_monthly_cost_usd=cc,
+        colocated_ttft_p95_s=colo.ttft_p95_s if colo else None, colocated_e2e_p95_s=colo.e2e_p95_s if colo else None,
+        colocated_tpot_s=colo.tpot_s_at_plan_load if colo else None,
+        colocated_peak_accelerators=colo.peak_replicas * colo.devices_per_replica if colo else None,
+        colocated_tp=colo.tp if colo else None, colocated_note=colo_note, notes=tuple(notes),
+    )
+
+
+_cache: OrderedDict[str, DisaggPlan] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def plan(scenario: Scenario, colocated: CapacityPlan | None = None) -> DisaggPlan:
+    """Disaggregated prefill/decode serving for ``scenario`` and colocated serving at the same goals.
+
+    Notes
+    -----
+    1. Each pool's candidate tensor-parallel degrees (those the colocated planner would try, or
+       ``serving.prefill_tp`` / ``serving.decode_tp``) through the replica and queueing models.
+    2. For every (prefill, decode) pair: the KV link (:func:`kv_link`); the prefill plan load
+       ``lambda*_p`` with p95 ``TTFT = queue TTFT + t_kv(p95 prompt) <= TTFT goal``; the decode plan load
+       ``lambda*_d`` with ``TTFT_p95(lambda*_p) + decode p95 e2e <= e2e goal``; both capped at the target
+       utilization of saturation and the slot-occupancy limit, as colocated. The pair with the lowest
+       ``sum(price share / lambda*)`` (USD per request/s) wins.
+    3. Weekly fleets per pool (``n_h = ceil(lambda_h / lambda*)``), instances shared when both pools use one
+       instance type; month = week x 730/168.
+    4. ``x:y = lambda*_d : lambda*_p`` reduced (:func:`_ratio`); colocated: ``capacity.plan`` (real-time mode).
+
+    ``colocated`` is the scenario's capacity plan when the caller has it. Results are cached per scenario.
+    Raises :class:`InvalidInputError` when no layout pair meets the goals.
+    """
+    key = scenario.model_dump_json()
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None:
+        return hit
+    try:
+        st = _setup(scenario)
+        pair, opt_p, opt_d = _choose(st)
+        fl = _fleets(st, pair, opt_p, opt_d)
+        colo, note = _colocated(scenario, colocated)
+        result = _assemble(st, pair, fl, colo, note)
+    except EstimatorError:
+        raise
+    except Exception as exc:  # a numerical corner the model does not cover: say so, never a traceback
+        raise EstimatorError(f"The disaggregated plan could not be computed ({type(exc).__name__}: {exc}).") from exc
+    with _cache_lock:
+        _cache[key] = result
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return result
+
+
+def clear_cache() -> None:
+    """Forget earlier plans (tests, benchmarks of the cold path)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+# ----------------------------------------------------------------------------- published anchors
+
+
+class AnchorCheck(BaseModel):
+    """A published figure of ``data/serving_anchors.csv`` next to this module's prediction for its setup."""
+
+    model_config = ConfigDict(frozen=True)
+
+    anchor_id: str
+    metric: str
+    published: float
+    predicted: float
+    source: str
+
+    @property
+    def ratio(self) -> float:
+        return self.predicted / self.published
+
+
+def opt_66b() -> ModelSpec:
+    """OPT-66B's shape (Zhang et al. 2022, OPT, arXiv:2205.01068 Table 1: 64 layers, 72 heads, d_model 9216;
+    head dim 9216 / 72 = 128, FFN 4 d_model, vocabulary and context as OPT-13B), for DistServe's §3.3 example."""
+    base = catalog.get_model("opt-13b")
+    return base.model_copy(update={
+        "model_id": "opt-66b", "name": "OPT 66B", "params_total": 66e9, "params_active": 66e9, "n_layers": 64,
+        "d_model": 9216, "n_heads": 72, "n_kv_heads": 72, "head_dim": 128, "d_ff": 4 * 9216,
+        "source": "Zhang et al. 2022, OPT, arXiv:2205.01068 Table 1", "assumed": False})
+
+
+def _anchor_scenario(model: str, hw: str, tokens: tuple[int, int], goals: tuple[float, float], tp: int,
+                     cloud: tuple[str, str] = ("aws", "us-east-1"), link: str = "auto") -> Scenario:
+    """A scenario for an anchor's setup: constant prompt and output lengths, fp16, fixed layouts."""
+    return Scenario().replace(
+        model={"model_id": model, "weight_dtype": "fp16", "kv_dtype": "fp16"},
+        deploy={"hardware_id": hw, "tp": tp, "provider": cloud[0], "region": cloud[1]},
+        tokens={"input_mean": tokens[0], "input_p95": tokens[0], "output_mean": tokens[1], "output_p95": tokens[1]},
+        slo={"ttft_p95_s": goals[0], "e2e_p95_s": goals[1]}, autoscaling={"target_utilization": 1.0},
+        serving={"disaggregated": True, "prefill_tp": tp, "decode_tp": tp, "kv_link": link})
+
+
+def distserve_fig1() -> dict[str, float]:
+    """DistServe Figure 1 (OPT-13B, one A100-80GB per instance, 512 + 64 tokens) at §6.1's chatbot SLOs
+    (TTFT 0.25 s, TPOT 0.1 s; assumed for the figure): requests/s per GPU within the goals for a prefill-only,
+    a decode-only and a colocated GPU, and the per-GPU gain ``1 / (1/P + 1/D) / C`` (each request takes
+    ``1/P`` of a prefill GPU and ``1/D`` of a decode GPU)."""
+    s = _anchor_scenario("opt-13b", "a100-80gb-sxm", (512, 64), (0.25, 0.25 + 63 * 0.1), 1)
+    colo = capacity.plan(s)
+    p = plan(s, colo)
+    pre, dec, col = p.prefill.slo_rps, p.decode.slo_rps, colo.slo_rps_per_replica
+    return {"prefill": pre, "decode": dec, "colocated": col, "gain": 1.0 / (1.0 / pre + 1.0 / dec) / col}
+
+
+def splitwise_second_token() -> float:
+    """Splitwise §VI-A: a serialized KV transfer's share of the second token's latency, ``t_kv / TBT``, for a
+    1500-token prompt of Llama-2-70B (assumed) between two DGX-H100 over InfiniBand (tensor parallel 8)."""
+    hw = catalog.get_hardware("h100-sxm")
+    link = kv_link(hw, hw, "network", 8, 8)
+    t_kv = float(kv_transfer_s(kv_transfer_bytes(catalog.get_model("llama-2-70b"), 1500, "fp16"),
+                               link.bandwidth_bytes_per_s, link.latency_s))
+    tbt = performance.estimate("llama-2-70b", "h100-sxm", "fp16", 1, 1500, 2, tp=8).tpot_s
+    return t_kv / tbt
+
+
+def splitwise_ratio(prompt_tokens: int, output_tokens: int) -> float:
+    """Splitwise-HH pool ratio (prefill per decode instance, ``lambda*_d / lambda*_p``) for a trace's medians:
+    Llama-2-70B fp16 on DGX-H100 (tensor parallel 8, Azure East US), p95 TTFT 1 s and end-to-end 20 s (assumed)."""
+    s = _anchor_scenario("llama-2-70b", "h100-sxm", (prompt_tokens, output_tokens), (1.0, 20.0), 8,
+                         ("azure", "eastus"), "network")
+    return plan(s).capacity_ratio
+
+
+def _predict(anchor_id: str) -> float:
+    kv = float(kv_transfer_bytes(opt_66b(), 512, "fp16"))
+    table = {
+        "pd-distserve-kv-opt66b": lambda: kv / 2**30,
+        "pd-distserve-kv-bandwidth": lambda: required_link_bytes_per_s(kv, 10.0) * 8 / 2**30,
+        "pd-distserve-fig1-gain": lambda: distserve_fig1()["gain"],
+        "pd-distserve-fig1-prefill": lambda: distserve_fig1()["prefill"],
+        "pd-distserve-fig1-decode": lambda: distserve_fig1()["decode"],
+        "pd-distserve-fig1-colocated": lambda: distserve_fig1()["colocated"],
+        "pd-splitwise-second-token": splitwise_second_token,
+        "pd-splitwise-hh-conversation": lambda: splitwise_ratio(1020, 129),
+        "pd-splitwise-hh-coding": lambda: splitwise_ratio(1500, 13),
+    }
+    fn = table.get(anchor_id)
+    if fn is None:
+        raise InvalidInputError(f"no prediction for disaggregation anchor {anchor_id!r}")
+    return float(fn())
+
+
+def anchor_checks() -> tuple[AnchorCheck, ...]:
+    """Every disaggregation anchor of ``data/serving_anchors.csv`` with this module's prediction."""
+    path = Path(catalog.data_dir()) / "serving_anchors.csv"
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["technique"] == "disaggregated"]
+    return tuple(AnchorCheck(anchor_id=r["anchor_id"], metric=r["metric"], published=float(r["published_value"]),
+                             predicted=_predict(r["anchor_id"]), source=r["source"]) for r in rows)

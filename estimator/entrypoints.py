@@ -16,6 +16,7 @@ as well: a scenario that cannot be planned is not re-planned on every rerun.
 | training      | :func:`estimator.analysis.training_analysis` | :class:`estimator.analysis.TrainingAnalysis` |
 | variants      | :func:`estimator.variants.explore_for_scenario` | :class:`estimator.variants.Exploration` |
 | lifetime      | :func:`estimator.lifetime.lifetime_plan` | :class:`estimator.lifetime.LifetimePlan` (the Training page's lifetime mode) |
+| recommend     | :func:`estimator.recommend.recommend`    | :class:`estimator.recommend.Recommendation` (the landing page's headline) |
 
 The cache is thread-safe: concurrent callers of the same key wait for the first one's result
 instead of computing it again (one lock per key).
@@ -62,6 +63,7 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
         EntryPoint("training", "estimator.analysis:training_analysis", "Training budget"),
         EntryPoint("variants", "estimator.variants:explore_for_scenario", "Compare variants"),
         EntryPoint("lifetime", "estimator.lifetime:lifetime_plan", "Lifetime sizing (training page)"),
+        EntryPoint("recommend", "estimator.recommend:recommend", "Recommended plan"),
     )
 }
 """Page id -> its one entry point."""

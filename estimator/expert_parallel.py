@@ -45,7 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from estimator import memory, performance
 from estimator.errors import InvalidInputError
 from estimator.specs import AttentionKind, HardwareSpec, ModelSpec
-from estimator.units import BLOCK_SCALED_FP4, DType, bytes_per_element, stored_bytes_per_weight
+from estimator.units import DType, bytes_per_element, stored_bytes_per_weight
 
 __all__ = [
     "DEFAULT_EP_SIZES",
@@ -540,3 +540,244 @@ def prefill_step(model: ModelSpec, hardware: HardwareSpec, cfg: EPConfig, tokens
     return EPPrefill(tokens_per_gpu=tokens_per_gpu, prompt_tokens=prompt_tokens, linear_s=t_lin, attention_s=t_att,
                      experts_s=t_exp, dispatch_s=disp, combine_s=comb, allreduce_s=ar,
                      overhead_s=eff.prefill_overhead_s)
+
+
+# ---------------------------------------------------------------- plan over EP degrees
+
+
+class EPRow(BaseModel):
+    """One EP degree: memory, the batch it serves, and its decode and prefill per GPU."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ep: int
+    nodes: int = Field(description="nodes (scale-up domains) the group spans")
+    experts_per_gpu: int
+    max_batch_memory: int = Field(description="sequences per GPU whose KV cache fits (0: weights do not fit)")
+    batch_per_gpu: int = Field(description="the batch chosen: the largest that fits and meets the TPOT target")
+    meets_tpot: bool
+    memory: EPMemory
+    decode: EPDecode | None
+    prefill: EPPrefill | None
+
+    @property
+    def fits(self) -> bool:
+        return self.max_batch_memory > 0
+
+    @property
+    def decode_tokens_per_s_per_gpu(self) -> float:
+        return self.decode.tokens_per_s_per_gpu if self.decode is not None else 0.0
+
+    @property
+    def prefill_tokens_per_s_per_gpu(self) -> float:
+        return self.prefill.tokens_per_s_per_gpu if self.prefill is not None else 0.0
+
+
+class EPPlan(BaseModel):
+    """Wide-EP serving of one MoE model on one accelerator, for a list of EP degrees."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model_id: str
+    hardware_id: str
+    config: EPConfig = Field(description="the settings shared by every row (its ep is the first degree)")
+    input_tokens: int
+    output_tokens: int
+    prefill_tokens_per_gpu: int
+    tpot_target_s: float | None
+    rows: tuple[EPRow, ...]
+    best_ep: int | None = Field(description="highest decode tokens/s per GPU among the degrees meeting the target")
+    chosen_ep: int | None = Field(description="the scenario's EP degree, else the best")
+
+    def row(self, ep: int) -> EPRow | None:
+        return next((r for r in self.rows if r.ep == ep), None)
+
+
+def _batch_for_tpot(model: ModelSpec, hardware: HardwareSpec, cfg: EPConfig, b_max: int, context: float,
+                    tpot_s: float | None, eff: performance.Efficiency) -> tuple[int, bool]:
+    """Largest batch <= ``b_max`` whose decode step meets ``tpot_s`` (the step grows with the batch, so a
+    bisection), and whether any does; without a target the memory limit ``b_max``."""
+    if tpot_s is None:
+        return b_max, True
+    if decode_step(model, hardware, cfg, 1, context, eff).step_s > tpot_s:
+        return 1, False
+    lo, hi = 1, b_max
+    if decode_step(model, hardware, cfg, hi, context, eff).step_s <= tpot_s:
+        return hi, True
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if decode_step(model, hardware, cfg, mid, context, eff).step_s <= tpot_s else (lo, mid)
+    return lo, True
+
+
+def _row(model: ModelSpec, hardware: HardwareSpec, cfg: EPConfig, input_tokens: int, output_tokens: int,
+         prefill_tokens: int, tpot_s: float | None, eff: performance.Efficiency) -> EPRow:
+    """One EP degree: memory-limited batch, the batch meeting the TPOT target, decode and prefill."""
+    ctx_mem, ctx_mean = input_tokens + output_tokens, input_tokens + output_tokens / 2.0
+    b_mem = max_batch_per_gpu(model, hardware, cfg, ctx_mem)
+    nodes = math.ceil(cfg.ep / hardware.max_per_node)
+    m = experts_per_gpu(model, cfg.ep, cfg.redundant_experts)
+    if b_mem == 0:
+        return EPRow(ep=cfg.ep, nodes=nodes, experts_per_gpu=m, max_batch_memory=0, batch_per_gpu=0,
+                     meets_tpot=False, memory=ep_memory(model, hardware, cfg, 0, ctx_mem), decode=None, prefill=None)
+    batch, meets = _batch_for_tpot(model, hardware, cfg, b_mem, ctx_mean, tpot_s, eff)
+    return EPRow(ep=cfg.ep, nodes=nodes, experts_per_gpu=m, max_batch_memory=b_mem, batch_per_gpu=batch,
+                 meets_tpot=meets, memory=ep_memory(model, hardware, cfg, batch, ctx_mem),
+                 decode=decode_step(model, hardware, cfg, batch, ctx_mean, eff),
+                 prefill=prefill_step(model, hardware, cfg, prefill_tokens, input_tokens, eff))
+
+
+def plan(model: ModelSpec, hardware: HardwareSpec, cfg: EPConfig, input_tokens: int, output_tokens: int,
+         ep_sizes: Sequence[int] = DEFAULT_EP_SIZES, tpot_target_s: float | None = None,
+         prefill_tokens_per_gpu: int = performance.PREFILL_CHUNK_TOKENS,
+         efficiency: performance.Efficiency | None = None, chosen_ep: int = 0) -> EPPlan:
+    """Compare EP degrees for ``model`` on ``hardware``: per-GPU memory, decode and prefill throughput.
+
+    Degrees above one expert per GPU (``n > E + R``) are left out unless chosen. For each degree ``n``
+    (``cfg`` with ``ep = n``): the largest batch per GPU whose memory fits
+    (:func:`max_batch_per_gpu`, KV for ``I + O`` tokens), within it the largest whose decode step
+    (:func:`decode_step` at the mean context ``I + O/2``) meets ``tpot_target_s``, and one prefill
+    forward of ``prefill_tokens_per_gpu`` tokens (:func:`prefill_step`). The best degree has the
+    highest decode tokens/s per GPU among those meeting the target; ties go to the smaller group.
+    """
+    if not model.is_moe:
+        raise InvalidInputError(f"{model.name} is not a mixture-of-experts model: expert parallelism does not apply")
+    if input_tokens < 1 or output_tokens < 1:
+        raise InvalidInputError("input and output tokens must be at least 1")
+    if tpot_target_s is not None and tpot_target_s <= 0:
+        raise InvalidInputError("the TPOT target must be positive (or None for no target)")
+    eff = efficiency or performance.Efficiency()
+    if any(int(n) < 1 for n in ep_sizes):
+        raise InvalidInputError("EP degrees must be at least 1")
+    most = model.n_experts + cfg.redundant_experts  # beyond one expert per GPU a larger group only adds traffic
+    sizes = sorted({int(n) for n in ep_sizes if int(n) <= most} | ({chosen_ep} if chosen_ep > 0 else set()))
+    if not sizes:
+        sizes = [most]
+    rows = tuple(_row(model, hardware, cfg.model_copy(update={"ep": n}), input_tokens, output_tokens,
+                      prefill_tokens_per_gpu, tpot_target_s, eff) for n in sizes)
+    ok = [r for r in rows if r.fits and r.meets_tpot]
+    best = max(ok, key=lambda r: (r.decode_tokens_per_s_per_gpu, -r.ep)).ep if ok else None
+    return EPPlan(model_id=model.model_id, hardware_id=hardware.hardware_id,
+                  config=cfg.model_copy(update={"ep": sizes[0]}), input_tokens=input_tokens,
+                  output_tokens=output_tokens, prefill_tokens_per_gpu=prefill_tokens_per_gpu,
+                  tpot_target_s=tpot_target_s, rows=rows, best_ep=best, chosen_ep=chosen_ep or best)
+
+
+def plan_for_scenario(scenario: Any) -> EPPlan:
+    """:func:`plan` for a ``Scenario``: its model, accelerator, formats, token means, efficiency
+    overrides, TPOT limit (``perf.tpot_limit_ms``, 0 = none) and ``moe`` section (EP degree, DP
+    attention, imbalance); the default degrees plus the scenario's own."""
+    from estimator import catalog
+
+    model = catalog.get_model(scenario.model.model_id)
+    hardware = catalog.get_hardware(scenario.deploy.hardware_id)
+    moe = scenario.moe
+    cfg = EPConfig(ep=max(moe.expert_parallel, 1), dp_attention=moe.dp_attention, imbalance=moe.expert_imbalance,
+                   dtype=scenario.model.weight_dtype, kv_dtype=scenario.model.kv_dtype)
+    tpot = scenario.perf.tpot_limit_ms / 1e3 if scenario.perf.tpot_limit_ms > 0 else None
+    return plan(model, hardware, cfg, scenario.tokens.input_mean, scenario.tokens.output_mean,
+                tpot_target_s=tpot, efficiency=performance.efficiency_for_scenario(scenario),
+                chosen_ep=moe.expert_parallel)
+
+
+# ---------------------------------------------------------------- published anchors
+
+ANCHORS_FILE: str = "serving_anchors.csv"
+"""Published serving results (``data/``), one row per figure, shared by the serving techniques."""
+
+TECHNIQUE: str = "expert_parallel"
+"""This module's rows of :data:`ANCHORS_FILE`."""
+
+
+@dataclass(frozen=True)
+class EPAnchor:
+    """One published figure and the setup this module reproduces it with.
+
+    ``phase`` is ``decode`` (output tokens/s), ``prefill`` (input tokens/s), ``dispatch`` or
+    ``combine`` (one all-to-all, seconds); ``per`` is ``node`` (8 GPUs) or ``gpu``; ``batch`` is the
+    decode batch per GPU, the prefill tokens per GPU or the all-to-all tokens per GPU; ``tokens`` the
+    KV length (decode) or the prompt length (prefill)."""
+
+    anchor_id: str
+    metric: str
+    published_value: float
+    model_id: str
+    hardware_id: str
+    ep: int
+    phase: str
+    per: str
+    batch: int
+    tokens: int
+    dtype: str
+    kv_dtype: str
+    redundant_experts: int
+    source: str
+    url: str
+    as_of: date | None
+    notes: str
+
+
+_SETUP_KEYS = ("model", "hardware", "ep", "phase", "per", "batch", "tokens", "dtype", "kv_dtype", "redundant")
+
+
+def _parse_setup(text: str) -> dict[str, str]:
+    """``key=value;key=value`` of the ``setup`` column."""
+    out = dict(part.strip().split("=", 1) for part in text.split(";") if "=" in part)
+    missing = [k for k in _SETUP_KEYS if k not in out]
+    if missing:
+        raise InvalidInputError(f"anchor setup {text!r} lacks {', '.join(missing)}")
+    return out
+
+
+def load_anchors(path: str | Path | None = None) -> tuple[EPAnchor, ...]:
+    """This module's rows of :data:`ANCHORS_FILE` (``technique == expert_parallel``) with their setups."""
+    file = Path(path) if path is not None else Path(__file__).resolve().parent.parent / "data" / ANCHORS_FILE
+    with file.open(newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r.get("technique") == TECHNIQUE]
+    out = []
+    for r in rows:
+        s = _parse_setup(r["setup"])
+        out.append(EPAnchor(
+            anchor_id=r["anchor_id"], metric=r["metric"], published_value=float(r["published_value"]),
+            model_id=s["model"], hardware_id=s["hardware"], ep=int(s["ep"]), phase=s["phase"], per=s["per"],
+            batch=int(s["batch"]), tokens=int(s["tokens"]), dtype=s["dtype"], kv_dtype=s["kv_dtype"],
+            redundant_experts=int(s["redundant"]), source=r["source"], url=r["url"],
+            as_of=date.fromisoformat(r["as_of"]) if r.get("as_of") else None, notes=r.get("notes", "")))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class AnchorResult:
+    """A published figure next to this module's prediction of it."""
+
+    anchor: EPAnchor
+    predicted: float
+
+    @property
+    def ratio(self) -> float:
+        return self.predicted / self.anchor.published_value
+
+
+def _predict(a: EPAnchor, eff: performance.Efficiency) -> float:
+    from estimator import catalog
+
+    model, hw = catalog.get_model(a.model_id), catalog.get_hardware(a.hardware_id)
+    cfg = EPConfig(ep=a.ep, dtype=DType(a.dtype), kv_dtype=DType(a.kv_dtype), redundant_experts=a.redundant_experts)
+    per = min(8, hw.max_per_node) if a.per == "node" else 1
+    if a.phase == "decode":
+        return decode_step(model, hw, cfg, a.batch, a.tokens, eff).tokens_per_s_per_gpu * per
+    if a.phase == "prefill":
+        return prefill_step(model, hw, cfg, a.batch, a.tokens, eff).tokens_per_s_per_gpu * per
+    if a.phase in ("dispatch", "combine"):
+        b = (dispatch_bytes_per_element(performance.default_compute_dtype(hw, cfg.dtype)) if a.phase == "dispatch"
+             else performance.ACTIVATION_BYTES)
+        data = a2a_bytes_per_gpu(a.batch, model.n_experts_active, model.d_model, b, a.ep, hw.max_per_node)
+        return a2a_time_s(data, hw, eff)
+    raise InvalidInputError(f"unknown anchor phase {a.phase!r}")
+
+
+def reproduce_anchors(anchors: Sequence[EPAnchor] | None = None,
+                      efficiency: performance.Efficiency | None = None) -> tuple[AnchorResult, ...]:
+    """Each anchor's published value and this module's prediction at the fitted efficiencies."""
+    eff = efficiency or performance.Efficiency()
+    return tuple(AnchorResult(a, _predict(a, eff)) for a in (load_anchors() if anchors is None else anchors))

@@ -56,6 +56,9 @@ __all__ = [
     "effective_prefix_hit_rate",
     "with_hit_rate",
     "MAX_HIT_RATE",
+    "kv_generation_bytes_per_s",
+    "ttft_reduction",
+    "anchor_predictions",
 ]
 
 GB = 1e9
@@ -422,3 +425,45 @@ def with_hit_rate(s: Scenario, hit_rate: float) -> Scenario:
     traffic = s.traffic.model_dump()
     traffic["prefix_cache_hit_rate"] = round(min(max(hit_rate, 0.0), MAX_HIT_RATE), 4)
     return s.replace(traffic=traffic)
+
+
+def kv_generation_bytes_per_s(model: ModelSpec, hardware: HardwareSpec | str, dtype: str, prompt_tokens: int,
+                              batch: int = 1, tp: int = 1, pp: int = 1, kv_dtype: str | None = None) -> float:
+    """Rate at which prefill writes KV cache: ``B I b / t_prefill(B, I)`` (bytes/s).
+
+    It sets how fast a tier fills, so how long a prefix survives in it (the ``lambda_s`` term of
+    :func:`lru_occupancy_bytes` in bytes per second). AttentionStore (Gao et al. 2024,
+    arXiv:2403.19708 §2.3) measures 13.9 GB/s for LLaMA-65B on 4 x A100-80GB.
+    """
+    kv = kv_dtype or dtype
+    e = performance.estimate(model, hardware, dtype, batch, prompt_tokens, 1, tp, pp, kv_dtype=kv)
+    return batch * prompt_tokens * memory.kv_cache_bytes_per_token(model, kv) / e.ttft_s
+
+
+def ttft_reduction(model: ModelSpec, hardware: HardwareSpec | str, dtype: str, prompt_tokens: int,
+                   hit_before: float, hit_after: float, tp: int = 1, pp: int = 1) -> float:
+    """``1 - TTFT(h_after) / TTFT(h_before)`` for a prompt whose cached share rises from ``h_before`` to
+    ``h_after``, loads overlapped with compute (:func:`tiered_ttft_s` with no load term)."""
+    def ttft(h: float) -> float:
+        def f(n: float) -> float:
+            n = max(1, min(model.max_context - 1, round(n)))
+            return performance.estimate(model, hardware, dtype, 1, n, 1, tp, pp).ttft_s
+        return tiered_ttft_s(f(prompt_tokens), f(h * prompt_tokens), f(1), (0.0, 0.0), (1.0, 1.0))
+
+    return 1.0 - ttft(hit_after) / ttft(hit_before)
+
+
+def _llama_65b() -> ModelSpec:
+    """LLaMA-65B (Touvron et al. 2023, arXiv:2302.13971 Table 2: 80 layers, d 8192, 64 heads, 65.2B
+    parameters; d_ff 22016 and vocabulary 32000 from the released config) on llama-2-70b's spec."""
+    return catalog.get_model("llama-2-70b").model_copy(update=dict(
+        model_id="llama-65b", name="LLaMA 65B", n_kv_heads=64, d_ff=22016, params_total=65.2e9,
+        params_active=65.2e9, max_context=2048))
+
+
+def anchor_predictions() -> dict[str, float]:
+    """The model's value for each KV-tier anchor of ``data/serving_anchors.csv``, for the setup its
+    ``notes`` record (published values stay in the CSV; ``bench/bench_kv_tiers.py`` compares)."""
+    fill = kv_generation_bytes_per_s(_llama_65b(), "a100-80gb-sxm", "fp16", 2000, batch=4, tp=4) / GIB
+    cut = ttft_reduction(catalog.get_model("qwen3-235b-a22b"), "h200", "bf16", 25_000, 0.4, 0.8, tp=8)
+    return {"kvt-attentionstore-llama65b-fill": fill, "kvt-hicache-novita-qwen3coder": cut}

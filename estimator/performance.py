@@ -90,6 +90,9 @@ __all__ = [
     "calibration_cells",
     "efficiency_for",
     "prediction_range",
+    "TIME_METRICS",
+    "SHRINK_POINTS",
+    "ROBUST_DELTA",
     "CellCalibration",
     "PreparedMeasurements",
 ]
@@ -2277,6 +2280,10 @@ the value for a rate, 1 / value for a time), so a predicted rate ``r`` has the r
 ``r exp(p10) .. r exp(p90)`` and a predicted time ``t`` the range ``t exp(-p90) .. t exp(-p10)``."""
 
 
+TIME_METRICS: frozenset[str] = frozenset({"ttft_s", "tpot_s", "e2e_s"})
+"""Measurement metrics that are times (the rest are rates)."""
+
+
 @dataclass(frozen=True)
 class CellCalibration:
     """The fitted factors of one engine x vendor cell and the spread of its held-out residuals.
@@ -2355,9 +2362,9 @@ def efficiency_for(engine: str | None, vendor: str | None) -> Efficiency:
 def prediction_range(value: float, metric: str, cell: CellCalibration) -> tuple[float, float]:
     """The nominal 80% range of a predicted ``value`` of ``metric`` from ``cell``'s held-out
     residuals (:data:`RANGE_CONSTANTS`): ``value exp(p10) .. value exp(p90)`` for a rate,
-    ``value exp(-p90) .. value exp(-p10)`` for a time (``*_s`` metrics)."""
+    ``value exp(-p90) .. value exp(-p10)`` for a time (:data:`TIME_METRICS`)."""
     lo, hi = cell.log_residual_p10, cell.log_residual_p90
-    if metric.endswith("_s"):
+    if metric in TIME_METRICS:
         return value * math.exp(-hi), value * math.exp(-lo)
     return value * math.exp(lo), value * math.exp(hi)
 

@@ -18,22 +18,27 @@ Two stages keep the whole catalog within about 2 s:
    :meth:`Recommendation.scenario_for` gives the same cost.
 
 Extension point: disaggregated prefill/decode and speculative decoding (``estimator.disagg``,
-``estimator.speculative``, issue 14) add *variants* of a screened option. :data:`VARIANT_BUILDERS`
-holds functions ``(scenario, option) -> list[Scenario]`` whose scenarios are planned exactly beside
-the colocated one; each variant row names its technique in ``technique``.
+``estimator.speculative``, issue 14) add *variants* of the cheapest shortlisted options. A module
+registers ``VARIANT_PLANNERS[name] = fn`` where ``fn(scenario)`` receives the colocated option's exact
+scenario (:meth:`Recommendation.scenario_for`) and returns a :class:`VariantResult` (its own exact
+plan: cost, p95s, carbon, and the scenario sections that turn the technique on) or ``None`` when it
+does not apply. The variant row names its technique in ``technique`` and carries those sections, so
+:meth:`Recommendation.scenario_for` reproduces it too.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import sys
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+import types
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from estimator import capacity, carbon, catalog, engines, memory, performance, traffic
 from estimator.errors import EstimatorError, InvalidInputError
@@ -48,7 +53,11 @@ __all__ = [
     "Option",
     "Recommendation",
     "REASONS",
-    "VARIANT_BUILDERS",
+    "ROW_FIELDS",
+    "VARIANT_PLANNERS",
+    "VariantResult",
+    "group_infeasible",
+    "option_rows",
     "pareto_cost_carbon",
     "pareto_cost_ttft",
     "pareto_front",
@@ -60,6 +69,9 @@ Constraints = RecommendInputs
 
 FloatArray = npt.NDArray[np.float64]
 
+VARIANT_TOP: int = 3
+"""The cheapest feasible exact plans that the registered variant planners try their techniques on."""
+
 MAX_PLANNED: int = 20
 """At most this many options are planned exactly (``top`` cheapest, then the cheapest per accelerator and cloud)."""
 
@@ -70,9 +82,10 @@ MONTH_OVER_WEEK: float = HOURS_PER_MONTH / 168.0
 """730 h / 168 h: months per representative week (as in :mod:`estimator.capacity`)."""
 
 ENGINE_VENDORS: dict[engines.Engine, frozenset[str]] = {engines.Engine.TRTLLM: frozenset({"nvidia"})}
-"""Accelerator vendors an engine runs on, where it is restricted: TensorRT-LLM builds CUDA engines for
-NVIDIA GPUs only (NVIDIA TensorRT-LLM documentation, "Overview": "TensorRT-LLM ... on NVIDIA GPUs").
-vLLM and SGLang also run on AMD, TPU and other back ends, so they are not restricted here."""
+"""Accelerator vendors an engine runs on, where it is restricted. TensorRT-LLM builds "NVIDIA TensorRT
+engines ... to perform inference efficiently on NVIDIA GPUs" (NVIDIA TensorRT-LLM documentation,
+docs.nvidia.com/TensorRT-LLM, landing page). vLLM and SGLang also run on other back ends (AMD, TPU,
+Neuron), which this catalog does not split by engine, so they are not restricted here."""
 
 # infeasibility reasons (the groups of :attr:`Recommendation.infeasible`)
 R_EXCLUDED = "excluded by the constraints"
@@ -126,7 +139,11 @@ class Option(BaseModel):
     reason: str = ""
     detail: str = ""
     exact: bool = False
+    screened_monthly_cost_usd: float | None = None
+    """The screening estimate of an exact row's monthly cost (how far the screen was off)."""
     other_regions: tuple[str, ...] = ()
+    sections: tuple[tuple[str, str], ...] = ()
+    """Scenario sections (name, JSON) a variant technique sets on top of the colocated scenario."""
 
 
 class InfeasibleGroup(BaseModel):
@@ -179,11 +196,24 @@ class Recommendation(BaseModel):
         return self.options + self.screened + self.rejected
 
 
-VariantBuilder = Callable[[Scenario, Option], list[Scenario]]
-VARIANT_BUILDERS: dict[str, VariantBuilder] = {}
-"""Technique name -> scenarios of that technique for a screened option (disaggregated, speculative ...).
+@dataclass(frozen=True)
+class VariantResult:
+    """A technique's exact plan of one option (USD a month, seconds, tonnes CO2e a month)."""
 
-Registered by the modules that model them; each scenario is planned exactly like the colocated one."""
+    sections: dict[str, BaseModel]
+    """Scenario sections that turn the technique on, e.g. ``{"serving": Serving(disaggregated=True)}``."""
+    monthly_cost_usd: float
+    ttft_p95_s: float
+    e2e_p95_s: float
+    co2e_t_per_month: float | None
+    replicas: int
+    feasible: bool
+    detail: str = ""
+
+
+VariantPlanner = Callable[[Scenario], "VariantResult | None"]
+VARIANT_PLANNERS: dict[str, VariantPlanner] = {}
+"""Technique name -> its planner (disaggregated, speculative ...), registered by the modules that model them."""
 
 
 # ----------------------------------------------------------------------------- search context
@@ -205,14 +235,13 @@ class _Context:
     input_p95: float
     output_mean: float
     output_p95: float
-    mode: InferenceMode
 
 
 def _allowed_regions(c: RecommendInputs) -> dict[str, tuple[Region, ...]]:
     """Catalog regions (with grid data) allowed by clouds, regions and residency, per provider."""
     out: dict[str, list[Region]] = {}
     for r in catalog.list_regions():
-        if c.clouds and r.provider not in c.clouds or r.provider in c.exclude_clouds:
+        if (c.clouds and r.provider not in c.clouds) or r.provider in c.exclude_clouds:
             continue
         if c.regions and r.region not in c.regions and r.region_id not in c.regions:
             continue
@@ -245,7 +274,6 @@ def _context(s: Scenario, c: RecommendInputs) -> _Context:
         peak=load.peak * keep, mean=load.mean * keep,
         input_mean=max(1.0, t.input_mean * prefix), input_p95=max(1.0, min(t.input_p95, model.max_context) * prefix),
         output_mean=float(t.output_mean), output_p95=float(min(t.output_p95, model.max_context)),
-        mode=InferenceMode.REALTIME if s.deploy.mode == InferenceMode.AUTO else s.deploy.mode,
     )
 
 
@@ -267,8 +295,8 @@ class _Layout:
 
 
 def _reject(hw: HardwareSpec, reason: str, detail: str = "", **fields: object) -> Option:
-    return Option(hardware_id=hw.hardware_id, hardware_name=hw.name, feasible=False, reason=reason,
-                  detail=detail or reason, **fields)  # type: ignore[arg-type]
+    row: dict[str, object] = {"hardware_id": hw.hardware_id, "hardware_name": hw.name, **fields}
+    return Option.model_validate({**row, "feasible": False, "reason": reason, "detail": detail or reason})
 
 
 def _hardware_instances(ctx: _Context, hw: HardwareSpec) -> tuple[list[Instance], Option | None]:
@@ -335,39 +363,44 @@ def _fitting_tps(ctx: _Context, hw: HardwareSpec, d: DType, top_tp: int) -> list
     return out
 
 
-def _prefill_share(ctx: _Context, hw: HardwareSpec, d: DType, tp: int, batch: int) -> float:
-    """Share of a replica's busy time spent on prefill, ``T_pre / (T_pre + T_dec)`` (dimensionless).
+def _static_terms(ctx: _Context, hw: HardwareSpec, d: DType, tp: int, b: FloatArray) -> tuple[float, FloatArray]:
+    """The p95 prompt's prefill time at batch 1 (s), and the prefill share of replica time at each batch of ``b``.
 
     Notes
     -----
-    With static batching at the plan's batch ``B`` and the mean lengths, a request's prefill takes
-    ``TTFT(B) / B`` and its decode ``(E2E(B) - TTFT(B)) / B`` of replica time
-    (:func:`estimator.performance.estimate_arrays`), so the share is ``TTFT / E2E``. Prefill and
-    decode are the two phases of LLM inference with different bottlenecks (Pope et al. 2022,
-    "Efficiently Scaling Transformer Inference", sec. 2; Patel et al. 2024, "Splitwise", sec. 3),
-    which is why API price sheets price input and output tokens apart. The split is this
-    planner's allocation of one bill, not a published price.
+    Both from one :func:`estimator.performance.estimate_arrays` call (static batching). The share
+    ``s_pre(B) = T_pre / (T_pre + T_dec) = TTFT(B) / E2E(B)`` at the mean lengths: with ``B``
+    requests batched, each takes ``TTFT(B) / B`` of replica time in prefill and
+    ``(E2E(B) - TTFT(B)) / B`` in decode. Prefill and decode are the two phases of LLM inference
+    with different bottlenecks (Pope et al. 2022, "Efficiently Scaling Transformer Inference",
+    sec. 2; Patel et al. 2024, "Splitwise", sec. 3), which is why API price sheets price input and
+    output tokens apart; the split is this planner's allocation of one bill, not a published price.
     """
-    r = performance.estimate_arrays(ctx.model, hw, d, batch, round(ctx.input_mean), max(2, round(ctx.output_mean)),
-                                    tp, kv_dtype=ctx.s.model.kv_dtype, efficiency=ctx.efficiency,
-                                    check_memory=False, outputs=("ttft_s", "e2e_s"))
-    ttft, e2e = float(np.asarray(r["ttft_s"])), float(np.asarray(r["e2e_s"]))
-    return min(max(ttft / e2e, 0.0), 1.0) if e2e > 0 else 0.5
+    n = len(b)
+    r = performance.estimate_arrays(
+        ctx.model, hw, d, np.r_[1.0, b], np.r_[float(round(ctx.input_p95)), np.full(n, float(round(ctx.input_mean)))],
+        np.r_[2.0, np.full(n, float(max(2, round(ctx.output_mean))))], tp, kv_dtype=ctx.s.model.kv_dtype,
+        efficiency=ctx.efficiency, check_memory=False, outputs=("ttft_s", "e2e_s"))
+    ttft, e2e = np.asarray(r["ttft_s"], dtype=float), np.asarray(r["e2e_s"], dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(e2e[1:] > 0, np.clip(ttft[1:] / e2e[1:], 0.0, 1.0), 0.5)
+    return float(ttft[0]), share
 
 
-def _p95_latencies(ctx: _Context, hw: HardwareSpec, d: DType, tp: int,
-                   t_iter: FloatArray) -> tuple[FloatArray, FloatArray]:
+def _p95_latencies(ctx: _Context, prefill_p95_s: float, t_iter: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Screening p95 TTFT and end-to-end latency (s) at each batch of the grid.
 
     ``TTFT_95(B) = T_pre(I_95) + 1.5 t_iter(B)`` (the p95 prompt's own prefill, from
     :func:`estimator.performance.estimate_arrays` at batch 1, after waiting on average half an
     iteration and sharing one with the running batch) and ``E2E_95(B) = TTFT_95(B) + (O_95 - 1)
-    t_iter(B)``. Queueing is left to the exact plan (:func:`estimator.capacity.plan`); the screen
-    only has to rank options and drop those that cannot meet the goals even at batch 1.
+    t_iter(B)``, with ``t_iter`` the continuous-batching iteration time (Orca iteration-level
+    scheduling, Yu et al. OSDI 2022; chunked prefill, Agrawal et al. 2024, "Sarathi-Serve": a new
+    prompt joins the running batch at the next iteration). Queueing is left to the exact plan
+    (:func:`estimator.capacity.plan`, M/G/1-type waits); the screen only ranks options and drops
+    those that miss the goals even at batch 1. On issue 15's question the exact plans' monthly
+    costs are a median 1.04 x the screen's (``screened_monthly_cost_usd``).
     """
-    r = performance.estimate_arrays(ctx.model, hw, d, 1, round(ctx.input_p95), 2, tp, kv_dtype=ctx.s.model.kv_dtype,
-                                    efficiency=ctx.efficiency, check_memory=False, outputs=("ttft_s",))
-    ttft = float(np.asarray(r["ttft_s"])) + 1.5 * t_iter
+    ttft = prefill_p95_s + 1.5 * t_iter
     return ttft, ttft + (ctx.output_p95 - 1.0) * t_iter
 
 
@@ -387,7 +420,8 @@ def _screen_layout(ctx: _Context, hw: HardwareSpec, d: DType, tp: int, max_batch
                                         prefill_chunk_tokens=es.prefill_chunk_tokens)
     t_iter = np.asarray(r["tpot_s"], dtype=float)
     rps = np.asarray(r["requests_per_s"], dtype=float)
-    ttft, e2e = _p95_latencies(ctx, hw, d, tp, t_iter)
+    prefill_p95_s, share = _static_terms(ctx, hw, d, tp, b)
+    ttft, e2e = _p95_latencies(ctx, prefill_p95_s, t_iter)
     ok = (ttft <= s.slo.ttft_p95_s) & (e2e <= s.slo.e2e_p95_s)
     fields = {"weight_dtype": d.value, "kv_dtype": s.model.kv_dtype.value, "tp": tp}
     if not ok[0]:
@@ -401,7 +435,7 @@ def _screen_layout(ctx: _Context, hw: HardwareSpec, d: DType, tp: int, max_batch
     k = int(np.searchsorted(rps, lam, side="right")) - 1
     k = min(max(k, 0), len(b) - 1)
     return _Layout(hw=hw, weight=d, tp=tp, lam=lam, sat=sat, ttft_s=float(ttft[k]), e2e_s=float(e2e[k]),
-                   prefill_share=_prefill_share(ctx, hw, d, tp, int(b[k])))
+                   prefill_share=float(share[k]))
 
 
 def _screen_hardware(ctx: _Context, hw: HardwareSpec) -> tuple[list[tuple[_Layout, list[Instance]]], list[Option]]:
@@ -437,10 +471,13 @@ def _screen_hardware(ctx: _Context, hw: HardwareSpec) -> tuple[list[tuple[_Layou
 
 @dataclass(frozen=True)
 class _Fleet:
-    """Screened hourly fleet of one layout (168 hours): replicas and utilization."""
+    """Screened hourly fleet of one layout (168 hours): replicas, and its weekly energy terms."""
 
     replicas: FloatArray
-    utilization: FloatArray
+    busy_h: FloatArray  # busy accelerator-hours per hour
+    busy_wh: float  # busy accelerators' Wh a week before PUE: sum_h P(u_h) x busy_h
+    idle_w: float  # an idle accelerator's draw with its host share (W)
+    embodied_kg_per_h: float  # embodied kg CO2e per accelerator-hour
 
 
 def _layout_fleet(ctx: _Context, lay: _Layout) -> _Fleet | None:
@@ -456,7 +493,14 @@ def _layout_fleet(ctx: _Context, lay: _Layout) -> _Fleet | None:
         n = np.where(ctx.peak <= 0, 0.0, np.maximum(n, 1.0))
     with np.errstate(divide="ignore", invalid="ignore"):
         u = np.where(n > 0, np.minimum(ctx.mean / (n * lay.sat), 1.0), 0.0)
-    return _Fleet(replicas=n, utilization=u)
+    a, hw = ctx.s.assumptions, lay.hw
+    host = carbon.HOST_OVERHEAD_FRACTION if a.host_overhead_fraction is None else a.host_overhead_fraction
+    busy_h = n * lay.tp
+    p_busy = np.asarray(carbon.power_per_accelerator_w(hw.tdp_w, hw.idle_w, u, host), dtype=float)
+    m_emb, _ = carbon.embodied_kgco2e_per_accelerator(hw)
+    return _Fleet(replicas=n, busy_h=busy_h, busy_wh=float(np.sum(p_busy * busy_h)),
+                  idle_w=float(carbon.power_per_accelerator_w(hw.tdp_w, hw.idle_w, 0.0, host)),
+                  embodied_kg_per_h=float(carbon.embodied_co2e_kg(1.0, m_emb)))
 
 
 def _weekly_usd(inst_h: FloatArray, inst: Instance, p: Pricing) -> float | None:
@@ -472,21 +516,20 @@ def _weekly_usd(inst_h: FloatArray, inst: Instance, p: Pricing) -> float | None:
     return float(np.sum(inst_h)) * price
 
 
-def _weekly_kg(ctx: _Context, lay: _Layout, fl: _Fleet, inst_h: FloatArray, inst: Instance, reg: Region) -> float:
-    """Weekly kg CO2e: busy accelerators at ``P(u)``, the rest of the instances' idle, plus host share,
-    ``x PUE x grid``, plus the embodied share of all accelerator-hours (:mod:`estimator.carbon`)."""
-    a, hw = ctx.s.assumptions, lay.hw
-    host = carbon.HOST_OVERHEAD_FRACTION if a.host_overhead_fraction is None else a.host_overhead_fraction
-    pue = a.pue if a.pue is not None else reg.pue
-    grid = a.grid_gco2e_per_kwh if a.grid_gco2e_per_kwh is not None else reg.grid_gco2e_per_kwh
-    busy_h = fl.replicas * lay.tp
-    all_h = np.maximum(inst_h * inst.accelerator_count, busy_h)
-    p_busy = np.asarray(carbon.power_per_accelerator_w(hw.tdp_w, hw.idle_w, fl.utilization, host), dtype=float)
-    p_idle = float(carbon.power_per_accelerator_w(hw.tdp_w, hw.idle_w, 0.0, host))
-    kwh = (float(np.sum(p_busy * busy_h)) + p_idle * float(np.sum(all_h - busy_h))) / 1000.0 * pue
-    m_emb, _ = carbon.embodied_kgco2e_per_accelerator(hw)
-    acc_h = float(np.sum(all_h))
-    return kwh * grid / 1000.0 + (float(carbon.embodied_co2e_kg(acc_h, m_emb)) if acc_h > 0 else 0.0)
+def _weekly_kg(ctx: _Context, fl: _Fleet, inst_h: FloatArray, inst: Instance, regions: Sequence[Region]) -> list[float]:
+    """Weekly kg CO2e in each region: ``E = (sum_h P(u_h) busy_h + P_idle idle_h) / 1000 x PUE`` (kWh; busy
+    accelerators at ``P(u)``, the rest of the instances' idle, both with their host share), ``E x grid / 1000``,
+    plus the embodied share of all accelerator-hours (:mod:`estimator.carbon`; as the exact plan)."""
+    a = ctx.s.assumptions
+    all_h = np.maximum(inst_h * inst.accelerator_count, fl.busy_h)
+    wh = fl.busy_wh + fl.idle_w * float(np.sum(all_h - fl.busy_h))
+    embodied = fl.embodied_kg_per_h * float(np.sum(all_h))
+    out = []
+    for reg in regions:
+        pue = a.pue if a.pue is not None else reg.pue
+        grid = a.grid_gco2e_per_kwh if a.grid_gco2e_per_kwh is not None else reg.grid_gco2e_per_kwh
+        out.append(wh / 1000.0 * pue * grid / 1000.0 + embodied)
+    return out
 
 
 @dataclass(frozen=True)
@@ -523,7 +566,7 @@ def _screen_options(ctx: _Context, lay: _Layout, insts: list[Instance],
     for inst in insts:
         regions = _instance_regions(ctx, inst)
         inst_h = np.ceil(fl.replicas / (inst.accelerator_count // lay.tp) - 1e-9)
-        kg = {r.region: _weekly_kg(ctx, lay, fl, inst_h, inst, r) for r in regions}
+        kg = dict(zip((r.region for r in regions), _weekly_kg(ctx, fl, inst_h, inst, regions), strict=True))
         best = min(regions, key=lambda r: (kg[r.region], r.region != ctx.s.deploy.region, r.region))
         for p in ctx.pricings:
             row = dict(base, provider=inst.provider, instance_id=inst.instance_id, instance_type=inst.instance_type,
@@ -576,7 +619,8 @@ def _option_scenario(base: Scenario, o: Option) -> Scenario:
     model = base.model.model_copy(update={"weight_dtype": DType(o.weight_dtype), "kv_dtype": DType(o.kv_dtype)})
     deploy = Deployment(hardware_id=o.hardware_id, tp=o.tp, provider=o.provider, instance_id=o.instance_id,
                         region=o.region, pricing=Pricing(o.pricing), mode=mode)
-    return base.replace(model=model, deploy=deploy)
+    sections = {k: json.loads(v) for k, v in o.sections}
+    return base.replace(model=model, deploy=deploy, **sections)
 
 
 def _exact(base: Scenario, o: Option, share_in: float) -> Option:
@@ -594,7 +638,8 @@ def _exact(base: Scenario, o: Option, share_in: float) -> Option:
                   output_tokens=month_requests * p.output_tokens_mean)
     per_in, per_out = _token_costs(p.monthly_cost_usd, share_in, tok)
     return o.model_copy(update={
-        "replicas": p.peak_replicas, "mean_replicas": p.mean_replicas, "monthly_cost_usd": p.monthly_cost_usd,
+        "screened_monthly_cost_usd": o.monthly_cost_usd, "replicas": p.peak_replicas,
+        "mean_replicas": p.mean_replicas, "monthly_cost_usd": p.monthly_cost_usd,
         "ttft_p95_s": p.ttft_p95_s, "e2e_p95_s": p.e2e_p95_s, "co2e_t_per_month": p.co2e_t_per_month,
         "usd_per_million_input_tokens": per_in, "usd_per_million_output_tokens": per_out,
         "feasible": check.ok, "reason": "" if check.ok else R_PLAN, "detail": "; ".join(check.reasons),
@@ -603,20 +648,24 @@ def _exact(base: Scenario, o: Option, share_in: float) -> Option:
 
 
 def _variants(base: Scenario, o: Option) -> list[Option]:
-    """Rows of the registered techniques (:data:`VARIANT_BUILDERS`) for ``o``, planned exactly."""
+    """Rows of the registered techniques (:data:`VARIANT_PLANNERS`) for the exactly planned option ``o``."""
     out: list[Option] = []
-    for name, build in VARIANT_BUILDERS.items():
-        for sc in build(base, o):
-            try:
-                p = capacity.plan(sc)
-            except EstimatorError as exc:
-                out.append(o.model_copy(update={"technique": name, "feasible": False, "reason": R_PLAN,
-                                                "detail": str(exc), "exact": True, "monthly_cost_usd": None}))
-                continue
-            out.append(o.model_copy(update={"technique": name, "feasible": p.mode_check(p.mode).ok, "exact": True,
-                                            "monthly_cost_usd": p.monthly_cost_usd, "ttft_p95_s": p.ttft_p95_s,
-                                            "e2e_p95_s": p.e2e_p95_s, "co2e_t_per_month": p.co2e_t_per_month,
-                                            "replicas": p.peak_replicas}))
+    for name, planner in VARIANT_PLANNERS.items():
+        try:
+            res = planner(_option_scenario(base, o))
+        except EstimatorError as exc:
+            out.append(o.model_copy(update={"technique": name, "feasible": False, "reason": R_PLAN, "detail": str(exc),
+                                            "exact": True, "monthly_cost_usd": None}))
+            continue
+        if res is None:
+            continue
+        out.append(o.model_copy(update={
+            "technique": name, "feasible": res.feasible, "reason": "" if res.feasible else R_PLAN,
+            "detail": res.detail, "exact": True, "monthly_cost_usd": res.monthly_cost_usd,
+            "ttft_p95_s": res.ttft_p95_s, "e2e_p95_s": res.e2e_p95_s, "co2e_t_per_month": res.co2e_t_per_month,
+            "replicas": res.replicas, "mean_replicas": None, "usd_per_million_input_tokens": None,
+            "usd_per_million_output_tokens": None,
+            "sections": tuple((k, v.model_dump_json()) for k, v in sorted(res.sections.items()))}))
     return out
 
 
@@ -665,7 +714,7 @@ def _screen(ctx: _Context) -> _Screen:
     return _Screen(options=options, rejected=rejected, shares=shares, layouts=layouts, combos=combos)
 
 
-def recommend(scenario: Scenario, constraints: RecommendInputs | None = None) -> Recommendation:
+def recommend(scenario: Scenario, constraints: RecommendInputs | Mapping[str, object] | None = None) -> Recommendation:
     """The cheapest plans serving ``scenario``'s traffic within its p95 goals, over the whole catalog.
 
     Notes
@@ -673,23 +722,24 @@ def recommend(scenario: Scenario, constraints: RecommendInputs | None = None) ->
     Stage 1 screens every accelerator x weight format x TP (:func:`_screen_layout`), then every
     instance x pricing model x allowed region of each layout (:func:`_screen_options`); stage 2
     plans the shortlist (:func:`_shortlist`) with :func:`estimator.capacity.plan` and ranks those
-    plans by monthly cost (ties: lower carbon). ``constraints`` default to ``scenario.recommend``.
+    plans by monthly cost (ties: lower carbon); the registered variant planners
+    (:data:`VARIANT_PLANNERS`) add rows for the :data:`VARIANT_TOP` cheapest feasible plans.
+    ``constraints`` (a :class:`~estimator.scenario.RecommendInputs` or its fields as a mapping)
+    default to ``scenario.recommend``.
     Raises :class:`~estimator.errors.InvalidInputError` for a scenario no option could serve at
     all (an encoder model, token lengths beyond the context window); options that fail are rows
     with a reason, grouped in :attr:`Recommendation.infeasible`.
     """
     t0 = time.perf_counter()
-    c = constraints if constraints is not None else scenario.recommend
-    if not isinstance(c, RecommendInputs):
-        raise InvalidInputError("constraints must be estimator.scenario.RecommendInputs")
+    c = _constraints(scenario, constraints)
     ctx = _context(scenario, c)
     sc = _screen(ctx)
     short = _shortlist(sc.options, c.top)
-    planned = [_exact(scenario, o, sc.shares[(o.hardware_id, o.weight_dtype, o.tp)]) for o in short]
-    for o in short[: min(3, len(short))]:
+    planned = sorted((_exact(scenario, o, sc.shares[(o.hardware_id, o.weight_dtype, o.tp)]) for o in short),
+                     key=_rank_key)
+    for o in [x for x in planned if x.feasible][:VARIANT_TOP]:
         planned += _variants(scenario, o)
-    planned.sort(key=lambda o: (not o.feasible, o.monthly_cost_usd if o.monthly_cost_usd is not None else math.inf,
-                                o.co2e_t_per_month or 0.0, _key(o)))
+    planned.sort(key=_rank_key)
     keys = {_key(o) for o in planned}
     rest = sorted((o for o in sc.options if _key(o) not in keys),
                   key=lambda o: (o.monthly_cost_usd or math.inf, _key(o)))
@@ -700,6 +750,23 @@ def recommend(scenario: Scenario, constraints: RecommendInputs | None = None) ->
         rejected=tuple(sc.rejected), infeasible=group_infeasible(rejected), layouts_screened=sc.layouts,
         options_screened=sc.combos + len(sc.rejected), options_planned=len(planned),
         elapsed_s=time.perf_counter() - t0, notes=tuple(notes))
+
+
+def _rank_key(o: Option) -> tuple[bool, float, float, tuple[str, str, int, str, str, str]]:
+    """Feasible first, then by monthly cost, carbon, and a stable key."""
+    return (not o.feasible, o.monthly_cost_usd if o.monthly_cost_usd is not None else math.inf,
+            o.co2e_t_per_month or 0.0, _key(o))
+
+
+def _constraints(scenario: Scenario, constraints: RecommendInputs | Mapping[str, object] | None) -> RecommendInputs:
+    if constraints is None:
+        return scenario.recommend
+    if isinstance(constraints, RecommendInputs):
+        return constraints
+    try:
+        return RecommendInputs.model_validate(dict(constraints))
+    except (ValidationError, TypeError, ValueError) as exc:
+        raise InvalidInputError(f"recommendation constraints: {exc}") from None
 
 
 def _notes(ctx: _Context, planned: list[Option], sc: _Screen) -> list[str]:
@@ -745,5 +812,43 @@ def pareto_cost_carbon(rows: Iterable[Option]) -> tuple[Option, ...]:
     return pareto_front(rows, lambda o: o.monthly_cost_usd, lambda o: o.co2e_t_per_month)
 
 
-__all__ += ["group_infeasible"]
-_ = Counter  # noqa: F841
+
+# ----------------------------------------------------------------------------- rows for export
+
+ROW_FIELDS: tuple[str, ...] = (
+    "rank", "hardware_id", "provider", "region", "country", "instance_id", "instance_type", "pricing",
+    "weight_dtype", "kv_dtype", "tp", "technique", "replicas", "monthly_cost_usd", "ttft_p95_s", "e2e_p95_s",
+    "co2e_t_per_month", "usd_per_million_input_tokens", "usd_per_million_output_tokens", "feasible", "exact",
+    "reason", "detail",
+)
+"""Columns of the CLI's CSV and keys of its JSON rows (units in the names; costs per 1M tokens labelled
+input or output)."""
+
+
+def option_rows(rec: Recommendation) -> list[dict[str, object]]:
+    """One flat dictionary per row of :meth:`Recommendation.all_rows` (``rank`` 1.. for feasible exact plans,
+    else ``None``); non-finite numbers become ``None``."""
+    out: list[dict[str, object]] = []
+    rank = 0
+    for o in rec.all_rows():
+        d = o.model_dump()
+        if o.feasible and o.exact:
+            rank += 1
+            d["rank"] = rank
+        else:
+            d["rank"] = None
+        out.append({k: (None if isinstance(d[k], float) and not math.isfinite(d[k]) else d[k]) for k in ROW_FIELDS})
+    return out
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable: the package exports ``estimator.recommend(scenario)`` under the module's own
+    name, and once the module is imported the package attribute is the module, so calling it calls
+    :func:`recommend` (``estimator.recommend.recommend`` and ``from estimator.recommend import ...`` still work)."""
+
+    def __call__(self, scenario: Scenario,
+                 constraints: RecommendInputs | Mapping[str, object] | None = None) -> Recommendation:
+        return recommend(scenario, constraints)
+
+
+sys.modules[__name__].__class__ = _CallableModule

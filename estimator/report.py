@@ -407,7 +407,8 @@ def capacity_report(scenario: Scenario, result: CapacityPlan | None = None) -> R
     """Report of the Capacity planner page: the plan's headline figures, hourly replicas, every
     mode's feasibility with reasons, pricing options, assumptions and sources."""
     plan = result if result is not None else entrypoints.compute("capacity", scenario)
-    rows = input_rows(scenario, ("model", "deploy", "engine", "traffic", "tokens", "slo", "autoscaling", "assumptions"))
+    rows = input_rows(scenario, ("model", "deploy", "engine", "traffic", "tokens", "slo", "autoscaling", "assumptions",
+                                 "tco", "serving"))
     out: list[tuple[str, Any, str]] = [
         ("instance_id", plan.instance_id, ""),
         ("tensor_parallel", plan.tp, ""),
@@ -453,11 +454,104 @@ def capacity_report(scenario: Scenario, result: CapacityPlan | None = None) -> R
     rows += [Row(section="assumption", name=a.name, value=a.value, source=a.source) for a in plan.assumptions]
     rows += _sources(model_ids=[plan.model_id], hardware_ids=[plan.hardware_id])
     rows += _sources(instance_ids=[plan.instance_id] if plan.instance_id else [])
+    rows += _tco_rows(plan)
+    rows += _speculative_rows(plan)
+    rows += _disagg_rows(plan)
     title = f"{plan.model_name} on {plan.hardware_name}: {plan.peak_replicas} replicas at peak"
     return Report(page="capacity", title=title, scenario=scenario, rows=tuple(rows))
 
 
 REPORTS["capacity"] = capacity_report
+
+
+def _speculative_rows(plan: CapacityPlan) -> list[Row]:
+    """With vs without speculative decoding for the plan (:func:`estimator.speculative.for_plan`): the drafter,
+    acceptance length and, per batch, TPOT, throughput, speedup and cost per 1M output tokens."""
+    from estimator import speculative  # only the capacity report needs it
+
+    try:
+        r = speculative.for_plan(plan)
+    except EstimatorError as exc:
+        return [Row(section="output", name="speculative", value="not available", source=str(exc))]
+    src = "estimator.speculative; Leviathan et al. 2023 eq. 1; data/speculative_acceptance.csv"
+    out: list[tuple[str, Any, str, str]] = [
+        ("speculative_method", r.method, "", "off in the scenario: EAGLE-3 as a what-if"
+         if plan.scenario.serving.speculative == "off" else "scenario"),
+        ("speculative_drafter", r.drafter, "", src),
+        ("speculative_spec_tokens", r.spec_tokens, "tokens", ""),
+        ("speculative_acceptance_length", r.acceptance_length, "tokens", r.acceptance_source),
+        ("speculative_drafter_weights_bytes", r.drafter_weight_bytes, "bytes", src),
+        ("speculative_break_even_batch", r.break_even_batch, "sequences", "smallest batch compared where it is slower"),
+    ]
+    rows = [Row(section="output", name=n, value=v, unit=u, source=s) for n, v, u, s in out]
+    for p in r.points:
+        rows += [Row(section="output", name=f"speculative_b{p.batch}_{field}", value=getattr(p, field), unit=unit,
+                     source=src)
+                 for field, unit in (("tpot_off_s", "s"), ("tpot_on_s", "s"), ("speedup", "ratio"),
+                                     ("tokens_per_s_off", "tokens/s"), ("tokens_per_s_on", "tokens/s"),
+                                     ("cost_usd_per_million_off", "USD/1M tokens"),
+                                     ("cost_usd_per_million_on", "USD/1M tokens"))]
+    return rows
+
+
+def _disagg_rows(plan: CapacityPlan) -> list[Row]:
+    """Colocated vs disaggregated prefill/decode at the plan's goals (:func:`estimator.disagg.plan`): the best
+    x:y ratio, each pool's layout and size, the KV transfer per request, cost, p95 TTFT and TPOT."""
+    from estimator import disagg  # only the capacity report needs it
+
+    try:
+        r = disagg.plan(plan.scenario, plan)
+    except EstimatorError as exc:
+        return [Row(section="output", name="disagg", value="not available", source=str(exc))]
+    src = "estimator.disagg; DistServe (arXiv:2401.09670), Splitwise (arXiv:2311.18677)"
+    out: list[tuple[str, Any, str]] = [
+        ("disagg_enabled", plan.scenario.serving.disaggregated, ""),
+        ("disagg_ratio", r.ratio_text, "prefill:decode"), ("disagg_capacity_ratio", r.capacity_ratio, "ratio"),
+        ("disagg_monthly_cost_usd", r.monthly_cost_usd, "USD/month"),
+        ("disagg_colocated_monthly_cost_usd", r.colocated_monthly_cost_usd, "USD/month"),
+        ("disagg_cost_ratio", r.cost_ratio, "ratio"),
+        ("disagg_ttft_p95_s", r.ttft_p95_s, "s"), ("disagg_e2e_p95_s", r.e2e_p95_s, "s"), ("disagg_tpot_s", r.tpot_s, "s"),
+        ("disagg_peak_accelerators", r.peak_accelerators, "accelerators"),
+        ("disagg_kv_link", r.link.name, ""), ("disagg_kv_link_bytes_per_s", r.link.bandwidth_bytes_per_s, "bytes/s"),
+        ("disagg_kv_bytes_per_request", r.kv_bytes_mean, "bytes"), ("disagg_kv_transfer_s", r.kv_transfer_s_mean, "s"),
+    ]
+    for pool in (r.prefill, r.decode):
+        out += [(f"disagg_{pool.role}_hardware", pool.hardware_id, ""), (f"disagg_{pool.role}_tp", pool.tp, ""),
+                (f"disagg_{pool.role}_instance", pool.instance_id, ""),
+                (f"disagg_{pool.role}_rps_per_instance", pool.max_rps_per_instance, "requests/s"),
+                (f"disagg_{pool.role}_peak_instances", pool.peak_instances, "instances"),
+                (f"disagg_{pool.role}_monthly_cost_usd", pool.monthly_cost_usd, "USD/month")]
+    return [Row(section="output", name=n, value=v, unit=u, source=src) for n, v, u in out]
+
+
+def _tco_rows(plan: CapacityPlan) -> list[Row]:
+    """Rent vs buy vs API (:func:`estimator.tco.compare`): monthly TCO lines, break-even months, and each
+    option's monthly cost and USD per 1M input, cached-input and output tokens; the inputs' sources."""
+    from estimator import tco  # heavy (performance); only the capacity report needs it
+
+    t = tco.compare(plan)
+    if not t.available:
+        return [Row(section="output", name="tco_buy", value="not available", source=t.reason)]
+    out: list[tuple[str, Any, str]] = [
+        ("tco_servers", t.servers, "servers"), ("tco_server", t.server.name if t.server else "", ""),
+        ("tco_capex_usd", t.capex_usd, "USD"), ("tco_capex_usd_per_month", t.capex_usd_per_month, "USD/month"),
+        ("tco_power_usd_per_month", t.power_usd_per_month, "USD/month"),
+        ("tco_colocation_usd_per_month", t.colocation_usd_per_month, "USD/month"),
+        ("tco_operations_usd_per_month", t.operations_usd_per_month, "USD/month"),
+        ("tco_monthly_usd", t.monthly_tco_usd, "USD/month"), ("tco_prefill_share", t.prefill_share, "fraction"),
+        ("tco_break_even_vs_rent_month", t.break_even_rent_month, "month"),
+        ("tco_break_even_vs_api_month", t.break_even_api_month, "month"),
+    ]
+    rows = [Row(section="output", name=n, value=v, unit=u) for n, v, u in out]
+    for o in t.options:
+        rows += [Row(section="output", name=f"tco_{o.key}_{field}", value=getattr(o, field), unit=unit,
+                     source=f"{o.option}. {o.note}".strip())
+                 for field, unit in (("monthly_usd", "USD/month"), ("input_usd_per_mtok", "USD/1M input tokens"),
+                                     ("cached_input_usd_per_mtok", "USD/1M cached input tokens"),
+                                     ("output_usd_per_mtok", "USD/1M output tokens"), ("break_even_month", "month"))]
+    rows += [Row(section="assumption", name=f"tco_{r['item'].split(' ')[0]}", value=r["value"], source=r["source"],
+                 as_of=str(r["as_of"] or "")) for r in tco.sources_rows(t)]
+    return rows
 
 
 def variants_report(scenario: Scenario, result: Exploration | None = None) -> Report:

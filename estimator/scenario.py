@@ -53,6 +53,9 @@ __all__ = [
     "EngineInputs",
     "VariantsInputs",
     "LifetimeInputs",
+    "MoEInputs",
+    "KvTierInputs",
+    "LoraInputs",
     "TcoInputs",
     "RecommendInputs",
     "Serving",
@@ -474,6 +477,42 @@ class TcoInputs(_Section):
                                                     description="operations cost per year as a share of capex")
 
 
+class KvTierInputs(_Section):
+    """The Capacity page's KV-cache tiers (``estimator.kv_tiers``): a multi-turn session profile and
+    the host-memory and SSD tiers that hold reusable prefixes."""
+
+    enabled: bool = False
+    turns: float = Field(default=4.0, ge=1.0, le=1000.0, description="turns per session")
+    system_tokens: int = Field(default=200, ge=0, le=1_000_000, description="shared system prompt, tokens")
+    gap_s: float = Field(default=60.0, gt=0.0, le=86_400.0, description="mean time between a session's turns")
+    host_fraction: float = Field(default=0.5, ge=0.0, le=1.0, description="share of the instance's DRAM for KV")
+    ssd_gb: float = Field(default=3840.0, ge=0.0, le=1e6, description="local NVMe for KV per instance, GB")
+    ssd_read_gbps: float = Field(default=7.0, gt=0.0, le=1000.0, description="SSD read bandwidth per instance, GB/s")
+
+
+class LoraInputs(_Section):
+    """LoRA adapters (``estimator.lora``): serving many on one base model (Capacity page) and LoRA /
+    QLoRA fine-tuning (Training page)."""
+
+    enabled: bool = False
+    rank: int = Field(default=16, ge=1, le=1024)
+    targets: str = Field(default="attention", pattern=r"^(qv|attention|all_linear)$")
+    adapters: int = Field(default=100, ge=1, le=1_000_000, description="adapters served")
+    max_loras: int = Field(default=8, ge=1, le=4096, description="adapters per batch (vLLM --max-loras)")
+    qlora: bool = True
+    train_tokens_m: float = Field(default=100.0, gt=0.0, le=1e7, description="fine-tuning tokens, millions")
+
+
+class MoEInputs(_Section):
+    """Expert parallelism for mixture-of-experts models (``estimator.expert_parallel``; Latency & throughput
+    page): the EP degree (0 = compare the default degrees and pick the best), data-parallel attention, and
+    the routed-token load imbalance (max/mean over the GPUs; 1 = perfectly balanced)."""
+
+    expert_parallel: int = Field(default=0, ge=0, le=4096, description="0 = auto (best of the default degrees)")
+    dp_attention: bool = True
+    expert_imbalance: float = Field(default=1.0, ge=1.0, le=64.0, description="max/mean routed tokens per GPU")
+
+
 class Scenario(BaseModel):
     """Every input of the planner. Defaults reproduce the landing page."""
 
@@ -494,9 +533,12 @@ class Scenario(BaseModel):
     engine: EngineInputs = EngineInputs()
     variants: VariantsInputs = VariantsInputs()
     lifetime: LifetimeInputs = LifetimeInputs()
+    kv_tiers: KvTierInputs = KvTierInputs()
+    lora: LoraInputs = LoraInputs()
     tco: TcoInputs = TcoInputs()
     recommend: RecommendInputs = RecommendInputs()
     serving: Serving = Serving()
+    moe: MoEInputs = MoEInputs()
 
     @field_validator("version")
     @classmethod
@@ -633,13 +675,30 @@ QUERY_KEYS: dict[tuple[str, str], str] = {
     ("lifetime", "fit"): "ltfit",
     ("lifetime", "objective"): "ltobj",
     ("lifetime", "family"): "ltfam",
-    ("tco", "server_price_usd"): "tcosp",
-    ("tco", "depreciation_years"): "tcoyr",
-    ("tco", "cost_of_capital"): "tcor",
-    ("tco", "electricity_usd_per_kwh"): "tcokwh",
-    ("tco", "pue"): "tcopue",
-    ("tco", "colocation_usd_per_kw_month"): "tcocolo",
-    ("tco", "operations_share_per_year"): "tcoops",
+    ("moe", "expert_parallel"): "ep",
+    ("moe", "dp_attention"): "dpa",
+    ("moe", "expert_imbalance"): "eimb",
+    ("kv_tiers", "enabled"): "kvt",
+    ("kv_tiers", "turns"): "kvtn",
+    ("kv_tiers", "system_tokens"): "kvsys",
+    ("kv_tiers", "gap_s"): "kvgap",
+    ("kv_tiers", "host_fraction"): "kvhf",
+    ("kv_tiers", "ssd_gb"): "kvssd",
+    ("kv_tiers", "ssd_read_gbps"): "kvsbw",
+    ("lora", "enabled"): "lo",
+    ("lora", "rank"): "lor",
+    ("lora", "targets"): "lotgt",
+    ("lora", "adapters"): "loads",
+    ("lora", "max_loras"): "lomax",
+    ("lora", "qlora"): "loq",
+    ("lora", "train_tokens_m"): "lotok",
+    ("tco", "server_price_usd"): "bsp",
+    ("tco", "depreciation_years"): "byr",
+    ("tco", "cost_of_capital"): "brate",
+    ("tco", "electricity_usd_per_kwh"): "bkwh",
+    ("tco", "pue"): "bpue",
+    ("tco", "colocation_usd_per_kw_month"): "bcolo",
+    ("tco", "operations_share_per_year"): "bops",
     ("recommend", "clouds"): "rcl",
     ("recommend", "exclude_clouds"): "rxcl",
     ("recommend", "regions"): "rreg",
@@ -654,7 +713,7 @@ QUERY_KEYS: dict[tuple[str, str], str] = {
     ("serving", "prefill_hardware_id"): "pdhw",
     ("serving", "prefill_tp"): "pdtp",
     ("serving", "decode_tp"): "pddtp",
-    ("serving", "kv_link"): "pdlink",
+    ("serving", "kv_link"): "pdkv",
     ("serving", "speculative"): "sd",
     ("serving", "spec_tokens"): "sdk",
     ("serving", "acceptance_length"): "sdtau",
@@ -706,7 +765,7 @@ MIGRATIONS: dict[int, Callable[[dict[str, str]], dict[str, str]]] = {1: _migrate
 
 def encode_value(value: Any) -> str:
     if isinstance(value, bool):
-        return "1" if value else "0"
+        return "true" if value else "false"  # what a bound Streamlit toggle or checkbox reads from a link
     if isinstance(value, float):
         text = repr(value)  # shortest text that round-trips exactly
         return text[:-2] if text.endswith(".0") else text

@@ -62,6 +62,13 @@ __all__ = [
     "drafter_for",
     "step_times_s",
     "compare",
+    "AnchorSetup",
+    "AnchorCheck",
+    "ANCHOR_SETUPS",
+    "predict_anchor",
+    "anchor_checks",
+    "for_plan",
+    "StepTimes",
 ]
 
 METHODS: tuple[str, ...] = ("off", "eagle3", "mtp", "draft")
@@ -173,20 +180,25 @@ def published_acceptance_length(method: str, model_id: str, task: str | None = N
     if task is not None and any(r.task == task for r in mine):
         mine = [r for r in mine if r.task == task]
     pool = mine or rows
-    scope = f"{len(pool)} rows for {model_id}" if mine else f"{len(pool)} rows for other models"
-    sources = "; ".join(sorted({r.source for r in pool}))
-    same = [r for r in pool if spec_tokens is None or r.spec_tokens == spec_tokens]
-    if same:
-        return sum(r.acceptance_length for r in same) / len(same), f"{sources} (mean of {scope})"
+    whose = f"for {model_id}" if mine else "for other models"
+    same = pool if spec_tokens is None else [r for r in pool if r.spec_tokens == spec_tokens]
+    if same or spec_tokens is None:
+        return (sum(r.acceptance_length for r in same) / len(same),
+                f"{_sources(same)} (mean of {len(same)} rows {whose})")
     known = [r for r in pool if r.spec_tokens]
-    assert spec_tokens is not None  # (same is the whole pool otherwise)
     if not known:
         mean = sum(r.acceptance_length for r in pool) / len(pool)
-        return min(mean, spec_tokens + 1.0), f"{sources} (mean of {scope}, draft length not published)"
-    alpha = sum(acceptance_rate_for_length(min(r.acceptance_length, r.spec_tokens + 1.0), r.spec_tokens or 1)
+        return (min(mean, spec_tokens + 1.0),
+                f"{_sources(pool)} (mean of {len(pool)} rows {whose}, draft length not published)")
+    alpha = sum(acceptance_rate_for_length(min(r.acceptance_length, (r.spec_tokens or 1) + 1.0), r.spec_tokens or 1)
                 for r in known) / len(known)
     return (expected_tokens_per_step(alpha, spec_tokens),
-            f"{sources} (mean rate {alpha:.2f} of {scope}, carried to k = {spec_tokens} by Leviathan eq. 1)")
+            f"{_sources(known)} (mean rate {alpha:.2f} of {len(known)} rows {whose}, carried to k = {spec_tokens} "
+            "by Leviathan eq. 1)")
+
+
+def _sources(rows: list[AcceptanceRow]) -> str:
+    return "; ".join(sorted({r.source for r in rows}))
 
 
 # ---------------------------------------------------------------- drafters
@@ -244,7 +256,7 @@ def drafter_for(target: ModelSpec, method: str, weight_dtype: DType | str, kv_dt
         vocab = min(target.vocab_size, EAGLE3_DRAFT_VOCAB)
         spec = _head_spec(target, method, 3.0 * d * d, vocab)
         extra = (spec.params_total - vocab * d) * w_elem
-        return Drafter(method=method, name=f"EAGLE-3 head ({spec.params_total / 1e9:.2f} B)", spec=spec,
+        return Drafter(method=method, name=f"EAGLE-3 head ({extra / w_elem / 1e9:.2f} B)", spec=spec,
                        extra_weight_bytes=extra, kv_bytes_per_token=one_layer_kv)
     if method == "mtp":
         spec = _head_spec(target, method, 2.0 * d * d, target.vocab_size)
@@ -473,4 +485,115 @@ def _point(b: int, st: StepTimes, i: int, k: int, tau: float, max_on: int, price
         batch=b, tpot_off_s=plain, tpot_on_s=on, tokens_per_s_off=b / plain, tokens_per_s_on=b / on,
         speedup=plain / on, verify_s=verify, draft_s=draft, verify_bound=st.verify_bound[i], fits_on=b <= max_on,
         cost_usd_per_million_off=_per_million(price, b / plain), cost_usd_per_million_on=_per_million(price, b / on),
+    )
+
+
+# ---------------------------------------------------------------- published anchors
+
+
+@dataclass(frozen=True)
+class AnchorSetup:
+    """How one published result of ``data/serving_anchors.csv`` is modelled (assumptions in its notes)."""
+
+    anchor_id: str
+    model: str
+    hardware: str
+    dtype: str
+    tp: int
+    batch: int
+    method: str
+    spec_tokens: int
+    verify_tokens: int
+    acceptance_length: float
+    draft_width: int = 1
+    metric: str = "speedup"  # or "tokens_per_s_off"
+    input_tokens: int = 128
+    output_tokens: int = 512
+
+
+_ALPHA_FIG7 = 0.8
+"""EAGLE-3 chain acceptance rate on MT-bench with LLaMA-Instruct 3.1 8B (arXiv:2503.01840 Fig. 7, read from the plot)."""
+
+ANCHOR_SETUPS: tuple[AnchorSetup, ...] = (
+    AnchorSetup("spec-eagle3-l31-8b-mtbench", "llama-3.1-8b", "h100-sxm", "bf16", 1, 1, "eagle3", 8, 60, 6.13, 10),
+    AnchorSetup("spec-eagle3-l33-70b-mtbench", "llama-3.1-70b", "h100-sxm", "bf16", 2, 1, "eagle3", 8, 48, 5.63, 10),
+    AnchorSetup("spec-mtp-dsv3-tps", "deepseek-v3", "h800", "fp8", 8, 128, "mtp", 1, 2, 1.875,
+                input_tokens=1024, output_tokens=1024),
+    AnchorSetup("spec-sglang-l31-8b-plain-bs1", "llama-3.1-8b", "h100-sxm", "bf16", 1, 1, "eagle3", 3, 4, 1.0,
+                metric="tokens_per_s_off"),
+    AnchorSetup("spec-eagle3-sglang-b2", "llama-3.1-8b", "h100-sxm", "bf16", 1, 2, "eagle3", 3, 4,
+                expected_tokens_per_step(_ALPHA_FIG7, 3)),
+    AnchorSetup("spec-eagle3-sglang-b64", "llama-3.1-8b", "h100-sxm", "bf16", 1, 64, "eagle3", 3, 4,
+                expected_tokens_per_step(_ALPHA_FIG7, 3)),
+    AnchorSetup("spec-eagle3-vllm-b2", "llama-3.1-8b", "a100-80gb-sxm", "bf16", 1, 2, "eagle3", 2, 3,
+                expected_tokens_per_step(_ALPHA_FIG7, 2)),
+    AnchorSetup("spec-eagle3-vllm-b56", "llama-3.1-8b", "a100-80gb-sxm", "bf16", 1, 56, "eagle3", 2, 3,
+                expected_tokens_per_step(_ALPHA_FIG7, 2)),
+)
+"""The modelled setup of every speculative anchor (hardware and lengths where the source is silent: assumed)."""
+
+
+class AnchorCheck(BaseModel):
+    """A published figure next to the model's prediction for the same setup."""
+
+    model_config = ConfigDict(frozen=True)
+
+    anchor_id: str
+    metric: str
+    published: float
+    predicted: float
+    source: str
+
+    @property
+    def ratio(self) -> float:
+        """predicted / published."""
+        return self.predicted / self.published
+
+
+def predict_anchor(a: AnchorSetup, draft_overhead_s: float = DRAFT_STEP_OVERHEAD_S) -> float:
+    """The model's value of ``a.metric`` for one :class:`AnchorSetup` (:func:`step_times_s`)."""
+    m = catalog.get_model(a.model)
+    drafter = drafter_for(m, a.method, a.dtype, performance.default_kv_dtype(a.dtype))
+    st = step_times_s(m, a.hardware, a.dtype, drafter, [a.batch], a.input_tokens + a.output_tokens * 0.5,
+                      a.verify_tokens, tp=a.tp, draft_width=a.draft_width, draft_overhead_s=draft_overhead_s)
+    plain = float(st.plain_s[0])
+    if a.metric == "tokens_per_s_off":
+        return a.batch / plain
+    return a.acceptance_length * plain / (float(st.verify_s[0]) + a.spec_tokens * float(st.draft_s[0]))
+
+
+def anchor_checks() -> tuple[AnchorCheck, ...]:
+    """Every speculative anchor of ``data/serving_anchors.csv`` with the model's prediction."""
+    path = Path(catalog.data_dir()) / "serving_anchors.csv"
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = {r["anchor_id"]: r for r in csv.DictReader(fh) if r["technique"] == "speculative"}
+    out = []
+    for a in ANCHOR_SETUPS:
+        r = rows.get(a.anchor_id)
+        if r is None:
+            raise InvalidInputError(f"anchor {a.anchor_id} is missing from data/serving_anchors.csv")
+        out.append(AnchorCheck(anchor_id=a.anchor_id, metric=r["metric"], published=float(r["published_value"]),
+                               predicted=predict_anchor(a), source=r["source"]))
+    return tuple(out)
+
+
+# ---------------------------------------------------------------- the capacity plan
+
+
+def for_plan(plan: Any) -> SpeculativeComparison:
+    """With vs without speculation for a capacity plan's model, accelerator, layout and token mix.
+
+    ``plan`` is an :class:`estimator.capacity.CapacityPlan` (typed loosely: capacity sits above
+    this module). The method is the scenario's ``serving.speculative``, or EAGLE-3 as the what-if
+    when it is off; the price is the plan's mean cost per replica-hour
+    (``cost per hour / mean replicas``), so the cost per 1M tokens is that of decode at each batch.
+    """
+    s = plan.scenario.serving
+    method = s.speculative if s.speculative != "off" else "eagle3"
+    price = plan.cost_usd_per_hour / plan.mean_replicas if plan.mean_replicas > 0 else None
+    return compare(
+        plan.model_id, plan.hardware_id, plan.weight_dtype, kv_dtype=plan.kv_dtype, method=method,
+        spec_tokens=s.spec_tokens, acceptance_length=s.acceptance_length, tp=plan.tp, pp=plan.pp,
+        input_tokens=max(round(plan.input_tokens_mean), 1), output_tokens=max(round(plan.output_tokens_mean), 1),
+        price_usd_per_hour=price, efficiency=performance.efficiency_for_scenario(plan.scenario),
     )

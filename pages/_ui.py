@@ -482,3 +482,30 @@ def engine_input(col: Any) -> str:
         help="Scheduler cap, memory fraction, KV block size and prefill chunk follow this engine's defaults "
              "(data/engines.csv); each can be overridden.")
     return value
+
+
+def _bool_keys() -> frozenset[str]:
+    out = set()
+    for (section, field), key in QUERY_KEYS.items():
+        ann = Scenario.model_fields[section].annotation.model_fields[field].annotation  # type: ignore[union-attr]
+        if ann is bool:
+            out.add(key)
+    return frozenset(out)
+
+
+BOOL_KEYS: frozenset[str] = _bool_keys()
+"""Link keys of yes/no inputs (bound toggles and checkboxes read only ``true``/``false``)."""
+
+
+def normalize_bool_link_params() -> None:
+    """Rewrite yes/no link values written as ``1``/``0``/``yes``/``no`` (links made before links wrote
+    ``true``/``false``) to what a bound Streamlit toggle or checkbox reads, before any widget reads them."""
+    changed = False
+    for key in BOOL_KEYS & set(st.query_params.keys()):
+        raw = str(st.query_params.get(key, "")).strip().lower()
+        canonical = {"1": "true", "yes": "true", "0": "false", "no": "false"}.get(raw)
+        if canonical is not None:
+            st.query_params[key] = canonical
+            changed = True
+    if changed:  # widgets seed from the URL the run started with (as in drop_refused_link_params)
+        st.rerun()

@@ -31,6 +31,10 @@ from estimator.scenario import (
 )
 from estimator.specs import HardwareKind, HardwareSpec, ModelSpec
 from estimator.units import WEIGHT_DTYPES
+from pages._deploy import deploy_section
+from pages._kv_tiers import kv_tiers_section
+from pages._serving import disagg_section, speculative_section
+from pages._tco import render_tco
 from pages._ui import (
     MEMORY_FRACTION_HELP,
     TP_CHOICES,
@@ -113,6 +117,11 @@ def render() -> None:
     _headline(plan)
     _charts(plan)
     _tables(plan)
+    kv_tiers_section(scenario, plan)
+    render_tco(plan)
+    speculative_section(plan)
+    disagg_section(plan)
+    deploy_section(scenario, plan)
     _sources(plan)
     _lifetime_link(scenario)
     _how_computed()

@@ -19,6 +19,7 @@ from estimator.errors import EstimatorError
 from estimator.formatting import duration, integer, percent
 from estimator.scenario import QUERY_KEYS, Scenario, encode_value, from_query_params
 from estimator.units import WEIGHT_DTYPES
+from pages._moe import moe_section
 from pages._ui import (
     TP_CHOICES,
     WEIGHT_FORMAT_HELP,
@@ -333,6 +334,7 @@ def render() -> None:
     if scenario is None:
         st.error("These inputs are out of range: " + "; ".join(refused), icon=":material/error:")
         return
+    scenario = moe_section(scenario)  # MoE models: expert parallelism inputs and results (pages/_moe.py)
     try:
         result: PerformanceAnalysis = entrypoints.compute("performance", scenario)
     except EstimatorError as exc:

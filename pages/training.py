@@ -23,6 +23,7 @@ from estimator.report import build_report, to_csv
 from estimator.scenario import Scenario, to_query_params
 from estimator.specs import HardwareKind, HardwareSpec, ModelSpec, Region
 from estimator.training import TrainingPlan
+from pages._lora import lora_section
 from pages._ui import (
     TP_CHOICES,
     check_query_params,
@@ -113,6 +114,7 @@ def render() -> None:
     _published_runs_section(plan)
     if lifetime_on:
         _lifetime_section(scenario)
+    lora_section(scenario)
     _how_computed(plan, scenario)
     _sources(plan)
 

@@ -20,7 +20,7 @@ from estimator import catalog, performance
 from estimator.errors import InvalidInputError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-import fit_performance  # noqa: E402
+import fit_performance
 
 ENGINES = {"vllm", "sglang", "trtllm", "lmdeploy"}
 

@@ -82,3 +82,13 @@ def test_performance_page_long_prompts_reach_the_report() -> None:
     assert not ignored
     rows = {r.name: r.value for r in report.build_report(scenario, "performance").rows}
     assert rows["tokens.input_mean"] == 4000 and rows["tokens.output_mean"] == 1000
+
+
+def test_older_yes_no_links_still_tick_the_box() -> None:
+    # Links once wrote booleans as 1/0; a bound Streamlit checkbox reads only true/false
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.query_params.update({"s2z": "1"})
+    at.run()
+    assert not at.exception
+    assert at.checkbox(key="s2z").value is True
+    assert at.query_params["s2z"] in ("true", ["true"])

@@ -1,0 +1,229 @@
+"""Disaggregated prefill/decode (estimator.disagg): KV transfer arithmetic, links, published anchors, the
+default scenario's colocated vs disaggregated comparison, the scenario fields and the capacity page section."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from estimator import capacity, catalog, disagg, memory
+from estimator.errors import InvalidInputError
+from estimator.scenario import Scenario, from_query_params, to_query_params
+
+TOLERANCE = 0.25
+
+
+@pytest.fixture(scope="module")
+def default_pair() -> tuple[capacity.CapacityPlan, disagg.DisaggPlan]:
+    s = Scenario().replace(serving={"disaggregated": True})
+    colo = capacity.plan(s)
+    return colo, disagg.plan(s, colo)
+
+
+@pytest.fixture(scope="module")
+def checks() -> dict[str, disagg.AnchorCheck]:
+    return {c.anchor_id: c for c in disagg.anchor_checks()}
+
+
+# ------------------------------------------------------------------ KV transfer arithmetic
+
+
+def test_transfer_time_is_bytes_over_bandwidth_plus_latency() -> None:
+    # t_kv = bytes / bandwidth + latency: 1 GB over 100 GB/s is 10 ms; a 37 us latency adds to it
+    assert float(disagg.kv_transfer_s(1e9, 100e9)) == pytest.approx(0.010, rel=1e-12)
+    assert float(disagg.kv_transfer_s(1e9, 100e9, 37e-6)) == pytest.approx(0.010037, rel=1e-12)
+    assert disagg.kv_transfer_s([0.0, 2e9], 50e9).tolist() == pytest.approx([0.0, 0.04])
+    with pytest.raises(InvalidInputError):
+        disagg.kv_transfer_s(1e9, 0.0)
+
+
+def test_kv_bytes_per_request() -> None:
+    # Llama-2-7B: 2 (K, V) x 32 layers x 32 heads x 128 x 2 B = 512 KiB per token; 4096 tokens = 2 GiB
+    # (the memory module's doctest, Kwon et al. 2023 §3)
+    m = catalog.get_model("llama-2-7b")
+    assert float(disagg.kv_transfer_bytes(m, 4096, "fp16")) == 2 * 2**30
+    # GQA: Llama-3.1-70B keeps 8 KV heads of 128 over 80 layers: 2 x 80 x 8 x 128 x 2 B = 327,680 B per token
+    m70 = catalog.get_model("llama-3.1-70b")
+    assert memory.kv_cache_bytes_per_token(m70, "bf16") == 327_680
+    # DistServe §3.3 (arXiv:2401.09670): "the KV cache size of a single 512-token request on OPT-66B is
+    # approximately 1.13GB" = 2 x 64 x 9216 x 2 B x 512 = 1.208e9 B = 1.125 GiB
+    assert float(disagg.kv_transfer_bytes(disagg.opt_66b(), 512, "fp16")) == 2 * 64 * 9216 * 2 * 512
+
+
+def test_required_bandwidth() -> None:
+    # DistServe §3.3: 1.13 GB x 10 requests/s = 11.3 GB/s
+    assert disagg.required_link_bytes_per_s(1.13e9, 10.0) == pytest.approx(11.3e9)
+
+
+def test_link_bandwidths_come_from_the_hardware_catalog() -> None:
+    h100 = catalog.get_hardware("h100-sxm")
+    # data/hardware.csv: NVLink4 900 GB/s bidirectional -> 450 GB/s a direction; network 50 GB/s per GPU
+    # (p5.48xlarge: 3200 Gb/s EFA / 8 GPUs)
+    assert disagg.link_per_gpu(h100, "nvlink") == (h100.intra_node_bandwidth_bytes_per_s / 2, "NVLink4")
+    assert disagg.link_per_gpu(h100, "nvlink")[0] == pytest.approx(450e9)
+    assert disagg.link_per_gpu(h100, "network")[0] == pytest.approx(50e9)
+    with pytest.raises(InvalidInputError, match="not pcie"):
+        disagg.link_per_gpu(h100, "pcie")
+    a10g = catalog.get_hardware("a10g")  # PCIe4 x16: 64 GB/s bidirectional
+    assert disagg.link_per_gpu(a10g, "pcie")[0] == pytest.approx(32e9)
+
+
+def test_kv_link_auto_and_effective_bandwidth() -> None:
+    h100, h200 = catalog.get_hardware("h100-sxm"), catalog.get_hardware("h200")
+    same = disagg.kv_link(h100, h100, "auto", 2, 4)
+    assert same.kind == "nvlink"  # 2 + 4 GPUs fit in one 8-GPU node
+    # e_comm (0.70) x min(t_p B, t_d B) = 0.7 x 2 x 450 GB/s
+    assert same.bandwidth_bytes_per_s == pytest.approx(0.7 * 2 * 450e9)
+    assert disagg.kv_link(h100, h100, "auto", 8, 8).kind == "network"  # 16 GPUs: two nodes
+    cross = disagg.kv_link(h200, h100, "auto", 4, 4)
+    assert cross.kind == "network"
+    assert cross.bandwidth_bytes_per_s == pytest.approx(0.7 * 4 * 50e9)
+    with pytest.raises(InvalidInputError, match="one node"):
+        disagg.kv_link(h200, h100, "nvlink", 4, 4)
+
+
+# ------------------------------------------------------------------ published anchors
+
+
+def test_distserve_kv_anchors_within_tolerance(checks: dict[str, disagg.AnchorCheck]) -> None:
+    # DistServe §3.3: 1.13 GB per 512-token OPT-66B request; 90 Gbps at 10 requests/s (binary units)
+    for aid in ("pd-distserve-kv-opt66b", "pd-distserve-kv-bandwidth"):
+        assert abs(checks[aid].ratio - 1.0) <= TOLERANCE, checks[aid]
+    assert checks["pd-distserve-kv-opt66b"].predicted == pytest.approx(1.125)
+    assert checks["pd-distserve-kv-bandwidth"].predicted == pytest.approx(90.0)
+
+
+@pytest.mark.parametrize(("anchor_id", "ours"), [
+    # Not reproduced within 25 % (data/serving_anchors.csv notes say why); pinned at what the model gives so a
+    # change shows. DistServe Figure 1 (OPT-13B on A100, 512 + 64 tokens, §6.1 chatbot SLOs assumed): the
+    # planner's chunked-prefill colocated baseline serves 6.7 requests/s, not vLLM-2023's 1.6, so the per-GPU
+    # gain is ~1.0x instead of 2.1x.
+    ("pd-distserve-fig1-gain", 0.994),
+    ("pd-distserve-fig1-prefill", 8.39),
+    ("pd-distserve-fig1-decode", 33.4),
+    ("pd-distserve-fig1-colocated", 6.75),
+    # Splitwise §VI-A: serialized transfer +64 % on the second token; the line-rate link (8 x 400 Gb/s in
+    # parallel) gives 14 %: the paper's block-by-block transfers run well below line rate.
+    ("pd-splitwise-second-token", 0.144),
+    # Splitwise §VI-B pool ratios (25P:15T conversation, 35P:5T coding; SLOs assumed): the direction agrees
+    # (coding needs far more prefill per decode instance), the magnitudes do not.
+    ("pd-splitwise-hh-conversation", 5.45),
+    ("pd-splitwise-hh-coding", 68.8),
+])
+def test_unreproduced_anchors_are_pinned(checks: dict[str, disagg.AnchorCheck], anchor_id: str, ours: float) -> None:
+    c = checks[anchor_id]
+    assert c.predicted == pytest.approx(ours, rel=0.05)
+    assert abs(c.ratio - 1.0) > TOLERANCE  # honest: outside 25 %; move it to the test above when it is within
+
+
+def test_anchor_file_rows_have_sources(checks: dict[str, disagg.AnchorCheck]) -> None:
+    assert len(checks) >= 9
+    assert all(c.source for c in checks.values())
+    assert {c.source.split(",")[1].strip() for c in checks.values()} == {"DistServe", "Splitwise"}
+
+
+def test_splitwise_direction_coding_needs_more_prefill(checks: dict[str, disagg.AnchorCheck]) -> None:
+    # Splitwise §VI-B: "we provision more prompt machines under Splitwise-HH (35P, 5T) for the coding trace,
+    # while we provision more token machines (25P, 15T) for the conversation trace"
+    assert checks["pd-splitwise-hh-coding"].predicted > checks["pd-splitwise-hh-conversation"].predicted
+
+
+# ------------------------------------------------------------------ the default scenario
+
+
+def test_default_scenario_comparison(default_pair: tuple[capacity.CapacityPlan, disagg.DisaggPlan]) -> None:
+    colo, p = default_pair
+    s = colo.scenario
+    # the same goals: both plans meet them
+    assert p.ttft_p95_s <= s.slo.ttft_p95_s and p.e2e_p95_s <= s.slo.e2e_p95_s
+    assert p.colocated_monthly_cost_usd == colo.mode_check("realtime").monthly_cost_usd
+    assert p.colocated_ttft_p95_s == colo.ttft_p95_s
+    # pinned (bench/bench_disagg.py prints the same): Llama-3.1-70B bf16 on H100 p5.48xlarge, 2M requests/day,
+    # 1000 + 250 tokens: prefill TP 4 and decode TP 4 sharing nodes over NVLink, 7P:3D; disaggregation costs
+    # ~9 % more than chunked-prefill colocated serving (vLLM's docs: "Disaggregated prefill DOES NOT improve
+    # throughput")
+    assert (p.prefill.tp, p.decode.tp, p.ratio_text, p.link.kind) == (4, 4, "7P:3D", "nvlink")
+    assert p.cost_ratio == pytest.approx(1.089, rel=0.05)
+    assert p.capacity_ratio == pytest.approx(p.decode.max_rps_per_instance / p.prefill.max_rps_per_instance)
+    # the KV cache of the mean prompt crosses NVLink: bytes / (0.7 x 4 x 450 GB/s) + 37 us
+    kv = memory.kv_cache_bytes_per_token(catalog.get_model("llama-3.1-70b"), "bf16") * colo.input_tokens_mean
+    assert p.kv_bytes_mean == pytest.approx(kv, rel=1e-9)
+    assert p.kv_transfer_s_mean == pytest.approx(kv / (0.7 * 4 * 450e9) + 37e-6, rel=1e-9)
+    # the pools' costs add up; TTFT includes the transfer (the prefill pool's TTFT is the plan's)
+    assert p.prefill.monthly_cost_usd + p.decode.monthly_cost_usd == pytest.approx(p.monthly_cost_usd)
+    assert p.prefill.ttft_p95_s == p.ttft_p95_s
+    assert 0 < p.tpot_s <= p.tpot_budget_s
+
+
+def test_ttft_grows_with_a_slower_link() -> None:
+    base = Scenario().replace(serving={"disaggregated": True, "prefill_tp": 4, "decode_tp": 4, "kv_link": "network"})
+    nv = disagg.plan(base.replace(serving={**base.serving.model_dump(), "kv_link": "nvlink"}))
+    net = disagg.plan(base)
+    assert net.link.kind == "network" and nv.link.kind == "nvlink"
+    # 0.7 x 4 x 50 GB/s against 0.7 x 4 x 450 GB/s: nine times slower, plus a 5x latency
+    assert net.kv_transfer_s_mean - 5 * 37e-6 == pytest.approx(9 * (nv.kv_transfer_s_mean - 37e-6), rel=1e-6)
+    assert net.prefill.max_rps_per_instance <= nv.prefill.max_rps_per_instance
+
+
+def test_heterogeneous_prefill_pool() -> None:
+    s = Scenario().replace(serving={"disaggregated": True, "prefill_hardware_id": "h200"})
+    p = disagg.plan(s)
+    assert p.prefill.hardware_id == "h200" and p.decode.hardware_id == "h100-sxm"
+    assert p.link.kind == "network"  # two machines
+    assert p.prefill.instance_id != p.decode.instance_id
+    assert math.isfinite(p.monthly_cost_usd) and p.monthly_cost_usd > 0
+
+
+def test_unmeetable_goal_is_an_input_error() -> None:
+    s = Scenario().replace(serving={"disaggregated": True}, slo={"ttft_p95_s": 0.01, "e2e_p95_s": 30.0})
+    with pytest.raises(InvalidInputError, match="no disaggregated layout"):
+        disagg.plan(s)
+
+
+# ------------------------------------------------------------------ scenario, report, page
+
+
+def test_scenario_fields_round_trip_in_links() -> None:
+    s, ignored = from_query_params({"pd": "1", "pdhw": "h200", "pdkv": "network", "pdtp": "2", "pddtp": "8"})
+    assert ignored == []
+    sv = s.serving
+    assert (sv.disaggregated, sv.prefill_hardware_id, sv.kv_link, sv.prefill_tp, sv.decode_tp) == (
+        True, "h200", "network", 2, 8)
+    assert to_query_params(s) == {"pd": "1", "pdhw": "h200", "pdkv": "network", "pdtp": "2", "pddtp": "8"}
+    _, bad = from_query_params({"pdkv": "carrier-pigeon"})
+    assert bad and bad[0].startswith("pdkv=")
+
+
+def test_capacity_report_has_the_comparison(default_pair: tuple[capacity.CapacityPlan, disagg.DisaggPlan]) -> None:
+    from estimator import report
+
+    colo, p = default_pair
+    rows = {r.name: r.value for r in report.REPORTS["capacity"](colo.scenario, colo).rows}
+    assert rows["disagg_ratio"] == p.ratio_text
+    assert rows["disagg_monthly_cost_usd"] == p.monthly_cost_usd
+    assert rows["disagg_colocated_monthly_cost_usd"] == p.colocated_monthly_cost_usd
+    assert rows["disagg_kv_transfer_s"] == p.kv_transfer_s_mean
+
+
+def test_capacity_page_shows_the_section() -> None:
+    at = AppTest.from_file("../pages/capacity.py", default_timeout=60)
+    at.query_params["pd"] = "1"
+    at.run()
+    assert not at.exception
+    assert any(m.label == "Best ratio (prefill : decode)" for m in at.metric)
+    assert any("disaggregated prefill/decode" in e.label for e in at.expander)
+    at.selectbox(key="pdkv").set_value("network").run()
+    assert not at.exception
+
+
+def test_multi_node_layouts_use_pipeline_parallel() -> None:
+    # DeepSeek-V3 in fp8 needs 85.5 GB per GPU on 8 x H100 (memory model): the colocated planner's smallest
+    # layout is TP 8 x PP 2 over two nodes, and both pools take it; the KV cache then crosses the network
+    s = Scenario().replace(model={"model_id": "deepseek-v3", "weight_dtype": "fp8", "kv_dtype": "fp8"})
+    p = disagg.plan(s)
+    assert (p.prefill.tp, p.prefill.pp, p.decode.tp, p.decode.pp) == (8, 2, 8, 2)
+    assert p.link.kind == "network"
+    # 16 GPUs send their shards in parallel: 0.7 x 16 x 50 GB/s
+    assert p.link.bandwidth_bytes_per_s == pytest.approx(0.7 * 16 * 50e9)
