@@ -3,7 +3,8 @@
 Prints, for every ``kv_tiers`` anchor in ``data/serving_anchors.csv`` (AttentionStore §2.3, the SGLang
 HiCache blog), the published figure, the prediction of ``estimator.kv_tiers`` for the setup the anchor's
 notes record, their ratio and whether it is within 25 %; then GPU only vs + host DRAM vs + local SSD for
-the default scenario with 8-turn sessions (hit rate per tier, mean TTFT, monthly cost). Everything is
+the default scenario with 8-turn sessions: hit rate per tier and mean TTFT at the plan's fleet, then
+each set-up settled at the fleet its own hit rate sizes (replicas, monthly cost). Everything is
 computed in this run.
 """
 
@@ -47,14 +48,19 @@ def main() -> int:
     print(f"\nDefault scenario, 8 turns 30 minutes apart, 4,000-token mean prompt: {plan.model_name} on {plan.devices_per_replica} x "
           f"{plan.hardware_name}; per replica GPU {c.gpu_bytes / 1e9:,.0f} GB, host {c.host_bytes / 1e9:,.0f} GB, "
           f"SSD {c.ssd_bytes / 1e9:,.0f} GB; {a.sessions_per_s_per_replica:.2f} sessions/s per replica")
-    print(f"{'tiers':14s} {'hit':>6s} {'gpu':>6s} {'host':>6s} {'ssd':>6s} {'TTFT ms':>8s} {'load ms':>8s} "
-          f"{'$/month':>12s}")
-    print(f"{'no cache':14s} {0:6.2f} {'':6s} {'':6s} {'':6s} {a.no_cache_ttft_s * 1e3:8.1f} {'':8s} "
-          f"{entrypoints.compute('capacity', kv_tiers.with_hit_rate(s, 0.0)).monthly_cost_usd:12,.0f}")
+    print("At the plan's fleet (before re-planning):")
+    print(f"{'tiers':14s} {'hit':>6s} {'gpu':>6s} {'host':>6s} {'ssd':>6s} {'TTFT ms':>8s} {'load ms':>8s}")
+    print(f"{'no cache':14s} {0:6.2f} {'':6s} {'':6s} {'':6s} {a.no_cache_ttft_s * 1e3:8.1f}")
     for o in a.options:
-        cost = entrypoints.compute("capacity", kv_tiers.with_hit_rate(s, o.hit_rate)).monthly_cost_usd
         print(f"{o.name:14s} {o.hit_rate:6.2f} {o.hits.gpu:6.2f} {o.hits.host:6.2f} {o.hits.ssd:6.2f} "
-              f"{o.ttft_s * 1e3:8.1f} {o.load_s * 1e3:8.1f} {cost:12,.0f}")
+              f"{o.ttft_s * 1e3:8.1f} {o.load_s * 1e3:8.1f}")
+    base = entrypoints.compute("capacity", kv_tiers.with_hit_rate(s, 0.0))
+    print(f"\nSettled (each hit rate at the fleet it sizes); no reuse: {base.peak_replicas} replicas, "
+          f"${base.monthly_cost_usd:,.0f}/month")
+    print(f"{'tiers':14s} {'hit':>6s} {'replicas':>9s} {'sessions/s':>11s} {'TTFT ms':>8s} {'$/month':>12s}")
+    for x in kv_tiers.settle(s, plan, lambda sc: entrypoints.compute("capacity", sc)):
+        print(f"{x.option.name:14s} {x.hit_rate:6.2f} {x.peak_replicas:9d} {x.sessions_per_s_per_replica:11.3f} "
+              f"{x.option.ttft_s * 1e3:8.1f} {x.monthly_cost_usd:12,.0f}")
     return 0 if ok == len(rows) else 1
 
 

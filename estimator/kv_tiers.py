@@ -23,12 +23,13 @@ Anchors (``data/serving_anchors.csv``, ``bench/bench_kv_tiers.py``, ``tests/test
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from estimator import catalog, memory, performance
+from estimator import catalog, engines, memory, performance
 from estimator.errors import InvalidInputError
 from estimator.specs import HardwareSpec, ModelSpec
 
@@ -53,6 +54,8 @@ __all__ = [
     "tier_hits",
     "tiered_ttft_s",
     "analyze",
+    "SettledOption",
+    "settle",
     "effective_prefix_hit_rate",
     "with_hit_rate",
     "MAX_HIT_RATE",
@@ -335,9 +338,10 @@ def _replica_capacity(s: Scenario, plan: CapacityPlan, model: ModelSpec, hw: Har
                       kv_per_token: float, rps: float) -> TierCapacity:
     """GPU, host and SSD bytes per replica for cached prefixes, and the load bandwidths.
 
-    ``C_gpu = (M u - W/(t p) - A/t - O) p / s_kv - N_fly (I + O_out) b``: the engine budget left
-    after the weights, one prefill chunk's activations and the runtime (per device, as
-    :func:`estimator.memory.batch_memory`), over the replica, minus the KV of the requests in flight
+    ``C_gpu = (M u - W/(t p) - A/t - O) p / s_kv - N_fly (I + O_out) b``: the engine budget ``u M``
+    (:func:`estimator.engines.memory_utilization`, the planner's rule) left after the weights, one prefill
+    chunk's activations and the runtime (per device, as :func:`estimator.memory.batch_memory`), over the
+    replica, minus the KV of the requests in flight
     (``N_fly = min(B_max, lambda_r e2e_p95)``, Little's law). ``C_host = RAM f_host n/N`` and
     ``C_ssd = SSD n/N`` for ``n`` devices of an instance of ``N``. Loads: ``n x link x eta`` from
     host, ``min(SSD_read n/N, host link)`` from SSD.
@@ -345,7 +349,9 @@ def _replica_capacity(s: Scenario, plan: CapacityPlan, model: ModelSpec, hw: Har
     k = s.kv_tiers
     i, o = plan.input_tokens_mean, plan.output_tokens_mean
     context = max(1, min(model.max_context, round(i + o)))
-    util = s.assumptions.memory_utilization or memory.MEMORY_UTILIZATION
+    es = engines.for_scenario(s, hw, plan.tp)  # the engine's own budget rule, as the planner applies it
+    util = engines.memory_utilization(es, model, hw, plan.weight_dtype, plan.kv_dtype, tp=plan.tp, pp=plan.pp,
+                                      runtime_overhead_bytes=s.assumptions.runtime_overhead_gb * GB)
     terms = memory.batch_memory(model, plan.weight_dtype, plan.kv_dtype, context, hardware=hw, tp=plan.tp,
                                 pp=plan.pp, prefill_chunk_tokens=memory.PREFILL_CHUNK_TOKENS,
                                 memory_utilization=util, runtime_overhead_bytes=s.assumptions.runtime_overhead_gb * GB)
@@ -415,9 +421,56 @@ MAX_HIT_RATE: float = 0.99
 """Largest hit rate handed to the planner (``traffic.prefix_cache_hit_rate`` must stay below 1)."""
 
 
-def effective_prefix_hit_rate(s: Scenario, plan: CapacityPlan) -> float:
-    """The prefix-cache hit rate every configured tier buys: the value for ``traffic.prefix_cache_hit_rate``."""
-    return analyze(s, plan).effective.hit_rate
+class SettledOption(BaseModel):
+    """One tier set-up at the fleet its own hit rate sizes: the hit rate the re-planned fleet sustains,
+    that plan's replicas and cost, and the tier analysis at that plan."""
+
+    model_config = ConfigDict(frozen=True)
+
+    option: TierOption
+    hit_rate: float = Field(ge=0.0, lt=1.0, description="self-consistent: F(h) >= h within the tolerance")
+    peak_replicas: int = Field(ge=0)
+    monthly_cost_usd: float = Field(ge=0.0)
+    sessions_per_s_per_replica: float = Field(gt=0.0)
+
+
+def settle(s: Scenario, plan: CapacityPlan, plan_for: Callable[[Scenario], CapacityPlan],
+           tolerance: float = 0.01) -> tuple[SettledOption, ...]:
+    """Each set-up's hit rate at the fleet that hit rate sizes (a fixed point).
+
+    Notes
+    -----
+    A higher hit rate discounts prefill, so the planner needs fewer replicas; each then sees more
+    sessions (``lambda_s = lambda / (T R)``) with the same tiers, and keeps prefixes for less time. With
+    ``F(h)`` the hit rate of :func:`analyze` at ``plan(h)`` (the scenario with
+    ``traffic.prefix_cache_hit_rate = h``), ``F`` falls as ``h`` rises, so ``F(h) = h`` has one crossing;
+    bisection on ``[0, F(0)]`` keeps the largest ``h`` with ``F(h) >= h`` to ``tolerance``. ``plan_for``
+    computes a plan (the page passes the cached entry point).
+    """
+    zero = plan_for(with_hit_rate(s, 0.0))
+    first = analyze(s, zero)
+    out = []
+    for i, start in enumerate(first.options):
+        lo, hi = 0.0, start.hit_rate
+        best = (start, zero, first.sessions_per_s_per_replica)
+        while hi - lo > tolerance:
+            mid = (lo + hi) / 2
+            p = plan_for(with_hit_rate(s, mid))
+            a = analyze(s, p)
+            if a.options[i].hit_rate >= mid:
+                lo, best = mid, (a.options[i], p, a.sessions_per_s_per_replica)
+            else:
+                hi = mid
+        opt, p, sessions = best
+        out.append(SettledOption(option=opt, hit_rate=lo, peak_replicas=p.peak_replicas,
+                                 monthly_cost_usd=p.monthly_cost_usd, sessions_per_s_per_replica=sessions))
+    return tuple(out)
+
+
+def effective_prefix_hit_rate(s: Scenario, plan: CapacityPlan, plan_for: Callable[[Scenario], CapacityPlan]) -> float:
+    """The prefix-cache hit rate every configured tier sustains at the fleet it sizes (:func:`settle`):
+    the value for ``traffic.prefix_cache_hit_rate``."""
+    return settle(s, plan, plan_for)[-1].hit_rate
 
 
 def with_hit_rate(s: Scenario, hit_rate: float) -> Scenario:

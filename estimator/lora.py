@@ -145,7 +145,10 @@ def mixed_batch_step_overhead_s(model: ModelSpec, rank: int, targets: Targets | 
     ``dt = D a / (BW e_m) + B 2 P_lora / (F e_c)``: every distinct adapter's ``a = 2 P_lora`` bytes
     (16-bit) are read once per step (SGMV gathers the batch's adapters, Punica §4), and each token does
     the two low-rank matmuls, ``P_lora`` multiply-adds = ``2 P_lora`` FLOPs. Efficiencies are
-    assumptions (0.7 of the memory bandwidth, 0.5 of peak for skinny matmuls). Units: seconds.
+    assumptions (0.7 of the memory bandwidth, 0.5 of peak for skinny matmuls). Not modelled: the launch
+    cost of the extra small kernels (two per targeted module per layer), which S-LoRA's A10G ablation runs
+    (github.com/S-LoRA/S-LoRA ``benchmarks/a10g``, with vs without LoRA compute) put at 6-8% of throughput
+    even with one adapter; fused or graph-captured kernels (Punica SGMV, vLLM) shrink it. Units: seconds.
     """
     if bandwidth_bytes_per_s <= 0 or peak_flops <= 0:
         raise InvalidInputError("bandwidth and peak FLOPs must be positive")

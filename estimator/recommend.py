@@ -54,6 +54,7 @@ __all__ = [
     "Recommendation",
     "REASONS",
     "ROW_FIELDS",
+    "QUANTIZED_PLATFORMS",
     "VARIANT_PLANNERS",
     "VariantResult",
     "group_infeasible",
@@ -86,6 +87,21 @@ ENGINE_VENDORS: dict[engines.Engine, frozenset[str]] = {engines.Engine.TRTLLM: f
 engines ... to perform inference efficiently on NVIDIA GPUs" (NVIDIA TensorRT-LLM documentation,
 docs.nvidia.com/TensorRT-LLM, landing page). vLLM and SGLang also run on other back ends (AMD, TPU,
 Neuron), which this catalog does not split by engine, so they are not restricted here."""
+
+QUANTIZED_PLATFORMS: dict[DType, frozenset[str]] = {
+    DType.INT4: frozenset({"nvidia-gpu", "intel-gpu", "intel-cpu"}),
+    DType.FP8: frozenset({"nvidia-gpu", "amd-gpu", "aws-asic", "intel-asic"}),
+}
+"""Platforms (``vendor-kind`` of the hardware catalog) whose serving kernels run a quantized weight format.
+
+From vLLM's "Supported Hardware" table of quantization kernels (docs.vllm.ai, features/quantization/
+supported_hardware, v0.9.2; Intel Gaudi and Arm CPU columns from the v0.11.2 and latest tables):
+int4 weight-only (AWQ, GPTQ rows) runs on NVIDIA GPUs (GPTQ from Volta, AWQ from Turing), Intel GPUs and
+x86 CPUs, not on AMD GPUs, AWS Neuron (Inferentia, Trainium), Google TPU, Intel Gaudi or Arm CPUs;
+FP8 W8A8 runs on Ada/Hopper (and newer) NVIDIA GPUs, AMD GPUs, AWS Neuron and Gaudi (INC W8A8).
+The accelerator must also compute in FP8 (:func:`estimator.memory.require_runnable`). Applied to every
+engine: TensorRT-LLM is NVIDIA-only and SGLang's back ends are a subset of vLLM's (an assumption).
+Formats not listed (bf16, nvfp4/mxfp4 on FP4 tensor cores) are not restricted beyond the hardware."""
 
 # infeasibility reasons (the groups of :attr:`Recommendation.infeasible`)
 R_EXCLUDED = "excluded by the constraints"
@@ -334,6 +350,10 @@ def _weight_formats(ctx: _Context, hw: HardwareSpec) -> tuple[list[DType], list[
             memory.require_runnable(hw, d)
             if d in BLOCK_SCALED_FP4 and not hw.supports(DType.FP4):
                 raise InvalidInputError(f"{hw.name} has no FP4 tensor cores for {d.value}")
+            platforms = QUANTIZED_PLATFORMS.get(d)
+            if platforms is not None and f"{hw.vendor}-{hw.kind.value}" not in platforms:
+                raise InvalidInputError(f"no {d.value} serving kernels for {hw.name} in vLLM's quantization "
+                                        "hardware table")
             performance.default_compute_dtype(hw, d)
         except InvalidInputError as exc:
             bad.append(_reject(hw, R_FORMAT, str(exc), weight_dtype=d.value))
@@ -398,7 +418,7 @@ def _p95_latencies(ctx: _Context, prefill_p95_s: float, t_iter: FloatArray) -> t
     prompt joins the running batch at the next iteration). Queueing is left to the exact plan
     (:func:`estimator.capacity.plan`, M/G/1-type waits); the screen only ranks options and drops
     those that miss the goals even at batch 1. On issue 15's question the exact plans' monthly
-    costs are a median 1.04 x the screen's (``screened_monthly_cost_usd``).
+    costs are a median 1.05 x the screen's (``screened_monthly_cost_usd``).
     """
     ttft = prefill_p95_s + 1.5 * t_iter
     return ttft, ttft + (ctx.output_p95 - 1.0) * t_iter

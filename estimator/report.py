@@ -538,7 +538,8 @@ def _tco_rows(plan: CapacityPlan) -> list[Row]:
         ("tco_power_usd_per_month", t.power_usd_per_month, "USD/month"),
         ("tco_colocation_usd_per_month", t.colocation_usd_per_month, "USD/month"),
         ("tco_operations_usd_per_month", t.operations_usd_per_month, "USD/month"),
-        ("tco_monthly_usd", t.monthly_tco_usd, "USD/month"), ("tco_prefill_share", t.prefill_share, "fraction"),
+        ("tco_monthly_usd", t.monthly_tco_usd, "USD/month"),
+        ("tco_input_output_price_ratio", t.input_output_price_ratio, "ratio"),
         ("tco_break_even_vs_rent_month", t.break_even_rent_month, "month"),
         ("tco_break_even_vs_api_month", t.break_even_api_month, "month"),
     ]

@@ -19,17 +19,20 @@ The owned fleet is sized for the plan's busiest hour (no autoscaling once bought
 are not serving draw idle power. No resale value at the end of the life; traffic is flat over it
 (the plan's month repeats).
 
-Input/output split. A self-hosted option's monthly cost is split between input and output tokens
-by the replica's time share of prefill: ``s = TTFT / e2e`` of one batch of mean requests at the
-plan's operating decode batch (Little's law on the plan's load, TPOT and replicas), on the
-roofline of ``estimator.performance.estimate``. This ties
-the split to what the hardware spends its time on (decode-heavy traffic puts most of the cost on
-output tokens) rather than to a provider's pricing policy, and it reproduces the plan's monthly
-cost exactly: ``C = p_in T_in + p_out T_out``. A static batch runs prefill and decode one after
-the other; a continuous batch overlaps them (chunked prefill), so ``s`` approximates the split of
-the busy time. A prefix-cache hit does no prefill work in
-this planner, so a self-hosted cached input token costs 0 compute (its KV memory is paid within
-the output price); APIs without a published cached-input price bill it as input.
+Input/output split: by API price ratios. A self-hosted option's monthly cost ``C`` is spread over
+the month's tokens in the proportions of the reference API's price sheet (the cheapest hosted API
+serving the same model, else the median ratio of ``data/api_prices.csv``): with ``rho = p_in /
+p_out`` and ``kappa = p_cached / p_in`` (1 where no cached-input price is published),
+
+    p_out = C / (rho (T_in + kappa T_cached) + T_out),   p_in = rho p_out,   p_cached = kappa p_in
+
+so ``C = p_in T_in + p_cached T_cached + p_out T_out`` exactly. Why this rather than the replica's
+prefill/decode time share: the sheet is read against the API's, and equal proportions make every
+column comparable option by option (at a 1:1 API the self-hosted price per token is simply ``C /
+tokens``); and the capacity plan does not expose its prefill/decode time split, which a page may not
+recompute outside the plan's entry point (``tests/test_call_counts.py``). The caveat: prompt-heavy
+traffic costs a self-hosted replica relatively less per input token than a decode-bound API ratio
+implies, and vice versa.
 
 Sources: capital recovery factor, e.g. engineersedge.com "Capital Recovery Factors Formula and
 Calculator" (CRF = i (1+i)^n / ((1+i)^n - 1), table: 8 %, 4 years -> 0.30192); the defaults and
@@ -47,8 +50,8 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from estimator import carbon, catalog, performance
-from estimator.errors import CatalogError, EstimatorError, InvalidInputError
+from estimator import carbon, catalog, modes
+from estimator.errors import CatalogError, InvalidInputError
 from estimator.scenario import InferenceMode, TcoInputs
 from estimator.units import HOURS_PER_MONTH
 
@@ -72,10 +75,9 @@ __all__ = [
     "default_server",
     "defaults",
     "monthly_rate",
-    "operating_batch",
     "operations_usd_per_month",
     "power_usd_per_month",
-    "prefill_share",
+    "price_ratios",
     "server_prices",
     "servers_needed",
     "sources_rows",
@@ -180,7 +182,9 @@ class TcoComparison(BaseModel):
     monthly_tco_usd: float = 0.0
     it_energy_kwh_per_month: float = 0.0
     provisioned_kw: float = 0.0
-    prefill_share: float | None = None
+    input_output_price_ratio: float = Field(default=1.0, ge=0, description="rho = p_in / p_out of the split")
+    cached_input_price_ratio: float = Field(default=1.0, ge=0, description="kappa = p_cached / p_in")
+    ratio_source: str = ""
     input_tokens_per_month: float = 0.0
     cached_input_tokens_per_month: float = 0.0
     output_tokens_per_month: float = 0.0
@@ -417,54 +421,37 @@ def _tokens(plan: CapacityPlan) -> _Tokens:
     return _Tokens(uncached=total_in * (1.0 - pch), cached=total_in * pch, output=req * plan.output_tokens_mean)
 
 
-def operating_batch(plan: CapacityPlan) -> int:
-    """The decode batch a replica runs at the plan's mean load, by Little's law: ``b = lambda_rep (L - 1) TPOT``,
-    ``lambda_rep`` = fleet requests/s over the mean replicas, clipped to ``[1, max batch]``."""
-    if plan.mean_replicas <= 0:
-        return 1
-    lam = plan.fleet_requests_per_day / 86_400.0 / plan.mean_replicas
-    b = lam * max(plan.output_tokens_mean - 1.0, 0.0) * plan.tpot_s_at_plan_load
-    return int(min(max(round(b), 1), max(plan.max_batch, 1)))
+@dataclass(frozen=True)
+class _Ratios:
+    """``rho = p_in / p_out`` and ``kappa = p_cached / p_in`` of the split, and where they come from."""
+
+    rho: float
+    kappa: float
+    source: str
 
 
-def prefill_share(plan: CapacityPlan) -> float | None:
-    """Share of a replica's time spent on prefill at the plan's operating batch ``b``:
-
-    .. math:: s = \\frac{T_{prefill}(b, I)}{T_{prefill}(b, I) + (O-1)\\,\\mathrm{TPOT}(b)}
-
-    the TTFT / end-to-end split of one batch of ``b`` mean requests (uncached prompt ``I``, output
-    ``O``) on the roofline (``estimator.performance.estimate``, the scenario's efficiencies), with
-    ``b`` from :func:`operating_batch`. ``None`` where the plan has no replica (serverless) or the
-    estimate fails (e.g. the batch does not fit).
-    """
-    if plan.mode == InferenceMode.SERVERLESS or plan.saturation_rps_per_replica <= 0:
-        return None
-    a = plan.scenario.assumptions
-    eff = performance.Efficiency(**{k: v for k, v in (("compute", a.compute_efficiency),
-                                                       ("memory", a.memory_efficiency)) if v is not None})
-    tokens = max(1, round(plan.input_tokens_mean * (1.0 - plan.scenario.traffic.prefix_cache_hit_rate)))
-    out = max(1, round(plan.output_tokens_mean))
-    try:
-        est = performance.estimate(catalog.get_model(plan.model_id), plan.hardware_id, plan.weight_dtype,
-                                   operating_batch(plan), tokens, out, plan.tp, plan.pp, kv_dtype=plan.kv_dtype,
-                                   efficiency=eff)
-    except EstimatorError:
-        return None
-    return min(1.0, est.ttft_s / est.e2e_s)
+def price_ratios(plan: CapacityPlan) -> tuple[float, float, str]:
+    """``(rho, kappa, source)``: the cheapest same-model API's input/output price ratio (cached input billed
+    as input: no cached-input prices in ``data/api_prices.csv``), else the median ratio over every row of
+    ``data/api_prices.csv``; ``(1, 1, ...)`` without any positive price."""
+    ref = next((a for a in plan.api_options if a.same_model and a.output_usd_per_mtok > 0), None)
+    if ref is not None:
+        return ref.input_usd_per_mtok / ref.output_usd_per_mtok, 1.0, f"{ref.provider} {ref.model} price sheet"
+    ratios = [a.input_usd_per_mtok / a.output_usd_per_mtok for a in modes.api_prices() if a.output_usd_per_mtok > 0]
+    if not ratios:
+        return 1.0, 1.0, "no API prices: every token priced alike"
+    return float(np.median(ratios)), 1.0, f"median input/output price ratio of {len(ratios)} hosted APIs"
 
 
-def _per_mtok(usd: float, tokens: float) -> float | None:
-    return usd / (tokens / 1e6) if tokens > 0 else None
-
-
-def _self_hosted_row(key: str, option: str, kind: str, monthly: float, share: float | None, tok: _Tokens,
+def _self_hosted_row(key: str, option: str, kind: str, monthly: float, r: _Ratios, tok: _Tokens,
                      note: str = "") -> PriceSheetRow:
-    """A self-hosted option's monthly cost split by the prefill time share (all on output without one)."""
-    s = 0.0 if share is None else share
-    return PriceSheetRow(key=key, option=option, kind=kind, monthly_usd=monthly,
-                         input_usd_per_mtok=_per_mtok(monthly * s, tok.uncached) if share is not None else None,
-                         cached_input_usd_per_mtok=0.0 if share is not None else None,
-                         output_usd_per_mtok=_per_mtok(monthly * (1.0 - s), tok.output), note=note)
+    """A self-hosted monthly cost spread over the tokens in the reference sheet's proportions."""
+    weighted = r.rho * (tok.uncached + r.kappa * tok.cached) + tok.output
+    p_out = monthly / (weighted / 1e6) if weighted > 0 else None
+    p_in = None if p_out is None else r.rho * p_out
+    return PriceSheetRow(key=key, option=option, kind=kind, monthly_usd=monthly, input_usd_per_mtok=p_in,
+                         cached_input_usd_per_mtok=None if p_in is None else r.kappa * p_in,
+                         output_usd_per_mtok=p_out, note=note)
 
 
 # ----------------------------------------------------------------------------- the comparison
@@ -528,12 +515,12 @@ def _api_row(plan: CapacityPlan, tok: _Tokens) -> PriceSheetRow | None:
                               "cached tokens billed as input")
 
 
-def _options(plan: CapacityPlan, own: _Owning, share: float | None, tok: _Tokens) -> list[PriceSheetRow]:
-    rows = [_self_hosted_row("buy", "Buy servers", "buy", own.total_m, share, tok,
+def _options(plan: CapacityPlan, own: _Owning, r: _Ratios, tok: _Tokens) -> list[PriceSheetRow]:
+    rows = [_self_hosted_row("buy", "Buy servers", "buy", own.total_m, r, tok,
                              "capex levelized with the capital recovery factor + power + colocation + operations")]
     for p in plan.pricing_options:
         if p.available and p.monthly_cost_usd is not None:
-            rows.append(_self_hosted_row(p.pricing.value, f"Rent: {p.label}", "rent", p.monthly_cost_usd, share, tok,
+            rows.append(_self_hosted_row(p.pricing.value, f"Rent: {p.label}", "rent", p.monthly_cost_usd, r, tok,
                                          "spot is a lower bound (interruptions)" if p.pricing.value == "spot" else ""))
     api = _api_row(plan, tok)
     return rows + ([api] if api is not None else [])
@@ -552,7 +539,7 @@ def _curves(own: _Owning, rows: list[PriceSheetRow], rate: float,
     return curves, out
 
 
-def _notes(plan: CapacityPlan, fl: _Fleet, share: float | None) -> tuple[str, ...]:
+def _notes(plan: CapacityPlan, fl: _Fleet, r: _Ratios) -> tuple[str, ...]:
     notes = [
         f"Bought for the busiest hour: {fl.servers} x {fl.server.name} ({fl.accelerators} accelerators) hold the "
         f"plan's {max(plan.replicas, default=0)} peak replicas of {plan.devices_per_replica}; idle servers draw idle power.",
@@ -560,8 +547,8 @@ def _notes(plan: CapacityPlan, fl: _Fleet, share: float | None) -> tuple[str, ..
         "Cumulative costs are discounted to today at the cost of capital; break-even is the first month buying "
         "(paid up front) has cost no more than the other option.",
     ]
-    if share is None:
-        notes.append("No prefill time share for this plan: the whole self-hosted cost is put on output tokens.")
+    notes.append(f"Self-hosted USD per 1M tokens follow the proportions of the {r.source} (input : output = "
+                 f"{r.rho:.3g} : 1, cached input at {r.kappa:.3g} x input).")
     if fl.server.assumed:
         notes.append(f"Server price assumed: {fl.server.notes}")
     return tuple(notes)
@@ -581,11 +568,11 @@ def compare(plan: CapacityPlan) -> TcoComparison:
         return _unavailable(plan, reason, v)
     fl = _fleet(plan, server)
     own = _owning(fl, v)
-    share = prefill_share(plan)
+    ratios = _Ratios(*price_ratios(plan))
     tok = _tokens(plan)
     rate = monthly_rate(v["cost_of_capital"].value)
     months = np.arange(0, max(1, round(12.0 * v["depreciation_years"].value)) + 1, dtype=np.float64)
-    curves, rows = _curves(own, _options(plan, own, share, tok), rate, months)
+    curves, rows = _curves(own, _options(plan, own, ratios, tok), rate, months)
     rent = next((r for r in rows if r.key == plan.pricing.value), None)
     api = next((r for r in rows if r.kind == "api"), None)
     return TcoComparison(
@@ -593,12 +580,13 @@ def compare(plan: CapacityPlan) -> TcoComparison:
         accelerators_owned=fl.accelerators, capex_usd=own.capex, capital_recovery_factor=own.crf,
         capex_usd_per_month=own.capex_m, power_usd_per_month=own.power_m, colocation_usd_per_month=own.colo_m,
         operations_usd_per_month=own.ops_m, monthly_tco_usd=own.total_m, it_energy_kwh_per_month=fl.it_kwh_month,
-        provisioned_kw=fl.provisioned_kw, prefill_share=share, input_tokens_per_month=tok.uncached,
+        provisioned_kw=fl.provisioned_kw, input_output_price_ratio=ratios.rho,
+        cached_input_price_ratio=ratios.kappa, ratio_source=ratios.source, input_tokens_per_month=tok.uncached,
         cached_input_tokens_per_month=tok.cached, output_tokens_per_month=tok.output, options=tuple(rows),
         months=tuple(int(m) for m in months), curves=curves,
         break_even_rent_month=rent.break_even_month if rent else None, break_even_rent_option=rent.option if rent else "",
         break_even_api_month=api.break_even_month if api else None, break_even_api_option=api.option if api else "",
-        inputs=tuple(v.values()), notes=_notes(plan, fl, share),
+        inputs=tuple(v.values()), notes=_notes(plan, fl, ratios),
     )
 
 

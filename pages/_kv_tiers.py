@@ -42,16 +42,15 @@ def kv_tiers_section(scenario: Scenario, plan: CapacityPlan) -> None:
         try:
             scenario = scenario.replace(kv_tiers=inputs)  # the widgets' values, also on a link's first run
             a = kv_tiers.analyze(scenario, plan)
-            costs = [entrypoints.compute("capacity", kv_tiers.with_hit_rate(scenario, o.hit_rate)).monthly_cost_usd
-                     for o in a.options]
+            settled = kv_tiers.settle(scenario, plan, lambda s: entrypoints.compute("capacity", s))
         except EstimatorError as exc:
             show_error(exc)
             return
         except ValueError as exc:  # a value the schema refuses
             st.error(f"KV-cache tiers: {exc}", icon=":material/error:")
             return
-        _table(a, costs, plan)
-        best = a.effective.hit_rate
+        _table(a, settled, plan)
+        best = settled[-1].hit_rate
         st.button(f"Use {best:.0%} as the plan's prefix-cache hit rate", key="_kvt_apply", on_click=_apply,
                   args=(best,), help="Sets the prefix-cache hit rate above to what every configured tier buys.")
         _how_computed(a)
@@ -62,24 +61,28 @@ def _apply(hit_rate: float) -> None:
     st.session_state["pch"] = min(round(hit_rate, 2), 0.95)
 
 
-def _table(a: kv_tiers.KvTierAnalysis, costs: list[float], plan: CapacityPlan) -> None:
+def _table(a: kv_tiers.KvTierAnalysis, settled: tuple[kv_tiers.SettledOption, ...], plan: CapacityPlan) -> None:
     c = a.capacity
-    st.caption(f"Per replica: GPU {c.gpu_bytes / 1e9:,.0f} GB free for prefixes (after {c.in_flight_bytes / 1e9:,.0f} GB "
-               f"of requests in flight), host {c.host_bytes / 1e9:,.0f} GB over {c.host_link} "
-               f"({c.host_load_bytes_per_s / 1e9:,.0f} GB/s), SSD {c.ssd_bytes / 1e9:,.0f} GB "
-               f"({c.ssd_load_bytes_per_s / 1e9:,.1f} GB/s); {a.sessions_per_s_per_replica:,.3g} sessions/s per replica; "
-               f"{a.profile.new_tokens_per_turn:,.0f} new and {a.profile.output_tokens:,.0f} output tokens per turn.")
+    st.caption(f"Per replica of this plan: GPU {c.gpu_bytes / 1e9:,.0f} GB free for prefixes (after "
+               f"{c.in_flight_bytes / 1e9:,.0f} GB of requests in flight), host {c.host_bytes / 1e9:,.0f} GB over "
+               f"{c.host_link} ({c.host_load_bytes_per_s / 1e9:,.0f} GB/s), SSD {c.ssd_bytes / 1e9:,.0f} GB "
+               f"({c.ssd_load_bytes_per_s / 1e9:,.1f} GB/s); {a.profile.new_tokens_per_turn:,.0f} new and "
+               f"{a.profile.output_tokens:,.0f} output tokens per turn.")
     rows = [{"Tiers": "no reuse", "Prefix hit rate": "0%", "GPU / host / SSD": "-",
              "Mean TTFT (no queueing)": duration(a.no_cache_ttft_s), "of which loads": "-",
-             "Monthly cost": "-"}]
-    for o, cost in zip(a.options, costs, strict=True):
-        rows.append({"Tiers": o.name, "Prefix hit rate": f"{o.hit_rate:.0%}",
+             "Peak replicas": "-", "Sessions/s per replica": "-", "Monthly cost": "-"}]
+    for x in settled:
+        o = x.option
+        rows.append({"Tiers": o.name, "Prefix hit rate": f"{x.hit_rate:.0%}",
                      "GPU / host / SSD": f"{o.hits.gpu:.0%} / {o.hits.host:.0%} / {o.hits.ssd:.0%}",
-                     "Mean TTFT (no queueing)": duration(o.ttft_s), "of which loads": duration(o.load_s),
-                     "Monthly cost": money(cost)})
+                     "Mean TTFT (no queueing)": duration(o.ttft_s),
+                     "of which loads": duration(o.load_s) if o.load_s >= 1e-4 else "0 ms",
+                     "Peak replicas": x.peak_replicas, "Sessions/s per replica": f"{x.sessions_per_s_per_replica:,.3g}",
+                     "Monthly cost": money(x.monthly_cost_usd)})
     st.dataframe(pd.DataFrame(rows), hide_index=True)
-    st.caption(f"Monthly cost: the same plan with the prefix-cache hit rate set to each set-up's rate "
-               f"(now {plan.scenario.traffic.prefix_cache_hit_rate:.0%}: {money(plan.monthly_cost_usd)}).")
+    st.caption("Each set-up at the fleet its own hit rate sizes: fewer replicas share the same traffic, so each "
+               f"keeps prefixes for less time (now {plan.scenario.traffic.prefix_cache_hit_rate:.0%}: "
+               f"{money(plan.monthly_cost_usd)}).")
 
 
 def _how_computed(a: kv_tiers.KvTierAnalysis) -> None:
@@ -100,8 +103,10 @@ def _how_computed(a: kv_tiers.KvTierAnalysis) -> None:
             "requests in flight (Little's law at the peak hour). Host: the instance's DRAM (`data/instances.csv`) times "
             "the share above; SSD: the input. Loads: PCIe of the accelerator's generation (or NVLink-C2C on Grace "
             f"parts) at {kv_tiers.HOST_LINK_EFFICIENCY:.0%} efficiency per device; SSD at its read bandwidth. Loads "
-            "are not overlapped with compute (an upper bound). The cost column re-plans with each hit rate, which "
-            "discounts prefill; the load time is not in the planner's TTFT.\n\n"
+            "are not overlapped with compute (an upper bound). Each set-up is re-planned at its hit rate, which "
+            "discounts prefill and so needs fewer replicas, each with more sessions: the rate shown is the fixed point "
+            "$h = F(h)$ of the hit rate at the fleet it sizes (bisection). The load time is not in the planner's "
+            "TTFT.\n\n"
             "Checked against AttentionStore (Gao et al. 2024, arXiv:2403.19708: KV written at 13.9 GB/s by "
             "LLaMA-65B on 4 x A100) and SGLang HiCache (LMSYS blog 2025-09-10: hit rate 40% -> 80% cut TTFT 56%): "
             "`bench/bench_kv_tiers.py`, `data/serving_anchors.csv`.")

@@ -145,8 +145,27 @@ def _layout(pool: disagg.PoolPlan) -> str:
     return f"TP {pool.tp}" + (f" × PP {pool.pp}" if pool.pp > 1 else "")
 
 
-def disagg_table(r: disagg.DisaggPlan) -> pd.DataFrame:
-    """Colocated vs disaggregated serving at the same goals, in display units."""
+def plan_batch(plan: CapacityPlan) -> float:
+    """Sequences in flight per replica at the plan's load (Little's law: ``B = lambda O TPOT``)."""
+    return max(1.0, plan.max_rps_per_replica * plan.output_tokens_mean * plan.tpot_s_at_plan_load)
+
+
+def speculative_row(plan: CapacityPlan, spec: speculative.SpeculativeComparison) -> dict[str, object]:
+    """The colocated plan with speculation at the plan's batch: TPOT from the comparison, and the fleet
+    scaled by the decode-throughput gain (a what-if estimate, not a re-plan)."""
+    batch = plan_batch(plan)
+    point = min(spec.points, key=lambda pt: abs(pt.batch - batch))
+    gain = point.tokens_per_s_on / point.tokens_per_s_off
+    return {"serving": f"colocated + {spec.method} (upper bound, at batch {point.batch})",
+            "cost / month": money(plan.monthly_cost_usd / gain), "p95 TTFT": duration(plan.ttft_p95_s),
+            "p95 end to end": "n/a", "TPOT": duration(plan.tpot_s_at_plan_load / point.speedup),
+            "GPUs at peak": "n/a", "layout": f"TP {plan.tp}, drafter {spec.drafter}, k = {spec.spec_tokens}"}
+
+
+def disagg_table(r: disagg.DisaggPlan, plan: CapacityPlan | None = None,
+                 spec: speculative.SpeculativeComparison | None = None) -> pd.DataFrame:
+    """Colocated vs disaggregated serving (and, given ``spec``, colocated with speculative decoding) at the
+    same goals, in display units."""
     def row(name: str, cost: float | None, ttft: float | None, e2e: float | None, tpot: float | None,
             gpus: int | None, layout: str) -> dict[str, object]:
         return {"serving": name, "cost / month": money(cost) if cost is not None else "n/a",
@@ -161,6 +180,7 @@ def disagg_table(r: disagg.DisaggPlan) -> pd.DataFrame:
         row(f"disaggregated {r.ratio_text}", r.monthly_cost_usd, r.ttft_p95_s, r.e2e_p95_s, r.tpot_s,
             r.peak_accelerators, f"prefill {_layout(p)} on {p.hardware_name} ({p.peak_instances} at peak); decode "
             f"{_layout(d)} on {d.hardware_name} ({d.peak_instances} at peak)"),
+        *([speculative_row(plan, spec)] if plan is not None and spec is not None else []),
     ])
 
 
@@ -190,7 +210,15 @@ def disagg_section(plan: CapacityPlan) -> None:
               f"{r.kv_bytes_p95 / 1e6:,.0f} MB")
     m4.metric("KV transfer", duration(r.kv_transfer_s_mean), help=f"over {r.link.name} at "
               f"{r.link.bandwidth_bytes_per_s / 1e9:,.0f} GB/s effective; p95 prompt {duration(r.kv_transfer_s_p95)}")
-    st.dataframe(disagg_table(r), hide_index=True, width="stretch", key="tbl_disagg")
+    try:
+        spec: speculative.SpeculativeComparison | None = speculative.for_plan(plan)
+    except EstimatorError:
+        spec = None
+    st.markdown("**Serving options compared** at the same goals: colocated, disaggregated, and colocated with "
+                "speculative decoding. The last row scales the fleet by the modelled decode-throughput gain at the "
+                "plan's batch, an upper bound rather than a re-plan: at batches of 56-64 the engines' published gains "
+                "(vLLM 1.01×, SGLang 1.38×) are below the model's (data/serving_anchors.csv).")
+    st.dataframe(disagg_table(r, plan, spec), hide_index=True, width="stretch", key="tbl_disagg")
     for note in r.notes:
         st.warning(note, icon=":material/warning:")
     _disagg_how()

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from estimator import tco
 from estimator.capacity import CapacityPlan
-from estimator.formatting import integer, money, percent
+from estimator.formatting import integer, money
 from estimator.scenario import QUERY_KEYS, TcoInputs
 from pages._ui import sources_table
 from pages.figures import tco as figures
@@ -74,8 +74,8 @@ def render_tco(plan: CapacityPlan) -> None:
         st.info(f"Buying is not compared: {t.reason}.", icon=":material/info:")
         return
     _headline(t)
-    st.markdown("**Price sheet**: USD per 1M tokens, like an API's (a self-hosted cost is split between input "
-                "and output by the prefill share of replica time; cached input does no prefill work)")
+    st.markdown(f"**Price sheet**: USD per 1M tokens, like an API's (a self-hosted monthly cost is spread over the "
+                f"month's tokens in the proportions of the {t.ratio_source})")
     st.dataframe(figures.price_sheet_table(t), hide_index=True, width="stretch", key="tbl_tco_prices")
     left, right = st.columns([1.6, 1])
     left.plotly_chart(figures.cumulative_cost_figure(t), width="stretch", key="fig_tco_cumulative")
@@ -97,8 +97,8 @@ def _headline(t: tco.TcoComparison) -> None:
               help=f"against {t.break_even_rent_option or 'the plan’s pricing model'}")
     m3.metric("Break-even vs the API", _months(t.break_even_api_month),
               help=t.break_even_api_option or "no hosted API serves this model in the catalog")
-    m4.metric("Prefill share of replica time", "n/a" if t.prefill_share is None else percent(t.prefill_share),
-              help="Splits a self-hosted cost into input and output token prices")
+    m4.metric("Input : output price", f"{t.input_output_price_ratio:.3g} : 1",
+              help=f"Self-hosted costs per 1M tokens follow the proportions of the {t.ratio_source}")
 
 
 def _months(m: int | None) -> str:
@@ -124,10 +124,11 @@ def _how_computed(t: tco.TcoComparison) -> None:
         st.markdown("**Break-even**: cumulative costs discounted to today, buying paid up front; the first month "
                     "m at which buying has cost no more than renting or the API:")
         st.latex(r"P + O\,a(m) \le R\,a(m),\qquad a(m) = \sum_{k=1}^{m} (1+i)^{-k} = \frac{1-(1+i)^{-m}}{i}")
-        st.markdown("**Per 1M tokens**: a self-hosted monthly cost C is split by the share s of replica time "
-                    "spent on prefill (TTFT / end-to-end of one batch at the plan's operating batch, on the "
-                    "roofline); prefix-cache hits do no prefill work, so cached input costs no compute:")
-        st.latex(r"p_{in} = \frac{s\,C}{T_{in}/10^6},\qquad p_{out} = \frac{(1-s)\,C}{T_{out}/10^6},\qquad "
-                 r"p_{cached} = 0")
+        st.markdown("**Per 1M tokens**: a self-hosted monthly cost C is spread over the month's input, cached-input "
+                    "and output tokens in the proportions of the reference API's price sheet (ρ = input / output "
+                    "price, κ = cached / input price; the cheapest API serving the same model, else the median "
+                    "ratio of the catalog's APIs), so the columns compare option by option and add up to C:")
+        st.latex(r"p_{out} = \frac{C}{\rho\,(T_{in} + \kappa\,T_{cached}) + T_{out}},\qquad p_{in} = \rho\,p_{out},"
+                 r"\qquad p_{cached} = \kappa\,p_{in}")
         st.caption(f"Capital recovery factor here: {t.capital_recovery_factor:.5f} per month. "
                    + " ".join(tco.SOURCES))

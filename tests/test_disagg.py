@@ -191,7 +191,7 @@ def test_scenario_fields_round_trip_in_links() -> None:
     sv = s.serving
     assert (sv.disaggregated, sv.prefill_hardware_id, sv.kv_link, sv.prefill_tp, sv.decode_tp) == (
         True, "h200", "network", 2, 8)
-    assert to_query_params(s) == {"pd": "1", "pdhw": "h200", "pdkv": "network", "pdtp": "2", "pddtp": "8"}
+    assert to_query_params(s) == {"pd": "true", "pdhw": "h200", "pdkv": "network", "pdtp": "2", "pddtp": "8"}
     _, bad = from_query_params({"pdkv": "carrier-pigeon"})
     assert bad and bad[0].startswith("pdkv=")
 
@@ -227,3 +227,16 @@ def test_multi_node_layouts_use_pipeline_parallel() -> None:
     assert p.link.kind == "network"
     # 16 GPUs send their shards in parallel: 0.7 x 16 x 50 GB/s
     assert p.link.bandwidth_bytes_per_s == pytest.approx(0.7 * 16 * 50e9)
+
+
+def test_capacity_comparison_table_has_colocated_disaggregated_and_speculative_rows() -> None:
+    # Issue 14 "done when": the capacity planner's comparison table shows colocated vs disaggregated and with
+    # vs without speculation for the default scenario.
+    from estimator import entrypoints, speculative
+    from estimator.scenario import Scenario
+    from pages._serving import disagg_table
+
+    plan = entrypoints.compute("capacity", Scenario())
+    table = disagg_table(disagg.plan(plan.scenario, plan), plan, speculative.for_plan(plan))
+    names = list(table["serving"])
+    assert names[0] == "colocated" and names[1].startswith("disaggregated") and "eagle3" in names[2]

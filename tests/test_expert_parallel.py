@@ -265,7 +265,7 @@ def test_scenario_moe_section_round_trips() -> None:
     assert to_query_params(Scenario()) == {}
     s = Scenario().replace(moe=MoEInputs(expert_parallel=72, dp_attention=False, expert_imbalance=1.3))
     q = to_query_params(s)
-    assert {k: q[k] for k in ("ep", "dpa", "eimb")} == {"ep": "72", "dpa": "0", "eimb": "1.3"}
+    assert {k: q[k] for k in ("ep", "dpa", "eimb")} == {"ep": "72", "dpa": "false", "eimb": "1.3"}
     back, ignored = from_query_params(q)
     assert back == s and ignored == []
     _, ignored = from_query_params({"eimb": "0.5"})  # below perfectly balanced

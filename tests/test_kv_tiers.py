@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from estimator import catalog, entrypoints, kv_tiers
 from estimator.errors import InvalidInputError
-from estimator.scenario import Scenario, from_query_params, to_query_params
+from estimator.scenario import Scenario, encode_value, from_query_params, to_query_params
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -146,17 +146,32 @@ def test_each_tier_buys_hits_and_feeds_the_planner(tiered: tuple[Scenario, kv_ti
     inst = catalog.get_instance(plan.instance_id)
     assert a.capacity.host_bytes == pytest.approx(inst.ram_gb * 2**30 * 0.5 * plan.devices_per_replica
                                                   / inst.accelerator_count)
-    h = kv_tiers.effective_prefix_hit_rate(s, plan)
-    assert h == ssd.hit_rate
-    fed = kv_tiers.with_hit_rate(s, h)
-    assert fed.traffic.prefix_cache_hit_rate == round(h, 4)
+    fed = kv_tiers.with_hit_rate(s, ssd.hit_rate)
+    assert fed.traffic.prefix_cache_hit_rate == round(ssd.hit_rate, 4)
     assert entrypoints.compute("capacity", fed).monthly_cost_usd < plan.monthly_cost_usd
+
+
+def test_settled_hit_rate_is_a_fixed_point(tiered: tuple[Scenario, kv_tiers.KvTierAnalysis]) -> None:
+    s, a = tiered
+    plan_for = lambda sc: entrypoints.compute("capacity", sc)  # noqa: E731
+    settled = kv_tiers.settle(s, entrypoints.compute("capacity", s), plan_for, tolerance=0.01)
+    assert [x.option.name for x in settled] == [o.name for o in a.options]
+    for x in settled:
+        # F(h) >= h at the settled h, F(h + tolerance) < h + tolerance: the crossing is bracketed
+        assert kv_tiers.analyze(s, plan_for(kv_tiers.with_hit_rate(s, x.hit_rate))).options[
+            settled.index(x)].hit_rate >= x.hit_rate
+        above = x.hit_rate + 0.011
+        assert kv_tiers.analyze(s, plan_for(kv_tiers.with_hit_rate(s, above))).options[settled.index(x)].hit_rate < above
+    # fewer replicas share the traffic: the settled rate is below the rate at the no-reuse fleet
+    assert settled[-1].hit_rate < a.options[-1].hit_rate
+    assert settled[0].monthly_cost_usd >= settled[1].monthly_cost_usd >= settled[2].monthly_cost_usd
+    assert kv_tiers.effective_prefix_hit_rate(s, entrypoints.compute("capacity", s), plan_for) == settled[-1].hit_rate
 
 
 def test_scenario_section_round_trips_through_the_link() -> None:
     s = Scenario().replace(kv_tiers={"enabled": True, "turns": 12.0, "ssd_gb": 0.0})
     q = to_query_params(s)
-    assert q["kvt"] == "1" and q["kvtn"] == "12" and q["kvssd"] == "0"
+    assert q["kvt"] == encode_value(True) and q["kvtn"] == "12" and q["kvssd"] == "0"
     back, ignored = from_query_params(q)
     assert not ignored and back == s
 

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from estimator import catalog, lora, memory
 from estimator.errors import InvalidInputError
-from estimator.scenario import Scenario, from_query_params, to_query_params
+from estimator.scenario import Scenario, encode_value, from_query_params, to_query_params
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -103,7 +103,8 @@ def test_serving_rows() -> None:
 def test_scenario_section_round_trips_through_the_link() -> None:
     s = Scenario().replace(lora={"enabled": True, "rank": 64, "targets": "all_linear", "qlora": False})
     q = to_query_params(s)
-    assert q["lo"] == "1" and q["lor"] == "64" and q["lotgt"] == "all_linear" and q["loq"] == "0"
+    assert q["lo"] == encode_value(True) and q["loq"] == encode_value(False)
+    assert q["lor"] == "64" and q["lotgt"] == "all_linear"
     back, ignored = from_query_params(q)
     assert not ignored and back == s
     _, ignored = from_query_params({"lotgt": "everything"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import plotly.graph_objects as go
 import pytest
@@ -16,6 +17,7 @@ from estimator.__main__ import main
 from estimator.errors import EstimatorError
 from estimator.recommend import (
     R_ENGINE,
+    R_FORMAT,
     R_MEMORY,
     R_NO_INSTANCE,
     REASONS,
@@ -41,6 +43,11 @@ from pages.figures.recommend import cost_carbon_figure, cost_ttft_figure, infeas
 
 # Issue 15's question: "What does serving Llama-3.1-8B at 10M requests/day cost, and which GPU and cloud is cheapest?"
 QUESTION = Scenario(model=ModelChoice(model_id="llama-3.1-8b"), traffic=Traffic(requests_per_day=10_000_000))
+
+
+def _n(examples: int) -> int:
+    """``examples`` for CI; 50 times as many in the long ``pytest --fuzz`` run (as tests/test_fuzz.py)."""
+    return examples * 50 if os.environ.get("LLMCP_FUZZ") else examples
 
 
 @pytest.fixture(scope="module")
@@ -125,13 +132,15 @@ def test_accelerators_pricing_and_formats_filter() -> None:
 
 
 def test_infeasible_options_are_grouped_by_reason() -> None:
-    # Llama-3.1-70B in bf16 is 141 GB of weights (facts.md 4.3): it fits on no single 80 GB accelerator
+    # Llama-3.1-70B in bf16 is 141.1 GB of weights (facts.md 4.3, from the HF safetensors total): no single
+    # 80 GB H100/A100 or 24 GB L4 holds it; one 192 GB MI300X does (90% budget: 172.8 GB)
     s = QUESTION.replace(model=ModelChoice(model_id="llama-3.1-70b"))
-    r = recommend(s, RecommendInputs(accelerators=("h100-sxm", "a100-80gb-sxm", "l4"), weight_formats=("bf16",),
-                                     max_accelerators=1))
+    r = recommend(s, RecommendInputs(accelerators=("h100-sxm", "a100-80gb-sxm", "l4", "mi300x"),
+                                     weight_formats=("bf16",), max_accelerators=1))
     groups = {g.reason: g for g in r.infeasible}
     assert groups[R_MEMORY].count == 3 and groups[R_MEMORY].label == f"{R_MEMORY} (3 options)"
-    assert r.best is None and not r.feasible
+    assert {o.hardware_id for o in r.rejected if o.reason == R_MEMORY} == {"h100-sxm", "a100-80gb-sxm", "l4"}
+    assert {o.hardware_id for o in r.options + r.screened} <= {"mi300x"}
     assert sum(g.count for g in r.infeasible) == len(r.rejected) + sum(1 for o in r.options if not o.feasible)
     assert all(g.reason in REASONS for g in r.infeasible)
     counts = [g.count for g in r.infeasible]
@@ -248,7 +257,7 @@ constraints = st.builds(
 )
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=_n(20), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(c=constraints, rpd=st.floats(1.0, 1e9), model=st.sampled_from(["llama-3.2-1b", "llama-3.1-8b", "mixtral-8x7b"]))
 def test_fuzz_constraints_raise_only_estimator_errors(c: RecommendInputs, rpd: float, model: str) -> None:
     s = Scenario(model=ModelChoice(model_id=model), traffic=Traffic(requests_per_day=rpd))
@@ -296,3 +305,47 @@ def test_constraints_as_a_mapping_and_bad_ones() -> None:
         recommend(QUESTION, {"max_accelerators": -1})
     with pytest.raises(EstimatorError):
         recommend(QUESTION, {"no_such_field": 1})
+
+
+def test_spot_and_committed_plans_replan_to_the_same_cost() -> None:
+    r = recommend(QUESTION, RecommendInputs(pricing=("spot", "committed_1y", "committed_3y"),
+                                            accelerators=("h100-sxm", "l4", "a10g", "a100-80gb-sxm")))
+    assert r.feasible and {o.pricing for o in r.feasible} <= {"spot", "committed_1y", "committed_3y"}
+    for o in r.feasible:
+        assert capacity.plan(r.scenario_for(o)).monthly_cost_usd == pytest.approx(o.monthly_cost_usd, rel=1e-12)
+
+
+def test_int4_only_where_serving_kernels_exist() -> None:
+    # vLLM's quantization "Supported Hardware" table (docs.vllm.ai, v0.9.2): AWQ/GPTQ have no kernels for
+    # AMD GPUs, AWS Neuron or Google TPU; they run on NVIDIA GPUs (L4 is Ada)
+    r = recommend(QUESTION, RecommendInputs(weight_formats=("int4",),
+                                            accelerators=("inferentia2", "tpu-v6e", "mi300x", "l4")))
+    no_kernels = {o.hardware_id for o in r.rejected if o.reason == R_FORMAT}
+    assert no_kernels == {"inferentia2", "tpu-v6e", "mi300x"}
+    assert {o.hardware_id for o in r.options + r.screened} == {"l4"}
+
+
+@settings(max_examples=_n(15), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_fuzz_scenarios_raise_only_estimator_errors(data: st.DataObject) -> None:
+    from estimator.scenario import SLO, Autoscaling, TokenLengths
+
+    i_mean = data.draw(st.integers(1, 200_000))
+    o_mean = data.draw(st.integers(1, 50_000))
+    s = Scenario(
+        model=ModelChoice(model_id=data.draw(st.sampled_from(["llama-3.2-1b", "llama-3.1-70b", "mixtral-8x7b"]))),
+        traffic=Traffic(requests_per_day=data.draw(st.floats(1e-3, 1e11)),
+                        response_cache_hit_rate=data.draw(st.floats(0.0, 0.99)),
+                        prefix_cache_hit_rate=data.draw(st.floats(0.0, 0.99))),
+        tokens=TokenLengths(input_mean=i_mean, input_p95=i_mean * data.draw(st.integers(1, 5)),
+                            output_mean=o_mean, output_p95=min(200_000, o_mean * data.draw(st.integers(1, 4)))),
+        slo=SLO(ttft_p95_s=data.draw(st.floats(1e-3, 3600)), e2e_p95_s=data.draw(st.floats(1e-3, 86_400))),
+        autoscaling=Autoscaling(min_replicas=0, max_replicas=data.draw(st.integers(1, 10_000)),
+                                scale_to_zero=data.draw(st.booleans())),
+    )
+    try:
+        r = recommend(s, RecommendInputs(accelerators=("l4", "h100-sxm", "mi300x"), clouds=("aws", "azure")))
+    except EstimatorError:
+        return
+    for o in r.feasible:
+        assert o.monthly_cost_usd is not None and math.isfinite(o.monthly_cost_usd) and o.monthly_cost_usd >= 0

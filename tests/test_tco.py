@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
-from estimator import capacity, report, tco
+from estimator import capacity, modes, report, tco
 from estimator.formatting import money
 from estimator.scenario import Scenario, TcoInputs, from_query_params, to_query_params
 
@@ -169,16 +169,12 @@ def test_break_even_at_zero_interest_is_simple_payback(plan: capacity.CapacityPl
 
 def test_price_sheet_reproduces_the_monthly_costs(plan: capacity.CapacityPlan) -> None:
     t = tco.compare(plan)
-    assert t.prefill_share is not None and 0 < t.prefill_share < 1
     for row in t.options:
         assert row.input_usd_per_mtok is not None and row.output_usd_per_mtok is not None
-        cached = row.cached_input_usd_per_mtok or 0.0
-        if row.kind == "api":
-            rebuilt = ((t.input_tokens_per_month + t.cached_input_tokens_per_month) * row.input_usd_per_mtok
-                       + t.output_tokens_per_month * row.output_usd_per_mtok) / 1e6
-        else:
-            rebuilt = (t.input_tokens_per_month * row.input_usd_per_mtok + t.cached_input_tokens_per_month * cached
-                       + t.output_tokens_per_month * row.output_usd_per_mtok) / 1e6
+        assert row.cached_input_usd_per_mtok is not None
+        rebuilt = (t.input_tokens_per_month * row.input_usd_per_mtok
+                   + t.cached_input_tokens_per_month * row.cached_input_usd_per_mtok
+                   + t.output_tokens_per_month * row.output_usd_per_mtok) / 1e6
         assert rebuilt == pytest.approx(row.monthly_usd)
     # the rental rows are the plan's own pricing options, the API row the plan's cheapest same-model API
     od = next(r for r in t.options if r.key == "on_demand")
@@ -186,7 +182,32 @@ def test_price_sheet_reproduces_the_monthly_costs(plan: capacity.CapacityPlan) -
     api = next(r for r in t.options if r.kind == "api")
     ref = next(a for a in plan.api_options if a.same_model)
     assert api.monthly_usd == pytest.approx(ref.monthly_cost_usd, rel=1e-9)
+    assert (api.input_usd_per_mtok, api.output_usd_per_mtok) == (ref.input_usd_per_mtok, ref.output_usd_per_mtok)
     assert t.break_even_rent_month == od.break_even_month
+
+
+def test_self_hosted_prices_follow_the_api_sheet_proportions(plan: capacity.CapacityPlan) -> None:
+    t = tco.compare(plan)
+    ref = next(a for a in plan.api_options if a.same_model)
+    assert t.input_output_price_ratio == pytest.approx(ref.input_usd_per_mtok / ref.output_usd_per_mtok)
+    for row in t.options:
+        assert row.input_usd_per_mtok == pytest.approx(t.input_output_price_ratio * row.output_usd_per_mtok)
+    # DeepInfra prices Llama 3.1 70B at 0.40 / 0.40 (data/api_prices.csv): at a 1:1 sheet every token costs the
+    # same, the monthly cost over the month's tokens
+    assert (ref.provider, t.input_output_price_ratio) == ("DeepInfra", 1.0)
+    buy = t.options[0]
+    tokens = t.input_tokens_per_month + t.cached_input_tokens_per_month + t.output_tokens_per_month
+    assert buy.output_usd_per_mtok == pytest.approx(buy.monthly_usd / (tokens / 1e6))
+
+
+def test_without_a_same_model_api_the_catalog_median_ratio_is_used() -> None:
+    p = capacity.plan(Scenario().replace(model={"model_id": "gemma-2-9b"}))
+    assert not any(a.same_model for a in p.api_options)
+    t = tco.compare(p)
+    ratios = [a.input_usd_per_mtok / a.output_usd_per_mtok for a in modes.api_prices()]
+    assert t.input_output_price_ratio == pytest.approx(float(np.median(ratios)))
+    assert "median" in t.ratio_source and not any(o.kind == "api" for o in t.options)
+    assert t.break_even_api_month is None and t.break_even_api_option == ""
 
 
 def test_prefix_cache_moves_input_tokens_to_the_cached_column() -> None:
@@ -194,7 +215,9 @@ def test_prefix_cache_moves_input_tokens_to_the_cached_column() -> None:
     t = tco.compare(p)
     assert t.cached_input_tokens_per_month == pytest.approx(t.input_tokens_per_month)
     buy = t.options[0]
-    assert buy.cached_input_usd_per_mtok == 0.0  # a cache hit does no prefill work in this planner
+    # no cached-input price is published in data/api_prices.csv: cached tokens are priced as input
+    assert t.cached_input_price_ratio == 1.0
+    assert buy.cached_input_usd_per_mtok == pytest.approx(buy.input_usd_per_mtok)
 
 
 def test_no_server_price_is_a_reason_not_an_error() -> None:
