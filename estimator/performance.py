@@ -131,9 +131,10 @@ MEMORY_EFFICIENCY: float = 0.75
 activations (fitted as above; bandwidth-test copies reach 85-92% of the datasheet figure, and
 decode kernels with their launch gaps and paged KV reads fall below that)."""
 
-STEP_OVERHEAD_S: float = 0.65e-3
+STEP_OVERHEAD_S: float = 0.58e-3
 """Fixed time per decode iteration (seconds): launches not hidden by CUDA graphs, scheduling,
-sampling and detokenization (fitted as above)."""
+sampling and detokenization (fitted as above; 0.65 ms before device memory was taken as the device
+reports it, which changed the batch of the max-throughput rows; refit 2026-11-29)."""
 
 PREFILL_OVERHEAD_S: float = 7.1e-3
 """Fixed time per prefill (seconds): request admission, the first forward's launches and, in

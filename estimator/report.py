@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the results' modules are heavy; reports import them only to
     from estimator.analysis import MemoryAnalysis, PerformanceAnalysis, TrainingAnalysis
     from estimator.capacity import CapacityPlan
     from estimator.lifetime import LifetimePlan
+    from estimator.recommend import Recommendation
     from estimator.variants import Exploration
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "capacity_report",
     "variants_report",
     "lifetime_report",
+    "recommend_report",
     "REPORTS",
     "build_report",
     "input_rows",
@@ -298,7 +300,7 @@ def training_report(scenario: Scenario, result: TrainingAnalysis | None = None) 
     the plan, and the five cheapest instances that can run it."""
     analysis = result if result is not None else entrypoints.compute("training", scenario)
     plan = analysis.plan
-    rows = input_rows(scenario, ("model", "deploy", "memory", "assumptions", "train"))
+    rows = input_rows(scenario, ("model", "deploy", "memory", "assumptions", "train", "lora"))
     out = [
         ("params", plan.params, "parameters"),
         ("params_active", plan.params_active, "parameters"),
@@ -361,7 +363,7 @@ def performance_report(scenario: Scenario, result: PerformanceAnalysis | None = 
     r = result if result is not None else entrypoints.compute("performance", scenario)
     model, hw, tp, pp, batch, eff = r.model, r.hardware, r.tp, r.pp, r.batch, r.efficiency
     est, unlimited, best = r.estimate, r.unlimited, r.best
-    rows = input_rows(scenario, ("model", "deploy", "engine", "tokens", "slo", "assumptions", "perf"))
+    rows = input_rows(scenario, ("model", "deploy", "engine", "tokens", "slo", "assumptions", "perf", "moe"))
     rows.append(Row(section="input", name="memory.batch", value=batch, unit="sequences"))
     rows.append(Row(section="input", name="train.pp", value=pp, unit=""))
     out: list[tuple[str, Any, str]] = [
@@ -408,7 +410,7 @@ def capacity_report(scenario: Scenario, result: CapacityPlan | None = None) -> R
     mode's feasibility with reasons, pricing options, assumptions and sources."""
     plan = result if result is not None else entrypoints.compute("capacity", scenario)
     rows = input_rows(scenario, ("model", "deploy", "engine", "traffic", "tokens", "slo", "autoscaling", "assumptions",
-                                 "tco", "serving"))
+                                 "tco", "serving", "kv_tiers", "recommend"))
     out: list[tuple[str, Any, str]] = [
         ("instance_id", plan.instance_id, ""),
         ("tensor_parallel", plan.tp, ""),
@@ -658,3 +660,49 @@ def lifetime_report(scenario: Scenario, result: LifetimePlan | None = None) -> R
 
 
 REPORTS["lifetime"] = lifetime_report
+
+
+_OPTION_FIELDS: tuple[tuple[str, str], ...] = (
+    ("replicas", "replicas"), ("monthly_cost_usd", "USD/month"), ("usd_per_million_input_tokens", "USD/1M input tokens"),
+    ("usd_per_million_output_tokens", "USD/1M output tokens"), ("ttft_p95_s", "s"), ("e2e_p95_s", "s"),
+    ("co2e_t_per_month", "tCO2e/month"),
+)
+"""Numbers of each planned option in the recommendation report (costs per 1M tokens labelled input or output)."""
+
+
+def recommend_report(scenario: Scenario, result: Recommendation | None = None) -> Report:
+    """Report of the landing page's recommendation (:func:`estimator.recommend.recommend`): the search's size,
+    the cheapest feasible option, every exactly planned option in rank order (``option_01_...``), and the
+    infeasible options grouped by reason."""
+    rec = result if result is not None else entrypoints.compute("recommend", scenario)
+    rows = input_rows(scenario, ("model", "engine", "traffic", "tokens", "slo", "autoscaling", "assumptions",
+                                 "recommend"))
+    rows += [Row(section="output", name=n, value=v, unit=u) for n, v, u in (
+        ("layouts_screened", rec.layouts_screened, "layouts"), ("options_screened", rec.options_screened, "options"),
+        ("options_planned", rec.options_planned, "options"), ("feasible_plans", len(rec.feasible), "options"),
+        ("elapsed_s", rec.elapsed_s, "s"))]
+    best = rec.best
+    if best is not None:
+        rows += [Row(section="output", name=f"best_{f}", value=getattr(best, f)) for f in
+                 ("hardware_id", "provider", "region", "instance_id", "pricing", "weight_dtype", "kv_dtype", "tp",
+                  "technique")]
+        rows += [Row(section="output", name=f"best_{f}", value=getattr(best, f), unit=u) for f, u in _OPTION_FIELDS]
+    for i, o in enumerate(rec.options, 1):
+        label = (f"{o.hardware_id} x{o.tp} {o.weight_dtype} {o.technique}, {o.instance_id} ({o.provider}:{o.region}), "
+                 f"{o.pricing}")
+        rows.append(Row(section="output", name=f"option_{i:02d}", value=label,
+                        source="meets the goals" if o.feasible else f"{o.reason}: {o.detail}"))
+        rows += [Row(section="output", name=f"option_{i:02d}_{f}", value=_finite_json(getattr(o, f)), unit=u)
+                 for f, u in _OPTION_FIELDS]
+    rows += [Row(section="output", name=f"infeasible_{j:02d}", value=g.count, unit="options",
+                 source=f"{g.reason}: {'; '.join(g.examples)}") for j, g in enumerate(rec.infeasible, 1)]
+    rows += [Row(section="assumption", name=f"note_{k}", value=n) for k, n in enumerate(rec.notes, 1)]
+    if best is not None:
+        rows += _sources(model_ids=[] if scenario.model.custom else [scenario.model.model_id],
+                         hardware_ids=[best.hardware_id], instance_ids=[best.instance_id])
+    title = (f"Cheapest of {len(rec.feasible)} plans: {best.hardware_id} x{best.tp} {best.weight_dtype} on "
+             f"{best.instance_id} ({best.region})" if best is not None else "No option meets the goals")
+    return Report(page="recommend", title=title, scenario=scenario, rows=tuple(rows))
+
+
+REPORTS["recommend"] = recommend_report

@@ -30,8 +30,8 @@ def speculative_table(r: speculative.SpeculativeComparison) -> pd.DataFrame:
         "speedup": p.speedup,
         "tokens/s without": p.tokens_per_s_off,
         "tokens/s with": p.tokens_per_s_on,
-        "$/1M without": p.cost_usd_per_million_off,
-        "$/1M with": p.cost_usd_per_million_on,
+        "$/1M output tokens without": p.cost_usd_per_million_off,
+        "$/1M output tokens with": p.cost_usd_per_million_on,
         "verification bound by": p.verify_bound,
         "fits with drafter": p.fits_on,
     } for p in r.points])
@@ -80,7 +80,8 @@ def speculative_section(plan: CapacityPlan) -> None:
                    f"without, {money(last.cost_usd_per_million_on)} with ({r.drafter}, k = {r.spec_tokens}).")
     st.dataframe(speculative_table(r), hide_index=True, width="stretch", key="tbl_speculative",
                  column_config={c: st.column_config.NumberColumn(format="%.2f") for c in
-                                ("TPOT without (ms)", "TPOT with (ms)", "speedup", "$/1M without", "$/1M with")})
+                                ("TPOT without (ms)", "TPOT with (ms)", "speedup", "$/1M output tokens without",
+                                 "$/1M output tokens with")})
     _speculative_how()
 
 

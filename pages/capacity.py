@@ -33,6 +33,7 @@ from estimator.specs import HardwareKind, HardwareSpec, ModelSpec
 from estimator.units import WEIGHT_DTYPES
 from pages._deploy import deploy_section
 from pages._kv_tiers import kv_tiers_section
+from pages._recommend import answer_section, compute_recommendation, constraint_inputs, options_section
 from pages._serving import disagg_section, speculative_section
 from pages._tco import render_tco
 from pages._ui import (
@@ -62,9 +63,10 @@ MODE_IDS = [m.value for m in InferenceMode]
 MODE_LABELS = {"auto": "cheapest feasible", "realtime": "real-time endpoint", "serverless": "serverless",
                "async": "asynchronous", "batch": "batch transform"}
 MY_KEYS = {key for (section, _), key in QUERY_KEYS.items()
-           if section in ("model", "deploy", "traffic", "tokens", "slo", "autoscaling", "assumptions")}
+           if section in ("model", "deploy", "traffic", "tokens", "slo", "autoscaling", "assumptions", "recommend")}
 FRIENDLY = {"rpd": "Requests per day must be greater than zero: enter at least 1 request a day.",
-            "prps": "Peak requests per second must be greater than zero."}
+            "prps": "Peak requests per second must be greater than zero.",
+            "rwf": "Choose at least one weight format for the search (under Limit the search)."}
 
 
 @dataclass(frozen=True)
@@ -91,24 +93,26 @@ def _choices() -> _Choices:
 
 
 def render() -> None:
-    """Draw the Capacity planner page."""
+    """Draw the Capacity planner page: the question, the answer (recommended plan), then the details."""
     c = _choices()
     st.title("Capacity planner")
-    st.caption(
-        "Describe the traffic and the latency goal: the planner sizes the fleet hour by hour for a representative "
-        "week, checks every inference mode against its published limits, and gives the monthly cost, the cost per "
-        "million tokens, p95 latency and carbon, with every step of the reasoning below. t = tonne; $ = USD."
-    )
+    st.caption("The cheapest way to serve this traffic within the latency goal, searched over every accelerator, "
+               "cloud, region, weight format and tensor-parallel layout; then the plan of your own choice, hour by "
+               "hour, with every step of the reasoning. t = tonne; $ = USD.")
     check_query_params({
         "m": one_of(c.models), "hw": one_of(c.hardware), "tp": one_of(TP_CHOICES), "cloud": one_of(c.providers),
         "reg": one_of(c.regions), "inst": one_of(["", *c.instances]), "wd": one_of(DTYPES), "kd": one_of(DTYPES[:5]),
         "ph": int_between(0, 23), "util": float_between(0.05, 1.0),
     })
-    _model_inputs(c)
-    pattern = _traffic_inputs()
-    hist = _token_inputs()
-    _assumption_inputs()
-    scenario = _scenario(pattern)
+    _question_inputs(c)
+    answer = st.container()
+    pattern, hist = _more_inputs(c)
+    with answer:
+        scenario = _scenario(pattern)
+        rec = compute_recommendation(scenario)
+        answer_section(rec, scenario)
+    options_section(rec)
+    st.header("Your plan in detail", anchor="your-plan", divider="gray")
     input_dist = _prompt_histogram(hist)
     toolbar = st.container()
     plan = _compute(scenario, input_dist)
@@ -130,16 +134,44 @@ def render() -> None:
 # ------------------------------------------------------------------ inputs
 
 
-def _model_inputs(c: _Choices) -> None:
+def _question_inputs(c: _Choices) -> None:
+    """The short form: model, traffic volume and the p95 goals (everything else: :func:`_more_inputs`)."""
     with st.container(border=True):
-        st.markdown("**Model and hardware**")
-        c1, c2, c3, c4 = st.columns([1.3, 1.3, 1.1, 1.1])
+        q1, q2, q3, q4, q5 = st.columns([1.9, 1.3, 1.3, 1.2, 1.3])
         models = list(c.models)
-        spec = c.models[c1.selectbox("Model", models, index=models.index(D.model.model_id), key="m",
+        spec = c.models[q1.selectbox("Model", models, index=models.index(D.model.model_id), key="m",
                                      bind="query-params")]
-        c1.caption(f"{spec.name} · {spec.params_total / 1e9:,.3g}B parameters"
+        q1.caption(f"{plain(spec.name)} · {spec.params_total / 1e9:,.3g}B parameters"
                    + (f" ({spec.params_active / 1e9:,.3g}B active)" if spec.is_moe else "")
                    + f" · context {integer(spec.max_context)}" + (" · illustrative" if spec.assumed else ""))
+        if q2.selectbox("Volume given as", VOLUMES, key="vol", bind="query-params") == Volume.REQUESTS_PER_DAY.value:
+            q3.number_input("Requests per day", min_value=0.0, max_value=1e12, value=D.traffic.requests_per_day,
+                            step=100_000.0, format="%.0f", key="rpd", bind="query-params")
+        else:
+            q3.number_input("Peak requests per second", min_value=0.0, max_value=1e7, value=D.traffic.peak_rps,
+                            step=1.0, key="prps", bind="query-params")
+        q4.number_input("p95 TTFT goal (s)", 0.001, 3600.0, D.slo.ttft_p95_s, 0.1, key="ttft",
+                        bind="query-params", help="95th percentile of the time to first token in the busiest hour")
+        q5.number_input("p95 end-to-end goal (s)", 0.001, 86_400.0, D.slo.e2e_p95_s, 1.0, key="e2e",
+                        bind="query-params", help="95th percentile of the whole response time in the busiest hour")
+
+
+def _more_inputs(c: _Choices) -> tuple[str, Any]:
+    """The other inputs, folded: the detailed plan's hardware, traffic shape, tokens and autoscaling,
+    assumptions. Returns the traffic pattern and the uploaded prompt-length histogram."""
+    constraint_inputs()
+    _model_inputs(c)
+    pattern = _traffic_inputs()
+    _custom_profile_inputs(pattern)
+    hist = _token_inputs()
+    _assumption_inputs()
+    return pattern, hist
+
+
+def _model_inputs(c: _Choices) -> None:
+    with st.expander("Accelerator, cloud, region and formats of your plan (the search tries them all)",
+                     icon=":material/memory:"):
+        c2, c3, c4 = st.columns(3)
         c2.selectbox("Weight dtype", DTYPES, index=DTYPES.index(D.model.weight_dtype), key="wd",
                      bind="query-params", help=WEIGHT_FORMAT_HELP)
         c2.selectbox("KV-cache dtype", DTYPES[:5], index=DTYPES.index(D.model.kv_dtype), key="kd",
@@ -168,17 +200,10 @@ def _model_inputs(c: _Choices) -> None:
 
 def _traffic_inputs() -> str:
     """The traffic widgets; returns the pattern chosen."""
-    with st.container(border=True):
-        st.markdown("**Traffic**")
+    with st.expander("Traffic shape over the week, growth and caches", icon=":material/show_chart:"):
         t1, t2, t3, t4 = st.columns(4)
         pattern = t1.selectbox("Pattern", PATTERNS, index=PATTERNS.index(D.traffic.pattern), key="pat",
                                bind="query-params", help="steady · diurnal · business_hours · bursty · custom (168 hours)")
-        if t1.selectbox("Volume given as", VOLUMES, key="vol", bind="query-params") == Volume.REQUESTS_PER_DAY.value:
-            t2.number_input("Requests per day", min_value=0.0, max_value=1e12, value=D.traffic.requests_per_day,
-                            step=100_000.0, format="%.0f", key="rpd", bind="query-params")
-        else:
-            t2.number_input("Peak requests per second", min_value=0.0, max_value=1e7, value=D.traffic.peak_rps,
-                            step=1.0, key="prps", bind="query-params")
         t2.number_input("Monthly growth", min_value=-0.99, max_value=10.0, value=D.traffic.monthly_growth, step=0.05,
                         key="grow", bind="query-params", help="0.1 = +10% a month; used for the 12-month projection.")
         _pattern_inputs(t3, pattern)
@@ -186,7 +211,6 @@ def _traffic_inputs() -> str:
                   bind="query-params", help="Share of requests answered from a response cache: no GPU work.")
         t4.slider("Prefix-cache hit rate", 0.0, 0.95, D.traffic.prefix_cache_hit_rate, 0.05, key="pch",
                   bind="query-params", help="Share of each prompt already in the KV cache: no prefill work.")
-        _custom_profile_inputs(pattern)
     return str(pattern)
 
 
@@ -253,17 +277,13 @@ def _fill_profile_from_pattern() -> None:
 
 
 def _token_inputs() -> Any:
-    """Tokens, latency goal, autoscaling and mode; returns the uploaded prompt-length histogram."""
-    with st.container(border=True):
-        st.markdown("**Tokens, latency goal, autoscaling and mode**")
+    """Tokens, inference mode, pricing and autoscaling; returns the uploaded prompt-length histogram."""
+    with st.expander("Tokens per request, inference mode, pricing and autoscaling", icon=":material/tune:"):
         k1, k2, k3, k4 = st.columns(4)
         k1.number_input("Prompt tokens, mean", 1, 2_000_000, D.tokens.input_mean, 100, key="in", bind="query-params")
         k1.number_input("Prompt tokens, p95", 1, 2_000_000, D.tokens.input_p95, 100, key="in95", bind="query-params")
         k1.number_input("Output tokens, mean", 1, 200_000, D.tokens.output_mean, 50, key="out", bind="query-params")
         k1.number_input("Output tokens, p95", 1, 200_000, D.tokens.output_p95, 50, key="out95", bind="query-params")
-        k2.number_input("p95 time to first token (s)", 0.001, 3600.0, D.slo.ttft_p95_s, 0.1, key="ttft",
-                        bind="query-params")
-        k2.number_input("p95 end-to-end (s)", 0.001, 86_400.0, D.slo.e2e_p95_s, 1.0, key="e2e", bind="query-params")
         k2.selectbox("Inference mode", MODE_IDS, key="mode", bind="query-params",
                      help="auto: the cheapest mode within its limits that meets the SLO. "
                           + "; ".join(f"{k}: {v}" for k, v in MODE_LABELS.items()))
@@ -283,7 +303,7 @@ def _token_inputs() -> Any:
 
 
 def _assumption_inputs() -> None:
-    with st.expander("Assumptions you can change", icon=":material/tune:"):
+    with st.expander("Assumptions you can change: memory, efficiency, power and grid", icon=":material/science:"):
         a1, a2, a3, a4 = st.columns(4)
         a1.number_input("Engine memory fraction", 0.3, 1.0, None, 0.01, key="mu", bind="query-params",
                         placeholder="engine default", help=MEMORY_FRACTION_HELP)
@@ -414,7 +434,8 @@ def _headline(p: CapacityPlan) -> None:
               help=f"{p.pricing.value.replace('_', ' ')} on {p.instance_type}; {money(p.cost_usd_per_hour)} per hour "
                    f"on average, {money(p.cost_usd_per_day)} per day, {money(p.cost_usd_per_year)} per year")
     m2.metric("Per 1M output tokens", money(p.cost_usd_per_million_output_tokens),
-              help=f"{money(p.cost_usd_per_request)} per request served by the fleet")
+              help=f"The whole monthly cost over the output tokens (the recommendation above splits it between "
+                   f"input and output tokens); {money(p.cost_usd_per_request)} per request served by the fleet")
     m3.metric("p95 TTFT", duration(p.ttft_p95_s), help=f"Busiest hour; goal {duration(slo.ttft_p95_s)}")
     m4.metric("p95 end-to-end", duration(p.e2e_p95_s), help=f"Busiest hour; goal {duration(slo.e2e_p95_s)}")
     n1, n2, n3, n4 = st.columns(4)
@@ -422,7 +443,7 @@ def _headline(p: CapacityPlan) -> None:
     n2.metric("Average replicas", f"{p.mean_replicas:,.2f}", help=f"mean utilization {p.utilization_mean:.0%}")
     n3.metric("tCO2e / month", f"{p.co2e_t_per_month:,.2f}",
               help=f"{integer(p.energy_kwh_per_month)} kWh/month; "
-                   f"{integer(p.co2e_g_per_million_output_tokens)} g per 1M tokens")
+                   f"{integer(p.co2e_g_per_million_output_tokens)} g per 1M output tokens")
     n4.metric("Recommended mode", _short_mode(p),
               help="Cheapest mode within its published limits that meets the SLO")
     for w in p.warnings:
@@ -460,7 +481,9 @@ def _tables(p: CapacityPlan) -> None:
         st.dataframe(figures.tp_table(p), hide_index=True, width="stretch")
     with t_b:
         st.markdown("**Hosted APIs for the same traffic (buy)**")
-        st.dataframe(figures.api_table(p), hide_index=True, width="stretch", height=250)
+        st.dataframe(figures.api_table(p), hide_index=True, width="stretch", height=250,
+                     column_config={"$/1M in": st.column_config.NumberColumn("$/1M input tokens", format="$%.2f"),
+                                    "$/1M out": st.column_config.NumberColumn("$/1M output tokens", format="$%.2f")})
         be = (f"{integer(p.break_even_requests_per_day)} requests/day against {p.break_even_api}"
               if p.break_even_requests_per_day else "not below 1000x this traffic" if p.break_even_api else
               "no API serves this model in the catalog")

@@ -363,13 +363,13 @@ def _summary(ex: V.Exploration) -> bool:
 
 _POINT_COLUMNS = {
     "on_frontier": st.column_config.CheckboxColumn("frontier"),
-    "cost_usd_per_1m_tokens": st.column_config.NumberColumn("$ / 1M tok", format="$%.4f"),
+    "cost_usd_per_1m_tokens": st.column_config.NumberColumn("$ / 1M output tok", format="$%.4f"),
     "cost_usd_per_1k_requests": st.column_config.NumberColumn("$ / 1k req", format="$%.4f"),
     "ttft_s": st.column_config.NumberColumn("TTFT (s)", format="%.3f"),
     "tpot_s": st.column_config.NumberColumn("TPOT (s)", format="%.4f"),
     "e2e_s": st.column_config.NumberColumn("e2e (s)", format="%.2f"),
     "tokens_per_usd": st.column_config.NumberColumn("tokens / $", format="%.3e"),
-    "energy_kwh_per_1m_tokens": st.column_config.NumberColumn("kWh / 1M tok", format="%.4f"),
+    "energy_kwh_per_1m_tokens": st.column_config.NumberColumn("kWh / 1M output tok", format="%.4f"),
     "memory_per_device_bytes": st.column_config.NumberColumn("GB / device", format="%.1f"),
     "score_source": st.column_config.TextColumn("accuracy source", width="large"),
     "model_source": st.column_config.TextColumn("architecture source", width="medium"),
@@ -449,7 +449,8 @@ def _encoders(ex: V.Exploration) -> None:
     st.dataframe(ex.encoders[["label", "dtype", "hardware", "params_total", "cost_usd_per_1m_tokens", "ttft_s",
                               "score", "score_source"]], hide_index=True, width="stretch", key="tbl_enc",
                  column_config={"params_total": st.column_config.NumberColumn("parameters", format="%.3e"),
-                                "cost_usd_per_1m_tokens": st.column_config.NumberColumn("$ / 1M tok", format="$%.5f"),
+                                "cost_usd_per_1m_tokens": st.column_config.NumberColumn("$ / 1M input tok",
+                                                                                        format="$%.5f"),
                                 "ttft_s": st.column_config.NumberColumn("batch latency (s)", format="%.4f"),
                                 "score": st.column_config.NumberColumn("GLUE", format="%.1f")})
     st.caption("Sanh et al. 2019: DistilBERT keeps 97% of BERT-base's GLUE (77.0 vs 79.5) with 40% fewer "
@@ -508,7 +509,7 @@ def _elastic_pick(ex: V.Exploration, slot: Any) -> None:
     p = el.pick
     slot.success(f"A {el.budget_ms:g} ms TPOT budget selects **{p['label']}** in {p['dtype']}: TPOT "
                  f"{formatting.duration(float(p['tpot_s']))}, {formatting.money(float(p['cost_usd_per_1m_tokens']))} "
-                 f"per 1M tokens, {ex.benchmark} ≈ {float(p['score']):.1f} (proxy).", icon=":material/route:")
+                 f"per 1M output tokens, {ex.benchmark} ≈ {float(p['score']):.1f} (proxy).", icon=":material/route:")
 
 
 def _elastic_deployments(ex: V.Exploration, format_slot: Any, context_slot: Any, table_slot: Any) -> None:
@@ -619,7 +620,7 @@ def _how_computed() -> None:
     with st.expander("How this is computed", icon=":material/functions:"):
         st.markdown("Each configuration is one replica of `tp` accelerators serving a static batch; per point the "
                     "cheapest qualifying configuration is kept.")
-        st.latex(r"\text{cost per 1M tokens} = \frac{p_{dev}\, t}{3600\ \text{tokens/s}}\times 10^6 \qquad "
+        st.latex(r"\text{cost per 1M output tokens} = \frac{p_{dev}\, t}{3600\ \text{tokens/s}}\times 10^6 \qquad "
                  r"E_{1M} = \frac{(P(u) + h P_{TDP})\, t\, \mathrm{PUE}}{\text{tokens/s}}\cdot\frac{10^6}{3.6\times10^6}")
         st.latex(r"\hat L(N, D) = 1.69 + \frac{406.4}{N^{0.34}} + \frac{410.7}{D^{0.28}}, \quad "
                  r"\mathrm{logit}\frac{s - c}{100 - c} = c_0 + c_1 \hat L")
@@ -647,8 +648,8 @@ def render() -> None:
     """Draw the Compare variants page."""
     st.title("Compare variants")
     st.caption(
-        "Accuracy against cost per token and latency for model families (the illustrative NLarge family beside "
-        "published ones), quantized, pruned and distilled what-ifs and elastic sub-networks. Every point is the "
+        "Accuracy against cost per output token and latency for published model families (the illustrative NLarge "
+        "family is selectable under Models), quantized, pruned and distilled what-ifs and elastic sub-networks. Every point is the "
         "best configuration found for that variant and weight format (accelerator × tensor parallelism × batch) "
         "within your latency limits; the line joins the Pareto frontier. Hover a point for where its numbers "
         "come from.")

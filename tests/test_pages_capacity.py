@@ -44,7 +44,8 @@ def test_default_page_shows_the_plan(default_plan: capacity.CapacityPlan) -> Non
     assert p.recommended_mode is not None
     # the metric shows the short name ("Real-time"); the full name is in the caption
     assert modes.MODE_NAMES[p.recommended_mode].startswith(_metric(at, "Recommended mode"))
-    assert len(at.get("plotly_chart")) == 6  # five of the plan + the rent vs buy vs API curves (pages/_tco.py)
+    # five of the plan + the rent vs buy vs API curves (pages/_tco.py) + the recommendation's two Pareto charts
+    assert len(at.get("plotly_chart")) == 8
     # the mode table gives every mode with its reason, and the plan is explained line by line
     assert any("weights need" in md.value for md in at.markdown) or at.dataframe
     assert any("Replicas per hour" in md.value for md in at.markdown)

@@ -29,11 +29,11 @@ def test_performance_page_defaults() -> None:
     assert not at.exception
     assert not at.error and not at.warning
     rep = report.performance_report(Scenario())
-    assert _metric(at, "TTFT") == duration(rep.value("ttft_s")) == "81.2 ms"
-    assert _metric(at, "TPOT") == duration(rep.value("tpot_s")) == "20.5 ms"
-    assert _metric(at, "Best batch under limits") == "115"
+    assert _metric(at, "TTFT") == duration(rep.value("ttft_s")) == "133 ms"  # auto TP 2 since device memory is as reported (issue 12)
+    assert _metric(at, "TPOT") == duration(rep.value("tpot_s")) == "34.3 ms"
+    assert _metric(at, "Best batch under limits") == "15"
     assert len(at.get("plotly_chart")) == 5  # roofline, batch, context, side by side, calibration
-    assert "Llama 3.1 70B on 4 × NVIDIA H100 SXM5 80GB (tensor 4) · TP auto" in at.subheader[0].value
+    assert "Llama 3.1 70B on 2 × NVIDIA H100 SXM5 80GB (tensor 2) · TP auto" in at.subheader[0].value
     # no metric shows a plain number as a delta arrow; the binding resource is a caption, not a cut-off metric
     assert all(not m.proto.delta for m in at.metric)
     assert any("memory bandwidth" in c.value for c in at.caption)
@@ -86,7 +86,7 @@ def test_performance_page_bad_link_parameter_is_a_warning() -> None:
     at.run()
     assert not at.exception
     assert at.warning and "ignored" in at.warning[0].value
-    assert _metric(at, "TTFT") == "81.2 ms"  # the defaults apply
+    assert _metric(at, "TTFT") == "133 ms"  # the defaults apply
 
 
 def test_performance_page_computes_once_per_rerun() -> None:

@@ -36,12 +36,12 @@ __all__ = [
 ]
 
 X_AXES: dict[str, str] = {
-    "cost_usd_per_1m_tokens": "Cost per 1M tokens (USD)",
+    "cost_usd_per_1m_tokens": "Cost per 1M output tokens (USD)",
     "cost_usd_per_1k_requests": "Cost per 1k requests (USD)",
     "ttft_s": "Time to first token (s)",
     "tpot_s": "Time per output token (s)",
     "e2e_s": "End-to-end latency (s)",
-    "energy_kwh_per_1m_tokens": "Energy per 1M tokens (kWh)",
+    "energy_kwh_per_1m_tokens": "Energy per 1M output tokens (kWh)",
 }
 """The x-axes the page offers (sweep column -> axis title)."""
 
