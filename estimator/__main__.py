@@ -127,6 +127,16 @@ def with_model_config(scenario: Scenario, path: str) -> Scenario:
     return scenario.replace(model=choice)
 
 
+def with_hub_model(scenario: Scenario, repo_id: str) -> Scenario:
+    """``scenario`` serving the Hugging Face model ``repo_id`` (its config.json through ``huggingface_hub``;
+    ``HF_ENDPOINT`` may name a mirror); its quantization becomes the weight format."""
+    result = hf.import_from_hub(repo_id)
+    spec = imported.canonical(result.spec)
+    choice = ModelChoice(model_id=spec.model_id, weight_dtype=result.weight_dtype, kv_dtype=scenario.model.kv_dtype,
+                         custom=spec)
+    return scenario.replace(model=choice)
+
+
 def _add_store_commands(sub: Any) -> None:
     """The ``save`` and ``scenarios`` sub-commands (the saved-scenario store, headless)."""
     save = sub.add_parser("save", help="save a scenario (JSON file or page link); print its new id",
@@ -188,6 +198,8 @@ def _add_deploy_command(sub: Any) -> None:
     dep.add_argument("--output", "-o", metavar="DIR", help="directory to write the files into (created if missing)")
     dep.add_argument("--model-config", metavar="CONFIG_JSON",
                      help="serve the model this Hugging Face config.json describes instead of the scenario's")
+    dep.add_argument("--hf-model", metavar="OWNER/NAME",
+                     help="serve this Hugging Face model (config.json read from the Hub or HF_ENDPOINT)")
 
 
 def _cmd_deploy(args: argparse.Namespace) -> int:
@@ -197,6 +209,8 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
         scenario, _, _ = load_scenario(args.scenario)
         if args.model_config:
             scenario = with_model_config(scenario, args.model_config)
+        if args.hf_model:
+            scenario = with_hub_model(scenario, args.hf_model)
         check_catalog_ids(scenario)
         result = deploy.bundle(scenario, entrypoints.compute("capacity", scenario))
     except EstimatorError as exc:
@@ -282,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="ignore bad link parameters (with a warning on stderr) instead of failing")
     rep.add_argument("--model-config", metavar="CONFIG_JSON",
                      help="serve the model this Hugging Face config.json describes instead of the scenario's")
+    rep.add_argument("--hf-model", metavar="OWNER/NAME",
+                     help="serve this Hugging Face model (config.json read from the Hub or HF_ENDPOINT)")
     _add_store_commands(sub)
     _add_deploy_command(sub)
     _add_recommend_command(sub)
@@ -299,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"warning: ignored {item}", file=sys.stderr)
         if args.model_config:
             scenario = with_model_config(scenario, args.model_config)
+        if args.hf_model:
+            scenario = with_hub_model(scenario, args.hf_model)
         page = args.page or (link_page if link_page in report_mod.REPORTS else None) or "capacity"
         rep_obj = report_mod.build_report(scenario, page)
     except EstimatorError as exc:

@@ -688,8 +688,7 @@ def recommend_report(scenario: Scenario, result: Recommendation | None = None) -
                   "technique")]
         rows += [Row(section="output", name=f"best_{f}", value=getattr(best, f), unit=u) for f, u in _OPTION_FIELDS]
     for i, o in enumerate(rec.options, 1):
-        label = (f"{o.hardware_id} x{o.tp} {o.weight_dtype} {o.technique}, {o.instance_id} ({o.provider}:{o.region}), "
-                 f"{o.pricing}")
+        label = f"{o.hardware_id} x{o.tp} {o.weight_dtype} {o.technique}, {o.instance_id} in {o.region}, {o.pricing}"
         rows.append(Row(section="output", name=f"option_{i:02d}", value=label,
                         source="meets the goals" if o.feasible else f"{o.reason}: {o.detail}"))
         rows += [Row(section="output", name=f"option_{i:02d}_{f}", value=_finite_json(getattr(o, f)), unit=u)

@@ -25,8 +25,8 @@ from pages.figures import recommend as figures
 __all__ = ["answer_section", "compute_recommendation", "constraint_inputs", "option_title", "options_section", "recommend_scenario",
            "use_option"]
 
-CLOUD_NAMES = {"aws": "AWS", "gcp": "Google Cloud", "azure": "Azure", "oci": "Oracle Cloud", "coreweave": "CoreWeave",
-               "lambda": "Lambda", "runpod": "RunPod", "nebius": "Nebius", "ibm": "IBM Cloud"}
+CLOUD_NAMES = {"aws": "AWS", "gcp": "Google Cloud", "azure": "Azure", "coreweave": "CoreWeave", "crusoe": "Crusoe",
+               "lambda": "Lambda", "nebius": "Nebius", "runpod": "RunPod"}
 """Display names of the catalog's ``provider`` ids (others are shown as they are)."""
 
 _DEFAULT_DEPLOY = Deployment()
@@ -184,7 +184,7 @@ def options_section(rec: Recommendation | str) -> None:
     """The ranked exact plans, the Pareto charts and the grouped infeasible options."""
     if isinstance(rec, str):
         return
-    st.markdown("#### Every option, cheapest first")
+    st.markdown(f"#### The {integer(len(rec.options))} cheapest options, planned exactly and ranked by monthly cost")
     table = figures.options_table(rec)
     if not table.empty and table["pricing"].nunique() == 1:
         table = table.drop(columns="pricing")  # one pricing model searched: said in the headline

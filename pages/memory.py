@@ -60,25 +60,44 @@ def _hardware() -> dict[str, Any]:
     return {h.hardware_id: h for h in catalog.list_hardware()}
 
 
-def _imported_model(col: Any) -> ModelSpec | None:
-    """The model of an uploaded or pasted Hugging Face config.json, which becomes the scenario's model on
-    every page (and travels in the link); without a new config, the session's imported model."""
+def _import_new(col: Any) -> hf.ImportedModel | None:
+    """A config.json uploaded or pasted, or a Hugging Face model id fetched, in this run (None if none)."""
     upload = col.file_uploader("Upload config.json", type=["json"], key="cfg_upload")
     pasted = col.text_area("…or paste it", key="cfg_text", height=90, placeholder='{"model_type": "llama", ...}')
+    hub_id = col.text_input("…or a Hugging Face model id", key="cfg_hub", placeholder="openai/gpt-oss-20b",
+                            help="Reads config.json (and the checkpoint's parameter total) from the Hub, or from "
+                                 "the mirror HF_ENDPOINT names. Needs network access to it.")
     raw = upload.getvalue() if upload is not None else (pasted or "").strip()
-    if raw:
-        try:
-            result = hf.import_config_json(raw) if hasattr(hf, "import_config_json") else None
-            spec = result.spec if result is not None else hf.model_from_json(raw)
-        except EstimatorError as exc:
-            col.error(f"Could not read this config: {exc}")
-            return None
-        use_imported_model(spec)  # the "m" widget is not drawn in this branch, so its state may change
-        for note in getattr(result, "assumptions", ()) or ():
-            col.caption(f"Assumed: {plain(note)}")
+    if not raw and not hub_id.strip():
+        return None
+    key = ("hub:" + hub_id.strip()) if not raw else ("cfg:" + str(hash(raw)))
+    if st.session_state.get("_cfg_last") == key:  # already imported: later widget changes stay the user's
+        return None
+    try:
+        result = hf.import_config_json(raw) if raw else hf.import_from_hub(hub_id.strip())
+    except EstimatorError as exc:
+        col.error(f"Could not import this model: {exc}")
+        return None
+    st.session_state["_cfg_last"] = key
+    return result
+
+
+def _imported_model(col: Any) -> ModelSpec | None:
+    """The model of an uploaded or pasted Hugging Face config.json (or one fetched by model id), which
+    becomes the scenario's model on every page (and travels in the link); otherwise the session's imported
+    model. A config's quantization (fp8, MXFP4, NVFP4...) becomes the weight format."""
+    result = _import_new(col)
+    if result is not None:
+        use_imported_model(result.spec)  # the "m" and "wd" widgets are drawn after this branch
+        if result.weight_dtype.value in DTYPES:
+            st.session_state["wd"] = result.weight_dtype.value
+        st.session_state["_cfg_notes"] = list(result.assumptions)
+    for note in st.session_state.get("_cfg_notes", []):
+        col.caption(f"Assumed: {plain(note)}")
     spec = imported_model()
     if spec is None:
-        col.info("Upload or paste a config.json: the model then joins every page, the link and saved scenarios.")
+        col.info("Upload or paste a config.json, or give a Hugging Face model id: the model then joins every "
+                 "page, the link and saved scenarios.")
         return None
     col.caption(f"Imported: **{plain(spec.name)}** · {spec.params_total / 1e9:,.3g}B parameters"
                 + (f" ({spec.params_active / 1e9:,.3g}B active)" if spec.is_moe else "")

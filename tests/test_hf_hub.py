@@ -192,3 +192,30 @@ def test_modelopt_export_takes_its_format_from_hf_quant_config(hub: str) -> None
     # the architecture is DeepSeek-V3's: 671B in the main model (DeepSeek-V3 report)
     assert got.spec.params_total == pytest.approx(671e9, rel=0.5 / 671)
 
+
+
+def test_memory_page_imports_by_model_id(hub: str) -> None:
+    # The memory page's "Hugging Face model id" box: gpt-oss-20b arrives with its MXFP4 weight format and
+    # becomes the scenario's model (the link carries it).
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages" / "memory.py"), default_timeout=60)
+    at.query_params["src"] = "config"
+    at.run()
+    at.text_input(key="cfg_hub").set_value("openai/gpt-oss-20b").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert str(at.query_params["m"]).startswith("imported-") and at.query_params["mc"]
+    assert at.selectbox(key="wd").value == "mxfp4"
+
+
+def test_cli_report_by_model_id(hub: str) -> None:
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "estimator", "report", "?rpd=1e6", "--hf-model", "openai/gpt-oss-20b",
+                          "--page", "memory", "--format", "json"], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parent.parent, check=False)
+    assert out.returncode == 0, out.stderr
+    model = json.loads(out.stdout)["scenario"]["model"]
+    assert model["weight_dtype"] == "mxfp4" and model["custom"]["n_experts"] == 32
