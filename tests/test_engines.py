@@ -55,7 +55,7 @@ def test_memory_rules() -> None:
 
 
 def test_unknown_version_is_refused_with_the_known_ones() -> None:
-    with pytest.raises(InvalidInputError, match="0.10"):
+    with pytest.raises(InvalidInputError, match=r"0\.10"):
         engines.defaults("vllm", "9.9")
 
 
