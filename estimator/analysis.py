@@ -22,13 +22,14 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from estimator import catalog, engines, memory, performance, scaling, training
-from estimator.errors import EstimatorError
+from estimator import catalog, engines, memory, performance, scaling, training, uncertainty
+from estimator.errors import EstimatorError, StoreError
 from estimator.memory import FitResult, InferenceMemory, TrainingMemory
 from estimator.performance import Efficiency, PerformanceEstimate, ThroughputEstimate
 from estimator.scenario import Scenario
 from estimator.specs import HardwareSpec, ModelSpec
 from estimator.training import TrainingPlan
+from estimator.uncertainty import PerformanceRanges
 
 __all__ = [
     "BatchSweep",
@@ -431,6 +432,10 @@ class PerformanceAnalysis(BaseModel):
     comparison: tuple[HardwareComparison, ...]
     calibration: Calibration
     microbenchmarks: tuple[Microbenchmark, ...]
+    ranges: PerformanceRanges | None = None
+    """Nominal 80% ranges of TTFT, TPOT, end-to-end and throughput from the leave-one-source-out errors
+    of the scenario's engine x vendor class (:func:`estimator.uncertainty.performance_ranges`); None
+    where the residuals file is missing."""
 
 
 def serving_tp(scenario: Scenario, model: ModelSpec, hardware: HardwareSpec) -> int:
@@ -475,7 +480,20 @@ def performance_analysis(scenario: Scenario) -> PerformanceAnalysis:
         context_sweep=ctx_sweep, context_sweep_note=ctx_note,
         comparison=_comparison(scenario, model, hw, est, unlimited, eff),
         calibration=_calibration(eff), microbenchmarks=_microbenchmarks(),
+        ranges=_ranges(scenario, hw, est, unlimited, best),
     )
+
+
+def _ranges(scenario: Scenario, hw: HardwareSpec, est: PerformanceEstimate, unlimited: ThroughputEstimate,
+            best: ThroughputEstimate | None) -> PerformanceRanges | None:
+    """The page's ranges (:func:`estimator.uncertainty.performance_ranges`); None without residuals."""
+    try:
+        return uncertainty.performance_ranges(
+            str(scenario.engine.name), hw.vendor, ttft_s=est.ttft_s, tpot_s=est.tpot_s, e2e_s=est.e2e_s,
+            output_tokens_per_s=est.output_tokens_per_s, max_output_tokens_per_s=unlimited.output_tokens_per_s,
+            best_output_tokens_per_s=best.output_tokens_per_s if best is not None else None)
+    except StoreError:
+        return None
 
 
 def _roofline(hw: HardwareSpec, est: PerformanceEstimate, eff: Efficiency) -> Roofline:

@@ -66,14 +66,15 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from estimator import carbon, catalog, engines, memory, modes, performance, pricing
+from estimator import carbon, catalog, engines, memory, modes, performance, pricing, uncertainty
 from estimator import traffic as traffic_mod
-from estimator.errors import DoesNotFitError, EstimatorError, InvalidInputError
+from estimator.errors import DoesNotFitError, EstimatorError, InvalidInputError, StoreError
 from estimator.modes import ModeCheck
 from estimator.scenario import Autoscaling, InferenceMode, Pricing, Scenario, TrafficPattern
 from estimator.simulate import ReplicaModel, replica_model
 from estimator.specs import HardwareKind, HardwareSpec, Instance, ModelSpec, Region
 from estimator.traffic import TokenDistribution, WeeklyLoad
+from estimator.uncertainty import PlanRanges
 from estimator.units import HOURS_PER_MONTH, HOURS_PER_YEAR, DType
 
 FloatArray = npt.NDArray[np.float64]
@@ -1062,6 +1063,9 @@ class CapacityPlan(BaseModel):
     warnings: tuple[str, ...]
     notes: tuple[str, ...]
     elapsed_s: float = 0.0
+    ranges: PlanRanges | None = None
+    """Nominal 80% ranges of the headline figures from the model's leave-one-source-out errors
+    (:func:`estimator.uncertainty.plan_ranges`); None where the residuals file is missing."""
 
     @property
     def co2e_t_per_month(self) -> float:
@@ -2680,5 +2684,21 @@ def _assemble(st: _Story, popts: list[PricingOption], growth: tuple[float, ...],
         break_even_api=st.market.ref.provider + " " + st.market.ref.model if st.market.ref else None,
         regions=st.regions.options, greenest_region=st.regions.greenest, cheapest_region=st.regions.cheapest,
         explanation=tuple(expl), assumptions=tuple(_assumptions(inp, ch, co2)), warnings=tuple(_warnings(st)),
-        notes=tuple(_notes(st)), elapsed_s=time.perf_counter() - t_start,
+        notes=tuple(_notes(st)), elapsed_s=time.perf_counter() - t_start, ranges=_ranges(st),
     )
+
+
+def _ranges(st: _Story) -> PlanRanges | None:
+    """The plan's nominal 80% ranges from the engine x vendor errors (:func:`estimator.uncertainty.plan_ranges`;
+    scaling, no second plan: re-planning at the band's ends misses the layout cache, ~0.1 s each)."""
+    inp, h, costs = st.inp, st.hours, st.costs
+    a = inp.s.autoscaling
+    try:
+        return uncertainty.plan_ranges(
+            str(inp.s.engine.name), inp.hw.vendor, replicas_by_hour=[int(x) for x in h.replicas],
+            cost_usd_by_hour=_floats(h.cost_usd), min_replicas=a.min_replicas, max_replicas=a.max_replicas,
+            monthly_cost_usd=costs.monthly, cost_usd_per_million_output_tokens=costs.per_mtok,
+            cost_usd_per_request=costs.per_request, output_tokens_per_s_per_replica=st.out_tps,
+            ttft_p95_s=h.ttft_worst, e2e_p95_s=h.e2e_worst)
+    except StoreError:
+        return None

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the results' modules are heavy; reports import them only to
     from estimator.capacity import CapacityPlan
     from estimator.lifetime import LifetimePlan
     from estimator.recommend import Recommendation
+    from estimator.uncertainty import Range
     from estimator.variants import Exploration
 
 __all__ = [
@@ -200,6 +201,19 @@ def input_rows(scenario: Scenario, sections: Sequence[str]) -> list[Row]:
             value = value.value
         unit = _unit_of(field)
         rows.append(Row(section="input", name=f"{section}.{field}", value=value, unit=unit))
+    return rows
+
+
+def range_rows(ranges: Sequence[tuple[str, Range | None, str]]) -> list[Row]:
+    """``<name>_low`` and ``<name>_high`` output rows of each nominal 80% range (its basis as the
+    source; non-finite ends empty); ranges that are None give no rows."""
+    rows = []
+    for name, rng, unit in ranges:
+        if rng is None:
+            continue
+        for end, v in (("low", rng.low), ("high", rng.high)):
+            rows.append(Row(section="output", name=f"{name}_{end}", value=v if math.isfinite(v) else None, unit=unit,
+                            source=rng.basis))
     return rows
 
 
@@ -388,6 +402,12 @@ def performance_report(scenario: Scenario, result: PerformanceAnalysis | None = 
                 ("compare.max_output_tokens_per_s_per_replica", c.max_output_tokens_per_s, "tokens/s")]
     rows += [Row(section="output", name=n, value=v if not isinstance(v, float) or math.isfinite(v) else None,
                  unit=u) for n, v, u in out]
+    rg = r.ranges
+    if rg is not None:
+        rows += range_rows([("ttft_s", rg.ttft_s, "s"), ("tpot_s", rg.tpot_s, "s"), ("e2e_s", rg.e2e_s, "s"),
+                            ("output_tokens_per_s_per_replica", rg.output_tokens_per_s, "tokens/s"),
+                            ("max_output_tokens_per_s_per_replica", rg.max_output_tokens_per_s, "tokens/s"),
+                            ("best_output_tokens_per_s_per_replica", rg.best_output_tokens_per_s, "tokens/s")])
     if r.best_message:
         rows.append(Row(section="warning", name="best_batch_under_limits", value=r.best_message))
     rows += [Row(section="warning", name="compare", value=c.note) for c in r.comparison[1:] if c.note]
@@ -443,6 +463,16 @@ def capacity_report(scenario: Scenario, result: CapacityPlan | None = None) -> R
          if plan.cheapest_region else "", ""),
     ]
     rows += [Row(section="output", name=n, value=v, unit=u) for n, v, u in out]
+    rg = plan.ranges
+    if rg is not None:
+        rows += range_rows([("monthly_cost_usd", rg.monthly_cost_usd, "USD/month"),
+                            ("cost_usd_per_million_output_tokens", rg.cost_usd_per_million_output_tokens, "USD/1M tokens"),
+                            ("cost_usd_per_request", rg.cost_usd_per_request, "USD/request"),
+                            ("p95_ttft_s", rg.ttft_p95_s, "s"), ("p95_e2e_s", rg.e2e_p95_s, "s"),
+                            ("peak_replicas", rg.peak_replicas, "replicas"),
+                            ("output_tokens_per_s_per_replica", rg.output_tokens_per_s_per_replica, "tokens/s")])
+        rows.append(Row(section="assumption", name="ranges", value=rg.assumption,
+                        source="estimator.uncertainty (data/calibration_loso.csv)"))
     rows += [Row(section="output", name=f"replicas_hour_{i:03d}", value=r, unit="replicas")
              for i, r in enumerate(plan.replicas)]
     for opt in plan.pricing_options:

@@ -477,9 +477,9 @@ MEMORY_FRACTION_HELP = (
 def engine_input(col: Any) -> str:
     """The serving-engine select (its defaults and memory rule: ``estimator.engines``); returns its id."""
     value: str = col.selectbox(
+        # no format_func: a bound select writes its option label to the link, so the labels are the ids
         "Serving engine", ENGINE_IDS, key="eng", bind="query-params",
-        format_func=lambda e: engines.LABELS[engines.Engine(e)],
-        help="Scheduler cap, memory fraction, KV block size and prefill chunk follow this engine's defaults "
+        help="vllm = vLLM, sglang = SGLang, trtllm = TensorRT-LLM. Scheduler cap, memory fraction, KV block size and prefill chunk follow this engine's defaults "
              "(data/engines.csv); each can be overridden.")
     return value
 
@@ -509,3 +509,15 @@ def normalize_bool_link_params() -> None:
             changed = True
     if changed:  # widgets seed from the URL the run started with (as in drop_refused_link_params)
         st.rerun()
+
+
+def engine_overrides(col: Any) -> None:
+    """The engine settings a user may override (blank: the engine's default for this accelerator and layout)."""
+    col.number_input("Max concurrent sequences", 1, 65_536, None, 1, key="emax", bind="query-params",
+                     placeholder="engine default",
+                     help="vLLM --max-num-seqs, SGLang --max-running-requests, TensorRT-LLM --max_batch_size")
+    col.number_input("KV block (tokens)", 1, 1024, None, 1, key="ekb", bind="query-params", placeholder="engine default",
+                     help="vLLM --block-size, SGLang --page-size, TensorRT-LLM tokens_per_block")
+    col.number_input("Prefill chunk (tokens)", 16, 1_048_576, None, 256, key="epc", bind="query-params",
+                     placeholder="engine default",
+                     help="vLLM --max-num-batched-tokens, SGLang --chunked-prefill-size, TensorRT-LLM --max_num_tokens")

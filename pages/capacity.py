@@ -42,6 +42,7 @@ from pages._ui import (
     WEIGHT_FORMAT_HELP,
     check_query_params,
     engine_input,
+    engine_overrides,
     float_between,
     int_between,
     one_of,
@@ -309,6 +310,7 @@ def _assumption_inputs() -> None:
                         placeholder="engine default", help=MEMORY_FRACTION_HELP)
         a1.number_input("Runtime overhead per device (GB)", 0.0, 40.0, D.assumptions.runtime_overhead_gb, 0.1,
                         key="ovh", bind="query-params")
+        engine_overrides(a1)
         a2.slider("Compute efficiency", 0.05, 1.0, performance.COMPUTE_EFFICIENCY, 0.01, key="ceff",
                   bind="query-params", help=f"Fitted {performance.COMPUTE_EFFICIENCY} (estimator.performance).")
         a2.slider("Memory-bandwidth efficiency", 0.05, 1.0, performance.MEMORY_EFFICIENCY, 0.01, key="meff",

@@ -142,3 +142,17 @@ def test_published_static_batches_nearly_fit() -> None:
         if fits < 0.85 * r.batch:
             short.append((r.measurement_id, fits, r.batch))
     assert short == []
+
+
+def test_capacity_page_engine_overrides_reach_the_plan() -> None:
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages" / "capacity.py"), default_timeout=60)
+    at.query_params.update({"eng": "sglang", "emax": "64"})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.number_input(key="emax").value == 64 and at.selectbox(key="eng").value == "sglang"
+    plan = entrypoints.compute("capacity", Scenario(engine=EngineInputs(name="sglang", max_seqs=64)))
+    assert plan.max_batch <= 64
