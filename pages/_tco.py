@@ -130,5 +130,5 @@ def _how_computed(t: tco.TcoComparison) -> None:
                     "ratio of the catalog's APIs), so the columns compare option by option and add up to C:")
         st.latex(r"p_{out} = \frac{C}{\rho\,(T_{in} + \kappa\,T_{cached}) + T_{out}},\qquad p_{in} = \rho\,p_{out},"
                  r"\qquad p_{cached} = \kappa\,p_{in}")
-        st.caption(f"Capital recovery factor here: {t.capital_recovery_factor:.5f} per month. "
+        st.caption(f"Capital recovery factor here: {t.capital_recovery_factor:.2%} of the price per month. "
                    + " ".join(tco.SOURCES))

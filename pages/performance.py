@@ -195,6 +195,12 @@ def _headline(r: PerformanceAnalysis) -> None:
     else:
         n5.metric("Best batch under limits", "none", help=limits)
         st.warning(r.best_message or "", icon=":material/timer_off:")
+    if r.ranges is not None:
+        st.caption(figures.ranges_caption(r.ranges),
+                   help=f"Throughput: {r.ranges.rate_band.basis}. Times: {r.ranges.time_band.basis}. "
+                        "Ranges are the 10th-90th percentiles of the model's errors on published measurements "
+                        "predicted without their source (data/calibration_loso.csv); on new sources they "
+                        "cover fewer than 80% of points (bench/bench_performance.py).")
 
 
 def _charts(r: PerformanceAnalysis) -> None:
@@ -203,7 +209,7 @@ def _charts(r: PerformanceAnalysis) -> None:
     right.plotly_chart(figures.batch_figure(r), width="stretch", key="fig_batch")
     left2, right2 = st.columns(2)
     if r.context_sweep is not None:
-        left2.plotly_chart(figures.context_figure(r.context_sweep), width="stretch", key="fig_context")
+        left2.plotly_chart(figures.context_figure(r.context_sweep, r.ranges), width="stretch", key="fig_context")
     else:
         left2.info(r.context_sweep_note)
     with right2:

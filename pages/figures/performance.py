@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from estimator.analysis import LatencyContextSweep, PerformanceAnalysis
+from estimator.uncertainty import Band, PerformanceRanges, Range
 from pages.figures import log_vline_items
 
 __all__ = [
@@ -24,7 +25,10 @@ __all__ = [
     "comparison_frame",
     "context_figure",
     "log_ticks",
+    "band_trace",
     "microbenchmark_frame",
+    "range_text",
+    "ranges_caption",
     "roofline_figure",
 ]
 
@@ -52,6 +56,55 @@ def log_ticks(values: Iterable[float | None]) -> dict[str, list[float] | list[st
     ticks = [m * 10.0**k for k in range(lo, hi + 1) for m in (1, 2, 5)]
     ticks = [t for t in ticks if min(v) / 2.5 <= t <= max(v) * 2.5]
     return {"tickvals": ticks, "ticktext": [f"{t:,.4g}" for t in ticks]}
+
+
+def range_text(rng: Range, fmt: str = "{:,.0f}", unit: str = "", scale: float = 1.0) -> str:
+    """``"2,300 tok/s (1,900–2,600)"``: the value and its nominal 80% range, each ``fmt`` of ``x * scale``.
+
+    >>> range_text(Range(low=1900.0, value=2300.0, high=2600.0, basis=""), unit="tok/s")
+    '2,300 tok/s (1,900–2,600)'
+    """
+    lo, v, hi = (fmt.format(x * scale) for x in (rng.low, rng.value, rng.high))
+    return f"{v}{' ' + unit if unit else ''} ({lo}–{hi})"
+
+
+def ranges_caption(ranges: PerformanceRanges) -> str:
+    """One line of the page's headline figures with their nominal 80% ranges."""
+    parts = [f"TTFT {range_text(ranges.ttft_s, '{:,.0f}', 'ms', 1e3)}",
+             f"TPOT {range_text(ranges.tpot_s, '{:,.1f}', 'ms', 1e3)}",
+             f"end-to-end {range_text(ranges.e2e_s, '{:,.2f}', 's')}",
+             f"output {range_text(ranges.output_tokens_per_s, unit='tok/s')}",
+             f"max output {range_text(ranges.max_output_tokens_per_s, unit='tok/s')}"]
+    if ranges.best_output_tokens_per_s is not None:
+        parts.append(f"best under limits {range_text(ranges.best_output_tokens_per_s, unit='tok/s')}")
+    return "Nominal 80% ranges: " + " · ".join(parts)
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def band_trace(x: Iterable[float], y: Iterable[float | None], band: Band, color: str, name: str,
+               yaxis: str = "y") -> dict[str, Any]:
+    """A shaded polygon from ``y exp(log_low)`` to ``y exp(log_high)`` over ``x`` (points with no ``y``
+    left out): the curve's nominal 80% range (:class:`estimator.uncertainty.Band`)."""
+    pts = [(float(a), float(b)) for a, b in zip(x, y, strict=True) if b is not None and math.isfinite(float(b))]
+    xs = [a for a, _ in pts]
+    lo = [b * math.exp(band.log_low) for _, b in pts]
+    hi = [b * math.exp(band.log_high) for _, b in pts]
+    return {"type": "scatter", "x": xs + xs[::-1], "y": hi + lo[::-1], "fill": "toself", "mode": "lines",
+            "fillcolor": _rgba(color, 0.15), "line": {"width": 0}, "name": f"{name} 80% range", "yaxis": yaxis,
+            "hoverinfo": "skip", "legendgroup": name}
+
+
+def _with_band(values: list[float | None], ranges: PerformanceRanges | None) -> list[float | None]:
+    """``values`` plus their time band's ends (so that a log axis's ticks span the shaded range)."""
+    if ranges is None:
+        return values
+    b = ranges.time_band
+    return [*values, *(v * math.exp(b.log_low) for v in _positive(values)),
+            *(v * math.exp(b.log_high) for v in _positive(values))]
 
 
 def _marker_trace(phase: str, intensity_flops_per_byte: float, attainable_flops_per_s: float) -> dict[str, Any]:
@@ -101,6 +154,11 @@ def batch_figure(result: PerformanceAnalysis) -> go.Figure:
          "line": {"color": COLORS["prefill"], "dash": "dash"},
          "hovertemplate": "batch %{x:,.0f}: %{y:,.0f} ms<extra></extra>"},
     ]
+    rg = result.ranges
+    if rg is not None:
+        traces += [band_trace(bs, s.output_tokens_per_s, rg.rate_band, COLORS["a"], "output tokens/s"),
+                   band_trace(bs, tpot_ms, rg.time_band, COLORS["decode"], "TPOT", "y2"),
+                   band_trace(bs, ttft_ms, rg.time_band, COLORS["prefill"], "TTFT", "y2")]
     shapes, annotations = [], []
     if s.tpot_limit_s:
         shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y2", "y0": s.tpot_limit_s * 1e3,
@@ -110,7 +168,7 @@ def batch_figure(result: PerformanceAnalysis) -> go.Figure:
                                            COLORS["limit"], dash="dot")
         shapes.append(best)
         annotations.append(best_label)
-    y2_ticks = log_ticks([*tpot_ms, *ttft_ms, s.tpot_limit_s * 1e3 if s.tpot_limit_s else None])
+    y2_ticks = log_ticks([*_with_band([*tpot_ms, *ttft_ms], rg), s.tpot_limit_s * 1e3 if s.tpot_limit_s else None])
     layout = {"title": {"text": "Continuous batching: throughput and latency vs batch"}, "height": 400,
               "xaxis": {"type": "log", "title": {"text": "sequences in flight (batch)"}},
               "yaxis": {"title": {"text": "output tokens/s per replica"}},
@@ -120,9 +178,9 @@ def batch_figure(result: PerformanceAnalysis) -> go.Figure:
     return go.Figure(data=traces, layout=layout)
 
 
-def context_figure(sweep: LatencyContextSweep) -> go.Figure:
+def context_figure(sweep: LatencyContextSweep, ranges: PerformanceRanges | None = None) -> go.Figure:
     """TTFT (s, left, log) and TPOT (ms, right) of the static batch vs prompt length; points where the
-    batch no longer fits are left out (a gap) and marked."""
+    batch no longer fits are left out (a gap) and marked; shaded: the time band of ``ranges``."""
     x = list(sweep.input_tokens)
     ttft = [t if ok else None for t, ok in zip(sweep.ttft_s, sweep.fits, strict=True)]
     tpot_ms = [t * 1e3 if ok else None for t, ok in zip(sweep.tpot_s, sweep.fits, strict=True)]
@@ -130,10 +188,13 @@ def context_figure(sweep: LatencyContextSweep) -> go.Figure:
                "line": {"color": COLORS["prefill"]}, "hovertemplate": "%{x:,.0f} tokens: %{y:,.3f} s<extra></extra>"},
               {"type": "scatter", "x": x, "y": tpot_ms, "name": "TPOT (ms)", "mode": "lines+markers", "yaxis": "y2",
                "line": {"color": COLORS["decode"]}, "hovertemplate": "%{x:,.0f} tokens: %{y:,.2f} ms<extra></extra>"}]
+    if ranges is not None:
+        traces += [band_trace(x, ttft, ranges.time_band, COLORS["prefill"], "TTFT"),
+                   band_trace(x, tpot_ms, ranges.time_band, COLORS["decode"], "TPOT", "y2")]
     layout: dict[str, Any] = {
         "title": {"text": f"Long context: TTFT and TPOT vs prompt length (batch {sweep.batch:,})"}, "height": 380,
         "xaxis": {"type": "log", "title": {"text": "input tokens"}},
-        "yaxis": {"title": {"text": "TTFT (s)"}, "type": "log", **log_ticks(ttft)},
+        "yaxis": {"title": {"text": "TTFT (s)"}, "type": "log", **log_ticks(_with_band(ttft, ranges))},
         "yaxis2": {"title": {"text": "TPOT (ms)"}, "overlaying": "y", "side": "right", "tickmode": "auto",
                    "showgrid": False},
         "margin": _MARGIN, "legend": {"orientation": "h", "y": -0.25}}
