@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import streamlit_server
+from tests._server import streamlit_server
 
 pytestmark = pytest.mark.browser
 
@@ -25,7 +25,7 @@ PAGES = {
 def test_deep_link_is_first_request_of_fresh_server(page: Page, tmp_path: Path) -> None:
     # Streamlit runs a fresh server's first request in legacy multipage mode when pages/ exists;
     # the app must still come up with its own navigation (not one entry per file in pages/).
-    with streamlit_server(tmp_path) as url:
+    with streamlit_server("app.py", tmp_path) as url:
         page.goto(f"{url}/performance?m=llama-2-7b")
         expect(page.get_by_role("heading", name="Latency & throughput")).to_be_visible(timeout=30_000)
         _assert_app_navigation(page)
@@ -41,7 +41,7 @@ def _assert_app_navigation(page: Page) -> None:
 
 
 def test_deep_link_to_function_page_on_fresh_server(page: Page, tmp_path: Path) -> None:
-    with streamlit_server(tmp_path) as url:
+    with streamlit_server("app.py", tmp_path) as url:
         page.goto(f"{url}/training?tmode=model&m=llama-2-70b&tb=2000")
         expect(page.get_by_role("heading", name="Training budget")).to_be_visible(timeout=30_000)
         _assert_app_navigation(page)
@@ -51,7 +51,7 @@ def test_deep_link_to_function_page_on_fresh_server(page: Page, tmp_path: Path) 
 
 def test_capacity_link_form_on_fresh_server(page: Page, tmp_path: Path) -> None:
     # the form the README shows for the CLI (/capacity?...) opens the planner, not "Page not found"
-    with streamlit_server(tmp_path) as url:
+    with streamlit_server("app.py", tmp_path) as url:
         page.goto(f"{url}/capacity?m=llama-2-7b&rpd=500000")
         expect(page.get_by_role("heading", name="Capacity planner")).to_be_visible(timeout=30_000)
         _assert_app_navigation(page)
