@@ -240,6 +240,10 @@ def comparison_frame(result: PerformanceAnalysis) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+CALIBRATION_LABELLED_POINTS = 40
+"""Most points whose measurement ids fit as axis labels; more are shown by hover only."""
+
+
 def calibration_figure(result: PerformanceAnalysis) -> go.Figure:
     """Model / measured for every published point (log x), grouped by metric; green band ±20%,
     dotted lines at a factor of two; points not scored are crosses."""
@@ -257,11 +261,17 @@ def calibration_figure(result: PerformanceAnalysis) -> go.Figure:
                        "customdata": [[p.value, p.predicted] for p in grp],
                        "hovertemplate": "%{y}<br>model / measured %{x:.2f}<br>measured %{customdata[0]:,.4g}"
                                         "<br>model %{customdata[1]:,.4g}<extra></extra>"})
-    layout = {"title": {"text": "Model / measured for every point (green: within ±20%; dotted: 2×)"}, "height": 640,
+    ratios = [p.model_over_measured for p in points if p.model_over_measured and p.model_over_measured > 0]
+    lo, hi = min([0.4, *[r / 1.15 for r in ratios]]), max([2.6, *[r * 1.15 for r in ratios]])
+    ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 0.67, 0.8, 1, 1.25, 1.5, 2, 5, 10, 20, 50, 100) if lo <= t <= hi]
+    labelled = len(points) <= CALIBRATION_LABELLED_POINTS  # beyond that the ids overlap: they stay on hover
+    layout = {"title": {"text": "Model / measured for every point (green: within ±20%; dotted: 2×)"
+                        + ("" if labelled else "; hover a point for its id")}, "height": 640,
               "xaxis": {"type": "log", "title": {"text": "model / measured"},
-                        "tickvals": [0.5, 0.67, 0.8, 1, 1.25, 1.5, 2], "range": [math.log10(0.4), math.log10(2.6)]},
-              "yaxis": {"autorange": "reversed", "tickfont": {"size": 9}, "dtick": 1}, "shapes": shapes,
-              "margin": dict(l=10, r=10, t=50, b=10), "legend": {"orientation": "h", "y": -0.12}}
+                        "tickvals": ticks, "range": [math.log10(lo), math.log10(hi)]},
+              "yaxis": {"autorange": "reversed", "tickfont": {"size": 9}, "dtick": 1, "showticklabels": labelled,
+                        "title": {"text": "" if labelled else f"{len(points)} published points"}},
+              "shapes": shapes, "margin": dict(l=10, r=10, t=50, b=10), "legend": {"orientation": "h", "y": -0.12}}
     return go.Figure(data=traces, layout=layout)
 
 
