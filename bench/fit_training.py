@@ -54,6 +54,7 @@ def _variant(frame: pd.DataFrame, attention: bool, by_generation: bool) -> str:
     f = frame.copy()
     if not attention:
         f["train_flops"] = f["flops_6nd"]
+        f["peak_flops_per_s"] = f["dtype_peak_flops_per_s"]  # 6ND alone runs at the compute dtype's peak
         f["utilization"] = f["flops_6nd"] / (f["peak_flops_per_s"] * f["gpu_hours"] * 3600.0)
     if not by_generation:
         f["generation"] = "global"

@@ -254,7 +254,8 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
     "training_runs": (
         "training_runs.csv",
         {"run_id": "VARCHAR", "model": "VARCHAR", "params": "DOUBLE", "params_total": "DOUBLE", "tokens": "DOUBLE",
-         "seq_len": "INTEGER", "n_layers": "INTEGER", "d_attn": "INTEGER", "hardware_id": "VARCHAR", "gpus": "INTEGER",
+         "seq_len": "INTEGER", "n_layers": "INTEGER", "d_attn": "INTEGER", "hardware_id": "VARCHAR",
+         "compute_dtype": "VARCHAR", "gpus": "INTEGER",
          "gpu_hours": "DOUBLE", "gpu_hours_kind": "VARCHAR", "mfu_reported": "DOUBLE", "excluded_reason": "VARCHAR",
          "source": "VARCHAR", "url": "VARCHAR", "as_of": "DATE", "assumed": "BOOLEAN", "notes": "VARCHAR"},
     ),

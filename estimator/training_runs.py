@@ -2,13 +2,17 @@
 
 Each run gives parameters ``N`` (active, for a mixture of experts), tokens ``D``, sequence length
 ``s``, layers ``L``, attention width ``d_attn``, the accelerator and the GPU-hours ``T`` it took.
-Its *utilization* is the training FLOPs it executed per second of accelerator time over the
-dense BF16 peak:
+Its *utilization* is the time the training FLOPs take at the dense peak over the GPU-hours paid:
 
-.. math:: u = \\frac{(6N + 12 L s d_{attn}) D}{F_{peak}\\, T \\cdot 3600}
+.. math:: u = \\frac{6 N D / F_{dtype} + 12 L s d_{attn} D / F_{bf16}}{T \\cdot 3600}
 
-(:func:`estimator.training.train_flops_per_token`). ``u`` is MFU x goodput: MFU while training,
-goodput the share of paid hours that trained (restarts, checkpointing, evaluation, stragglers).
+(:func:`estimator.training.train_flops_per_token`). ``F_dtype`` is the dense peak in the run's
+``compute_dtype``, the format its source gives for the linear-layer GEMMs (bf16 where a source
+says only "mixed precision": the A100/H100 BF16 and FP16 peaks are equal); the attention term
+stays at the BF16 peak because FP8 recipes keep the attention operators in BF16 (DeepSeek-AI
+2024, arXiv:2412.19437, sec. 3.3.1). For a 16-bit run this is ``C / (F_bf16 T 3600)`` with
+``C = (6N + 12 L s d_attn) D``. ``u`` is MFU x goodput: MFU while training, goodput the share of
+paid hours that trained (restarts, checkpointing, evaluation, stragglers).
 
 The fit, per hardware generation ``g`` (Ampere: A100; Hopper: H100/H800), shrinks the mean of
 ``log u`` toward the mean over all runs (empirical Bayes, James and Stein; Efron and Morris 1975,
@@ -95,19 +99,30 @@ def data_sha256() -> str:
     return hashlib.sha256((catalog.data_dir() / "training_runs.csv").read_bytes()).hexdigest()
 
 
+def _peak_time_s(hardware_id: str, compute_dtype: str, flops_6nd: float, attention_flops: float) -> float:
+    """Seconds at the dense peak: ``t = 6ND / F_dtype + A D / F_bf16`` (module docstring;
+    FLOPs over FLOP/s; DeepSeek-AI 2024, arXiv:2412.19437, sec. 3.3.1 for what FP8 covers)."""
+    hw = catalog.get_hardware(hardware_id)
+    return flops_6nd / hw.peak_flops_per_s(DType(compute_dtype)) + attention_flops / hw.peak_flops_per_s(DType.BF16)
+
+
 def runs(include_excluded: bool = False) -> pd.DataFrame:
-    """The published runs with their generation, peak, training FLOPs ``(6N + 12 L s d_attn) D``,
-    ``6ND`` and utilization ``u`` (module docstring); excluded rows only on request."""
+    """The published runs with their generation, training FLOPs ``(6N + 12 L s d_attn) D``, ``6ND``,
+    effective peak ``C / t`` (``t`` at the dense peaks of the run's compute dtype, :func:`_peak_time_s`),
+    the compute dtype's dense peak and utilization ``u`` (module docstring); excluded rows only on request."""
     frame = catalog.table_frame("training_runs").copy()
     if not include_excluded:
         frame = frame[frame["excluded_reason"].fillna("").str.strip() == ""]
-    peaks = {h: catalog.get_hardware(h).peak_flops_per_s(DType.BF16) for h in frame["hardware_id"].unique()}
     frame["generation"] = [training.hardware_generation(h) for h in frame["hardware_id"]]
-    frame["peak_flops_per_s"] = frame["hardware_id"].map(peaks)
-    attn = [training.attention_flops_per_token(L, s, d)
-            for L, s, d in zip(frame["n_layers"], frame["seq_len"], frame["d_attn"], strict=True)]
+    attn = np.asarray([training.attention_flops_per_token(L, s, d)
+                       for L, s, d in zip(frame["n_layers"], frame["seq_len"], frame["d_attn"], strict=True)])
     frame["flops_6nd"] = 6.0 * frame["params"] * frame["tokens"]
-    frame["train_flops"] = (6.0 * frame["params"] + np.asarray(attn)) * frame["tokens"]
+    frame["train_flops"] = frame["flops_6nd"] + attn * frame["tokens"]
+    peak_s = [_peak_time_s(h, d, c6, a * t) for h, d, c6, a, t in zip(
+        frame["hardware_id"], frame["compute_dtype"], frame["flops_6nd"], attn, frame["tokens"], strict=True)]
+    frame["peak_flops_per_s"] = frame["train_flops"] / np.asarray(peak_s)
+    frame["dtype_peak_flops_per_s"] = [catalog.get_hardware(h).peak_flops_per_s(DType(d))
+                                       for h, d in zip(frame["hardware_id"], frame["compute_dtype"], strict=True)]
     frame["utilization"] = frame["train_flops"] / (frame["peak_flops_per_s"] * frame["gpu_hours"] * 3600.0)
     return frame.reset_index(drop=True)
 

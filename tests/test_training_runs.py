@@ -56,6 +56,43 @@ def test_published_figures_as_stated() -> None:
     assert frame.loc["deepseek-v3", "gpu_hours"] == 2_664_000  # DeepSeek-V3 Table 1, pre-training
     assert frame.loc["mpt-7b", "gpu_hours"] == 440 * 9.5 * 24  # MosaicML blog: ~9.5 days on 440 A100-40GB
     assert frame.loc["deepseek-v3", "params"] == 37e9  # active parameters of the MoE
+    assert frame.loc["deepseek-v3", "compute_dtype"] == "fp8"  # DeepSeek-V3 sec. 3.3: FP8 mixed precision
+    assert frame.loc["pythia-12b", "compute_dtype"] == "fp16"  # EleutherAI/pythia models/12B/pythia-12b.yml
+    # Llama 3.1 card: per-model GPU-hours (39.3M is the sum over 8B, 70B and 405B), not the family total
+    assert (frame.loc["llama3.1-8b", "gpu_hours"], frame.loc["llama3.1-70b", "gpu_hours"]) == (1.46e6, 7.0e6)
+    # BloombergGPT sec. 3.3: ~53 days on 512 A100 40GB (the paper's 1.3M GPU-hours is its sizing budget)
+    assert frame.loc["bloomberggpt-50b", "gpu_hours"] == 512 * 53 * 24
+    assert frame.loc["bloomberggpt-50b", "hardware_id"] == "a100-40gb-sxm"  # 64 x p4d.24xlarge (A100 40GB)
+    assert set(frame["compute_dtype"]) <= {"bf16", "fp16", "fp8"}
+
+
+def test_fp8_run_times_linear_flops_at_fp8_peak_and_attention_at_bf16(runs: pd.DataFrame) -> None:
+    """DeepSeek-V3 sec. 3.3.1: the linear-layer GEMMs run in FP8, the attention operators stay in BF16.
+    H800 dense peaks (data/hardware.csv): FP8 1,978.9 TFLOP/s, BF16 989.4 TFLOP/s."""
+    r = runs.set_index("run_id").loc["deepseek-v3"]
+    attn = 12 * 61 * 4096 * 20480 * 14.8e12  # 12 L s d_attn D (DeepSeek-V3 sec. 4: 61 layers, 4K, 14.8T)
+    seconds = 6 * 37e9 * 14.8e12 / 1978.9e12 + attn / 989.4e12
+    assert r["utilization"] == pytest.approx(seconds / (2_664_000 * 3600), rel=1e-9)
+    assert r["dtype_peak_flops_per_s"] == 1978.9e12
+    # A 16-bit run keeps the plain form u = C / (F_bf16 T 3600)
+    b = runs.set_index("run_id").loc["llama2-70b"]
+    assert b["peak_flops_per_s"] == pytest.approx(312e12, rel=1e-12)
+    assert b["utilization"] == pytest.approx(b["train_flops"] / (312e12 * 1_720_320 * 3600), rel=1e-12)
+
+
+def test_llama_405b_goodput_agrees_with_the_papers_effective_training_time(runs: pd.DataFrame) -> None:
+    """Llama Team 2024, arXiv:2407.21783: BF16 MFU 38-43 % (Table 4; 41 % on 16K H100) and "higher than 90 %
+    effective training time" (sec. 3.3.4). The run's utilization over its stated MFU is its goodput."""
+    r = runs.set_index("run_id").loc["llama3.1-405b"]
+    assert r["mfu_reported"] == 0.41
+    assert 0.90 < r["utilization"] / r["mfu_reported"] < 0.95
+
+
+def test_fp8_brings_deepseek_v3_within_the_target(runs: pd.DataFrame) -> None:
+    """Timed at the BF16 peak, DeepSeek-V3's leave-one-out prediction was 1.57x its published hours (fit of
+    2026-11-29 before compute_dtype); counting its FP8 GEMMs brings it inside issue #12's 1.5x."""
+    row = next(r for r in training_runs.leave_one_out(runs) if r.run_id == "deepseek-v3")
+    assert 1 / 1.5 < row.ratio < 1.5
 
 
 # ---------------------------------------------------------------------------
