@@ -538,6 +538,8 @@ def _disagg_rows(plan: CapacityPlan) -> list[Row]:
     src = "estimator.disagg; DistServe (arXiv:2401.09670), Splitwise (arXiv:2311.18677)"
     out: list[tuple[str, Any, str]] = [
         ("disagg_enabled", plan.scenario.serving.disaggregated, ""),
+        ("disagg_mode", "disaggregated (chosen; the capacity_* headline above stays colocated)"
+         if plan.scenario.serving.disaggregated else "colocated (disaggregated is a what-if)", ""),
         ("disagg_ratio", r.ratio_text, "prefill:decode"), ("disagg_capacity_ratio", r.capacity_ratio, "ratio"),
         ("disagg_monthly_cost_usd", r.monthly_cost_usd, "USD/month"),
         ("disagg_colocated_monthly_cost_usd", r.colocated_monthly_cost_usd, "USD/month"),

@@ -97,16 +97,17 @@ def test_distserve_kv_anchors_within_tolerance(checks: dict[str, disagg.AnchorCh
 
 @pytest.mark.parametrize(("anchor_id", "ours"), [
     # Not reproduced within 25 % (data/serving_anchors.csv notes say why); pinned at what the model gives so a
-    # change shows. DistServe Figure 1 (OPT-13B on A100, 512 + 64 tokens, §6.1 chatbot SLOs assumed): the
-    # planner's chunked-prefill colocated baseline serves 6.7 requests/s, not vLLM-2023's 1.6, so the per-GPU
-    # gain is ~1.0x instead of 2.1x.
-    ("pd-distserve-fig1-gain", 0.994),
-    ("pd-distserve-fig1-prefill", 8.39),
-    ("pd-distserve-fig1-decode", 33.4),
-    ("pd-distserve-fig1-colocated", 6.75),
-    # Splitwise §VI-A: serialized transfer +64 % on the second token; the line-rate link (8 x 400 Gb/s in
-    # parallel) gives 14 %: the paper's block-by-block transfers run well below line rate.
-    ("pd-splitwise-second-token", 0.144),
+    # change shows. DistServe Figure 1 (OPT-13B on A100, 512 + 64 tokens) at its goals, P90 TTFT 0.4 s and P90
+    # TPOT 0.04 s (the authors' blog, hao-ai-lab.github.io/blogs/distserve), colocated baseline as the paper's vLLM
+    # (whole-prompt prefill iterations, decodes stalled): the roofline runs OPT-13B 2-3x faster than the 2023
+    # engines (prefill-only 10.8 vs 5.6, decode-only 30 vs 10 requests/s), so the gain is 1.37x, not 2.1x.
+    ("pd-distserve-fig1-gain", 1.367),
+    ("pd-distserve-fig1-prefill", 10.76),
+    ("pd-distserve-fig1-decode", 29.9),
+    ("pd-distserve-fig1-colocated", 5.79),
+    # Splitwise §VI-A: serialized transfer +64 % on the second token; over the stated 400 Gb/s as one stream the
+    # model gives 106 %: its second token (roofline, TP 8) is faster than the paper's engine.
+    ("pd-splitwise-second-token", 1.064),
     # Splitwise §VI-B pool ratios (25P:15T conversation, 35P:5T coding; SLOs assumed): the direction agrees
     # (coding needs far more prefill per decode instance), the magnitudes do not.
     ("pd-splitwise-hh-conversation", 5.45),
@@ -116,6 +117,31 @@ def test_unreproduced_anchors_are_pinned(checks: dict[str, disagg.AnchorCheck], 
     c = checks[anchor_id]
     assert c.predicted == pytest.approx(ours, rel=0.05)
     assert abs(c.ratio - 1.0) > TOLERANCE  # honest: outside 25 %; move it to the test above when it is within
+
+
+def test_prefill_first_baseline_shows_the_interference() -> None:
+    # DistServe Figure 1 setup: whole-prompt prefill iterations (vLLM 0.2) stall decodes, so the colocated GPU
+    # serves fewer requests within the goals than the planner's replica, whose iterations carry the decodes along
+    # with the prompt (Sarathi-Serve / vLLM >= 0.6), and the disaggregation gain grows from ~1.0x to 1.37x
+    f1 = disagg.distserve_fig1()
+    assert f1["colocated"] < 0.8 * f1["colocated_mixed"]
+    assert 1.0 / (1.0 / f1["prefill"] + 1.0 / f1["decode"]) / f1["colocated_mixed"] < f1["gain"]
+
+
+def test_prefill_first_tpot_equations() -> None:
+    # at no load TPOT is the decode step alone (Little's law: the batch tends to 0, the model's continuous
+    # relaxation); under load the stalls of D(a n) per prefill iteration raise it, and the P90 sits above the
+    # median (Poisson count of stalls during a request)
+    s = disagg._anchor_scenario("opt-13b", "a100-80gb-sxm", (512, 64), (0.4, 2.92), 1)
+    st = disagg._setup(s)
+    rep = st.decode[1].replica  # type: ignore[union-attr]
+    t_d1 = float(rep.iteration_s(0.0, 0.0, 0.0))
+    assert disagg.prefill_first_tpot_s(rep, 512, 64, 1e-6) == pytest.approx(t_d1, rel=1e-3)
+    lo, hi = (disagg.prefill_first_tpot_s(rep, 512, 64, 3.0, q) for q in (0.5, 0.9))
+    assert t_d1 < lo < hi
+    assert disagg.prefill_first_tpot_s(rep, 512, 64, 1e4) == math.inf  # past saturation
+    # the Poisson quantile: P(N <= 0) = e^-1 = 0.37 < 0.5 <= P(N <= 1) = 0.74 for a mean of 1
+    assert disagg._poisson_quantile(1.0, 0.5) == 1.0 and disagg._poisson_quantile(1.0, 0.3) == 0.0
 
 
 def test_anchor_file_rows_have_sources(checks: dict[str, disagg.AnchorCheck]) -> None:
@@ -205,15 +231,20 @@ def test_capacity_report_has_the_comparison(default_pair: tuple[capacity.Capacit
     assert rows["disagg_monthly_cost_usd"] == p.monthly_cost_usd
     assert rows["disagg_colocated_monthly_cost_usd"] == p.colocated_monthly_cost_usd
     assert rows["disagg_kv_transfer_s"] == p.kv_transfer_s_mean
+    assert rows["disagg_mode"].startswith("disaggregated (chosen")  # the scenario has serving.disaggregated on
+    off = colo.scenario.replace(serving={"disaggregated": False})
+    rows_off = {r.name: r.value for r in report.REPORTS["capacity"](off, capacity.plan(off)).rows}
+    assert rows_off["disagg_mode"].startswith("colocated")
 
 
 def test_capacity_page_shows_the_section() -> None:
     at = AppTest.from_file("../pages/capacity.py", default_timeout=60)
-    at.query_params["pd"] = "1"
+    at.query_params["pd"] = "true"  # the encoding links carry (to_query_params)
     at.run()
     assert not at.exception
     assert any(m.label == "Best ratio (prefill : decode)" for m in at.metric)
     assert any("disaggregated prefill/decode" in e.label for e in at.expander)
+    assert any("Plan in force: disaggregated" in m.value for m in at.success)
     at.selectbox(key="pdkv").set_value("network").run()
     assert not at.exception
 
