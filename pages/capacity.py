@@ -425,12 +425,28 @@ def _lifetime_link(s: Scenario) -> None:
                 f"(training?{query})")
 
 
+def _ranges_caption(p: CapacityPlan) -> None:
+    """The plan's nominal 80% ranges (leave-one-source-out residuals of its engine x vendor class)."""
+    r = p.ranges
+    if r is None:
+        return
+    st.caption(
+        f"Nominal 80% ranges: monthly cost {money(r.monthly_cost_usd.value)} ({money(r.monthly_cost_usd.low)}–"
+        f"{money(r.monthly_cost_usd.high)}) · per 1M output tokens {money(r.cost_usd_per_million_output_tokens.value)} "
+        f"({money(r.cost_usd_per_million_output_tokens.low)}–{money(r.cost_usd_per_million_output_tokens.high)}) · "
+        f"peak replicas {integer(r.peak_replicas.value)} ({integer(r.peak_replicas.low)}–{integer(r.peak_replicas.high)})"
+        f" · p95 TTFT {duration(r.ttft_p95_s.value)} ({duration(r.ttft_p95_s.low)}–{duration(r.ttft_p95_s.high)}) · "
+        f"p95 end-to-end {duration(r.e2e_p95_s.value)} ({duration(r.e2e_p95_s.low)}–{duration(r.e2e_p95_s.high)}). "
+        f"{r.assumption} Basis: {r.monthly_cost_usd.basis}.")
+
+
 def _headline(p: CapacityPlan) -> None:
     mode_name = modes.MODE_NAMES[p.mode]
     where = ("serverless CPU workers" if p.mode == InferenceMode.SERVERLESS
              else f"{p.devices_per_replica} × {p.hardware_name} per replica")
     st.subheader(f"{p.model_name} on {where} · {mode_name}")
     slo = p.scenario.slo
+    _ranges_caption(p)
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Monthly cost", money(p.monthly_cost_usd),
               help=f"{p.pricing.value.replace('_', ' ')} on {p.instance_type}; {money(p.cost_usd_per_hour)} per hour "

@@ -119,3 +119,16 @@ def test_widgets_change_the_plan() -> None:
     assert after != before
     p = capacity.plan(Scenario().replace(traffic=Scenario().traffic.model_copy(update={"requests_per_day": 500_000.0})))
     assert after == money(p.monthly_cost_usd)
+
+
+def test_plan_shows_its_ranges() -> None:
+    # Issue 12 part 5: the plan's monthly cost, replicas and latencies carry their nominal 80% range on the page
+    from estimator import entrypoints
+
+    at = AppTest.from_file("../pages/capacity.py", default_timeout=60)
+    at.run()
+    assert not at.exception
+    r = entrypoints.compute("capacity", Scenario()).ranges
+    assert r is not None and r.monthly_cost_usd.low <= r.monthly_cost_usd.value <= r.monthly_cost_usd.high
+    text = " ".join(c.value for c in at.caption)
+    assert f"({money(r.monthly_cost_usd.low)}–{money(r.monthly_cost_usd.high)})" in text
