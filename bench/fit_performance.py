@@ -9,7 +9,8 @@ predictable, :func:`estimator.performance.prepare_measurements`):
 
 1. **Global fit**: Nelder-Mead over :data:`~estimator.performance.FIT_FIELDS` with the
    pseudo-Huber loss on ``ln(predicted / measured)`` (:data:`~estimator.performance.ROBUST_DELTA`),
-   started at the module's constants.
+   started at the module's constants with the per-sequence iteration overhead
+   (:func:`~estimator.performance.calibration_start`, held fixed in every fit).
 2. **Cells**: the same fit on each engine (vLLM, SGLang, TensorRT-LLM) x vendor family (nvidia, amd)
    with points, started at the global fit, then shrunk toward it with weight ``n / (n + k)``
    (:func:`~estimator.performance.shrink_efficiency`, ``k`` =
@@ -120,7 +121,9 @@ def _subset(rows: Sequence[performance._Prepared], idx: Sequence[int]) -> list[p
 def fit_cells(rows: Sequence[performance._Prepared], measured: FloatArray, keys: Sequence[Key | None],
               start: Efficiency | None = None, k: float = performance.SHRINK_POINTS,
               iters: int = 800, tol: float = 1e-9) -> Fit:
-    """The global fit of all ``rows`` and each cell's fit shrunk toward it (deterministic)."""
+    """The global fit of all ``rows`` and each cell's fit shrunk toward it (deterministic); ``start``
+    defaults to :func:`~estimator.performance.calibration_start`."""
+    start = start if start is not None else performance.calibration_start()
     delta = performance.ROBUST_DELTA
     g = performance.fit_prepared(rows, measured, start, iters=iters, delta=delta, tol=tol)
     cells: dict[Key, tuple[Efficiency, int]] = {}
@@ -290,7 +293,7 @@ def csv_rows(s: Scored, fit: Fit, log_ratio: FloatArray, sha: str, today: dt.dat
         var_c = z_variance(_subset(s.prep.rows, idx), s.measured[idx], fit.raw[key])
         cells.append((key, eff, n, w, w**2 * var_c + (1 - w) ** 2 * var_g))
     units = {"compute": "fraction", "low_precision_compute": "fraction", "memory": "fraction",
-             "step_overhead_s": "s", "prefill_overhead_s": "s", "link_latency_s": "s"}
+             "step_overhead_s": "s", "prefill_overhead_s": "s", "link_latency_s": "s", "sequence_overhead_s": "s"}
     for key, eff, n, w, var in cells:
         se = natural_std_errors(eff, var)
         what = ("global refit: all scored points, the target the cells shrink toward" if key == ALL else
@@ -300,6 +303,10 @@ def csv_rows(s: Scored, fit: Fit, log_ratio: FloatArray, sha: str, today: dt.dat
                          units[name], str(n), f"{w:.4f}", sha, "false", SOURCE, today.isoformat(),
                          f"{what}; pseudo-Huber Nelder-Mead; standard error from the residual spread "
                          "(Jacobian), empty where the points do not identify the constant"])
+        for name in performance.FIXED_FIELDS:
+            rows.append([key[0], key[1], name, f"{getattr(eff, name):.6g}", "", units[name], str(n), f"{w:.4f}", sha,
+                         "true", SOURCE, today.isoformat(),
+                         "held fixed in every fit (assumed, not fitted): see estimator.performance.SEQUENCE_OVERHEAD_S"])
         lo, hi, used = range_percentiles(s, log_ratio, key)
         pooled = " (cell under 10 points: all cells pooled)" if used != n and key != ALL else ""
         for name, v in zip(performance.RANGE_CONSTANTS, (lo, hi), strict=True):
@@ -367,7 +374,7 @@ def main() -> int:
     s = load_scored()
     sha = measurements_sha256()
     print(f"{len(s.measured)} scored points from {len(set(s.group))} sources; skipped: {s.prep.skipped_counts()}")
-    fit = fit_cells(s.prep.rows, s.measured, s.keys)
+    fit = fit_cells(s.prep.rows, s.measured, s.keys, performance.calibration_start())
     print(f"global refit: {fit.global_eff!r}")
     for key, (eff, n) in sorted(fit.cells.items()):
         print(f"{key[0]:>7} x {key[1]:<7} n={n:<4} {eff!r}")

@@ -141,6 +141,21 @@ PREFILL_OVERHEAD_S: float = 7.1e-3
 served figures, the HTTP/gRPC round trip (fitted as above; TensorRT-LLM 0.5 lists 7 ms first-token
 latency for a 128-token Llama prompt on H100, which is almost all overhead)."""
 
+SEQUENCE_OVERHEAD_S: float = 10e-6
+"""Host time per sequence in flight per decode iteration (seconds): the part of each iteration
+that grows with the batch, not with the model: scheduling (block tables, slot mappings),
+preparing the step's inputs, sampling bookkeeping, detokenizing and streaming each sequence's
+token. The vLLM v0.6.0 performance update (vLLM blog, 2024-09-05, "Performance Diagnosis") profiles
+Llama 3 8B on one H100 and finds the HTTP API server 33% and scheduling 29% of the total execution
+time, the GPU idle meanwhile; the cost is per request, so it scales with the batch.
+
+Assumed value, 10 us, chosen on the data and not per row: of 0, 2, 5, 10, 20 and 40 us, the one
+whose global pseudo-Huber refit over all 174 scored points of ``data/measurements.csv`` has the
+lowest loss (0.170 at 0, 0.159 at 10 us); leaving it out drags the fitted memory efficiency to 0.40
+(batch-1 rows then come out 1.5x too slow) because the large-batch rows need the time somewhere.
+It is applied by the engine x vendor calibration (:func:`efficiency_for`, ``bench/fit_performance.py``);
+:class:`Efficiency`'s default is 0 because the fallback constants above were fitted without it."""
+
 COMMUNICATION_EFFICIENCY: float = 0.70
 """Fraction of one direction of the link bandwidth a ring all-reduce sustains (assumed: NCCL
 ``all_reduce_perf`` bus bandwidth is typically 70-85% of the per-direction link rate; the
@@ -198,6 +213,9 @@ class Efficiency(BaseModel):
     memory: float = Field(default=MEMORY_EFFICIENCY, gt=0, le=1, description="of memory bandwidth")
     communication: float = Field(default=COMMUNICATION_EFFICIENCY, gt=0, le=1, description="of link bandwidth")
     step_overhead_s: float = Field(default=STEP_OVERHEAD_S, ge=0, le=1)
+    sequence_overhead_s: float = Field(
+        default=0.0, ge=0, le=1e-3, description="per sequence in flight per decode iteration (SEQUENCE_OVERHEAD_S)"
+    )
     prefill_overhead_s: float = Field(default=PREFILL_OVERHEAD_S, ge=0, le=10)
     link_latency_s: float = Field(
         default=LINK_LATENCY_S, ge=0, le=1, description="per all-reduce over NVLink; other links scale it"
@@ -374,6 +392,7 @@ def _model_features_cached(model: ModelSpec, dtype: DType, kv_dtype: DType) -> _
     # Per layer: residual + norm (2d), q/k/v (q + 2 kv), MLP gate/up (2f if gated) and output;
     # each written once and read once in 16-bit (the working set of memory.inference_activation_bytes).
     act = layers * (2.0 * d + q + 2.0 * kvw + (2.0 if model.gated_mlp else 1.0) * ffn + ffn) * ACTIVATION_BYTES * 2.0
+    act += moe_dispatch_bytes_per_token(model)
     return _ModelFeatures(
         n_layers=layers,
         d_model=d,
@@ -434,6 +453,37 @@ def expected_distinct_experts(n_experts: npt.ArrayLike, k_active: npt.ArrayLike,
         miss = np.where(e > 1, np.exp(t * np.log1p(-np.minimum(k / e, 1.0) + 0.0 * t)), 0.0)
     out = np.where(e > 1, e * (1.0 - miss), np.minimum(e, 1.0))
     return out
+
+
+def moe_dispatch_bytes_per_token(model: ModelSpec) -> float:
+    """Memory traffic of routing one token's hidden state to its experts and back, all MoE layers.
+
+    Notes
+    -----
+    A routed MoE layer does not multiply the hidden state in place: it first *permutes* (dispatches)
+    each token's ``d``-vector into the contiguous block of each of its ``k`` experts, runs the grouped
+    GEMMs on those blocks, and then *un-permutes* (combines) the ``k`` expert outputs, each a
+    ``d``-vector, into their weighted sum (Gale et al. 2022, MegaBlocks, arXiv:2211.15841 §3,
+    Fig. 3 "permute"/"un-permute"; vLLM's ``fused_moe`` and DeepSeek's DeepEP call the two steps
+    dispatch and combine). Each step writes ``k d`` elements and reads them back, so per token::
+
+        bytes = L_moe x 2 (dispatch, combine) x 2 (write, read) x k x d x 2 B
+
+    with ``L_moe = n_layers - n_dense_layers`` and 16-bit activations (:data:`ACTIVATION_BYTES`).
+    Zero for a dense model. It is elementwise traffic at the memory bandwidth, like the rest of
+    ``act_bytes_per_token``; it grows with ``k`` and not with the expert width, so it weighs most
+    on fine-grained MoE (many small experts, large ``k``). Units: bytes per token.
+
+    gpt-oss-120b (36 MoE layers, top-4, d = 2880): 36 x 4 x 4 x 2880 x 2 B = 3.3 MB per token,
+    half again its other activation traffic:
+
+    >>> moe_dispatch_bytes_per_token(_resolve_model("gpt-oss-120b"))
+    3317760.0
+    """
+    if not model.is_moe:
+        return 0.0
+    moe_layers = float(max(model.n_layers - model.n_dense_layers, 0))
+    return moe_layers * 2.0 * 2.0 * float(model.n_experts_active) * float(model.d_model) * ACTIVATION_BYTES
 
 
 def allreduce_time_s(
@@ -932,6 +982,24 @@ def _micro_batches(lay: _Layout, b: Any) -> tuple[Any, Any]:
     return m, b / m
 
 
+def iteration_overhead_s(eff: Efficiency, sequences: Any) -> Any:
+    """Fixed time of one decode iteration with ``sequences`` in flight (seconds).
+
+    Notes
+    -----
+    ``t = t_step + n x t_seq``: the per-iteration launch/synchronization cost
+    (:data:`STEP_OVERHEAD_S`) plus the host work per sequence (:data:`SEQUENCE_OVERHEAD_S`; vLLM
+    v0.6.0 performance update, 2024). Where ``t_seq`` is 0 this is ``t_step`` itself (the same
+    double, and a scalar, so estimates at the default constants are unchanged). Units: seconds.
+
+    >>> iteration_overhead_s(Efficiency(step_overhead_s=1e-3, sequence_overhead_s=1e-5), 100.0)
+    0.002
+    """
+    if eff.sequence_overhead_s == 0.0:
+        return eff.step_overhead_s
+    return eff.step_overhead_s + eff.sequence_overhead_s * sequences
+
+
 def _prefill(f: _ModelFeatures, lay: _Layout, eff: Efficiency, b: Any, i: Any) -> _Phase:
     m, mb = _micro_batches(lay, b)
     tokens = mb * i
@@ -951,7 +1019,7 @@ def _decode(f: _ModelFeatures, lay: _Layout, eff: Efficiency, b: Any, ctx: Any) 
     attn = mb * f.attn_flops_per_ctx_token * cached
     kv = mb * (cached + 1.0) * f.kv_bytes_per_token
     other = mb * (f.act_bytes_per_token + f.logits_bytes_per_token)
-    return _group_step(f, lay, eff, lin, attn, mb, kv, other, mb, eff.step_overhead_s,
+    return _group_step(f, lay, eff, lin, attn, mb, kv, other, mb, iteration_overhead_s(eff, mb),
                        None if lay.one_stage else lay.pp)
 
 
@@ -969,7 +1037,7 @@ def _mixed_iteration(f: _ModelFeatures, lay: _Layout, eff: Efficiency, b: Any, i
     attn = f.attn_flops_per_ctx_token * (mb * cached + new * _causal_pairs(i, f.window, lay.xp, f.window_share))
     kv = (mb * (cached + 1.0) + new * _cap_window(i, f.window, lay.xp, f.window_share)) * f.kv_bytes_per_token
     other = tokens * f.act_bytes_per_token + mb * f.logits_bytes_per_token
-    return _group_step(f, lay, eff, lin, attn, tokens, kv, other, tokens, eff.step_overhead_s,
+    return _group_step(f, lay, eff, lin, attn, tokens, kv, other, tokens, iteration_overhead_s(eff, mb),
                        None if lay.one_stage else lay.pp)
 
 
@@ -2175,6 +2243,16 @@ def _logit(v: float) -> float:
     return math.log(v / (1 - v))
 
 
+FIXED_FIELDS: tuple[str, ...] = ("sequence_overhead_s",)
+"""Constants the engine x vendor calibration applies but does not fit (stored with ``assumed=true``)."""
+
+
+def calibration_start() -> Efficiency:
+    """Where ``bench/fit_performance.py`` starts its fits: the module's constants with
+    :data:`SEQUENCE_OVERHEAD_S` applied (held fixed; only :data:`FIT_FIELDS` move)."""
+    return Efficiency(sequence_overhead_s=SEQUENCE_OVERHEAD_S)
+
+
 def efficiency_to_z(eff: Efficiency) -> FloatArray:
     """:data:`FIT_FIELDS` of ``eff`` in the fit's unconstrained coordinates: logit for the three
     efficiencies, natural log for the two overheads and the NVLink all-reduce latency."""
@@ -2324,7 +2402,7 @@ def _calibration_cells(path: str) -> dict[tuple[str, str], CellCalibration]:
     for (engine, vendor), g in df.groupby(["engine", "vendor"], sort=True):
         vals = dict(zip(g["constant"], g["value"].astype(float), strict=True))
         errs = dict(zip(g["constant"], g["std_error"].astype(float), strict=True))
-        eff = Efficiency().model_copy(update={k: vals[k] for k in FIT_FIELDS if k in vals})
+        eff = Efficiency().model_copy(update={k: vals[k] for k in (*FIT_FIELDS, *FIXED_FIELDS) if k in vals})
         cells[(str(engine), str(vendor))] = CellCalibration(
             engine=str(engine), vendor=str(vendor), efficiency=Efficiency.model_validate(eff.model_dump()),
             std_error=tuple((k, errs[k]) for k in FIT_FIELDS if k in errs), points=int(g["points"].iloc[0]),

@@ -203,11 +203,12 @@ def test_loso_coverage_of_the_nominal_80_percent_range() -> None:
     stored = catalog.read_csv_typed(catalog.data_dir() / fit_performance.LOSO_FILE, fit_performance.LOSO_COLUMNS)
     assert stored["in_range_80"].mean() == pytest.approx(share)
     print(f"\nLOSO coverage of the nominal 80% range: {share:.1%} of {len(lr)} held-out points")
-    # What bench/fit_performance.py printed on measurements.csv sha256 35a12064... (2026-11-29, after the 15
-    # loaded-TTFT rows were excluded): 120 of 174 held-out points (69.0%) inside their range. That is BELOW the 70-90% issue 12 asks for: residuals of one
-    # source are correlated (a source is systematically off), so ranges built from the other sources are too
-    # narrow. Pinned as computed, not as the target; the sha256 check above fails first when the data change.
-    assert int(inside.sum()) == 120 and len(lr) == 174
+    # What bench/fit_performance.py printed on measurements.csv sha256 35a12064... (2026-11-29 21:54 UTC refit,
+    # after the per-sequence iteration overhead SEQUENCE_OVERHEAD_S and the MoE dispatch/combine traffic
+    # moe_dispatch_bytes_per_token entered the model; 120 of 174 = 69.0% before them): 128 of 174 held-out points
+    # (73.6%) inside their range, within the 70-90% issue 12 asks for. Residuals of one source stay correlated (a source is systematically off), so ranges built from the
+    # other sources are narrow. Pinned as computed; the sha256 check above fails first when the data change.
+    assert int(inside.sum()) == 128 and len(lr) == 174
 
 
 @pytest.mark.slow

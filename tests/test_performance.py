@@ -71,6 +71,37 @@ def test_expected_distinct_experts_formula() -> None:
     assert float(performance.expected_distinct_experts(1, 1, 7)) == pytest.approx(1.0)
 
 
+def test_moe_dispatch_bytes_per_token_formula() -> None:
+    # MegaBlocks (Gale et al. 2022, arXiv:2211.15841 §3) permute + un-permute: per MoE layer each of
+    # the k routed copies of the d-vector is written and read back twice, 16-bit activations.
+    # gpt-oss-120b config.json: 36 layers, all MoE, experts_per_token 4, hidden_size 2880.
+    gpt_oss = get_model("gpt-oss-120b")
+    assert performance.moe_dispatch_bytes_per_token(gpt_oss) == pytest.approx(36 * 2 * 2 * 4 * 2880 * 2)
+    # Mixtral 8x7B (32 MoE layers, top-2, d = 4096)
+    assert performance.moe_dispatch_bytes_per_token(MIXTRAL) == pytest.approx(32 * 4 * 2 * 4096 * 2)
+    # a dense model routes nothing
+    assert performance.moe_dispatch_bytes_per_token(get_model("llama-3.1-8b")) == 0.0
+    # and the term is part of the activation traffic the roofline streams
+    f = performance._model_features(gpt_oss, performance.DType.MXFP4, performance.DType.BF16)
+    assert f.act_bytes_per_token > performance.moe_dispatch_bytes_per_token(gpt_oss)
+
+
+def test_iteration_overhead_adds_host_time_per_sequence() -> None:
+    # t = t_step + n t_seq (vLLM v0.6.0 performance update, 2024: API server and scheduling are per-request
+    # host work). The defaults leave it out (0): estimates at Efficiency() are unchanged.
+    assert performance.Efficiency().sequence_overhead_s == 0.0
+    assert performance.iteration_overhead_s(performance.Efficiency(), 512.0) == performance.STEP_OVERHEAD_S
+    eff = performance.Efficiency(sequence_overhead_s=performance.SEQUENCE_OVERHEAD_S)
+    b = np.array([1.0, 64.0, 256.0])
+    base = performance.estimate_arrays("llama-3.1-8b", H100, "bf16", b,
+                                       512, 64, outputs=["tpot_s"])["tpot_s"]
+    more = performance.estimate_arrays("llama-3.1-8b", H100, "bf16", b, 512, 64, efficiency=eff,
+                                       outputs=["tpot_s"])["tpot_s"]
+    assert more - base == pytest.approx(b * 10e-6, rel=1e-6)
+    # the calibration starts every fit with it (bench/fit_performance.py holds it fixed)
+    assert performance.calibration_start().sequence_overhead_s == performance.SEQUENCE_OVERHEAD_S
+
+
 def test_moe_decode_reads_active_experts_at_batch_1_and_all_at_large_batch() -> None:
     r = performance.estimate_arrays(MIXTRAL, H100, "fp8", np.array([1.0, 2048.0]), 32, 2, 1,
                                     efficiency=IDEAL, check_memory=False)

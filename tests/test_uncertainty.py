@@ -119,18 +119,20 @@ def test_loso_coverage_of_the_ranges_as_built() -> None:
 
 
 def test_loso_coverage_pinned() -> None:
-    # Computed on data/calibration_loso.csv as written by bench/fit_performance.py (refit of 2026-11-29 21:25 UTC)
-    # on measurements.csv sha256 35a12064... (the 15 TTFT rows measured under closed-loop load are excluded: they
-    # include queueing the single-request estimate does not): 119 of 174 held-out points (68.4%) inside the range
-    # the app shows; by engine trtllm 68% (106), vllm 75% (40), sglang 65% (23), lmdeploy 40% (5); by vendor nvidia
-    # 66% (141), amd 79% (33); rates 67% (125), times 71% (49). The bench's own rule gives 120 of 174 (69.0%).
-    # Both are just BELOW the 70-90% of issue 12.
+    # Computed on data/calibration_loso.csv as written by bench/fit_performance.py (refit of 2026-11-29 21:54 UTC,
+    # re-pinned because the model gained the per-sequence iteration overhead SEQUENCE_OVERHEAD_S and the MoE
+    # dispatch/combine traffic; the refit of 21:25 gave 119 / bench 120) on measurements.csv sha256 35a12064...
+    # (the 15 TTFT rows measured under closed-loop load are excluded: they include queueing the single-request
+    # estimate does not): 119 of 174 held-out points (68.4%) inside the range the app shows; by engine trtllm 70%
+    # (106), vllm 72% (40), sglang 61% (23), lmdeploy 40% (5); by vendor nvidia 68% (141), amd 70% (33); rates 67%
+    # (125), times 71% (49). The bench's own rule gives 128 of 174 (73.6%), inside 70-90%; the app's ranges are
+    # just BELOW it.
     # A refit rewrites the file: the sha256 check fails first when the measurements change; rerun and re-pin.
     _, _, sha = fit_performance.read_loso()
     assert sha == fit_performance.measurements_sha256()
     cov = uncertainty.loso_coverage()
     assert (round(cov.share * cov.points), cov.points) == (119, 174)
-    assert round(cov.bench_share * cov.points) == 120
+    assert round(cov.bench_share * cov.points) == 128
 
 
 def test_bench_coverage_is_the_stored_share() -> None:
@@ -141,7 +143,7 @@ def test_bench_coverage_is_the_stored_share() -> None:
 
 
 @pytest.mark.xfail(strict=True, reason="measured on data/calibration_loso.csv of 2026-11-29 (measurements sha256 "
-                   "35a12064...): the ranges cover 68.4% of 174 held-out points (bench rule 69.0%), below the "
+                   "35a12064..., refit 21:54 UTC): the ranges cover 68.4% of 174 held-out points (bench rule 73.6%), below the "
                    "70-90% issue 12 asks for: a new source is often off by more than the other sources' spread. "
                    "Strict: this fails once a refit meets the target, so the claim gets updated.")
 def test_nominal_80_percent_range_covers_70_to_90_percent() -> None:
