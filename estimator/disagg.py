@@ -63,6 +63,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from estimator import capacity, catalog, engines, memory, performance, pricing
+from estimator.anchors import AnchorCheck
 from estimator.capacity import CapacityPlan, Workload
 from estimator.errors import DoesNotFitError, EstimatorError, InvalidInputError
 from estimator.scenario import InferenceMode, Scenario
@@ -716,20 +717,6 @@ def clear_cache() -> None:
 # ----------------------------------------------------------------------------- published anchors
 
 
-class AnchorCheck(BaseModel):
-    """A published figure of ``data/serving_anchors.csv`` next to this module's prediction for its setup."""
-
-    model_config = ConfigDict(frozen=True)
-
-    anchor_id: str
-    metric: str
-    published: float
-    predicted: float
-    source: str
-
-    @property
-    def ratio(self) -> float:
-        return self.predicted / self.published
 
 
 def opt_66b() -> ModelSpec:

@@ -42,6 +42,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from estimator import catalog, memory, performance
+from estimator.anchors import AnchorCheck
 from estimator.errors import InvalidInputError
 from estimator.specs import HardwareSpec, ModelSpec
 from estimator.units import DType
@@ -533,21 +534,6 @@ ANCHOR_SETUPS: tuple[AnchorSetup, ...] = (
 """The modelled setup of every speculative anchor (hardware and lengths where the source is silent: assumed)."""
 
 
-class AnchorCheck(BaseModel):
-    """A published figure next to the model's prediction for the same setup."""
-
-    model_config = ConfigDict(frozen=True)
-
-    anchor_id: str
-    metric: str
-    published: float
-    predicted: float
-    source: str
-
-    @property
-    def ratio(self) -> float:
-        """predicted / published."""
-        return self.predicted / self.published
 
 
 def predict_anchor(a: AnchorSetup, draft_overhead_s: float = DRAFT_STEP_OVERHEAD_S) -> float:
