@@ -462,6 +462,8 @@ def performance_analysis(scenario: Scenario) -> PerformanceAnalysis:
     tp = serving_tp(scenario, model, hw)
     kw: dict[str, Any] = {"kv_dtype": m.kv_dtype, "efficiency": eff}
     est = performance.estimate(model, hw, m.weight_dtype, batch, in_t, out_t, tp, pp, **kw)
+    es = engines.for_scenario(scenario, hw, tp)  # the engine's scheduler cap and prefill chunk bound the batch
+    kw.update(batch_cap=es.max_seqs, prefill_chunk_tokens=es.prefill_chunk_tokens)
     unlimited = performance.max_throughput(model, hw, m.weight_dtype, in_t, out_t, tp, pp, **kw)
     ttft_limit, tpot_limit = scenario.slo.ttft_p95_s, (p.tpot_limit_ms / 1e3 if p.tpot_limit_ms > 0 else None)
     try:
@@ -574,7 +576,9 @@ def _comparison(
         tp_b = serving_tp(scenario, model, hw_b)
         est_b = performance.estimate(model, hw_b, m.weight_dtype, scenario.memory.batch, t.input_mean,
                                      t.output_mean, tp_b, pp, **kw)
-        best_b = performance.max_throughput(model, hw_b, m.weight_dtype, t.input_mean, t.output_mean, tp_b, pp, **kw)
+        es_b = engines.for_scenario(scenario, hw_b, tp_b)
+        best_b = performance.max_throughput(model, hw_b, m.weight_dtype, t.input_mean, t.output_mean, tp_b, pp, **kw,
+                                            batch_cap=es_b.max_seqs, prefill_chunk_tokens=es_b.prefill_chunk_tokens)
     except EstimatorError as exc:
         rows.append(HardwareComparison(label="B", hardware_id=hw_b.hardware_id, hardware_name=hw_b.name,
                                        note=str(exc)))

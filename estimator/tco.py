@@ -277,7 +277,8 @@ def capital_recovery_factor(rate: float, periods: float) -> float:
         raise InvalidInputError(f"need a rate >= 0 and periods > 0, got {rate!r} and {periods!r}")
     if rate < 1e-12:
         return 1.0 / periods
-    return rate / (1.0 - (1.0 + rate) ** -periods)
+    # 1 - (1+i)^-n as -expm1(-n log1p(i)): no cancellation for small i, so CRF stays >= 1/n (its limit at i = 0)
+    return max(rate / -math.expm1(-periods * math.log1p(rate)), 1.0 / periods)
 
 
 def annuity_factor(rate: float, months: npt.ArrayLike) -> npt.NDArray[np.float64]:

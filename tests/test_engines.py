@@ -156,3 +156,14 @@ def test_capacity_page_engine_overrides_reach_the_plan() -> None:
     assert at.number_input(key="emax").value == 64 and at.selectbox(key="eng").value == "sglang"
     plan = entrypoints.compute("capacity", Scenario(engine=EngineInputs(name="sglang", max_seqs=64)))
     assert plan.max_batch <= 64
+
+
+def test_performance_page_follows_the_engine_batch_cap() -> None:
+    # the performance analysis's best batch never exceeds the engine's scheduler cap (vLLM 1024 on an H100)
+    from estimator import analysis
+
+    s = Scenario().replace(model={"model_id": "llama-3.1-8b", "weight_dtype": "fp8", "kv_dtype": "fp8"},
+                           deploy={"hardware_id": "h100-sxm", "tp": 2})
+    assert analysis.performance_analysis(s).unlimited.batch == 1024
+    capped = s.replace(engine=EngineInputs(max_seqs=64))
+    assert analysis.performance_analysis(capped).unlimited.batch == 64

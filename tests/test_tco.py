@@ -308,3 +308,10 @@ def test_figure_and_tables_draw_every_option(plan: capacity.CapacityPlan) -> Non
     assert list(sheet["option"]) == [o.option for o in t.options]
     assert list(sheet["per month"]) == [money(o.monthly_usd) for o in t.options]
     assert figures.breakdown_table(t)["USD per month"].iloc[-1] == money(t.monthly_tco_usd)
+
+
+def test_capital_recovery_factor_never_dips_below_its_zero_rate_limit() -> None:
+    # found by hypothesis: at r = 1e-10/yr the textbook form i / (1 - (1+i)^-n) cancelled to just under 1/n,
+    # so buying looked cheaper with a tiny cost of capital than with none
+    for rate in (1e-13, 1e-12, 8.3e-12, 1e-9, 1e-6):
+        assert tco.capital_recovery_factor(rate, 60) >= 1 / 60
