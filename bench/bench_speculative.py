@@ -19,19 +19,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from estimator import performance, speculative  # noqa: E402
+from estimator.anchors import ANCHOR_TOLERANCE, anchor_table  # noqa: E402
 
-TOLERANCE = 0.25
+TOLERANCE = ANCHOR_TOLERANCE
 
 
 def main() -> int:
     checks = speculative.anchor_checks()
-    print(f"{'anchor':32s} {'metric':28s} {'published':>10s} {'model':>10s} {'ratio':>6s}  within 25%")
-    for c in checks:
-        ok = abs(c.ratio - 1.0) <= TOLERANCE
-        print(f"{c.anchor_id:32s} {c.metric:28s} {c.published:10.2f} {c.predicted:10.2f} {c.ratio:6.2f}  "
-              f"{'yes' if ok else 'NO'}")
-    n_ok = sum(abs(c.ratio - 1.0) <= TOLERANCE for c in checks)
-    print(f"\n{n_ok} of {len(checks)} anchors within 25 %.")
+    print("\n".join(anchor_table(checks, TOLERANCE)))
     print(f"\nSensitivity: each draft step charged {performance.STEP_OVERHEAD_S * 1e3:.2f} ms "
           f"(instead of {speculative.DRAFT_STEP_OVERHEAD_S * 1e3:.2f} ms):")
     for a, c in zip(speculative.ANCHOR_SETUPS, checks, strict=True):

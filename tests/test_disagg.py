@@ -9,10 +9,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from estimator import capacity, catalog, disagg, memory
+from estimator.anchors import ANCHOR_TOLERANCE
 from estimator.errors import InvalidInputError
 from estimator.scenario import Scenario, from_query_params, to_query_params
 
-TOLERANCE = 0.25
+TOLERANCE = ANCHOR_TOLERANCE  # issue 14: within 25%
 
 
 @pytest.fixture(scope="module")
