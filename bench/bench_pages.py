@@ -81,6 +81,8 @@ PROBES: dict[str, Probe] = {
                      ("llama", "h100", "aws", "qwen", "fp8", "mistral", "a100", "gcp", "deepseek", "h200")),
 }
 MINIMAL = "minimal"
+CHART_FLOOR = "min+chart"
+"""Reference 2 (``bench/minimal_chart_app.py``): the minimal app plus one Plotly chart and one table."""
 MINIMAL_PROBE = Probe("Value", "number", tuple(str(2 + i) for i in range(12)))
 FIRST_TARGET, RERUN_TARGET = 1.3, 1.5
 SEED_SCENARIOS = 12  # saved scenarios in the throw-away store, so "scenarios" lists and filters something
@@ -218,13 +220,19 @@ def print_script_times(times: dict[str, list[float]]) -> None:
 
 def print_table(results: list[PageResult], n: int) -> None:
     ref = next(r for r in results if r.name == MINIMAL)
+    floor = next((r for r in results if r.name == CHART_FLOOR), None)
     ref_first, ref_rerun = ref.median_first_s(), ref.median_rerun_s()
+    floor_first = floor.median_first_s() if floor else float("nan")
+    floor_rerun = floor.median_rerun_s() if floor else float("nan")
     head = (f"{'page':<12} {'widget changed':<34} {'cold s':>7} {'first s':>8} {'x min':>6} {'<=1.3x':>8} "
-            f"{'rerun s':>8} {'x min':>6} {'<=1.5x':>8} {'server s':>9} {'ok/n':>5} {'exc':>4}")
+            f"{'rerun s':>8} {'x min':>6} {'<=1.5x':>8} {'server s':>9} {'ok/n':>5} {'exc':>4} "
+            f"{'first x chart':>13} {'rerun x chart':>13}")
     print(f"\nMedian of {n} (fresh browser context each); targets: first render <= {FIRST_TARGET}x minimal, "
-          f"rerun <= {RERUN_TARGET}x minimal")
+          f"rerun <= {RERUN_TARGET}x minimal; 'x chart' = the same ratio to {CHART_FLOOR} (minimal + one Plotly "
+          "chart + one table)")
     print(head)
     print("-" * len(head))
+    refs = (ref, floor)
     for r in results:
         f_ratio, r_ratio = r.median_first_s() / ref_first, r.median_rerun_s() / ref_rerun
         cold = f"{r.cold.total_s:7.2f}" if r.cold else f"{'-':>7}"
@@ -232,11 +240,21 @@ def print_table(results: list[PageResult], n: int) -> None:
         tgt_r = "(ref)" if r is ref else _verdict(r_ratio, RERUN_TARGET)
         print(f"{r.name:<12} {r.probe.label[:34]:<34} {cold} {r.median_first_s():8.2f} {f_ratio:6.2f} {tgt_f:>8} "
               f"{r.median_rerun_s():8.2f} {r_ratio:6.2f} {tgt_r:>8} {r.median_server_s():9.2f} "
-              f"{len(r.rerun):>2}/{n:<2} {r.exceptions():>4}")
-    pages = [r for r in results if r is not ref]
+              f"{len(r.rerun):>2}/{n:<2} {r.exceptions():>4} "
+              f"{r.median_first_s() / floor_first:13.2f} {r.median_rerun_s() / floor_rerun:13.2f}")
+    pages = [r for r in results if r not in refs]
     met_f = sum(_verdict(r.median_first_s() / ref_first, FIRST_TARGET) == "met" for r in pages)
     met_r = sum(_verdict(r.median_rerun_s() / ref_rerun, RERUN_TARGET) == "met" for r in pages)
     print(f"\nfirst-render target met on {met_f}/{len(pages)} pages; rerun target met on {met_r}/{len(pages)} pages")
+    if floor:
+        print(f"the chart floor itself: first render {floor_first / ref_first:.2f}x minimal "
+              f"({_verdict(floor_first / ref_first, FIRST_TARGET)} at {FIRST_TARGET}x), rerun "
+              f"{floor_rerun / ref_rerun:.2f}x minimal ({_verdict(floor_rerun / ref_rerun, RERUN_TARGET)} at "
+              f"{RERUN_TARGET}x): what any page drawing one chart costs before its own work")
+        f_floor = sum(_verdict(r.median_first_s() / floor_first, FIRST_TARGET) == "met" for r in pages)
+        r_floor = sum(_verdict(r.median_rerun_s() / floor_rerun, RERUN_TARGET) == "met" for r in pages)
+        print(f"against the chart floor: first render <= {FIRST_TARGET}x on {f_floor}/{len(pages)} pages, "
+              f"rerun <= {RERUN_TARGET}x on {r_floor}/{len(pages)} pages")
     for r in results:
         for e in r.errors:
             print(f"error {r.name}: {e}")
@@ -275,8 +293,9 @@ def main(argv: list[str] | None = None) -> int:
         seeded = seed_store(home, SEED_SCENARIOS)
         app_url = servers.enter_context(streamlit_server("app.py", home, args.port))
         ref_url = servers.enter_context(streamlit_server("bench/minimal_app.py", home, args.minimal_port))
-        print(f"app {app_url}, minimal {ref_url}", file=sys.stderr, flush=True)
-        targets = [Target(MINIMAL, ref_url, MINIMAL_PROBE)]
+        chart_url = servers.enter_context(streamlit_server("bench/minimal_chart_app.py", home, None))
+        print(f"app {app_url}, minimal {ref_url}, chart floor {chart_url}", file=sys.stderr, flush=True)
+        targets = [Target(MINIMAL, ref_url, MINIMAL_PROBE), Target(CHART_FLOOR, chart_url, MINIMAL_PROBE)]
         targets += [Target(p, f"{app_url}/{_url_path(p)}", PROBES[p]) for p in args.pages.split(",")]
         results = asyncio.run(measure_all(targets, args.n, args.timeout, args.quiet))
         log_tail = server_log_tail(home) if any(r.errors for r in results) else []

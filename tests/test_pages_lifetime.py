@@ -3,49 +3,32 @@ the one lifetime result side by side with the Chinchilla model, the stacked char
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
-
-from streamlit.testing.v1 import AppTest
 
 from estimator import entrypoints, lifetime
 from estimator.formatting import money
 from estimator.scenario import Scenario, from_query_params
+from tests._apptest import metric, page
 
-ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 60
 
 
-def _page(**params: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / "training.py"), default_timeout=TIMEOUT)
-    for k, v in params.items():
-        at.query_params[k] = v
-    return at
-
-
-def _metric(at: AppTest, label: str) -> str:
-    for m in at.metric:
-        if m.label == label:
-            return m.value
-    raise AssertionError(f"no metric {label!r}; have {[m.label for m in at.metric]}")
-
-
 def test_lifetime_mode_is_off_by_default() -> None:
-    at = _page()
+    at = page("training", timeout=TIMEOUT)
     at.run()
     assert not at.exception
     assert not any(s.value == "Lifetime: training plus serving" for s in at.subheader)
 
 
 def test_lifetime_mode_draws_the_entry_point_result() -> None:
-    at = _page(lt="true")
+    at = page("training", timeout=TIMEOUT, lt="true")
     at.run()
     assert not at.exception and not at.error
     scenario = Scenario().replace(lifetime={"enabled": True})
     plan = entrypoints.compute("lifetime", scenario)
     assert isinstance(plan, lifetime.LifetimePlan)
-    assert _metric(at, "Lifetime-optimal size") == f"{plan.lifetime.params / 1e9:,.1f} B"
-    assert _metric(at, "Lifetime cost saved") == money(plan.savings_usd)
+    assert metric(at, "Lifetime-optimal size") == f"{plan.lifetime.params / 1e9:,.1f} B"
+    assert metric(at, "Lifetime cost saved") == money(plan.savings_usd)
     table = next(df.value for df in at.dataframe if "Lifetime-optimal" in df.value.columns)
     assert "Total lifetime cost (USD)" in table[""].tolist()
     assert any(e.label == "How this is computed (lifetime)" for e in at.expander)
@@ -57,7 +40,7 @@ def test_lifetime_mode_draws_the_entry_point_result() -> None:
 
 
 def test_widgets_reach_the_scenario_and_serve_link() -> None:
-    at = _page(lt="true", rpd="500000", ltmo="36", ltfit="hoffmann2022_tex")
+    at = page("training", timeout=TIMEOUT, lt="true", rpd="500000", ltmo="36", ltfit="hoffmann2022_tex")
     at.run()
     assert not at.exception and not at.error
     scenario = Scenario().replace(
@@ -65,7 +48,7 @@ def test_widgets_reach_the_scenario_and_serve_link() -> None:
         lifetime={"enabled": True, "lifetime_months": 36.0, "fit": "hoffmann2022_tex"},
     )
     plan = entrypoints.compute("lifetime", scenario)
-    assert _metric(at, "Lifetime-optimal size") == f"{plan.lifetime.params / 1e9:,.1f} B"
+    assert metric(at, "Lifetime-optimal size") == f"{plan.lifetime.params / 1e9:,.1f} B"
     button = next(b for b in at.get("link_button") if "capacity planner" in b.proto.label)
     query = {k: v[-1] for k, v in parse_qs(urlparse(button.proto.url).query).items()}
     served, ignored = from_query_params(query)

@@ -10,54 +10,45 @@ from streamlit.testing.v1 import AppTest
 from estimator import entrypoints, memory, report
 from estimator.catalog import get_hardware, get_model
 from estimator.scenario import Scenario
+from tests._apptest import metric, page
 
 TIMEOUT = 30
 
 
-def _metric(at: AppTest, label: str) -> str:
-    for m in at.metric:
-        if m.label == label:
-            return m.value
-    raise AssertionError(f"no metric {label!r}; have {[m.label for m in at.metric]}")
-
-
-def _page(path: str = "../pages/memory.py") -> AppTest:
-    return AppTest.from_file(path, default_timeout=TIMEOUT)
-
 
 def test_memory_page_defaults_equal_the_report() -> None:
-    at = _page()
+    at = page("memory")
     at.run()
     assert not at.exception
     assert not at.error
     # The page's defaults are the Scenario's defaults, and the page shows the Report's figures
     # (the same numbers the CSV export and the CLI print).
     rep = report.memory_report(Scenario())
-    assert _metric(at, "Weights (total)") == f"{rep.value('weights_total_bytes') / 1e9:,.2f} GB"
-    assert _metric(at, "Per device") == f"{rep.value('per_device_total_bytes') / 1e9:,.2f} GB"
-    assert _metric(at, "Accelerators needed") == str(rep.value("accelerators_needed"))
-    assert _metric(at, "Max batch") == f"{rep.value('max_batch'):,}"
-    assert _metric(at, "Fits?") == "yes"
+    assert metric(at, "Weights (total)") == f"{rep.value('weights_total_bytes') / 1e9:,.2f} GB"
+    assert metric(at, "Per device") == f"{rep.value('per_device_total_bytes') / 1e9:,.2f} GB"
+    assert metric(at, "Accelerators needed") == str(rep.value("accelerators_needed"))
+    assert metric(at, "Max batch") == f"{rep.value('max_batch'):,}"
+    assert metric(at, "Fits?") == "yes"
     assert len(at.get("plotly_chart")) == 3
 
 
 def test_memory_page_widget_change_updates_numbers() -> None:
-    at = _page()
+    at = page("memory")
     at.run()
     at.selectbox(key="tp").set_value(1).run()
     at.selectbox(key="m").set_value("llama-2-70b").run()
     assert not at.exception
-    assert _metric(at, "Fits?") == "no"
+    assert metric(at, "Fits?") == "no"
     assert at.error  # says by how much it misses
     at.selectbox(key="tp").set_value(2).run()
-    assert _metric(at, "Fits?") == "yes"
+    assert metric(at, "Fits?") == "yes"
     expected = memory.inference_memory(get_model("llama-2-70b"), "bf16", "bf16", 4096, 1,
                                        hardware=get_hardware("h100-sxm"), tp=2)
-    assert _metric(at, "Per device") == f"{expected.per_device_total_bytes / 1e9:,.2f} GB"
+    assert metric(at, "Per device") == f"{expected.per_device_total_bytes / 1e9:,.2f} GB"
 
 
 def test_memory_page_context_above_maximum_is_a_message() -> None:
-    at = _page()
+    at = page("memory")
     at.run()
     at.selectbox(key="m").set_value("llama-2-7b").run()
     at.number_input(key="ctx").set_value(100_000).run()
@@ -66,7 +57,7 @@ def test_memory_page_context_above_maximum_is_a_message() -> None:
 
 
 def test_memory_page_dtype_the_hardware_cannot_run() -> None:
-    at = _page()
+    at = page("memory")
     at.run()
     at.selectbox(key="hw").set_value("a100-80gb-sxm").run()
     at.selectbox(key="wd").set_value("fp8").run()
@@ -75,7 +66,7 @@ def test_memory_page_dtype_the_hardware_cannot_run() -> None:
 
 
 def test_memory_page_tp_not_dividing_heads() -> None:
-    at = _page()
+    at = page("memory")
     at.run()
     at.selectbox(key="m").set_value("llama-2-13b").run()
     at.selectbox(key="tp").set_value(16).run()
@@ -84,7 +75,7 @@ def test_memory_page_tp_not_dividing_heads() -> None:
 
 
 def test_memory_page_imported_config() -> None:
-    at = _page()
+    at = page("memory")
     at.run()
     at.radio(key="src").set_value("config").run()
     cfg = {"model_type": "mistral", "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
@@ -92,12 +83,12 @@ def test_memory_page_imported_config() -> None:
            "max_position_embeddings": 32768, "sliding_window": 4096, "tie_word_embeddings": False}
     at.text_area(key="cfg_text").set_value(json.dumps(cfg)).run()
     assert not at.exception
-    assert _metric(at, "Weights (total)") == f"{7_241_732_096 * 2 / 1e9:,.2f} GB"
-    assert _metric(at, "KV cache per token") == "128.0 KiB"
+    assert metric(at, "Weights (total)") == f"{7_241_732_096 * 2 / 1e9:,.2f} GB"
+    assert metric(at, "KV cache per token") == "128.0 KiB"
 
 
 def test_memory_page_bad_config_names_key() -> None:
-    at = _page()
+    at = page("memory")
     at.run()
     at.radio(key="src").set_value("config").run()
     at.text_area(key="cfg_text").set_value('{"model_type": "llama", "hidden_size": 4096}').run()
@@ -116,19 +107,19 @@ def test_memory_page_bad_config_names_key() -> None:
     ],
 )
 def test_memory_page_bad_url_parameters(params: dict[str, str]) -> None:
-    at = _page()
+    at = page("memory")
     at.query_params.update(params)
     at.run()
     assert not at.exception
     assert at.warning and "ignored" in at.warning[0].value
     assert "<script>" not in at.warning[0].value or "`" in at.warning[0].value
-    assert _metric(at, "Fits?") == "yes"  # the defaults apply
+    assert metric(at, "Fits?") == "yes"  # the defaults apply
 
 
 def test_memory_page_computes_once_per_rerun() -> None:
     entrypoints.cache_clear()
     before = entrypoints.calls("memory")
-    at = _page()
+    at = page("memory")
     at.query_params.update({"m": "llama-3.1-8b", "b": "3"})
     at.run()
     assert not at.exception
@@ -141,7 +132,7 @@ def test_memory_page_computes_once_per_rerun() -> None:
 
 
 def test_catalog_page() -> None:
-    at = _page("../pages/catalog.py")
+    at = page("catalog")
     at.run()
     assert not at.exception
     assert at.dataframe

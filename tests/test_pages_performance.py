@@ -3,35 +3,22 @@
 from __future__ import annotations
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from estimator import entrypoints, report
 from estimator.formatting import duration
 from estimator.scenario import Scenario, from_query_params
-
-TIMEOUT = 30
-
-
-def _metric(at: AppTest, label: str) -> str:
-    for m in at.metric:
-        if m.label == label:
-            return m.value
-    raise AssertionError(f"no metric {label!r}; have {[m.label for m in at.metric]}")
-
-
-def _page() -> AppTest:
-    return AppTest.from_file("../pages/performance.py", default_timeout=TIMEOUT)
+from tests._apptest import metric, page
 
 
 def test_performance_page_defaults() -> None:
-    at = _page()
+    at = page("performance")
     at.run()
     assert not at.exception
     assert not at.error and not at.warning
     rep = report.performance_report(Scenario())
-    assert _metric(at, "TTFT") == duration(rep.value("ttft_s")) == "133 ms"  # auto TP 2 since device memory is as reported (issue 12)
-    assert _metric(at, "TPOT") == duration(rep.value("tpot_s")) == "34.3 ms"
-    assert _metric(at, "Best batch under limits") == "15"
+    assert metric(at, "TTFT") == duration(rep.value("ttft_s")) == "133 ms"  # auto TP 2 since device memory is as reported (issue 12)
+    assert metric(at, "TPOT") == duration(rep.value("tpot_s")) == "34.3 ms"
+    assert metric(at, "Best batch under limits") == "15"
     assert len(at.get("plotly_chart")) == 5  # roofline, batch, context, side by side, calibration
     assert "Llama 3.1 70B on 2 × NVIDIA H100 SXM5 80GB (tensor 2) · TP auto" in at.subheader[0].value
     # no metric shows a plain number as a delta arrow; the binding resource is a caption, not a cut-off metric
@@ -49,7 +36,7 @@ def test_performance_page_defaults() -> None:
     ],
 )
 def test_performance_page_link_parameters(params: dict[str, str]) -> None:
-    at = _page()
+    at = page("performance")
     at.query_params.update(params)
     at.run()
     assert not at.exception
@@ -63,16 +50,16 @@ def test_performance_page_link_parameters(params: dict[str, str]) -> None:
 
 
 def test_performance_page_no_batch_meets_the_limits() -> None:
-    at = _page()
+    at = page("performance")
     at.query_params.update({"ttft": "0.05", "tpotl": "5"})
     at.run()
     assert not at.exception
-    assert _metric(at, "Best batch under limits") == "none"
+    assert metric(at, "Best batch under limits") == "none"
     assert any("no batch meets the limits" in w.value for w in at.warning)
 
 
 def test_performance_page_does_not_fit_is_a_message() -> None:
-    at = _page()
+    at = page("performance")
     at.query_params.update({"m": "llama-2-70b", "tp": "1"})
     at.run()
     assert not at.exception
@@ -81,18 +68,18 @@ def test_performance_page_does_not_fit_is_a_message() -> None:
 
 
 def test_performance_page_bad_link_parameter_is_a_warning() -> None:
-    at = _page()
+    at = page("performance")
     at.query_params.update({"hw2": "<script>", "b": "abc"})
     at.run()
     assert not at.exception
     assert at.warning and "ignored" in at.warning[0].value
-    assert _metric(at, "TTFT") == "133 ms"  # the defaults apply
+    assert metric(at, "TTFT") == "133 ms"  # the defaults apply
 
 
 def test_performance_page_computes_once_per_rerun() -> None:
     entrypoints.cache_clear()
     before = entrypoints.calls("performance")
-    at = _page()
+    at = page("performance")
     at.query_params.update({"m": "llama-3.1-8b", "b": "5"})
     at.run()
     assert not at.exception
@@ -104,5 +91,5 @@ def test_performance_page_computes_once_per_rerun() -> None:
     assert not at.exception
     assert entrypoints.calls("performance") == n + 1
     scenario, _ = from_query_params({"m": "llama-3.1-8b", "b": "6"})
-    assert _metric(at, "TTFT") == duration(report.performance_report(scenario).value("ttft_s"))
+    assert metric(at, "TTFT") == duration(report.performance_report(scenario).value("ttft_s"))
     assert entrypoints.calls("performance") == n + 1  # the report rendered the cached result

@@ -14,32 +14,25 @@ from streamlit.testing.v1 import AppTest
 from estimator import report
 from estimator.formatting import bytes_gb, duration
 from estimator.scenario import Scenario, from_query_params, to_query_params
+from tests._apptest import metric, page
 
-TIMEOUT = 30
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _metric(at: AppTest, label: str) -> str:
-    for m in at.metric:
-        if m.label == label:
-            return m.value
-    raise AssertionError(f"no metric {label!r}; have {[m.label for m in at.metric]}")
 
 
 def test_performance_page_equals_report() -> None:
     params = {"m": "llama-2-13b", "hw": "a100-80gb-sxm", "b": "8", "in": "2048", "out": "256"}
-    at = AppTest.from_file("../pages/performance.py", default_timeout=TIMEOUT)
+    at = page("performance")
     at.query_params.update(params)
     at.run()
     assert not at.exception
     scenario, ignored = from_query_params(params)
     assert not ignored
     rep = report.performance_report(scenario)
-    assert _metric(at, "TTFT") == duration(rep.value("ttft_s"))
-    assert _metric(at, "TPOT") == duration(rep.value("tpot_s"))
-    assert _metric(at, "End-to-end latency") == duration(rep.value("e2e_s"))
-    assert _metric(at, "Max output tokens/s") == f"{rep.value('max_output_tokens_per_s_per_replica'):,.0f}"
-    assert _metric(at, "Best batch under limits") == f"{rep.value('best_batch'):,}"
+    assert metric(at, "TTFT") == duration(rep.value("ttft_s"))
+    assert metric(at, "TPOT") == duration(rep.value("tpot_s"))
+    assert metric(at, "End-to-end latency") == duration(rep.value("e2e_s"))
+    assert metric(at, "Max output tokens/s") == f"{rep.value('max_output_tokens_per_s_per_replica'):,.0f}"
+    assert metric(at, "Best batch under limits") == f"{rep.value('best_batch'):,}"
     table = next(df.value for df in at.dataframe if "accelerator" in df.value.columns)
     assert table["TTFT (ms)"].iloc[0] == rep.value("ttft_s") * 1e3
     assert table["TTFT (ms)"].iloc[1] == rep.value("compare.ttft_s") * 1e3
@@ -49,52 +42,52 @@ def test_performance_page_without_a_batch_under_the_limits_equals_report() -> No
     """No batch meets the limits: the page says "none" with the reason, the report leaves the figures empty
     and carries the reason as a warning (it used to fail)."""
     params = {"ttft": "0.05", "tpotl": "5"}
-    at = AppTest.from_file("../pages/performance.py", default_timeout=TIMEOUT)
+    at = page("performance")
     at.query_params.update(params)
     at.run()
     assert not at.exception
     scenario, _ = from_query_params(params)
     rep = report.performance_report(scenario)
-    assert _metric(at, "Best batch under limits") == "none"
+    assert metric(at, "Best batch under limits") == "none"
     assert rep.value("best_batch") is None
     warning = next(r.value for r in rep.rows if r.name == "best_batch_under_limits")
     assert any(w.value == warning for w in at.warning)
-    assert _metric(at, "TTFT") == duration(rep.value("ttft_s"))
+    assert metric(at, "TTFT") == duration(rep.value("ttft_s"))
     json.loads(report.to_json(rep))  # still valid JSON
 
 
 def test_memory_page_equals_report() -> None:
     params = {"m": "llama-2-13b", "hw": "a100-80gb-sxm", "b": "8", "ctx": "2048", "zero": "2", "dp": "16"}
-    at = AppTest.from_file("../pages/memory.py", default_timeout=TIMEOUT)
+    at = page("memory")
     at.query_params.update(params)
     at.run()
     assert not at.exception
     scenario, ignored = from_query_params(params)
     assert not ignored
     rep = report.memory_report(scenario)
-    assert _metric(at, "Per device") == bytes_gb(rep.value("per_device_total_bytes"), 2)
-    assert _metric(at, "KV cache (total)") == bytes_gb(rep.value("kv_cache_total_bytes"), 2)
-    assert _metric(at, "Max batch") == f"{rep.value('max_batch'):,}"
-    assert _metric(at, "Max context") == f"{rep.value('max_context_tokens'):,}"
-    assert _metric(at, "Per device, ZeRO-2 over 16 ranks, TP 1") == bytes_gb(rep.value("training_per_device_bytes"), 2)
-    assert _metric(at, "Fewest devices to train") == f"{rep.value('training_min_devices'):,}"
+    assert metric(at, "Per device") == bytes_gb(rep.value("per_device_total_bytes"), 2)
+    assert metric(at, "KV cache (total)") == bytes_gb(rep.value("kv_cache_total_bytes"), 2)
+    assert metric(at, "Max batch") == f"{rep.value('max_batch'):,}"
+    assert metric(at, "Max context") == f"{rep.value('max_context_tokens'):,}"
+    assert metric(at, "Per device, ZeRO-2 over 16 ranks, TP 1") == bytes_gb(rep.value("training_per_device_bytes"), 2)
+    assert metric(at, "Fewest devices to train") == f"{rep.value('training_min_devices'):,}"
 
 
 def test_training_page_equals_report() -> None:
-    at = AppTest.from_file("../pages/training.py", default_timeout=TIMEOUT)
+    at = page("training")
     at.run()
     assert not at.exception
     rep = report.training_report(Scenario())
-    assert _metric(at, "Cost") == f"${rep.value('cost_usd'):,.0f}"
-    assert _metric(at, "Wall clock") == f"{rep.value('wall_clock_days'):,.1f} days"
-    assert _metric(at, "Emissions (tCO2e)") == f"{rep.value('co2e_kg') / 1000:,.1f}"
+    assert metric(at, "Cost") == f"${rep.value('cost_usd'):,.0f}"
+    assert metric(at, "Wall clock") == f"{rep.value('wall_clock_days'):,.1f} days"
+    assert metric(at, "Emissions (tCO2e)") == f"{rep.value('co2e_kg') / 1000:,.1f}"
 
 
 def test_every_page_report_is_registered() -> None:
     assert {"memory", "performance", "training", "variants"} <= set(report.REPORTS)
-    for page, builder in report.REPORTS.items():
+    for page_id, builder in report.REPORTS.items():
         rep = builder(Scenario())
-        assert rep.page == page and rep.outputs()
+        assert rep.page == page_id and rep.outputs()
 
 
 def _variants_points(at: AppTest) -> pd.DataFrame:
@@ -106,9 +99,9 @@ def _variants_points(at: AppTest) -> pd.DataFrame:
 
 
 def _assert_variants_page_equals_report(at: AppTest, rep: report.Report) -> None:
-    assert _metric(at, "Configurations evaluated") == f"{rep.value('configurations_evaluated'):,}"
-    assert _metric(at, "Variants × formats shown") == f"{rep.value('points_shown'):,}"
-    assert _metric(at, "On the frontier") == f"{rep.value('frontier_points')}"
+    assert metric(at, "Configurations evaluated") == f"{rep.value('configurations_evaluated'):,}"
+    assert metric(at, "Variants × formats shown") == f"{rep.value('points_shown'):,}"
+    assert metric(at, "On the frontier") == f"{rep.value('frontier_points')}"
     page = _variants_points(at)
     page = page[page["on_frontier"]]
     n = rep.value("frontier_points")
@@ -126,7 +119,7 @@ def _assert_variants_page_equals_report(at: AppTest, rep: report.Report) -> None
     assert on_page == in_report
 
 def test_variants_page_equals_report() -> None:
-    at = AppTest.from_file("../pages/variants.py", default_timeout=TIMEOUT)
+    at = page("variants")
     at.run()
     assert not at.exception
     assert not at.error, [e.value for e in at.error]
@@ -136,7 +129,7 @@ def test_variants_page_equals_report() -> None:
 def test_variants_page_link_with_repeated_parameters_equals_report() -> None:
     params = {"v_models": ["nlarge-s", "llama-3.1-8b", "mistral-7b"], "v_hw": ["h100-sxm", "l4"],
               "v_x": "ttft_s", "v_dt": ["bf16", "int4"], "in": "512", "ttft": "2"}
-    at = AppTest.from_file("../pages/variants.py", default_timeout=TIMEOUT)
+    at = page("variants")
     at.query_params.update(params)
     at.run()
     assert not at.exception

@@ -3,38 +3,22 @@ its one entry point, the cross-instance comparison only on request."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from estimator import entrypoints, training
 from estimator.formatting import integer, money
 from estimator.scenario import Scenario, from_query_params
-
-ROOT = Path(__file__).resolve().parents[1]
-TIMEOUT = 30
-
-
-def _page() -> AppTest:
-    return AppTest.from_file(str(ROOT / "pages" / "training.py"), default_timeout=TIMEOUT)
-
-
-def _metric(at: AppTest, label: str) -> str:
-    for m in at.metric:
-        if m.label == label:
-            return m.value
-    raise AssertionError(f"no metric {label!r}; have {[m.label for m in at.metric]}")
+from tests._apptest import metric, page
 
 
 def test_default_page_draws_the_entry_point_result() -> None:
-    at = _page()
+    at = page("training")
     at.run()
     assert not at.exception and not at.error
     plan = entrypoints.compute("training", Scenario()).plan
-    assert _metric(at, "Cost") == money(plan.cost_usd)
-    assert _metric(at, "GPU-hours") == integer(plan.gpu_hours)
-    assert _metric(at, "Parameters") == f"{plan.params / 1e9:,.1f} B"
+    assert metric(at, "Cost") == money(plan.cost_usd)
+    assert metric(at, "GPU-hours") == integer(plan.gpu_hours)
+    assert metric(at, "Parameters") == f"{plan.params / 1e9:,.1f} B"
     assert len(at.get("plotly_chart")) == 3  # frontier, iso-FLOP, and published runs beside yours (issue #12)
     assert any("How this is computed" in e.label for e in at.expander)
 
@@ -49,7 +33,7 @@ def test_comparison_is_part_of_the_one_result(monkeypatch: pytest.MonkeyPatch) -
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(training, "compare_instances", counting)
-    at = _page()
+    at = page("training")
     at.run()
     assert not at.exception and calls == [1]  # inside the entry point, once
     table = next(df.value for df in at.dataframe if "cost (USD)" in df.value.columns)
@@ -64,19 +48,19 @@ def test_comparison_is_part_of_the_one_result(monkeypatch: pytest.MonkeyPatch) -
 
 def test_link_parameters_reach_the_plan() -> None:
     params = {"tmode": "model", "m": "llama-2-70b", "tb": "2000", "hw": "a100-80gb-sxm", "price": "spot"}
-    at = _page()
+    at = page("training")
     at.query_params.update(params)
     at.run()
     assert not at.exception
     scenario, ignored = from_query_params(params)
     assert not ignored
     plan = entrypoints.compute("training", scenario).plan
-    assert _metric(at, "Cost") == money(plan.cost_usd)
+    assert metric(at, "Cost") == money(plan.cost_usd)
     assert at.subheader[0].value.startswith(plan.model_name)
 
 
 def test_error_is_a_message_and_nothing_else() -> None:
-    at = _page()
+    at = page("training")
     at.query_params.update({"usd": "-5"})
     at.run()
     assert not at.exception

@@ -5,18 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-TIMEOUT = 30
-
-
-def _page() -> AppTest:
-    return AppTest.from_file("../pages/variants.py", default_timeout=TIMEOUT)
-
-
-def _metric(at: AppTest, label: str) -> str:
-    for m in at.metric:
-        if m.label == label:
-            return m.value
-    raise AssertionError(f"no metric {label!r}; have {[m.label for m in at.metric]}")
+from tests._apptest import metric, page
 
 
 def _points(at: AppTest) -> pd.DataFrame:
@@ -33,12 +22,12 @@ def _errors(at: AppTest) -> str:
 
 
 def test_defaults_show_the_frontier_of_published_families() -> None:
-    at = _page()
+    at = page("variants")
     at.run()
     assert not at.exception
     assert not at.error, _errors(at)
-    assert int(_metric(at, "On the frontier")) >= 3
-    assert int(_metric(at, "Variants × formats shown").replace(",", "")) >= 30
+    assert int(metric(at, "On the frontier")) >= 3
+    assert int(metric(at, "Variants × formats shown").replace(",", "")) >= 30
     charts = at.get("plotly_chart")
     assert len(charts) >= 4  # frontier, elastic, three long-context curves
     # issue 15 part 5: the page opens on published families (scores with sources), not the illustrative NLarge
@@ -53,7 +42,7 @@ def test_defaults_show_the_frontier_of_published_families() -> None:
 
 
 def test_changing_the_axis_and_benchmark_keeps_working() -> None:
-    at = _page()
+    at = page("variants")
     at.run()
     at.selectbox(key="v_x").set_value("ttft_s").run()
     assert not at.exception and not at.error, _errors(at)
@@ -65,7 +54,7 @@ def test_changing_the_axis_and_benchmark_keeps_working() -> None:
 
 
 def test_empty_model_selection_is_a_message() -> None:
-    at = _page()
+    at = page("variants")
     at.run()
     at.multiselect(key="v_models").set_value([]).run()
     assert not at.exception
@@ -73,7 +62,7 @@ def test_empty_model_selection_is_a_message() -> None:
 
 
 def test_empty_accelerator_selection_is_a_message() -> None:
-    at = _page()
+    at = page("variants")
     at.run()
     at.multiselect(key="v_hw").set_value([]).run()
     assert not at.exception
@@ -81,7 +70,7 @@ def test_empty_accelerator_selection_is_a_message() -> None:
 
 
 def test_nothing_fits_is_a_message() -> None:
-    at = _page()
+    at = page("variants")
     at.run()
     at.multiselect(key="v_models").set_value(["llama-3.1-405b"]).run()
     at.multiselect(key="v_hw").set_value(["t4"]).run()
@@ -93,7 +82,7 @@ def test_nothing_fits_is_a_message() -> None:
 
 
 def test_impossible_latency_limit_is_a_message() -> None:
-    at = _page()
+    at = page("variants")
     at.run()
     at.number_input(key="ttft").set_value(0.001).run()
     assert not at.exception
@@ -101,17 +90,17 @@ def test_impossible_latency_limit_is_a_message() -> None:
 
 
 def test_score_outside_0_100_is_a_message() -> None:
-    at = _page()
+    at = page("variants")
     at.session_state["v_user_rows"] = pd.DataFrame(
         [{"model_id": "nlarge-m", "benchmark": "MMLU", "score": 120.0, "note": "typo"}])
     at.run()
     assert not at.exception
     assert "outside 0-100" in _errors(at)
-    assert int(_metric(at, "On the frontier")) >= 1  # the page still works, the bad row is ignored
+    assert int(metric(at, "On the frontier")) >= 1  # the page still works, the bad row is ignored
 
 
 def test_user_score_is_used() -> None:
-    at = _page()
+    at = page("variants")
     at.query_params["v_models"] = ["nlarge-m", "llama-3.1-8b"]  # NLarge is no default since issue 15, but selectable
     at.session_state["v_user_rows"] = pd.DataFrame(
         [{"model_id": "nlarge-m", "benchmark": "MMLU", "score": 55.0, "note": "internal eval"}])
@@ -124,7 +113,7 @@ def test_user_score_is_used() -> None:
 
 
 def test_bad_link_parameters_warn() -> None:
-    at = _page()
+    at = page("variants")
     at.query_params["v_bench"] = "NOPE"
     at.query_params["v_models"] = ["nlarge-s", "not-a-model"]
     at.run()
@@ -134,7 +123,7 @@ def test_bad_link_parameters_warn() -> None:
 
 
 def test_send_to_planner_without_the_page_is_a_message() -> None:
-    at = _page()
+    at = page("variants")
     at.run()
     at.button(key="v_send").click().run()
     assert not at.exception
@@ -144,7 +133,7 @@ def test_send_to_planner_without_the_page_is_a_message() -> None:
 
 def test_link_sets_axis_and_distillation_pairs_by_value() -> None:
     # these widgets show labels; the link carries option values (as the scenario does)
-    at = _page()
+    at = page("variants")
     at.query_params["v_x"] = "ttft_s"
     at.query_params["v_dist"] = ["nlarge-m>nlarge-s"]
     at.run()
@@ -156,7 +145,7 @@ def test_link_sets_axis_and_distillation_pairs_by_value() -> None:
 
 
 def test_toolbar_offers_the_report() -> None:
-    at = _page()
+    at = page("variants")
     at.run()
     assert not at.exception
     labels = [b.proto.label for b in at.get("download_button")]
@@ -167,7 +156,7 @@ def test_one_computation_per_rerun_and_none_when_nothing_changed() -> None:
     from estimator import entrypoints
 
     entrypoints.cache_clear()
-    at = _page()
+    at = page("variants")
     before = entrypoints.calls("variants")
     at.run()
     assert not at.exception and not at.error, _errors(at)
@@ -186,15 +175,15 @@ def test_one_computation_per_rerun_and_none_when_nothing_changed() -> None:
 
 def test_long_prompts_work_without_p95_inputs_issue_11() -> None:
     # the page has no p95 inputs: a mean above the default p95 (3,000 / 800) must not be refused
-    at = _page()
+    at = page("variants")
     at.query_params["in"] = "4000"
     at.query_params["out"] = "1000"
     at.run()
     assert not at.exception and not at.error, _errors(at)
-    assert int(_metric(at, "On the frontier")) >= 1
+    assert int(metric(at, "On the frontier")) >= 1
     at.number_input(key="in").set_value(9000).run()
     assert not at.exception and not at.error, _errors(at)
-    stale = _page()  # a p95 left in the session by another page's input, below the new mean
+    stale = page("variants")  # a p95 left in the session by another page's input, below the new mean
     stale.session_state["in95"] = 3000
     stale.query_params["in"] = "4000"
     stale.run()
@@ -204,7 +193,7 @@ def test_long_prompts_work_without_p95_inputs_issue_11() -> None:
 def test_elastic_comparison_at_another_context_runs_on_its_button() -> None:
     from estimator import entrypoints
 
-    at = _page()
+    at = page("variants")
     at.run()
     n = entrypoints.calls("variants")
     at.number_input(key="v_elctx").set_value(32768).run()
@@ -216,7 +205,7 @@ def test_elastic_comparison_at_another_context_runs_on_its_button() -> None:
 
 
 def test_long_context_budget_and_empty_choices() -> None:
-    at = _page()
+    at = page("variants")
     at.run()
     at.number_input(key="v_lcb").set_value(0.0).run()
     assert not at.exception and not at.error, _errors(at)

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from streamlit.testing.v1 import AppTest
 
 from estimator import catalog, pricing, scaling, training
 from estimator.errors import EstimatorError, InvalidInputError, UnknownIdError
+from tests._apptest import metric, page
 
 # ---------------------------------------------------------------------------
 # "I have $2M and H100s in us-east-1"
@@ -363,31 +363,20 @@ def test_plan_operational_carbon_linear_in_intensity(g: float, k: float) -> None
 TIMEOUT = 60
 
 
-def _page() -> AppTest:
-    return AppTest.from_file("../pages/training.py", default_timeout=TIMEOUT)
-
-
-def _metric(at: AppTest, label: str) -> str:
-    for m in at.metric:
-        if m.label == label:
-            return m.value
-    raise AssertionError(f"no metric {label!r}; have {[m.label for m in at.metric]}")
-
-
 def test_page_default_is_the_two_million_answer(two_million: training.TrainingPlan) -> None:
-    at = _page()
+    at = page("training", timeout=TIMEOUT)
     at.run()
     assert not at.exception
     assert not at.error
-    assert _metric(at, "Cost") == f"${two_million.cost_usd:,.0f}"
-    assert _metric(at, "Parameters") == f"{two_million.params / 1e9:,.1f} B"
-    assert _metric(at, "Emissions (tCO2e)") == f"{two_million.co2e_kg / 1000:,.1f}"
+    assert metric(at, "Cost") == f"${two_million.cost_usd:,.0f}"
+    assert metric(at, "Parameters") == f"{two_million.params / 1e9:,.1f} B"
+    assert metric(at, "Emissions (tCO2e)") == f"{two_million.co2e_kg / 1000:,.1f}"
     assert len(at.get("plotly_chart")) == 3  # frontier, iso-FLOP, and published runs beside yours (issue #12)
     assert any("scaling fits disagree" in i.value for i in at.info)
 
 
 def test_page_bad_budget_is_a_message() -> None:
-    at = _page()
+    at = page("training", timeout=TIMEOUT)
     at.run()
     at.number_input(key="usd").set_value(0.0).run()
     assert not at.exception
@@ -395,7 +384,7 @@ def test_page_bad_budget_is_a_message() -> None:
 
 
 def test_page_model_mode_with_known_gpu_hours() -> None:
-    at = _page()
+    at = page("training", timeout=TIMEOUT)
     at.run()
     at.segmented_control(key="tmode").set_value("model").run()
     assert not at.exception
@@ -405,7 +394,7 @@ def test_page_model_mode_with_known_gpu_hours() -> None:
     at.number_input(key="kgh").set_value(1_720_320.0).run()
     assert not at.exception
     assert not at.error
-    assert _metric(at, "GPU-hours") == "1,720,320"
+    assert metric(at, "GPU-hours") == "1,720,320"
     # Llama 2 model card: 1,720,320 A100 hours for 70B on 2T tokens -> an implied MFU of 42.8 % on 6ND
     # alone; issue #12 adds the attention FLOPs at the 4k training context (+7.8 % for 80 layers x 8192
     # wide), so the all-in MFU the hours imply is 46.2 %
@@ -413,7 +402,7 @@ def test_page_model_mode_with_known_gpu_hours() -> None:
 
 
 def test_page_impossible_gpu_hours_is_a_message() -> None:
-    at = _page()
+    at = page("training", timeout=TIMEOUT)
     at.run()
     at.segmented_control(key="tmode").set_value("model").run()
     at.number_input(key="kgh").set_value(10.0).run()
@@ -422,29 +411,29 @@ def test_page_impossible_gpu_hours_is_a_message() -> None:
 
 
 def test_page_budget_in_flops_and_epoch_fit() -> None:
-    at = _page()
+    at = page("training", timeout=TIMEOUT)
     at.run()
     at.selectbox(key="bu").set_value("flops").run()
     at.selectbox(key="ap").set_value("epoch-refit").run()
     assert not at.exception
     n, _ = scaling.chinchilla_optimal(1e23, 3, "epoch2024")
-    assert _metric(at, "Parameters") == f"{n / 1e9:,.1f} B"
+    assert metric(at, "Parameters") == f"{n / 1e9:,.1f} B"
 
 
 def test_page_link_parameters_apply() -> None:
-    at = _page()
+    at = page("training", timeout=TIMEOUT)
     at.query_params.update({"tmode": "model", "m": "llama-2-70b", "tb": "2000", "kgh": "1720320",
                             "hw": "a100-80gb-sxm", "cloud": "gcp", "reg": "europe-west4"})
     at.run()
     assert not at.exception and not at.error
     assert at.selectbox(key="hw").value == "a100-80gb-sxm"
     assert at.selectbox(key="reg").value == "europe-west4"
-    assert _metric(at, "GPU-hours") == "1,720,320"
+    assert metric(at, "GPU-hours") == "1,720,320"
 
 
 @pytest.mark.parametrize("params", [{"mfu": "1.7"}, {"tmode": "nope"}, {"zzz": "1"}, {"usd": "abc"}])
 def test_page_bad_link_parameters_warn(params: dict[str, str]) -> None:
-    at = _page()
+    at = page("training", timeout=TIMEOUT)
     at.query_params.update(params)
     at.run()
     assert not at.exception
