@@ -5,21 +5,30 @@ keeps the longest prefix it agrees with, plus one token of its own (Leviathan, K
 2023, "Fast Inference from Transformers via Speculative Decoding", arXiv:2211.17192; Chen et al.
 2023, arXiv:2302.01318). One speculative iteration at batch ``B`` and context ``c`` costs::
 
-    t_spec(B) = t_verify(B, k + 1) + k t_draft(B)          (seconds)
-    t_plain(B) = t_verify(B, 1)                             (the ordinary decode step)
+    t_spec(B)  = t_verify(B, n) + host(B, tau) + [d(B, k+1) + t_d] + (k - 1) [d(B, w) + t_d]   (seconds)
+    t_plain(B) = t_verify(B, 1) + host(B, 1)                  (the ordinary decode step)
+    host(B, n) = t_step + t_seq B n, or max(0, host - t_gpu) behind an overlap scheduler
 
 where ``t_verify(B, n)`` is the target's forward over ``n`` query tokens per sequence on the
-roofline of :mod:`estimator.performance` (weights read once, the KV cache read once, FLOPs x n),
-and ``t_draft`` is one forward of the drafter at the same batch. It yields ``tau`` tokens per
-sequence on average (the mean acceptance length, published per task in
+roofline of :mod:`estimator.performance` (weights read once, the KV cache read once, FLOPs x n;
+``n = k + 1`` for a chain, every tree node for a tree), ``d(B, w)`` one forward of the drafter
+with ``w`` tokens per sequence (the first over the ``k + 1`` verified positions, the draft extend;
+then ``k - 1`` steps of ``w`` = 1 for a chain, top-k for a tree), ``t_d`` the fixed time of a
+draft forward (:data:`DRAFT_STEP_OVERHEAD_S`: the engine's per-forward step time), and ``host``
+the engine's host time per iteration: per-step plus per-sequence-per-token
+(:func:`host_time_s`), hidden or exposed as the engine schedules it (SGLang overlaps it in plain
+decoding but not with EAGLE speculation; an eager engine pays its layers' launch time instead of
+``t_step``; ``data/speculative_engines.csv``). It yields ``tau``
+tokens per sequence on average (the mean acceptance length, published per task in
 ``data/speculative_acceptance.csv`` or given), so::
 
     TPOT_spec = t_spec / tau,   speedup = tau t_plain / t_spec,   throughput = B / TPOT
 
 At small batch decode is memory-bound: the extra ``k`` query tokens ride on the same weight read,
-verification is nearly free and the speedup approaches ``tau / (1 + k t_draft / t_plain)``. At
+verification is nearly free and the speedup approaches ``tau / (1 + drafts / t_plain)``. At
 large batch the linear layers become compute-bound, ``t_verify(B, k+1)`` grows like ``(k+1)
-t_plain``, and speculation stops paying (EAGLE-3 paper §4.3).
+t_plain``, the exposed host time grows with ``B tau``, and speculation stops paying (EAGLE-3
+paper §4.3-4.4, Tables 3 and 5, reproduced within 25% by :func:`anchor_checks`).
 
 Drafters: ``eagle3`` (one decoder layer of the target's width fed by three fused target features,
 and an LM head over a reduced 32k draft vocabulary; Li et al. 2025, arXiv:2503.01840 §3.1),
@@ -34,6 +43,7 @@ from __future__ import annotations
 import csv
 import math
 from dataclasses import dataclass, replace
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -67,6 +77,12 @@ __all__ = [
     "AnchorCheck",
     "ANCHOR_SETUPS",
     "predict_anchor",
+    "anchor_step_times",
+    "ANCHOR_EFFICIENCY",
+    "RTX_3090",
+    "EngineOverlap",
+    "engine_overlap",
+    "host_time_s",
     "anchor_checks",
     "for_plan",
     "StepTimes",
@@ -79,12 +95,36 @@ EAGLE3_DRAFT_VOCAB: int = 32_000
 """Vocabulary of the EAGLE-3 draft head's LM head (``draft_vocab_size`` 32000 in the official
 ``yuhuili/EAGLE3-LLaMA3.1-Instruct-8B`` config; Li et al. 2025 use a reduced draft vocabulary)."""
 
-DRAFT_STEP_OVERHEAD_S: float = 0.0
-"""Fixed time per draft forward beyond its kernels (seconds). Assumed 0: SGLang and vLLM run the
-``k`` draft steps of an iteration back to back inside CUDA graphs, without the scheduling,
-sampling and detokenization that :data:`estimator.performance.STEP_OVERHEAD_S` charges once per
-engine iteration (the verification step pays that). Checked against the anchors in
-``data/serving_anchors.csv`` (``bench/bench_speculative.py``)."""
+DRAFT_STEP_OVERHEAD_S: float | None = None
+"""Fixed time per draft forward beyond its kernels (seconds); None = the engine's per-forward fixed
+time, :attr:`estimator.performance.Efficiency.step_overhead_s` (:data:`estimator.performance.STEP_OVERHEAD_S`,
+0.58 ms fitted on target decode steps). Assumed: a draft forward is a forward of its own, launched,
+its logits reduced to top-k and its next inputs prepared like a target step's (SGLang
+``EAGLEWorker.draft_forward``, vLLM ``EagleProposer.propose``). Cross-check: vLLM PR #24343
+(2025-09-14) lists, for Llama-3.1-8B with an EAGLE head and FR-Spec's reduced draft vocabulary on
+one A100-40GB at batch 1, 108.45 tokens/s at k = 1 (tau 1.63) and 48.32 tokens/s at k = 32
+(tau 2.18): 31 more draft steps cost ``2.18/48.32 - 1.63/108.45 = 30.1 ms``, about 0.97 ms each,
+of which the head's weight read (about 0.38 B parameters) is about 0.65 ms at 75% of 1,555 GB/s,
+leaving about 0.3 ms of fixed time per step: the same order as the 0.58 ms charged. Charging 0
+(the value before issue 14) over-predicts EAGLE-3 Table 3 by 29-36% (``bench/bench_speculative.py``).
+An eager engine (the EAGLE authors' code, :func:`engine_overlap`) charges its launch time instead."""
+
+SPEC_ENGINES_FILE = "speculative_engines.csv"
+"""How each engine schedules host work with and without speculation (``data/speculative_engines.csv``)."""
+
+RTX_3090: HardwareSpec = HardwareSpec(
+    hardware_id="rtx-3090", name="NVIDIA GeForce RTX 3090", vendor="nvidia", memory_bytes=24 * 2**30,
+    memory_datasheet_gb=24, memory_bandwidth_bytes_per_s=936e9,
+    peak_flops_per_s_by_dtype={DType.FP32: 35.6e12, DType.BF16: 71e12, DType.FP16: 71e12},
+    tdp_w=350, idle_w=20, intra_node_link="PCIe4", intra_node_bandwidth_bytes_per_s=64e9, max_per_node=4,
+    released="2020-09", assumed=True, as_of=date(2020, 9, 1),
+    source="NVIDIA Ampere GA102 GPU Architecture whitepaper, Appendix A (GeForce RTX 3090: 24 GB GDDR6X at "
+           "19.5 Gbps on 384 bits = 936 GB/s; FP32 35.6 TFLOPS; FP16/BF16 Tensor with FP32 accumulate 71 | 142* "
+           "TFLOPS, *sparsity, the FP32-accumulate figures as in the catalog's rtx-4090 row; 350 W; PCIe Gen 4)",
+    notes="idle_w 20 W and max_per_node 4 assumed as for the catalog's rtx-4090 row; memory 24 GiB",
+)
+"""The GPU of EAGLE-3's vLLM experiment (Table 5), absent from ``data/hardware.csv`` (which this module
+does not own): used only by :data:`ANCHOR_SETUPS`; a catalog row ``rtx-3090`` takes precedence."""
 
 DEFAULT_BATCHES: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 """Batch sizes of the with/without comparison."""
@@ -287,6 +327,62 @@ def _draft_model(target: ModelSpec, draft_model: ModelSpec | str | None) -> Mode
     return min(same_vocab, key=lambda m: m.params_total)
 
 
+# ---------------------------------------------------------------- engine scheduling
+
+
+@dataclass(frozen=True)
+class EngineOverlap:
+    """How an engine schedules an iteration's host work (``data/speculative_engines.csv``).
+
+    ``plain``/``speculative``: whether host time hides behind the GPU without/with speculation;
+    ``eager_layer_overhead_s``: for an engine without CUDA graphs, the launch time per decoder layer
+    that replaces the fixed step time of every forward (None for a serving engine).
+    """
+
+    engine: str
+    plain: bool
+    speculative: bool
+    eager_layer_overhead_s: float | None
+    source: str
+
+
+@lru_cache(maxsize=1)
+def _engine_rows() -> dict[tuple[str, str], tuple[float, str]]:
+    path = Path(catalog.data_dir()) / SPEC_ENGINES_FILE
+    with path.open(newline="", encoding="utf-8") as fh:
+        return {(r["engine"], r["setting"]): (float(r["value"]), r["source"]) for r in csv.DictReader(fh)}
+
+
+def engine_overlap(engine: str | None) -> EngineOverlap:
+    """``data/speculative_engines.csv`` for ``engine`` (canonical name); no overlap where it has no row.
+
+    SGLang's overlap scheduler runs the CPU work of iteration ``n+1`` during the GPU work of ``n``
+    (SGLang v0.4 blog, 2024-12-04), but EAGLE speculation (spec v1) runs without it (SGLang docs:
+    overlap only with the opt-in SpecV2). ``eagle`` is the EAGLE authors' eager PyTorch code.
+    """
+    e = performance.canonical_engine(engine)
+    rows = _engine_rows()
+    plain, src = rows.get((e, "overlap_plain"), (0.0, "no row: host time exposed"))
+    spec, _ = rows.get((e, "overlap_speculative"), (0.0, ""))
+    eager = rows.get((e, "eager_layer_overhead_s"))
+    return EngineOverlap(engine=e, plain=plain > 0, speculative=spec > 0,
+                         eager_layer_overhead_s=None if eager is None else eager[0], source=src)
+
+
+def host_time_s(eff: performance.Efficiency, sequences: Any, tokens_per_sequence: Any, gpu_s: Any,
+                overlapped: bool) -> Any:
+    """Host time of one engine iteration that the GPU waits for (seconds).
+
+    ``t_host = t_step + t_seq B n`` (:func:`estimator.performance.iteration_overhead_s` with the
+    per-sequence term charged per token emitted: detokenizing, streaming and stop checks are per
+    token, :data:`estimator.performance.SEQUENCE_OVERHEAD_S`), ``n = 1`` for plain decoding and
+    ``tau`` with speculation. With an overlap scheduler only ``max(0, t_host - t_gpu)`` is exposed
+    (NanoFlow, arXiv:2408.12757; SGLang v0.4 zero-overhead scheduler).
+    """
+    host = eff.step_overhead_s + eff.sequence_overhead_s * sequences * tokens_per_sequence
+    return np.maximum(host - gpu_s, 0.0) if overlapped else host
+
+
 # ---------------------------------------------------------------- step times
 
 
@@ -315,40 +411,87 @@ def _forward(f: Any, lay: Any, eff: performance.Efficiency, b: Any, ctx: Any, n:
 
 @dataclass(frozen=True)
 class StepTimes:
-    """Per-iteration times (seconds) at each batch: plain decode, verification, one draft step."""
+    """Per-iteration times (seconds) at each batch.
+
+    ``plain_s`` is a decode step (GPU + exposed host time); ``verify_s`` the target's forward over the
+    verified tokens plus the speculative iteration's exposed host time; ``draft_s`` one draft step
+    (``draft_width`` tokens per sequence, with its fixed time); ``drafts_s`` all draft forwards of an
+    iteration (the draft extend over the ``k + 1`` verified positions, then ``k - 1`` steps).
+    """
 
     plain_s: Any
     verify_s: Any
     draft_s: Any
     verify_bound: tuple[str, ...]
+    drafts_s: Any = None
+
+
+@dataclass(frozen=True)
+class _Iteration:
+    """What one speculative iteration runs: ``k`` drafts, ``verify_tokens`` checked, ``tau`` kept."""
+
+    spec_tokens: int
+    verify_tokens: int
+    accepted_tokens: float
+    draft_width: int
+    draft_overhead_s: float | None
+    engine: str | None
 
 
 def step_times_s(
     model: ModelSpec | str, hardware: HardwareSpec | str, dtype: DType | str, drafter: Drafter, batches: Any,
     context_tokens: float, verify_tokens: int, *, kv_dtype: DType | str | None = None, tp: int = 1, pp: int = 1,
     efficiency: performance.Efficiency | None = None, draft_width: int = 1,
-    draft_overhead_s: float = DRAFT_STEP_OVERHEAD_S,
+    draft_overhead_s: float | None = DRAFT_STEP_OVERHEAD_S, spec_tokens: int | None = None,
+    accepted_tokens: float = 1.0, engine: str | None = None,
 ) -> StepTimes:
-    """:func:`_forward` of the target with 1 and ``verify_tokens`` query tokens per sequence, and of
-    the drafter with ``draft_width`` (1 for a chain, the nodes expanded per level for a tree).
+    """Plain decode step, verification and draft forwards of one speculative iteration (seconds)::
 
-    The drafter runs on the target's tensor-parallel group (one stage); the verification pays the
-    engine's per-iteration overhead, each draft step :data:`DRAFT_STEP_OVERHEAD_S`.
+        t_plain  = t_gpu(B, 1) + host(B, 1)
+        t_verify = t_gpu(B, n_verify) + host(B, tau)                    (:func:`host_time_s`)
+        t_drafts = [d_gpu(B, k+1) + t_d] + (k - 1) [d_gpu(B, w) + t_d]
+
+    ``t_gpu`` is :func:`_forward` of the target, ``d_gpu`` of the drafter (on the target's
+    tensor-parallel group, one stage) with ``w = draft_width`` tokens per sequence (1 for a chain,
+    the nodes expanded per level of a tree, EAGLE-2 §4); ``n_verify`` is every drafted node
+    (``k + 1`` for a chain, SGLang's ``speculative_num_draft_tokens`` for a tree). The first draft
+    forward runs over the ``k + 1`` verified positions (SGLang ``forward_draft_extend_after_decode``,
+    vLLM ``EagleProposer.propose``). Each draft forward pays ``t_d = draft_overhead_s``, by default
+    the engine's per-forward fixed time (:data:`DRAFT_STEP_OVERHEAD_S`). ``spec_tokens`` defaults to
+    ``verify_tokens - 1`` (a chain), ``accepted_tokens`` (``tau``) to 1.
     """
     m, h, d, kv, c = performance._prepare(model, hardware, dtype, kv_dtype, None)
     eff = efficiency or performance.Efficiency()
+    ov = engine_overlap(engine)
+    if ov.eager_layer_overhead_s is not None:  # eager PyTorch: a forward's fixed time is its layers' launches
+        eff = eff.model_copy(update={"step_overhead_s": ov.eager_layer_overhead_s * m.n_layers})
+        if draft_overhead_s is None:
+            draft_overhead_s = ov.eager_layer_overhead_s * drafter.spec.n_layers
+    it = _Iteration(spec_tokens if spec_tokens is not None else verify_tokens - 1, verify_tokens,
+                    accepted_tokens, draft_width, draft_overhead_s, engine)
     b = np.asarray(batches, dtype=float)
     hw = performance._hardware_features(h, c)
     f = performance._model_features(m, d, kv)
     lay = performance._layout(f, hw, eff, b, float(tp), float(pp))
-    plain = _forward(f, lay, eff, b, context_tokens, 1.0, eff.step_overhead_s)
-    verify = _forward(f, lay, eff, b, context_tokens, float(verify_tokens), eff.step_overhead_s)
-    fd = performance._model_features(drafter.spec, d, kv)
-    lay_d = performance._layout(fd, hw, eff, b, float(tp), 1.0)
-    draft = _forward(fd, lay_d, eff, b, context_tokens, float(draft_width), draft_overhead_s)
+    plain = _forward(f, lay, eff, b, context_tokens, 1.0, 0.0)
+    verify = _forward(f, lay, eff, b, context_tokens, float(it.verify_tokens), 0.0)
+    plain_s = plain.total_s + host_time_s(eff, b, 1.0, plain.total_s, ov.plain)
+    verify_s = verify.total_s + host_time_s(eff, b, it.accepted_tokens, verify.total_s, ov.speculative)
+    step_s, drafts_s = _draft_times_s(drafter, d, kv, hw, eff, b, float(tp), context_tokens, it)
     codes = np.broadcast_to(verify.bound(), b.shape)
-    return StepTimes(plain.total_s, verify.total_s, draft.total_s,
-                     tuple(performance.BOUNDS[int(x)] for x in np.ravel(codes)))
+    return StepTimes(plain_s, verify_s, step_s, tuple(performance.BOUNDS[int(x)] for x in np.ravel(codes)),
+                     drafts_s)
+
+
+def _draft_times_s(drafter: Drafter, d: DType, kv: DType, hw: Any, eff: performance.Efficiency, b: Any, tp: float,
+                   ctx: float, it: _Iteration) -> tuple[Any, Any]:
+    """(one draft step, every draft forward of the iteration) in seconds (:func:`step_times_s`)."""
+    overhead = eff.step_overhead_s if it.draft_overhead_s is None else it.draft_overhead_s
+    fd = performance._model_features(drafter.spec, d, kv)
+    lay_d = performance._layout(fd, hw, eff, b, tp, 1.0)
+    step = _forward(fd, lay_d, eff, b, ctx, float(it.draft_width), overhead).total_s
+    extend = _forward(fd, lay_d, eff, b, ctx, float(it.spec_tokens + 1), overhead).total_s
+    return step, extend + (it.spec_tokens - 1) * step
 
 
 # ---------------------------------------------------------------- with vs without
@@ -439,16 +582,20 @@ def compare(
     kv_dtype: DType | str | None = None, tp: int = 1, pp: int = 1, input_tokens: int = 512, output_tokens: int = 256,
     batches: Any = DEFAULT_BATCHES, price_usd_per_hour: float | None = None,
     efficiency: performance.Efficiency | None = None, draft_model: ModelSpec | str | None = None,
+    engine: str | None = None, verify_tokens: int | None = None, draft_width: int = 1,
 ) -> SpeculativeComparison:
     """TPOT, throughput and cost with vs without speculation at each batch, and where it stops paying.
 
-    Per batch ``B`` (decode at the mean context ``c = I + O/2``; :func:`step_times_s`)::
+    Per batch ``B`` (decode at the mean context ``c = I + O/2``; :func:`step_times_s`, a chain of
+    ``k`` drafts, host time scheduled as ``engine`` does, :func:`engine_overlap`)::
 
-        TPOT_off = t_plain(B),   TPOT_on = (t_verify(B, k+1) + k t_draft(B)) / tau
+        TPOT_off = t_plain(B),   TPOT_on = (t_verify(B, k+1) + t_drafts(B)) / tau
         tokens/s = B / TPOT,     $/1M = price / (3600 tokens/s) 10^6
 
     ``tau`` is ``acceptance_length`` or the published mean for the method and model
-    (:func:`published_acceptance_length`), capped at ``k + 1``. Batches run up to the largest
+    (:func:`published_acceptance_length`), capped at ``k + 1``. A tree verifies ``verify_tokens``
+    nodes (SGLang ``speculative_num_draft_tokens``; default ``k + 1``, a chain) and expands
+    ``draft_width`` nodes per draft step (``speculative_eagle_topk``). Batches run up to the largest
     that fits without speculation; ``fits_on`` says whether it still fits beside the drafter.
     """
     if method not in METHODS[1:]:
@@ -466,12 +613,17 @@ def compare(
     max_off, max_on = _capacity(s, drafter)
     grid = _grid(batches, max_off)
     ctx = input_tokens + output_tokens * 0.5
-    st = step_times_s(m, h, d, drafter, grid, ctx, spec_tokens + 1, kv_dtype=kv, tp=tp, pp=pp, efficiency=efficiency)
-    points = tuple(_point(b, st, i, spec_tokens, tau, max_on, price_usd_per_hour) for i, b in enumerate(grid))
+    n_verify = spec_tokens + 1 if verify_tokens is None else verify_tokens
+    if n_verify < spec_tokens + 1 or draft_width < 1:
+        raise InvalidInputError(f"a draft of {spec_tokens} tokens verifies at least {spec_tokens + 1} tokens "
+                                f"(got {n_verify}) with at least one node per step (got {draft_width})")
+    st = step_times_s(m, h, d, drafter, grid, ctx, n_verify, kv_dtype=kv, tp=tp, pp=pp, efficiency=efficiency,
+                      spec_tokens=spec_tokens, accepted_tokens=tau, engine=engine, draft_width=draft_width)
+    points = tuple(_point(b, st, i, tau, max_on, price_usd_per_hour) for i, b in enumerate(grid))
     slower = [p.batch for p in points if p.speedup < 1.0]
     return SpeculativeComparison(
         method=method, model_id=m.model_id, hardware_id=h.hardware_id, tp=tp, pp=pp, drafter=drafter.name,
-        spec_tokens=spec_tokens, verify_tokens=spec_tokens + 1, acceptance_length=tau,
+        spec_tokens=spec_tokens, verify_tokens=n_verify, acceptance_length=tau,
         acceptance_rate=acceptance_rate_for_length(tau, spec_tokens), acceptance_source=source,
         context_tokens=ctx, drafter_weight_bytes=drafter.extra_weight_bytes,
         drafter_kv_bytes_per_token=drafter.kv_bytes_per_token, max_batch_off=max_off, max_batch_on=max_on,
@@ -479,8 +631,8 @@ def compare(
     )
 
 
-def _point(b: int, st: StepTimes, i: int, k: int, tau: float, max_on: int, price: float | None) -> SpeculativePoint:
-    plain, verify, draft = float(st.plain_s[i]), float(st.verify_s[i]), k * float(st.draft_s[i])
+def _point(b: int, st: StepTimes, i: int, tau: float, max_on: int, price: float | None) -> SpeculativePoint:
+    plain, verify, draft = float(st.plain_s[i]), float(st.verify_s[i]), float(st.drafts_s[i])
     on = (verify + draft) / tau
     return SpeculativePoint(
         batch=b, tpot_off_s=plain, tpot_on_s=on, tokens_per_s_off=b / plain, tokens_per_s_on=b / on,
@@ -494,7 +646,11 @@ def _point(b: int, st: StepTimes, i: int, k: int, tau: float, max_on: int, price
 
 @dataclass(frozen=True)
 class AnchorSetup:
-    """How one published result of ``data/serving_anchors.csv`` is modelled (assumptions in its notes)."""
+    """How one published result of ``data/serving_anchors.csv`` is modelled (assumptions in its notes).
+
+    ``engine`` sets how host time is scheduled (:func:`engine_overlap`); ``eagle`` is the EAGLE
+    authors' PyTorch code (no overlap, no row in ``data/speculative_engines.csv``).
+    """
 
     anchor_id: str
     model: str
@@ -510,42 +666,74 @@ class AnchorSetup:
     metric: str = "speedup"  # or "tokens_per_s_off"
     input_tokens: int = 128
     output_tokens: int = 512
+    engine: str = ""
 
 
 _ALPHA_FIG7 = 0.8
 """EAGLE-3 chain acceptance rate on MT-bench with LLaMA-Instruct 3.1 8B (arXiv:2503.01840 Fig. 7, read from the plot)."""
 
+_TAU3 = expected_tokens_per_step(_ALPHA_FIG7, 3)
+_TAU2 = expected_tokens_per_step(_ALPHA_FIG7, 2)
+
 ANCHOR_SETUPS: tuple[AnchorSetup, ...] = (
-    AnchorSetup("spec-eagle3-l31-8b-mtbench", "llama-3.1-8b", "h100-sxm", "bf16", 1, 1, "eagle3", 8, 60, 6.13, 10),
-    AnchorSetup("spec-eagle3-l33-70b-mtbench", "llama-3.1-70b", "h100-sxm", "bf16", 2, 1, "eagle3", 8, 48, 5.63, 10),
+    AnchorSetup("spec-eagle3-l31-8b-mtbench", "llama-3.1-8b", "h100-sxm", "bf16", 1, 1, "eagle3", 8, 60, 6.13, 10,
+                engine="eagle"),
+    AnchorSetup("spec-eagle3-l33-70b-mtbench", "llama-3.1-70b", "h100-sxm", "bf16", 2, 1, "eagle3", 8, 48, 5.63, 10,
+                engine="eagle"),
     AnchorSetup("spec-mtp-dsv3-tps", "deepseek-v3", "h800", "fp8", 8, 128, "mtp", 1, 2, 1.875,
                 input_tokens=1024, output_tokens=1024),
     AnchorSetup("spec-sglang-l31-8b-plain-bs1", "llama-3.1-8b", "h100-sxm", "bf16", 1, 1, "eagle3", 3, 4, 1.0,
-                metric="tokens_per_s_off"),
-    AnchorSetup("spec-eagle3-sglang-b2", "llama-3.1-8b", "h100-sxm", "bf16", 1, 2, "eagle3", 3, 4,
-                expected_tokens_per_step(_ALPHA_FIG7, 3)),
-    AnchorSetup("spec-eagle3-sglang-b64", "llama-3.1-8b", "h100-sxm", "bf16", 1, 64, "eagle3", 3, 4,
-                expected_tokens_per_step(_ALPHA_FIG7, 3)),
-    AnchorSetup("spec-eagle3-vllm-b2", "llama-3.1-8b", "a100-80gb-sxm", "bf16", 1, 2, "eagle3", 2, 3,
-                expected_tokens_per_step(_ALPHA_FIG7, 2)),
-    AnchorSetup("spec-eagle3-vllm-b56", "llama-3.1-8b", "a100-80gb-sxm", "bf16", 1, 56, "eagle3", 2, 3,
-                expected_tokens_per_step(_ALPHA_FIG7, 2)),
+                metric="tokens_per_s_off", engine="sglang"),
+    AnchorSetup("spec-eagle3-sglang-b2", "llama-3.1-8b", "h100-sxm", "bf16", 1, 2, "eagle3", 3, 4, _TAU3,
+                engine="sglang"),
+    AnchorSetup("spec-eagle3-sglang-b64", "llama-3.1-8b", "h100-sxm", "bf16", 1, 64, "eagle3", 3, 4, _TAU3,
+                engine="sglang"),
+    AnchorSetup("spec-eagle3-vllm-b2", "llama-3.1-8b", "rtx-3090", "bf16", 1, 2, "eagle3", 2, 3, _TAU2,
+                engine="vllm"),
+    AnchorSetup("spec-eagle3-vllm-b56", "llama-3.1-8b", "rtx-3090", "bf16", 1, 56, "eagle3", 2, 3, _TAU2,
+                engine="vllm"),
 )
-"""The modelled setup of every speculative anchor (hardware and lengths where the source is silent: assumed)."""
+"""The modelled setup of every speculative anchor (hardware and lengths where the source is silent: assumed).
+Chains (Tables 3 and 5: "did not use the tree structure") verify ``k + 1`` tokens; the batch-1 rows of
+Table 1 verify the tree's 60 (8B) or 48 (70B) draft tokens with 10 nodes expanded per level (App. A)."""
+
+ANCHOR_EFFICIENCY = performance.Efficiency(sequence_overhead_s=performance.SEQUENCE_OVERHEAD_S)
+"""The efficiencies the anchors are predicted with: the fitted defaults plus the per-sequence host
+time :data:`estimator.performance.SEQUENCE_OVERHEAD_S` (10 us, assumed there), which grows with the batch."""
 
 
+def _anchor_hardware(hardware_id: str) -> HardwareSpec | str:
+    """The catalog row, else :data:`RTX_3090` for ``rtx-3090`` (not yet in ``data/hardware.csv``)."""
+    if hardware_id == RTX_3090.hardware_id and hardware_id not in {h.hardware_id for h in catalog.list_hardware()}:
+        return RTX_3090
+    return hardware_id
 
 
-def predict_anchor(a: AnchorSetup, draft_overhead_s: float = DRAFT_STEP_OVERHEAD_S) -> float:
-    """The model's value of ``a.metric`` for one :class:`AnchorSetup` (:func:`step_times_s`)."""
+def anchor_step_times(a: AnchorSetup, draft_overhead_s: float | None = DRAFT_STEP_OVERHEAD_S,
+                      engine: str | None = None) -> StepTimes:
+    """:func:`step_times_s` of one :class:`AnchorSetup` at its batch (``engine`` overrides the setup's)."""
     m = catalog.get_model(a.model)
     drafter = drafter_for(m, a.method, a.dtype, performance.default_kv_dtype(a.dtype))
-    st = step_times_s(m, a.hardware, a.dtype, drafter, [a.batch], a.input_tokens + a.output_tokens * 0.5,
-                      a.verify_tokens, tp=a.tp, draft_width=a.draft_width, draft_overhead_s=draft_overhead_s)
+    return step_times_s(m, _anchor_hardware(a.hardware), a.dtype, drafter, [a.batch],
+                        a.input_tokens + a.output_tokens * 0.5, a.verify_tokens, tp=a.tp, draft_width=a.draft_width,
+                        draft_overhead_s=draft_overhead_s, spec_tokens=a.spec_tokens,
+                        accepted_tokens=a.acceptance_length, engine=a.engine if engine is None else engine,
+                        efficiency=ANCHOR_EFFICIENCY)
+
+
+def predict_anchor(a: AnchorSetup, draft_overhead_s: float | None = DRAFT_STEP_OVERHEAD_S,
+                   engine: str | None = None) -> float:
+    """The model's value of ``a.metric`` for one :class:`AnchorSetup` (:func:`step_times_s`)::
+
+        speedup = tau t_plain / (t_verify + t_drafts)
+
+    ``draft_overhead_s`` and ``engine`` override the setup's (for the bench's sensitivity lines).
+    """
+    st = anchor_step_times(a, draft_overhead_s, engine)
     plain = float(st.plain_s[0])
     if a.metric == "tokens_per_s_off":
         return a.batch / plain
-    return a.acceptance_length * plain / (float(st.verify_s[0]) + a.spec_tokens * float(st.draft_s[0]))
+    return a.acceptance_length * plain / (float(st.verify_s[0]) + float(st.drafts_s[0]))
 
 
 def anchor_checks() -> tuple[AnchorCheck, ...]:
@@ -571,7 +759,7 @@ def for_plan(plan: Any) -> SpeculativeComparison:
 
     ``plan`` is an :class:`estimator.capacity.CapacityPlan` (typed loosely: capacity sits above
     this module). The method is the scenario's ``serving.speculative``, or EAGLE-3 as the what-if
-    when it is off; the price is the plan's mean cost per replica-hour
+    when it is off; host time is scheduled as the scenario's engine does (:func:`engine_overlap`); the price is the plan's mean cost per replica-hour
     (``cost per hour / mean replicas``), so the cost per 1M tokens is that of decode at each batch.
     """
     s = plan.scenario.serving
@@ -582,4 +770,5 @@ def for_plan(plan: Any) -> SpeculativeComparison:
         spec_tokens=s.spec_tokens, acceptance_length=s.acceptance_length, tp=plan.tp, pp=plan.pp,
         input_tokens=max(round(plan.input_tokens_mean), 1), output_tokens=max(round(plan.output_tokens_mean), 1),
         price_usd_per_hour=price, efficiency=performance.efficiency_for_scenario(plan.scenario),
+        engine=str(plan.scenario.engine.name),
     )

@@ -72,14 +72,20 @@ def test_speedup_above_one_at_batch_one_and_gone_at_large_batch() -> None:
                             batches=(1, 8, 64, 256, 512))
     assert r.points[0].speedup > 2.0
     assert r.points[0].verify_bound == "memory bandwidth"
-    assert r.points[-1].speedup < r.points[0].speedup / 1.8
-    # compute-bound case: 7 drafts with a low acceptance length (tau 2) cost more than they save at large batch
-    r7 = speculative.compare("llama-3.1-8b", "h100-sxm", "bf16", spec_tokens=7, acceptance_length=2.0,
+    # compute-bound verification of 4 tokens per sequence at the largest batch that fits: most of the gain is gone
+    assert r.points[-1].verify_bound == "compute"
+    assert r.points[-1].speedup < min(1.3, 0.6 * r.points[0].speedup)
+    # compute-bound case: 7 drafts at tau 3 pay at batch 1 but cost more than they save at large batch
+    r7 = speculative.compare("llama-3.1-8b", "h100-sxm", "bf16", spec_tokens=7, acceptance_length=3.0,
                              batches=(1, 8, 64, 256, 512))
     assert r7.points[0].speedup > 1.3
-    assert r7.points[-1].speedup < 0.6
+    assert r7.points[-1].speedup < 0.7
     assert r7.points[-1].verify_bound == "compute"
-    assert r7.break_even_batch is not None and 8 < r7.break_even_batch <= 64
+    assert r7.break_even_batch is not None and 64 < r7.break_even_batch <= 256
+    # at tau 2 seven draft forwards (each with its fixed time) eat the gain even at batch 1 (vLLM PR #24343 saw
+    # k = 32 drafts run slower than plain decoding on an A100 at batch 1)
+    r2 = speculative.compare("llama-3.1-8b", "h100-sxm", "bf16", spec_tokens=7, acceptance_length=2.0, batches=(1, 64))
+    assert r2.points[0].speedup < 1.2 and r2.break_even_batch is not None and r2.break_even_batch <= 64
 
 
 def test_cost_follows_throughput() -> None:
@@ -115,32 +121,69 @@ def _checks() -> dict[str, speculative.AnchorCheck]:
 
 
 @pytest.mark.parametrize("anchor_id", [
-    "spec-eagle3-l31-8b-mtbench",  # EAGLE-3 Table 1: 4.40x at tau 6.13 (model 4.33x)
-    "spec-eagle3-l33-70b-mtbench",  # EAGLE-3 Table 1: 4.11x at tau 5.63 (model 4.84x)
-    "spec-mtp-dsv3-tps",  # DeepSeek-V3 §5.4.3: 1.8x TPS (model 1.71x)
-    "spec-sglang-l31-8b-plain-bs1",  # SGLang docs: 158.34 tokens/s without speculation (model 150)
+    "spec-eagle3-l31-8b-mtbench",  # EAGLE-3 Table 1: 4.40x at tau 6.13, authors' eager PyTorch code (model 4.41x)
+    "spec-eagle3-l33-70b-mtbench",  # EAGLE-3 Table 1: 4.11x at tau 5.63 (model 4.88x)
+    "spec-mtp-dsv3-tps",  # DeepSeek-V3 §5.4.3: 1.8x TPS (model 1.65x)
+    "spec-sglang-l31-8b-plain-bs1",  # SGLang docs / EAGLE-3 Table 4: 158.34 tokens/s without speculation (model 167)
+    "spec-eagle3-sglang-b2",  # EAGLE-3 Table 3 (SGLang v0.4.4, H100, chain of 3): 1.81x at batch 2 (model 1.90x)
+    "spec-eagle3-sglang-b64",  # EAGLE-3 Table 3: 1.38x at batch 64 (model 1.64x)
+    "spec-eagle3-vllm-b2",  # EAGLE-3 Table 5 (vLLM, RTX 3090, chain of 2): 1.75x at batch 2 (model 2.11x)
+    "spec-eagle3-vllm-b56",  # EAGLE-3 Table 5: 1.01x at batch 56 (model 1.00x)
 ])
 def test_anchor_reproduced_within_25_percent(anchor_id: str) -> None:
     c = _checks()[anchor_id]
     assert abs(c.ratio - 1.0) <= 0.25, (anchor_id, c.published, c.predicted)
 
 
-@pytest.mark.parametrize(("anchor_id", "low", "high"), [
-    # Not reproduced (bench/bench_speculative.py): the serving-engine gains of EAGLE-3 Tables 3 (SGLang) and 5
-    # (vLLM) at batch 2-64 are over-predicted by 27-83 %: the engines' per-draft-step and verification overheads
-    # are not modelled. Pinned so that a change to the model shows up here.
-    ("spec-eagle3-sglang-b2", 1.35, 1.50),
-    ("spec-eagle3-sglang-b64", 1.65, 1.85),
-    ("spec-eagle3-vllm-b2", 1.20, 1.35),
-    ("spec-eagle3-vllm-b56", 1.75, 1.95),
-])
-def test_anchor_known_gaps_are_pinned(anchor_id: str, low: float, high: float) -> None:
-    assert low <= _checks()[anchor_id].ratio <= high
+def test_large_batch_regime_needs_the_real_costs() -> None:
+    # EAGLE-3 Table 3 (SGLang): 1.81x at batch 2 falls to 1.38x at batch 64. Without the draft forwards' fixed time
+    # and with the plain step's host time exposed (no overlap scheduler) the model misses batch 64 by over 25 %;
+    # charging both (speculative_engines.csv) brings it within. Guards against dropping either cost.
+    b64 = next(a for a in speculative.ANCHOR_SETUPS if a.anchor_id == "spec-eagle3-sglang-b64")
+    published = 1.38
+    assert speculative.predict_anchor(b64, draft_overhead_s=0.0, engine="none") / published > 1.25
+    assert speculative.predict_anchor(b64) / published <= 1.25
+    # the speedup falls from batch 2 to batch 64, as published (1.81x -> 1.38x)
+    b2 = next(a for a in speculative.ANCHOR_SETUPS if a.anchor_id == "spec-eagle3-sglang-b2")
+    assert speculative.predict_anchor(b64) < speculative.predict_anchor(b2)
+    # EAGLE-3 Table 5 (vLLM on an RTX 3090): at batch 56 verifying 3 tokens per sequence is compute-bound
+    st = speculative.anchor_step_times(speculative.ANCHOR_SETUPS[-1])
+    assert st.verify_bound == ("compute",) and float(st.verify_s[0]) > 2.0 * float(st.plain_s[0])
+
+
+def test_engine_overlap_rows() -> None:
+    # SGLang v0.4 overlap scheduler hides host time in plain decoding; EAGLE (spec v1) runs without it (SGLang docs)
+    sg = speculative.engine_overlap("SGLang")
+    assert sg.plain and not sg.speculative and sg.eager_layer_overhead_s is None
+    assert not speculative.engine_overlap("vllm").plain
+    none = speculative.engine_overlap("lmdeploy")  # no row: nothing hidden
+    assert not none.plain and not none.speculative
+    # (8.4 - 5.1) ms / 32 layers: eager vs CUDA-graph decode step of Llama 3.1 8B on H100 (cloudai.pt)
+    assert speculative.engine_overlap("eagle").eager_layer_overhead_s == pytest.approx((8.4e-3 - 5.1e-3) / 32, rel=0.01)
+
+
+def test_host_time_is_hidden_only_behind_the_gpu() -> None:
+    eff = performance.Efficiency(step_overhead_s=1e-3, sequence_overhead_s=1e-5)
+    # t_step + t_seq B n: 1 ms + 10 us x 64 sequences x 3 tokens
+    assert speculative.host_time_s(eff, 64.0, 3.0, 5e-3, False) == pytest.approx(1e-3 + 64 * 3 * 1e-5)
+    assert speculative.host_time_s(eff, 64.0, 1.0, 5e-3, True) == 0.0  # overlapped behind a 5 ms forward
+    assert speculative.host_time_s(eff, 64.0, 1.0, 1e-3, True) == pytest.approx(0.64e-3)  # only the excess
+
+
+def test_draft_forwards_are_charged() -> None:
+    # k draft forwards per iteration (the draft extend over k + 1 positions, then k - 1 steps), each with the
+    # engine's per-forward fixed time (DRAFT_STEP_OVERHEAD_S: None = Efficiency.step_overhead_s)
+    m = catalog.get_model("llama-3.1-8b")
+    drafter = speculative.drafter_for(m, "eagle3", "bf16", "bf16")
+    st = speculative.step_times_s(m, "h100-sxm", "bf16", drafter, [1], 600, 4)
+    free = speculative.step_times_s(m, "h100-sxm", "bf16", drafter, [1], 600, 4, draft_overhead_s=0.0)
+    assert float(st.drafts_s[0]) - float(free.drafts_s[0]) == pytest.approx(3 * performance.STEP_OVERHEAD_S)
+    assert float(free.draft_s[0]) > 0.0  # the head's weight read remains
 
 
 def test_anchor_rows_have_sources() -> None:
     root = catalog.data_dir()
-    for name in ("serving_anchors.csv", "speculative_acceptance.csv"):
+    for name in ("serving_anchors.csv", "speculative_acceptance.csv", "speculative_engines.csv"):
         with (root / name).open(newline="", encoding="utf-8") as fh:
             for row in csv.DictReader(fh):
                 assert row["source"] and row["as_of"] and row["url"].startswith("https://"), (name, row)
