@@ -37,10 +37,15 @@ M/G/1 with vacations, Erlang C slot waits) and the planner's autoscaled weekly f
   different accelerators rent their own. ``x:y = lambda*_d : lambda*_p`` (requests/s each instance
   serves within the goals), reduced to small integers.
 
-Published anchors (:func:`anchor_checks`, ``bench/bench_disagg.py``): the colocated baseline of DistServe's
-Figure 1 is modelled as the paper ran it, vLLM 0.2 with whole-prompt prefill iterations that stall the decodes
-(:func:`prefill_first_tpot_s`), not as the planner's own colocated replica (mixed iterations); Splitwise's
-serialized transfer crosses the 400 Gb/s link the paper states, as one stream.
+Published anchors (:func:`anchor_checks`, ``bench/bench_disagg.py``) test the disaggregation and queueing model,
+not the roofline: where a paper's 2023 engine was slower than this planner's calibrated roofline, the anchor uses
+the authors' own published per-iteration latencies (DistServe's profiles, :data:`DISTSERVE_OPT13B_A100`, through
+:func:`profiled_replica`; Splitwise's measured time between tokens, :data:`SPLITWISE_TBT_MS`), and DistServe's goals
+are read at P90 (:func:`ttft_quantile_s`), not the planner's p95. The colocated baseline of DistServe's Figure 1 is
+modelled as the paper ran it, vLLM 0.2 with whole-prompt prefill iterations that stall the decodes
+(:func:`prefill_first_tpot_s`); the DistServe simulator's published placement (:func:`distserve_placement`) is
+searched as the simulator does, one prefill and one decode instance per node; Splitwise's serialized transfer
+crosses the 400 Gb/s link the paper states, as one stream.
 
 Sources: Zhong et al., "DistServe", OSDI 2024 (arXiv:2401.09670) §2-3 (goodput, M/D/1 prefill, KV
 transfer bandwidth); Patel et al., "Splitwise", ISCA 2024 (arXiv:2311.18677) §IV (phase split, KV
@@ -51,6 +56,7 @@ transfer over InfiniBand); the planner's own sources (:mod:`estimator.capacity`)
 from __future__ import annotations
 
 import csv
+import functools
 import math
 import threading
 from collections import OrderedDict
@@ -76,7 +82,16 @@ FloatArray = npt.NDArray[np.float64]
 
 __all__ = [
     "DECODE_KV_HIT_RATE",
+    "DISTSERVE_OPT13B_A100",
+    "GOAL_QUANTILE",
     "AnchorCheck",
+    "IterationProfile",
+    "Placement",
+    "distserve_fig1",
+    "distserve_placement",
+    "profiled_replica",
+    "sharegpt_opt13b_workload",
+    "ttft_quantile_s",
     "anchor_checks",
     "LINK_KINDS",
     "DisaggPlan",
@@ -351,18 +366,24 @@ def _prefill_saturation_rps(replica: ReplicaModel, workload: Workload) -> float:
     return 1.0 / max(float(np.mean(d)), 1e-12)
 
 
-def _curve(inp: capacity._Inputs, hw: HardwareSpec, layout: tuple[int, int], workload: Workload, context: int,
-           prefill_only: bool = False) -> _Curve:
-    """Replica model (``simulate.replica_model``) and queueing curve (``capacity.queue_metrics``) of one instance
-    of ``layout`` = (tensor parallel, pipeline parallel)."""
+def _replica(inp: capacity._Inputs, hw: HardwareSpec, layout: tuple[int, int], context: int) -> ReplicaModel:
+    """The planner's replica model (``simulate.replica_model``) of one instance of ``layout`` = (tensor, pipeline)."""
     s, a = inp.s, inp.s.assumptions
     tp, pp = layout
     es = engines.for_scenario(s, hw, tp)
-    replica = replica_model(
+    return replica_model(
         inp.model, hw, s.model.weight_dtype, tp=tp, pp=pp, kv_dtype=s.model.kv_dtype, context_tokens=context,
         efficiency=capacity._efficiency(s), memory_utilization=capacity._utilization(s, inp.model, hw, tp, pp),
         runtime_overhead_bytes=a.runtime_overhead_gb * 1e9, max_num_seqs=es.max_seqs,
         token_budget=es.prefill_chunk_tokens)
+
+
+def _curve(inp: capacity._Inputs, hw: HardwareSpec, layout: tuple[int, int], workload: Workload, context: int,
+           prefill_only: bool = False) -> _Curve:
+    """Replica model (``simulate.replica_model``) and queueing curve (``capacity.queue_metrics``) of one instance
+    of ``layout`` = (tensor parallel, pipeline parallel)."""
+    tp, pp = layout
+    replica = _replica(inp, hw, layout, context)
     sat = _prefill_saturation_rps(replica, workload) if prefill_only else capacity.saturation_rps(replica, workload)
     loads = np.asarray(capacity.LOAD_GRID_FRACTIONS) * sat
     q = capacity.queue_metrics(replica, loads, workload, saturation=sat)
@@ -709,9 +730,11 @@ def plan(scenario: Scenario, colocated: CapacityPlan | None = None) -> DisaggPla
 
 
 def clear_cache() -> None:
-    """Forget earlier plans (tests, benchmarks of the cold path)."""
+    """Forget earlier plans and anchor computations (tests, benchmarks of the cold path)."""
     with _cache_lock:
         _cache.clear()
+    _fig1.cache_clear()
+    _placement.cache_clear()
 
 
 # ----------------------------------------------------------------------------- published anchors
@@ -744,6 +767,148 @@ DISTSERVE_FIG1_SLO: tuple[float, float] = (0.4, 0.04)
 """DistServe Figure 1's goals: P90 TTFT 0.4 s and P90 TPOT 0.04 s (Zhong et al., "Throughput is Not All You Need",
 hao-ai-lab.github.io/blogs/distserve, 2024-03-17: "Suppose we set the SLO of P90 TTFT as 0.4 seconds and P90 TPOT as
 0.04 seconds (the horizontal line in Figure 6)"; the figure is the paper's Figure 1)."""
+
+GOAL_QUANTILE: float = 0.90
+"""DistServe's goals are attained by 90 % of requests (P90 TTFT and P90 TPOT: §2.1 and the simulator's default
+``--prefill-percentage 90 --decode-percentage 90``), not the planner's p95."""
+
+
+class IterationProfile(BaseModel):
+    """A published per-iteration latency fit of one engine, model, accelerator and tensor-parallel degree (ms).
+
+    DistServe's simulator form (github.com/LLMServe/DistServe ``simdistserve/estimators/time_estimator.py``):
+
+        prefill  t = a + b sum(n_i) + c sum(n_i^2)          (prompts of n_i tokens batched in one iteration)
+        decode   t = a + b sum(ctx_i) + c B                  (B running sequences of context ctx_i; the small-batch
+                                                             coefficients below ``large_batch_from``, else large)
+
+    fitted by the DistServe authors to their own A100-80GB measurements, for their engine and for vLLM.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    engine: str
+    tp: int = Field(ge=1)
+    prefill_ms: tuple[float, float, float]
+    decode_small_ms: tuple[float, float, float]
+    decode_large_ms: tuple[float, float, float]
+    large_batch_from: int = Field(default=95, ge=2)
+
+
+DISTSERVE_PROFILE_SOURCE = ("Zhong et al., DistServe artifact, github.com/LLMServe/DistServe (commit 82831f1, 2025-04-06; "
+                            "the profiles last changed in 4c68ed9, 2024-05-01, 'Realign the curve') "
+                            "simdistserve/estimators/profile_data/profiler-a100-80g.distserve.json and "
+                            "profiler-a100-80g.vllm.json (facebook/opt-13b on A100-80GB)")
+
+DISTSERVE_OPT13B_A100: dict[tuple[str, int], IterationProfile] = {
+    ("distserve", 1): IterationProfile(
+        engine="distserve", tp=1, prefill_ms=(18.10254647486372, 0.1019122572698738, 7.122264314252114e-06),
+        decode_small_ms=(19.934702624895458, 0.0006269356524350583, 0.03850697740828398),
+        decode_large_ms=(7.1661889468253595, 0.0005798000403396046, 0.15831096191764046)),
+    ("distserve", 2): IterationProfile(
+        engine="distserve", tp=2, prefill_ms=(14.742973695171262, 0.06857720739764, 2.4495727400243586e-06),
+        decode_small_ms=(13.294796350285385, 0.00034109219700723494, 0.06296393225243659),
+        decode_large_ms=(10.638741913126715, 0.00031183369638295723, 0.08562913604102729)),
+    ("distserve", 4): IterationProfile(
+        engine="distserve", tp=4, prefill_ms=(12.062297033449054, 0.03808140082550695, 5.226249731787869e-07),
+        decode_small_ms=(10.256231678259395, 0.00018786702316166354, 0.03269273629225551),
+        decode_large_ms=(10.483514938375274, 0.00017120888562939117, 0.04566648525887034)),
+    ("vllm", 1): IterationProfile(
+        engine="vllm", tp=1, prefill_ms=(22.052204789310185, 0.14050923870128956, 8.076584822611088e-06),
+        decode_small_ms=(23.475041008414784, 0.000592934466077393, 0.060726861260369455),
+        decode_large_ms=(20.206356173691958, 0.0004907727036234946, 0.1200031385587413)),
+}
+"""DistServe's published OPT-13B / A100-80GB iteration profiles (:data:`DISTSERVE_PROFILE_SOURCE`, the latest version),
+by (engine, TP). Earlier versions of the same files (2024-04-25) differ by up to 40 % (vLLM prefill
+``15.8 + 0.100 n`` ms against ``22.1 + 0.141 n``): the authors refitted them to their end-to-end runs."""
+
+_PREFILL_GRID_TOKENS: tuple[float, ...] = (1.0, 512.0, 2048.0, 8192.0, 32768.0)
+
+
+def profiled_replica(base: ReplicaModel, profile: IterationProfile, role: str, token_budget: int) -> ReplicaModel:
+    """``base`` (its slots) with the iteration times of a published :class:`IterationProfile` (seconds).
+
+    :class:`~estimator.simulate.ReplicaModel`'s ``T(N, A, K) = G(N) + max(f_A A, k K)`` holds the profile exactly:
+    a prompt of ``n`` tokens has ``A = n (n + 1) / 2`` query-key pairs, so ``c n^2 = 2 c A`` (``f_A = 2 c``); a decode
+    step reads ``K = sum(ctx)`` cached tokens (``k = b_decode``). ``role``: ``prefill`` (``G`` is the prefill line at
+    every size, the instance never decodes), ``decode`` (the decode lines: small batches below ``large_batch_from``,
+    large above; a received prompt's one new token is a decode-sized step) or ``colocated`` (decode lines up to 511
+    tokens, the prefill line from 512: the engine runs prefill-only and decode-only iterations, vLLM 0.2).
+    ``token_budget``: tokens one prefill iteration takes (prompts batched up to it). The replica has one ``k``: both
+    decode lines use the small-batch fit's ``b`` (the large-batch fit's is 8-17 % lower, so steps above the
+    threshold come out slightly slow: conservative). Slots (``max_batch``) stay ``base``'s, the planner's memory model.
+    """
+    ap, bp, cp = (x / 1e3 for x in profile.prefill_ms)
+    (a_s, b_s, c_s), (a_l, _b_l, c_l) = ((x / 1e3 for x in t) for t in (profile.decode_small_ms, profile.decode_large_ms))
+    thr = float(profile.large_batch_from)
+    decode_pts = [(1.0, a_s + c_s), (thr - 1.0, a_s + c_s * (thr - 1.0)), (thr, a_l + c_l * thr)]
+    if role == "prefill":
+        pts = [(n, ap + bp * n) for n in _PREFILL_GRID_TOKENS]
+        attn, kv = 2.0 * cp, 0.0
+    elif role == "decode":
+        pts = [*decode_pts, (8192.0, a_l + c_l * 8192.0)]
+        attn, kv = 0.0, b_s
+    elif role == "colocated":
+        top = 511.0
+        pts = [p for p in decode_pts if p[0] < top] + [(top, (a_l if top >= thr else a_s) + (c_l if top >= thr else c_s)
+                                                              * top)]
+        pts += [(n, ap + bp * n) for n in _PREFILL_GRID_TOKENS if n >= 512.0]
+        attn, kv = 2.0 * cp, b_s
+    else:
+        raise InvalidInputError(f"unknown profiled replica role {role!r}: prefill, decode or colocated")
+    return base.model_copy(update={
+        "token_grid": tuple(p[0] for p in pts), "token_part_s": tuple(p[1] for p in pts), "attn_s_per_pair": attn,
+        "kv_s_per_token": kv, "request_overhead_s": 0.0, "prefill_token_weight": 1.0, "token_budget": token_budget,
+        "description": f"{profile.engine} TP {profile.tp} published profile ({role})"})
+
+
+def ttft_quantile_s(replica: ReplicaModel, arrival_rps: npt.ArrayLike, workload: Workload, q: float) -> FloatArray:
+    """TTFT quantile ``q`` (s) of the queueing model at each arrival rate (``inf`` at or past saturation).
+
+    The distribution :func:`estimator.capacity.queue_metrics` reads its p95 from (its TTFT quadrature plus the
+    slot wait), read at another quantile: DistServe's goals are P90 (:data:`GOAL_QUANTILE`).
+    """
+    lam = np.atleast_1d(np.asarray(arrival_rps, dtype=float))
+    kern = capacity._Kernel.of(replica, capacity._Mix.of(workload, replica.window))
+    sat = capacity._saturation_rps(kern)
+    lam_c = np.minimum(lam, sat * (1.0 - 1e-6))
+    b_op = capacity._operating_batch(kern, lam_c)
+    st = capacity._state(kern, lam_c[:, None], b_op[:, None]).squeezed()
+    tq, t_mean = capacity._ttft_quantiles(kern, lam_c, b_op, st)
+    wait = capacity._slot_wait(replica.max_batch, kern.mix, lam_c, b_op, t_mean, st.tpot)
+    nq = tq.shape[1]
+    tt = (tq[:, :, None] + wait.values[:, None, :]).reshape(lam.size, -1)
+    tw = np.broadcast_to(wait.weights[:, None, :] / nq, (lam.size, nq, wait.values.shape[1])).reshape(lam.size, -1)
+    order = np.argsort(tt, axis=-1)
+    out = capacity._sorted_weighted_quantile(np.take_along_axis(tt, order, -1), np.take_along_axis(tw, order, -1), q)
+    return np.where(lam < sat * (1.0 - 1e-6), np.asarray(out, dtype=float), np.inf)
+
+
+@dataclass(frozen=True)
+class _Goodput:
+    """Per-instance goodput (requests/s) within P90 goals: a prefill-only and a decode-only instance."""
+
+    prefill_rps: float
+    decode_rps: float
+
+
+def _phase_goodputs(pre: ReplicaModel, dec: ReplicaModel, workload: Workload, goals: tuple[float, float]) -> _Goodput:
+    """Largest load a prefill-only instance serves within the P90 TTFT goal (prompts end at their first token) and a
+    decode-only instance within the TPOT goal (prompts arrive with their KV cache: :data:`DECODE_KV_HIT_RATE`).
+
+    Decode TPOT is the queueing model's mean step time per token: in a decode-only instance every running sequence
+    shares the same steps, so a request's TPOT varies little around it (P90 ~ mean)."""
+    one = TokenDistribution.from_mean_p95(1.0, 1.0)
+    pw = Workload(prompt=workload.prompt, output=one)
+    sat_p = _prefill_saturation_rps(pre, pw)
+    lp = np.asarray(capacity.LOAD_GRID_FRACTIONS) * sat_p
+    t90 = ttft_quantile_s(pre, lp, pw, GOAL_QUANTILE)
+    dw = Workload(prompt=workload.prompt, output=workload.output, prefix_cache_hit_rate=DECODE_KV_HIT_RATE)
+    sat_d = capacity.saturation_rps(dec, dw)
+    ld = np.asarray(capacity.LOAD_GRID_FRACTIONS) * sat_d
+    tpot = np.asarray(capacity.queue_metrics(dec, ld, dw, saturation=sat_d).tpot_s, dtype=float)
+    return _Goodput(prefill_rps=capacity._max_load(lp, t90, np.zeros_like(lp), goals[0], math.inf),
+                    decode_rps=capacity._max_load(ld, np.zeros_like(ld), tpot, math.inf, goals[1], use_ttft=False))
 
 
 def prefill_first_tpot_s(replica: ReplicaModel, prompt_tokens: float, output_tokens: float, arrival_rps: float,
@@ -801,39 +966,151 @@ def _poisson_quantile(mean: float, q: float) -> float:
     return float(k)
 
 
-def distserve_fig1() -> dict[str, float]:
+FIG1_ENGINES: tuple[str, ...] = ("vllm", "distserve", "roofline")
+"""Per-iteration latencies Figure 1 can be modelled with: the published vLLM or DistServe-engine profile
+(:data:`DISTSERVE_OPT13B_A100`), or the planner's roofline replica."""
+
+VLLM_02_BATCHED_TOKENS = 2048
+"""Tokens one vLLM 0.2 prefill iteration batches without chunked prefill: ``max_num_batched_tokens`` defaults to
+``max(max_model_len, 2048)`` (vllm/config.py, SchedulerConfig), 2048 for OPT's 2048-token context."""
+
+
+def distserve_fig1(engine: str = "vllm") -> dict[str, float]:
     """DistServe Figure 1 (OPT-13B, one A100-80GB per instance, 512 + 64 tokens, Poisson arrivals) at its goals,
     :data:`DISTSERVE_FIG1_SLO` (P90 TTFT 0.4 s, P90 TPOT 0.04 s): requests/s one GPU serves within them when it
-    only prefills (p95 TTFT of the prefill queue), only decodes (TPOT of the decode queue) or runs both as the
-    vLLM of the paper did (whole-prompt prefill iterations: the engine's chunk set to the 512-token prompt,
-    p95 TTFT of the queueing model and P90 TPOT of :func:`prefill_first_tpot_s`), and the per-GPU gain
-    ``1 / (1/P + 1/D) / C`` (each request takes ``1/P`` of a prefill GPU and ``1/D`` of a decode GPU; the paper's
-    2P1D: min(2 x 5.6, 10) / 3 = 3.3 against 1.6). ``colocated_mixed`` is the planner's own colocated plan at the
-    same goals (TPOT read as end to end ``0.4 + 63 x 0.04`` s): its queueing model gives every running sequence a
-    token in the iteration that prefills a prompt (mixed iterations, as vLLM >= 0.6 and Sarathi-Serve), so it
-    cannot show the stalls; its engine chunk (8192 tokens) already takes the 512-token prompt whole."""
+    only prefills or only decodes (:func:`_phase_goodputs`), or runs both as the vLLM 0.2 of the paper did:
+    whole-prompt prefill iterations that stall the decodes, P90 TTFT of the queueing model (:func:`ttft_quantile_s`)
+    and P90 TPOT of :func:`prefill_first_tpot_s`; ``colocated_mixed`` is the same replica under the planner's
+    mixed iterations (every running sequence gets a token in the iteration that prefills a prompt: Sarathi-Serve,
+    vLLM >= 0.6). ``gain`` = ``1 / (1/P + 1/D) / C`` (each request takes ``1/P`` of a prefill GPU and ``1/D`` of a
+    decode GPU; the paper's 2P1D: min(2 x 5.6, 10) / 3 = 3.3 against 1.6).
+
+    ``engine`` picks the iteration latencies (:data:`FIG1_ENGINES`): ``vllm`` (default; the published profile of
+    the engine Figure 1's "existing systems" ran, the same for the three curves so that only the phase mix
+    differs), ``distserve`` (DistServe's own engine) or ``roofline`` (this planner's replica)."""
+    return dict(_fig1(engine))
+
+
+@functools.lru_cache(maxsize=4)
+def _fig1(engine: str) -> tuple[tuple[str, float], ...]:
+    if engine not in FIG1_ENGINES:
+        raise InvalidInputError(f"unknown engine {engine!r}; choose one of {', '.join(FIG1_ENGINES)}")
     ttft_goal, tpot_goal = DISTSERVE_FIG1_SLO
     s = _anchor_scenario("opt-13b", "a100-80gb-sxm", (512, 64), (ttft_goal, ttft_goal + 63 * tpot_goal), 1)
-    s = s.replace(engine={"prefill_chunk_tokens": 512})
-    st = _setup(s)
-    pre_c, dec_c = st.prefill[1], st.decode[1]
-    if isinstance(pre_c, str) or isinstance(dec_c, str):
-        raise InvalidInputError(f"OPT-13B does not run on one A100: {pre_c if isinstance(pre_c, str) else dec_c}")
-    inp = st.inp
-    col_c = _curve(inp, inp.hw, (1, 1), Workload(prompt=inp.din, output=inp.dout), inp.context)
-    tpot90 = np.array([prefill_first_tpot_s(col_c.replica, 512, 64, lam, 0.9) for lam in col_c.loads])
-    pre = capacity._max_load(pre_c.loads, pre_c.ttft, np.zeros_like(pre_c.loads), ttft_goal, math.inf)
-    dec = capacity._max_load(dec_c.loads, np.zeros_like(dec_c.loads), dec_c.tpot, math.inf, tpot_goal, use_ttft=False)
-    col = capacity._max_load(col_c.loads, col_c.ttft, tpot90, ttft_goal, tpot_goal)
-    mixed = capacity.plan(s).slo_rps_per_replica
-    return {"prefill": pre, "decode": dec, "colocated": col, "colocated_mixed": mixed,
-            "gain": 1.0 / (1.0 / pre + 1.0 / dec) / col}
+    s = s.replace(engine={"prefill_chunk_tokens": VLLM_02_BATCHED_TOKENS})
+    inp = capacity._resolve_inputs(s, None, None)
+    base = _replica(inp, inp.hw, (1, 1), inp.context)
+    if engine == "roofline":
+        pre = dec = col = base
+    else:
+        prof = DISTSERVE_OPT13B_A100[(engine, 1)]
+        pre, dec, col = (profiled_replica(base, prof, role, VLLM_02_BATCHED_TOKENS)
+                         for role in ("prefill", "decode", "colocated"))
+    w = Workload(prompt=inp.din, output=inp.dout)
+    g = _phase_goodputs(pre, dec, w, DISTSERVE_FIG1_SLO)
+    sat = capacity.saturation_rps(col, w)
+    loads = np.asarray(capacity.LOAD_GRID_FRACTIONS) * sat
+    t90 = ttft_quantile_s(col, loads, w, GOAL_QUANTILE)
+    stall = np.array([prefill_first_tpot_s(col, 512, 64, lam, GOAL_QUANTILE) for lam in loads])
+    mixed_tpot = np.asarray(capacity.queue_metrics(col, loads, w, saturation=sat).tpot_s, dtype=float)
+    colo = capacity._max_load(loads, t90, stall, ttft_goal, tpot_goal)
+    mixed = capacity._max_load(loads, t90, mixed_tpot, ttft_goal, tpot_goal)
+    gain = 1.0 / (1.0 / g.prefill_rps + 1.0 / g.decode_rps) / colo if colo > 0 else math.inf
+    return (("prefill", g.prefill_rps), ("decode", g.decode_rps), ("colocated", colo), ("colocated_mixed", mixed),
+            ("gain", gain))
+
+
+DISTSERVE_SIM_SLO: tuple[float, float] = (0.2, 0.1)
+"""Goals of the DistServe simulator's published example (github.com/LLMServe/DistServe simdistserve/README.md):
+``--prefill-target 200 --decode-target 100`` ms at P90 each (``--prefill-percentage 90 --decode-percentage 90``)."""
+
+SHAREGPT_OPT13B_PROMPT_HIST: tuple[tuple[int, int], ...] = (
+    (46, 198), (196, 144), (325, 151), (454, 147), (576, 115), (702, 122), (833, 118), (963, 107), (1087, 101),
+    (1211, 78), (1336, 73), (1478, 81), (1596, 57), (1720, 52), (1851, 39), (1968, 17))
+"""DistServe's ShareGPT workload for OPT-13B, prompt lengths: (mean tokens, requests) of each 128-token bin of the
+1,600 requests of its measured run ``distserve-c21d12-1600-16.exp`` (github.com/LLMServe/DistServe commit 20a1633,
+2024-04-23, simdistserve/benchmarks/alignment/data-ground-truth/opt-13b-sharegpt/): mean 759, p90 1543 tokens."""
+
+SHAREGPT_OPT13B_OUTPUT_HIST: tuple[tuple[int, int], ...] = (
+    (33, 916), (195, 198), (319, 222), (438, 104), (569, 77), (698, 37), (805, 22), (962, 14), (1070, 6), (1185, 3),
+    (1809, 1))
+"""Output lengths of the same 1,600 requests, binned as :data:`SHAREGPT_OPT13B_PROMPT_HIST`: mean 186 tokens."""
+
+
+def sharegpt_opt13b_workload() -> Workload:
+    """The measured ShareGPT token mix (:data:`SHAREGPT_OPT13B_PROMPT_HIST`, :data:`SHAREGPT_OPT13B_OUTPUT_HIST`) as
+    empirical distributions (:meth:`TokenDistribution.from_histogram`), capped at OPT's 2048-token context. The
+    histogram, not a lognormal fitted to its mean and p95, because the goals are P90 and the lognormal's p90 prompt
+    (1378) falls short of the data's (1543)."""
+    def dist(h: tuple[tuple[int, int], ...]) -> TokenDistribution:
+        return TokenDistribution.from_histogram([t for t, _ in h], [c for _, c in h], 2048.0)
+    return Workload(prompt=dist(SHAREGPT_OPT13B_PROMPT_HIST), output=dist(SHAREGPT_OPT13B_OUTPUT_HIST))
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One (prefill TP, decode TP) pair of the DistServe placement search: each instance's goodput and the pair's
+    per-GPU rate ``min(lambda_p, lambda_d) / (t_p + t_d)`` (requests/s)."""
+
+    tp_prefill: int
+    tp_decode: int
+    prefill_rps: float
+    decode_rps: float
+
+    @property
+    def per_gpu_rps(self) -> float:
+        return min(self.prefill_rps, self.decode_rps) / (self.tp_prefill + self.tp_decode)
+
+
+def distserve_placement(gpus: int = 4) -> tuple[Placement, ...]:
+    """DistServe's placement search for OPT-13B on one node of ``gpus`` A100-80GB with the ShareGPT workload
+    (:func:`sharegpt_opt13b_workload`) at :data:`DISTSERVE_SIM_SLO`, every pair with ``t_p + t_d <= gpus``, best
+    per-GPU rate first.
+
+    DistServe (Zhong et al., OSDI 2024, §4.1 Algorithm 1; simulator ``simdistserve``) sizes one prefill and one decode
+    instance, takes the largest rate both attain (P90 TTFT of the prefill instance, P90 TPOT of the decode
+    instance, each separately) and divides by their GPUs. Here each instance's iteration times are the published
+    DistServe-engine profile (:data:`DISTSERVE_OPT13B_A100`, prompts batched without limit as the simulator's default)
+    and its slots the planner's memory model; the queueing model gives the goodputs (:func:`_phase_goodputs`).
+    The KV transfer (NVLink inside the node) is not added, as the simulator does not model it."""
+    return _placement(gpus)
+
+
+@functools.lru_cache(maxsize=2)
+def _placement(gpus: int) -> tuple[Placement, ...]:
+    w = sharegpt_opt13b_workload()
+    s = Scenario().replace(
+        model={"model_id": "opt-13b", "weight_dtype": "fp16", "kv_dtype": "fp16"},
+        deploy={"hardware_id": "a100-80gb-sxm", "tp": 1},
+        tokens={"input_mean": round(w.prompt.mean), "input_p95": round(w.prompt.p95),
+                "output_mean": round(w.output.mean), "output_p95": round(w.output.p95)})
+    inp = capacity._resolve_inputs(s, None, None)
+    tps = sorted(tp for eng, tp in DISTSERVE_OPT13B_A100 if eng == "distserve")
+    base = {tp: _replica(inp, inp.hw, (tp, 1), inp.context) for tp in tps}
+    out = []
+    for tp_p in tps:
+        for tp_d in tps:
+            if tp_p + tp_d > gpus:
+                continue
+            pre = profiled_replica(base[tp_p], DISTSERVE_OPT13B_A100[("distserve", tp_p)], "prefill", 32768)
+            dec = profiled_replica(base[tp_d], DISTSERVE_OPT13B_A100[("distserve", tp_d)], "decode", 32768)
+            g = _phase_goodputs(pre, dec, w, DISTSERVE_SIM_SLO)
+            out.append(Placement(tp_prefill=tp_p, tp_decode=tp_d, prefill_rps=g.prefill_rps, decode_rps=g.decode_rps))
+    return tuple(sorted(out, key=lambda p: -p.per_gpu_rps))
+
+
+SPLITWISE_TBT_MS: tuple[tuple[float, float], ...] = ((1024.0, 29.819), (2048.0, 31.227))
+"""Splitwise's measured time between tokens of Llama-2-70B on DGX-H100 (tensor parallel 8, batch 1), at prompts of
+1024 and 2048 tokens: the mean of five runs each (ms) in the authors' performance model,
+github.com/Mutinifni/splitwise-sim data/perf_model.csv (commit 8f99e7d, 2024-04-25), column ``token_time``."""
 
 
 def splitwise_second_token() -> float:
     """Splitwise §VI-A: a serialized KV transfer's share of the second token's latency, ``t_kv / TBT``, for a
     1500-token prompt (the coding trace's median) of Llama-2-70B (assumed) between two DGX-H100, tensor parallel 8.
 
+    ``TBT`` is the paper's own measured time between tokens (:data:`SPLITWISE_TBT_MS`, interpolated to 1500
+    tokens: 30.5 ms), not the roofline's (13 ms at TP 8), so the anchor tests the transfer, not the 2023 engine.
     The link is the one the paper states for its H100 setup, "400 Gbps" InfiniBand (§VI-A: "200 vs 400 Gbps"
     for A100 and H100), carrying the serialized transfer as one stream: :func:`kv_link` with one GPU a side
     (``0.7 x 400 Gb/s`` + the network latency), not the eight NICs of a DGX in parallel. Its measured per-layer
@@ -842,7 +1119,8 @@ def splitwise_second_token() -> float:
     link = kv_link(hw, hw, "network", 1, 1)
     t_kv = float(kv_transfer_s(kv_transfer_bytes(catalog.get_model("llama-2-70b"), 1500, "fp16"),
                                link.bandwidth_bytes_per_s, link.latency_s))
-    tbt = performance.estimate("llama-2-70b", "h100-sxm", "fp16", 1, 1500, 2, tp=8).tpot_s
+    (n0, t0), (n1, t1) = SPLITWISE_TBT_MS
+    tbt = (t0 + (t1 - t0) * (1500.0 - n0) / (n1 - n0)) / 1e3
     return t_kv / tbt
 
 
@@ -866,6 +1144,9 @@ def _predict(anchor_id: str) -> float:
         "pd-splitwise-second-token": splitwise_second_token,
         "pd-splitwise-hh-conversation": lambda: splitwise_ratio(1020, 129),
         "pd-splitwise-hh-coding": lambda: splitwise_ratio(1500, 13),
+        "pd-distserve-sim-per-gpu": lambda: distserve_placement()[0].per_gpu_rps,
+        "pd-distserve-sim-tp-prefill": lambda: float(distserve_placement()[0].tp_prefill),
+        "pd-distserve-sim-tp-decode": lambda: float(distserve_placement()[0].tp_decode),
     }
     fn = table.get(anchor_id)
     if fn is None:

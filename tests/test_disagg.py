@@ -96,19 +96,41 @@ def test_distserve_kv_anchors_within_tolerance(checks: dict[str, disagg.AnchorCh
     assert checks["pd-distserve-kv-bandwidth"].predicted == pytest.approx(90.0)
 
 
+REPRODUCED_SYSTEM_ANCHORS: dict[str, float] = {
+    # DistServe Figure 1's per-GPU gain of 2P1D over colocated vLLM (2.1x), with the vLLM per-iteration profile the
+    # DistServe authors publish (github.com/LLMServe/DistServe simdistserve/estimators/profile_data, latest version)
+    # and P90 goals: 1.92. Weak: its terms (P 7.4, D 17.0, C 2.7) are each 32-70 % high and cancel in the ratio.
+    "pd-distserve-fig1-gain": 1.92,
+    # DistServe simulator README: OPT-13B, ShareGPT, 4 x A100, P90 TTFT 0.2 s / P90 TPOT 0.1 s -> "Best per GPU
+    # rate: 1.56, tp_prefill=2, tp_decode=1"; ours with the same DistServe-engine profiles, the measured ShareGPT
+    # histogram and the queueing model: 1.85 per GPU at prefill TP 2 + decode TP 1
+    "pd-distserve-sim-per-gpu": 1.849,
+    "pd-distserve-sim-tp-prefill": 2.0,
+    "pd-distserve-sim-tp-decode": 1.0,
+}
+
+
+def test_system_level_anchors_reproduced(checks: dict[str, disagg.AnchorCheck]) -> None:
+    # issue 14: at least two published system-level disaggregation results within 25 %; the KV-size arithmetic of
+    # DistServe §3.3 passes as well. The set is pinned exactly: a regression fails, an improvement must move here.
+    for aid, ours in REPRODUCED_SYSTEM_ANCHORS.items():
+        assert checks[aid].predicted == pytest.approx(ours, rel=0.02), checks[aid]
+        assert checks[aid].within(TOLERANCE), checks[aid]
+    passing = {aid for aid, c in checks.items() if c.within(TOLERANCE)}
+    assert passing == {*REPRODUCED_SYSTEM_ANCHORS, "pd-distserve-kv-opt66b", "pd-distserve-kv-bandwidth"}
+    assert len(passing) == 6
+
+
 @pytest.mark.parametrize(("anchor_id", "ours"), [
     # Not reproduced within 25 % (data/serving_anchors.csv notes say why); pinned at what the model gives so a
-    # change shows. DistServe Figure 1 (OPT-13B on A100, 512 + 64 tokens) at its goals, P90 TTFT 0.4 s and P90
-    # TPOT 0.04 s (the authors' blog, hao-ai-lab.github.io/blogs/distserve), colocated baseline as the paper's vLLM
-    # (whole-prompt prefill iterations, decodes stalled): the roofline runs OPT-13B 2-3x faster than the 2023
-    # engines (prefill-only 10.8 vs 5.6, decode-only 30 vs 10 requests/s), so the gain is 1.37x, not 2.1x.
-    ("pd-distserve-fig1-gain", 1.367),
-    ("pd-distserve-fig1-prefill", 10.76),
-    ("pd-distserve-fig1-decode", 29.9),
-    ("pd-distserve-fig1-colocated", 5.79),
-    # Splitwise §VI-A: serialized transfer +64 % on the second token; over the stated 400 Gb/s as one stream the
-    # model gives 106 %: its second token (roofline, TP 8) is faster than the paper's engine.
-    ("pd-splitwise-second-token", 1.064),
+    # change shows. DistServe Figure 1 (OPT-13B on A100, 512 + 64 tokens, P90 TTFT 0.4 s, P90 TPOT 0.04 s) with the
+    # authors' published vLLM profile: prefill-only 7.4 vs 5.6, decode-only 17.0 vs 10, colocated 2.7 vs 1.6
+    ("pd-distserve-fig1-prefill", 7.377),
+    ("pd-distserve-fig1-decode", 17.02),
+    ("pd-distserve-fig1-colocated", 2.681),
+    # Splitwise §VI-A: serialized transfer +64 % on the second token; 491 MB over 0.7 x 400 Gb/s (14.2 ms) against
+    # the paper's measured 30.5 ms time between tokens (splitwise-sim data/perf_model.csv) gives 47 %
+    ("pd-splitwise-second-token", 0.4669),
     # Splitwise §VI-B pool ratios (25P:15T conversation, 35P:5T coding; SLOs assumed): the direction agrees
     # (coding needs far more prefill per decode instance), the magnitudes do not.
     ("pd-splitwise-hh-conversation", 5.45),
@@ -118,6 +140,66 @@ def test_unreproduced_anchors_are_pinned(checks: dict[str, disagg.AnchorCheck], 
     c = checks[anchor_id]
     assert c.predicted == pytest.approx(ours, rel=0.05)
     assert abs(c.ratio - 1.0) > TOLERANCE  # honest: outside 25 %; move it to the test above when it is within
+
+
+def test_profiled_replica_is_the_published_fit() -> None:
+    # DistServe's simulator (simdistserve/estimators/time_estimator.py): prefill a + b sum(n) + c sum(n^2), decode
+    # a + b sum(ctx) + c B (ms), here the vLLM OPT-13B TP-1 profile; the replica model must give the same times
+    prof = disagg.DISTSERVE_OPT13B_A100[("vllm", 1)]
+    s = disagg._anchor_scenario("opt-13b", "a100-80gb-sxm", (512, 64), (0.4, 2.92), 1)
+    inp = capacity._resolve_inputs(s, None, None)
+    base = disagg._replica(inp, inp.hw, (1, 1), inp.context)
+    pre = disagg.profiled_replica(base, prof, "prefill", 2048)
+    a, b, c = prof.prefill_ms
+    assert float(pre.prefill_alone_s(512)) == pytest.approx((a + b * 512 + c * 512**2) / 1e3, rel=1e-3)
+    two = float(pre.iteration_s(1024, 2 * 512 * 513 / 2, 1024))  # two 512-token prompts in one iteration
+    assert two == pytest.approx((a + b * 1024 + c * 2 * 512**2) / 1e3, rel=1e-3)
+    dec = disagg.profiled_replica(base, prof, "decode", 2048)
+    a, b, c = prof.decode_small_ms
+    assert float(dec.iteration_s(40, 40 * 544, 40 * 544)) == pytest.approx((a + b * 40 * 544 + c * 40) / 1e3, rel=1e-9)
+    a, b, c = prof.decode_large_ms
+    assert float(dec.iteration_s(100, 100 * 544, 100 * 544)) == pytest.approx(
+        (a + prof.decode_small_ms[1] * 100 * 544 + c * 100) / 1e3, rel=1e-9)  # large-batch line (b of the small)
+    col = disagg.profiled_replica(base, prof, "colocated", 2048)
+    assert float(col.prefill_alone_s(512)) == pytest.approx(float(pre.prefill_alone_s(512)), rel=1e-9)
+    assert col.max_batch == base.max_batch  # slots stay the planner's memory model's
+    with pytest.raises(InvalidInputError):
+        disagg.profiled_replica(base, prof, "both", 2048)
+
+
+def test_p90_ttft_reads_the_queueing_distribution() -> None:
+    # the same distribution queue_metrics reads its p95 from: q = 0.95 gives its p95 exactly; P90 <= p95
+    s = disagg._anchor_scenario("opt-13b", "a100-80gb-sxm", (512, 64), (0.4, 2.92), 1)
+    inp = capacity._resolve_inputs(s, None, None)
+    rep = disagg._replica(inp, inp.hw, (1, 1), inp.context)
+    w = capacity.Workload(prompt=inp.din, output=inp.dout)
+    loads = [0.5, 2.0, 4.0]
+    q = capacity.queue_metrics(rep, loads, w)
+    assert disagg.ttft_quantile_s(rep, loads, w, 0.95) == pytest.approx(q.ttft_p95_s, rel=1e-9)
+    assert all(disagg.ttft_quantile_s(rep, loads, w, 0.90) <= q.ttft_p95_s)
+    assert disagg.ttft_quantile_s(rep, [1e4], w, 0.9)[0] == math.inf
+
+
+def test_sharegpt_histogram_and_placement() -> None:
+    # the 1,600 requests of DistServe's measured ShareGPT run (distserve-c21d12-1600-16.exp): prompt mean 758.7,
+    # output mean 186.1 tokens (binned by 128 tokens, each bin at its own mean)
+    w = disagg.sharegpt_opt13b_workload()
+    assert w.prompt.mean == pytest.approx(758.7, abs=0.1) and w.output.mean == pytest.approx(186.1, abs=0.1)
+    assert sum(c for _, c in disagg.SHAREGPT_OPT13B_PROMPT_HIST) == 1600
+    pl = disagg.distserve_placement()
+    assert [p.per_gpu_rps for p in pl] == sorted((p.per_gpu_rps for p in pl), reverse=True)
+    assert all(p.tp_prefill + p.tp_decode <= 4 for p in pl)
+    best = pl[0]
+    assert best.per_gpu_rps == pytest.approx(min(best.prefill_rps, best.decode_rps) / 3)
+
+
+def test_splitwise_measured_time_between_tokens() -> None:
+    # splitwise-sim data/perf_model.csv, Llama-2-70B on H100 TP 8, batch 1: 29.819 ms at 1024, 31.227 ms at 2048
+    # prompt tokens -> 30.47 ms at 1500; the 1500-token KV cache is 1500 x 327,680 B = 491.5 MB
+    hw = catalog.get_hardware("h100-sxm")
+    link = disagg.kv_link(hw, hw, "network", 1, 1)
+    t_kv = 1500 * 327_680 / link.bandwidth_bytes_per_s + link.latency_s
+    assert disagg.splitwise_second_token() == pytest.approx(t_kv / 30.473e-3, rel=1e-3)
 
 
 def test_prefill_first_baseline_shows_the_interference() -> None:
@@ -146,9 +228,8 @@ def test_prefill_first_tpot_equations() -> None:
 
 
 def test_anchor_file_rows_have_sources(checks: dict[str, disagg.AnchorCheck]) -> None:
-    assert len(checks) >= 9
-    assert all(c.source for c in checks.values())
-    assert {c.source.split(",")[1].strip() for c in checks.values()} == {"DistServe", "Splitwise"}
+    assert len(checks) >= 12
+    assert all(("DistServe" in c.source) != ("Splitwise" in c.source) for c in checks.values())
 
 
 def test_splitwise_direction_coding_needs_more_prefill(checks: dict[str, disagg.AnchorCheck]) -> None:
