@@ -14,7 +14,8 @@ Prints:
 3. the engine x vendor calibration scored leave-one-source-out, per engine and per vendor family
    (median |error|, worst factor, share within 1.5x, coverage of the nominal 80% range; targets:
    median <= 10% and every point within 1.5x), from ``data/calibration_loso.csv`` as
-   ``bench/fit_performance.py`` wrote it (``--refit`` recomputes it here, about 10 minutes).
+   ``bench/fit_performance.py`` wrote it (``--refit`` recomputes it here, about 5 minutes), then the
+   15 largest held-out misses (id, engine, hardware, model, metric, published vs model, source).
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ def print_loso(refit: bool) -> None:
     else:
         s, lr, sha = fit_performance.read_loso()
     print(fit_performance.format_table(fit_performance.loso_table(s, lr)))
+    print("\nThe 15 largest held-out misses (ratio = model / published):")
+    print(fit_performance.format_worst(s, lr, 15))
     fresh = sha == fit_performance.measurements_sha256()
     print(f"(on measurements.csv sha256 {sha[:16]}...: {'current' if fresh else 'STALE, rerun bench/fit_performance.py'}; "
           "targets: median |error| <= 10% and every point within 1.5x per engine and per vendor)")

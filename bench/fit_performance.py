@@ -1,7 +1,7 @@
 """Refit the efficiency factors per engine x vendor family and score them leave-one-source-out.
 
 Run: ``.venv/bin/python bench/fit_performance.py`` (writes ``data/calibration_engines.csv`` and
-``data/calibration_loso.csv``; add ``--no-write`` to only print). Takes about 10 minutes on one core
+``data/calibration_loso.csv``; add ``--no-write`` to only print). Takes about 4 minutes on one core
 (a fit per held-out source).
 
 What it does, on the scored rows of ``data/measurements.csv`` (``excluded_reason`` empty and
@@ -24,9 +24,10 @@ predictable, :func:`estimator.performance.prepare_measurements`):
 4. **Leave-one-source-out (LOSO)**: rows are grouped by ``url`` (one published page, table set or
    result directory); for each group the global fit and every cell are refitted without it and its
    rows predicted at their cell's factors (the global refit where the cell has no other rows).
-5. **Nominal 80% range**: each held-out point's range is built from the 10th and 90th percentiles
-   of the LOSO residuals ``ln(measured speed / predicted speed)`` of the other sources' points in
-   its cell (all other sources' points where the cell has fewer than 10): coverage is the share of
+5. **Nominal 80% range**: each held-out point's range is the one the app shows
+   (:func:`estimator.uncertainty.band_for`: conformal 10%/90% order statistics of the LOSO residuals
+   ``ln(measured / predicted)`` of its engine x vendor class, rates and times apart, shrunk toward
+   all classes' by sources), built from the other sources' points only: coverage is the share of
    held-out points inside their range.
 
 The fit goes through the whole estimator (the batch of a ``max_throughput`` row is
@@ -58,14 +59,15 @@ import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from estimator import performance
+from estimator import performance, uncertainty
 from estimator.performance import Efficiency, PreparedMeasurements
 
 FloatArray = npt.NDArray[np.float64]
 Key = tuple[str, str]
 ALL: Key = ("all", "all")
-RANGE_MIN_POINTS = 10
-"""A cell with fewer LOSO residuals from other sources than this takes its range from all of them."""
+RANGE_MIN_POINTS = uncertainty.MIN_POINTS
+"""A cell with fewer LOSO residuals from other sources than this takes its range from all of them
+(the conformal ranks of :func:`estimator.uncertainty.conformal_bounds` need 9)."""
 SOURCE = "fitted by bench/fit_performance.py"
 
 
@@ -165,22 +167,20 @@ def speed_residuals(s: Scored, log_ratio: FloatArray) -> FloatArray:
     return np.asarray(-s.rate_sign * log_ratio, dtype=float)
 
 
-def _pool(s: Scored, e: FloatArray, i: int) -> FloatArray:
-    same = [j for j in range(len(e)) if s.group[j] != s.group[i] and s.keys[j] == s.keys[i]]
-    if len(same) < RANGE_MIN_POINTS:
-        same = [j for j in range(len(e)) if s.group[j] != s.group[i]]
-    return e[same]
+def residuals_of(s: Scored, log_ratio: FloatArray) -> uncertainty.Residuals:
+    """The LOSO residuals as :mod:`estimator.uncertainty` reads them back: ``q = ln(measured / predicted)``,
+    rates and times apart."""
+    kind = tuple(uncertainty.TIME if sign < 0 else uncertainty.RATE for sign in s.rate_sign)
+    return uncertainty.Residuals(engine=s.engine, vendor=s.vendor, kind=kind, source_group=s.group,
+                                 log_measured_over_predicted=-np.asarray(log_ratio, dtype=float),
+                                 in_range_80=tuple(False for _ in s.group))
 
 
 def coverage_mask(s: Scored, log_ratio: FloatArray) -> npt.NDArray[np.bool_]:
-    """Whether each held-out point lies in the nominal 80% range built from the other sources'
-    LOSO residuals of its cell (10th-90th percentile; all cells pooled under 10 points)."""
-    e = speed_residuals(s, log_ratio)
-    inside = np.zeros(len(e), dtype=bool)
-    for i in range(len(e)):
-        lo, hi = np.quantile(_pool(s, e, i), [0.1, 0.9])
-        inside[i] = lo <= e[i] <= hi
-    return inside
+    """Whether each held-out point lies in the nominal 80% range the app shows, built from the other
+    sources' LOSO residuals only (:func:`estimator.uncertainty.coverage_flags`: conformal 10%/90%
+    order statistics of its engine x vendor class shrunk toward all classes, rates and times apart)."""
+    return uncertainty.coverage_flags(residuals_of(s, log_ratio))
 
 
 @dataclass(frozen=True)
@@ -229,6 +229,22 @@ def format_table(rows: Sequence[GroupScore]) -> str:
     return "\n".join(lines)
 
 
+def format_worst(s: Scored, log_ratio: FloatArray, n: int = 15) -> str:
+    """The ``n`` largest held-out misses, worst first: id, source group, engine, hardware, model, metric,
+    published value, the LOSO prediction and their ratio (predicted / published)."""
+    f = s.prep.frame
+    order = np.argsort(-np.abs(log_ratio), kind="stable")[:n]
+    lines = [f"{'measurement_id':<44}{'engine':<8}{'hardware':<10}{'model':<18}{'metric':<29}{'published':>11}"
+             f"{'model':>11}{'ratio':>7}  source"]
+    for i in order:
+        row = f.iloc[int(i)]
+        pred = s.measured[i] * math.exp(log_ratio[i])
+        lines.append(f"{str(row['measurement_id'])[:43]:<44}{s.engine[i]:<8}{str(row['hardware_id'])[:9]:<10}"
+                     f"{str(row['model_id'])[:17]:<18}{str(row['metric'])[:28]:<29}{s.measured[i]:>11.4g}{pred:>11.4g}"
+                     f"{math.exp(log_ratio[i]):>6.2f}x  {s.group[i]}")
+    return "\n".join(lines)
+
+
 def _jacobian(rows: Sequence[performance._Prepared], measured: FloatArray, eff: Efficiency,
               h: float = 1e-3) -> FloatArray:
     z = performance.efficiency_to_z(eff)
@@ -272,13 +288,18 @@ def natural_std_errors(eff: Efficiency, var_z: FloatArray) -> dict[str, float]:
 
 
 def range_percentiles(s: Scored, log_ratio: FloatArray, key: Key | None) -> tuple[float, float, int]:
-    """10th/90th percentile of a cell's LOSO speed residuals (all points where it has < 10)."""
+    """Lower and upper end of a cell's nominal 80% range of LOSO speed residuals
+    ``ln(measured speed / predicted speed)`` (rates and times pooled, a time's sign flipped), by the
+    rule of :func:`estimator.uncertainty.band_for`; the cell's points (all points for :data:`ALL`)."""
     e = speed_residuals(s, log_ratio)
-    idx = [i for i, kk in enumerate(s.keys) if kk == key] if key != ALL else list(range(len(e)))
-    if len(idx) < RANGE_MIN_POINTS:
-        idx = list(range(len(e)))
-    lo, hi = np.quantile(e[idx], [0.1, 0.9])
-    return float(lo), float(hi), len(idx)
+    res = uncertainty.Residuals(engine=s.engine, vendor=s.vendor, kind=tuple(uncertainty.RATE for _ in e),
+                                source_group=s.group, log_measured_over_predicted=e,
+                                in_range_80=tuple(False for _ in e))
+    if key is None or key == ALL:
+        lo, hi = uncertainty.conformal_bounds(e)
+        return lo, hi, len(e)
+    b = uncertainty.band_for(key[0], key[1], uncertainty.RATE, res)
+    return b.log_p10, b.log_p90, b.points
 
 
 def csv_rows(s: Scored, fit: Fit, log_ratio: FloatArray, sha: str, today: dt.date) -> list[list[str]]:
@@ -308,12 +329,14 @@ def csv_rows(s: Scored, fit: Fit, log_ratio: FloatArray, sha: str, today: dt.dat
                          "true", SOURCE, today.isoformat(),
                          "held fixed in every fit (assumed, not fitted): see estimator.performance.SEQUENCE_OVERHEAD_S"])
         lo, hi, used = range_percentiles(s, log_ratio, key)
-        pooled = " (cell under 10 points: all cells pooled)" if used != n and key != ALL else ""
+        how = ("conformal order statistic of all" if key == ALL else
+               f"conformal order statistic of the cell's {used} points shrunk toward all" if used >= RANGE_MIN_POINTS
+               else f"cell under {RANGE_MIN_POINTS} points: conformal order statistic of all")
         for name, v in zip(performance.RANGE_CONSTANTS, (lo, hi), strict=True):
             rows.append([key[0], key[1], name, f"{v:.6g}", "", "log ratio", str(n), f"{w:.4f}", sha, "false",
                          SOURCE, today.isoformat(),
-                         f"percentile of the leave-one-source-out residuals ln(measured/predicted speed) over "
-                         f"{used} points{pooled}: the nominal 80% range"])
+                         f"{how} leave-one-source-out residuals ln(measured/predicted speed) (10% / 90% ranks, "
+                         "estimator.uncertainty.band_for): the nominal 80% range"])
     return rows
 
 

@@ -341,14 +341,17 @@ def link_for(
     """Per-direction bandwidth (bytes/s), latency (s) and name of the link ``devices`` share.
 
     Within one node (``devices <= max_per_node``) the intra-node link; beyond it the slowest hop
-    of the ring is the per-device network share. The catalog stores bidirectional aggregates
-    (NVLink 4: 900 GB/s), and a ring all-reduce is bounded by one direction: half of it.
+    of the ring is the per-device network share. The catalog's intra-node figure is a
+    bidirectional aggregate (NVLink 4: 900 GB/s, NVIDIA H100 datasheet), and a ring all-reduce is
+    bounded by one direction: half of it. Its inter-node figure is already one direction: the NIC
+    line rate per GPU (``data/hardware.csv`` ``inter_node_gbps``, H100: 3200 Gb/s EFA / 8 GPUs =
+    400 Gb/s = 50 GB/s each way on a full-duplex link), so it is used as is.
     """
     if devices <= hardware.max_per_node:
         kind = _link_kind(hardware.intra_node_link)
         bw = hardware.intra_node_bandwidth_bytes_per_s / 2.0
         return bw, latency_s * LINK_LATENCY_RATIO[kind], hardware.intra_node_link
-    return (hardware.inter_node_bandwidth_bytes_per_s / 2.0, latency_s * LINK_LATENCY_RATIO["network"],
+    return (hardware.inter_node_bandwidth_bytes_per_s, latency_s * LINK_LATENCY_RATIO["network"],
             "network")
 
 
@@ -419,7 +422,7 @@ def _hardware_features(hardware: HardwareSpec, compute_dtype: DType) -> _Hardwar
         low_precision=1.0 if compute_dtype in _LOW_PRECISION else 0.0,
         bandwidth_bytes_per_s=hardware.memory_bandwidth_bytes_per_s,
         intra_link_bytes_per_s=hardware.intra_node_bandwidth_bytes_per_s / 2.0,
-        inter_link_bytes_per_s=hardware.inter_node_bandwidth_bytes_per_s / 2.0,
+        inter_link_bytes_per_s=hardware.inter_node_bandwidth_bytes_per_s,  # already per direction (link_for)
         intra_latency_ratio=LINK_LATENCY_RATIO[intra_kind],
         inter_latency_ratio=LINK_LATENCY_RATIO["network"],
         max_per_node=float(hardware.max_per_node),

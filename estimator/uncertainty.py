@@ -9,19 +9,33 @@ and stores the predictions in ``data/calibration_loso.csv``. Their residuals
 are the model's honest out-of-sample error. For a prediction ``v`` of a **rate** (output tokens/s)
 or a **time** (TTFT, TPOT, end-to-end) the nominal 80% range is
 
-    v exp(min(q_10, 0)) .. v exp(max(q_90, 0))
+    v exp(min(lo, 0)) .. v exp(max(hi, 0))
 
-with ``q_10``, ``q_90`` the 10th and 90th percentiles (numpy's ``linear`` rule, Hyndman & Fan 1996,
-"Sample quantiles in statistical packages", *The American Statistician* 50(4), definition 7) of the
-residuals of the same kind (rates and times apart: a time's error is not a rate's) in the
-scenario's **engine x vendor** class. A class with fewer than :data:`MIN_POINTS` residuals takes
-its engine's (all vendors), then every residual of that kind; :attr:`Band.basis` says which. The
-band is widened to include ``q = 0`` so that the point estimate always lies in its range (a class
-whose every held-out point was slower than predicted would otherwise exclude it).
+built from the residuals of the same kind (rates and times apart: a time's error is not a rate's):
+
+1. **Conformal order statistics.** Of ``n`` residuals sorted ``q_(1) <= ... <= q_(n)``, each tail of
+   the 80% range takes the split-conformal rank (Vovk, Gammerman & Shafer 2005, *Algorithmic
+   Learning in a Random World*; Lei et al. 2018, "Distribution-free predictive inference for
+   regression", *JASA* 113(523), Thm 2.2 with miscoverage 0.1 per tail):
+
+       lo = q_(floor((n + 1) 0.1)),   hi = q_(ceil((n + 1) 0.9))
+
+   which covers a new exchangeable residual with probability >= 0.9 on each side. Below
+   :data:`MIN_POINTS` (9) the ranks fall outside ``1..n``: the class has no range of its own.
+2. **Shrinkage toward all classes.** The scenario's **engine x vendor** class with ``n >= 9``
+   residuals from ``S`` sources gets ``lo = w lo_class + (1 - w) lo_all`` (same for ``hi``) with
+   ``w = S / (S + k)``, ``k`` = :data:`SHRINK_SOURCES`; ``lo_all``, ``hi_all`` come from every
+   residual of the kind. Sources, not points, set the weight: one source's points share its
+   systematic error (the fit shrinks by points, ``estimator.performance.SHRINK_POINTS``, because
+   there each point informs the constants). A class under 9 residuals takes ``lo_all``, ``hi_all``
+   (:attr:`Band.level` ``all``); fewer than 9 residuals of the kind in all take their minimum and
+   maximum (under-covering; :attr:`Band.basis` says so).
+3. The band is widened to include ``q = 0`` so that the point estimate always lies in its range (a
+   class whose every held-out point was slower than predicted would otherwise exclude it).
 
 The range is empirical, not a model of the error: its coverage on sources it has not seen is
-measured by :func:`loso_coverage` (each point's range from the other sources' residuals only) and
-is below the nominal 80% where new sources differ from the old ones.
+measured by :func:`loso_coverage`, each point's range built from the *other* sources' residuals
+only (the same rule ``bench/fit_performance.py`` stores as ``in_range_80``).
 
 Derived quantities (:func:`plan_ranges`) assume the error of the throughput carries over one to
 one: at the same load a replica serving ``f`` times the predicted rate needs ``1/f`` times the
@@ -47,8 +61,8 @@ from estimator import performance
 from estimator.errors import StoreError
 
 __all__ = [
-    "LOSO_FILE", "MIN_POINTS", "Band", "Coverage", "GroupCoverage", "PerformanceRanges", "PlanRanges", "Range",
-    "Residuals", "band_for", "loso_coverage", "performance_ranges", "plan_ranges", "residuals",
+    "LOSO_FILE", "MIN_POINTS", "SHRINK_SOURCES", "Band", "Coverage", "GroupCoverage", "PerformanceRanges", "PlanRanges", "Range",
+    "Residuals", "band_for", "conformal_bounds", "coverage_flags", "loso_coverage", "performance_ranges", "plan_ranges", "residuals",
 ]
 
 LOSO_FILE: str = "calibration_loso.csv"
@@ -62,12 +76,17 @@ LOSO_COLUMNS: dict[str, str] = {
 }
 """Columns of :data:`LOSO_FILE` (DuckDB types; ``log_ratio`` is ``ln(predicted / measured)``)."""
 
-MIN_POINTS: int = 10
-"""Fewest residuals a class needs to set its own band (the same threshold as the bench's ranges,
-``bench/fit_performance.py`` ``RANGE_MIN_POINTS``); below it the engine's, then all points of the kind."""
-
 QUANTILES: tuple[float, float] = (0.1, 0.9)
-"""The band's percentiles: 10th-90th, a nominal 80% range."""
+"""The band's tails: 10% below, 10% above, a nominal 80% range."""
+
+MIN_POINTS: int = 9
+"""Fewest residuals whose conformal ranks ``floor((n + 1) 0.1)`` and ``ceil((n + 1) 0.9)`` both lie in
+``1..n`` (:func:`conformal_bounds`): a class with fewer has no range of its own."""
+
+SHRINK_SOURCES: float = 5.0
+"""``k`` of the shrinkage weight ``S / (S + k)`` of a class with ``S`` sources: a class's own quantiles
+get half the weight at 5 independent sources (an assumed prior strength, not fitted; the measured
+LOSO coverage stays at 71-74% between k = 1 and k = 20, ``tests/test_uncertainty.py``)."""
 
 RATE, TIME = "rate", "time"
 
@@ -86,10 +105,13 @@ class Range(BaseModel):
 
 
 class Band(BaseModel):
-    """The 10th-90th percentile band of ``ln(measured / predicted)`` for one kind of quantity in one class.
+    """The nominal 80% band of ``ln(measured / predicted)`` for one kind of quantity in one class.
 
-    ``level`` is the class the residuals came from: ``engine x vendor``, ``engine`` (all vendors) or
-    ``all`` (every engine and vendor); ``log_low``/``log_high`` the band widened to include 0."""
+    ``level`` is ``engine x vendor`` (the class's conformal ends shrunk toward all classes' with
+    ``weight``) or ``all`` (every engine and vendor; ``weight`` 0); ``points``/``sources`` count the
+    class's own residuals (0 at level ``all`` when it has none). ``log_p10``/``log_p90`` are the
+    lower and upper ends (10% and 90% conformal order statistics, shrunk), ``log_low``/``log_high``
+    the band widened to include 0."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -99,6 +121,7 @@ class Band(BaseModel):
     level: str
     points: int
     sources: int
+    weight: float
     log_p10: float
     log_p90: float
     basis: str
@@ -129,7 +152,7 @@ class Residuals:
     source_group: tuple[str, ...]
     log_measured_over_predicted: FloatArray
     in_range_80: tuple[bool, ...]
-    """The bench's own coverage flags (its rule: rates and times pooled, cell else all points)."""
+    """The coverage flags ``bench/fit_performance.py`` stored (the rule of :func:`band_for`)."""
 
 
 @lru_cache(maxsize=4)
@@ -157,40 +180,59 @@ def residuals(path: str | Path | None = None) -> Residuals:
     return _residuals(str(p), mtime)
 
 
-def _select(r: Residuals, engine: str, vendor: str, kind: str, exclude_group: str | None) -> tuple[str, list[int]]:
-    """The class level and the indices of its residuals (engine x vendor, else engine, else all of ``kind``)."""
-    base = [i for i, k in enumerate(r.kind) if k == kind and (exclude_group is None or r.source_group[i] != exclude_group)]
-    cell = [i for i in base if r.engine[i] == engine and r.vendor[i] == vendor]
-    if len(cell) >= MIN_POINTS:
-        return "engine x vendor", cell
-    own = [i for i in base if r.engine[i] == engine]
-    if len(own) >= MIN_POINTS:
-        return "engine", own
-    return "all", base
+def conformal_bounds(q: FloatArray) -> tuple[float, float]:
+    """``(q_(floor((n+1) 0.1)), q_(ceil((n+1) 0.9)))`` of the sorted residuals (1-based ranks), with
+    ``-inf``/``+inf`` where a rank falls outside ``1..n`` (``n <`` :data:`MIN_POINTS`); split-conformal
+    ranks, Lei et al. 2018 *JASA* 113(523) Thm 2.2. ``q`` of ``n = 9``: the 1st and the 9th value."""
+    x = np.sort(np.asarray(q, dtype=float))
+    n = x.size
+    k_lo, k_hi = math.floor((n + 1) * QUANTILES[0]), math.ceil((n + 1) * QUANTILES[1])
+    lo = float(x[k_lo - 1]) if 1 <= k_lo <= n else -math.inf
+    hi = float(x[k_hi - 1]) if 1 <= k_hi <= n else math.inf
+    return lo, hi
+
+
+def _pool_bounds(q: FloatArray) -> tuple[float, float, bool]:
+    """Conformal ends of all residuals of a kind, else (under :data:`MIN_POINTS`) their min and max."""
+    lo, hi = conformal_bounds(q)
+    if math.isfinite(lo) and math.isfinite(hi):
+        return lo, hi, True
+    return float(q.min()), float(q.max()), False
+
+
+def _fmt_band(kind: str, where: str, lo: float, hi: float) -> str:
+    return (f"80% range of leave-one-source-out {kind} errors of {where}: x{math.exp(min(lo, 0.0)):.2f} to "
+            f"x{math.exp(max(hi, 0.0)):.2f}" + (" (widened to include the estimate)" if lo > 0 or hi < 0 else ""))
 
 
 def band_for(engine: str | None, vendor: str | None, kind: str, res: Residuals | None = None,
              exclude_group: str | None = None) -> Band:
-    """The band of ``kind`` (:data:`RATE` or :data:`TIME`) for ``engine`` on ``vendor``.
+    """The band of ``kind`` (:data:`RATE` or :data:`TIME`) for ``engine`` on ``vendor`` (module docstring:
+    conformal ends of the engine x vendor class shrunk toward all classes' by ``S / (S + k)``).
 
     ``exclude_group`` leaves one source's residuals out (the coverage check). Raises
     :class:`StoreError` when no residual of that kind exists."""
     r = res if res is not None else residuals()
     e, v = performance.canonical_engine(engine), (vendor or "").strip().lower()
-    level, idx = _select(r, e, v, kind, exclude_group)
-    if not idx:
+    base = [i for i, k in enumerate(r.kind) if k == kind and (exclude_group is None or r.source_group[i] != exclude_group)]
+    if not base:
         raise StoreError(f"no leave-one-source-out residuals of {kind}s in {LOSO_FILE}")
-    q = r.log_measured_over_predicted[idx]
-    p10, p90 = (float(x) for x in np.quantile(q, QUANTILES))
-    n_cell = sum(1 for i, (ee, vv, k) in enumerate(zip(r.engine, r.vendor, r.kind, strict=True))
-                 if ee == e and vv == v and k == kind and (exclude_group is None or r.source_group[i] != exclude_group))
-    where = {"engine x vendor": f"{e} x {v}", "engine": f"{e} on every vendor ({e} x {v} has {n_cell})",
-             "all": f"every engine and vendor ({e} x {v} has {n_cell}, {e} fewer than {MIN_POINTS})"}[level]
-    basis = (f"10th-90th percentile of {len(idx)} leave-one-source-out {kind} errors of {where}: "
-             f"x{math.exp(min(p10, 0.0)):.2f} to x{math.exp(max(p90, 0.0)):.2f}"
-             + (" (widened to include the estimate)" if p10 > 0 or p90 < 0 else ""))
-    return Band(kind=kind, engine=e, vendor=v, level=level, points=len(idx),
-                sources=len({r.source_group[i] for i in idx}), log_p10=p10, log_p90=p90, basis=basis)
+    q = r.log_measured_over_predicted
+    g_lo, g_hi, exact = _pool_bounds(q[base])
+    cell = [i for i in base if r.engine[i] == e and r.vendor[i] == v]
+    n_src = len({r.source_group[i] for i in cell})
+    every = f"all {len(base)} of every engine and vendor" + ("" if exact else " (min to max: too few for the 80% ranks)")
+    if len(cell) >= MIN_POINTS:
+        c_lo, c_hi = conformal_bounds(q[cell])
+        w = n_src / (n_src + SHRINK_SOURCES)
+        lo, hi = w * c_lo + (1 - w) * g_lo, w * c_hi + (1 - w) * g_hi
+        where = (f"{e} x {v} ({len(cell)} points from {n_src} sources, weight {w:.2f}) shrunk toward {every}")
+        level = "engine x vendor"
+    else:
+        w, lo, hi, level = 0.0, g_lo, g_hi, "all"
+        where = f"{every} ({e} x {v} has {len(cell)}, fewer than {MIN_POINTS})"
+    return Band(kind=kind, engine=e, vendor=v, level=level, points=len(cell), sources=n_src, weight=w,
+                log_p10=lo, log_p90=hi, basis=_fmt_band(kind, where, lo, hi))
 
 
 # ----------------------------------------------------------------------------- coverage
@@ -215,8 +257,8 @@ class Coverage:
     by_vendor: tuple[GroupCoverage, ...]
     by_kind: tuple[GroupCoverage, ...]
     bench_share: float
-    """Share of the stored ``in_range_80`` flags: what ``bench/bench_performance.py`` prints (its rule
-    pools rates and times and falls back from the cell straight to all points)."""
+    """Share of the stored ``in_range_80`` flags: what ``bench/bench_performance.py`` prints (the same
+    rule, computed by ``bench/fit_performance.py`` when it wrote the file)."""
 
 
 def _groups(labels: Sequence[str], inside: npt.NDArray[np.bool_]) -> tuple[GroupCoverage, ...]:
@@ -224,15 +266,23 @@ def _groups(labels: Sequence[str], inside: npt.NDArray[np.bool_]) -> tuple[Group
     return tuple(GroupCoverage(g, int((lab == g).sum()), float(inside[lab == g].mean())) for g in sorted(set(labels)))
 
 
-def loso_coverage(res: Residuals | None = None) -> Coverage:
-    """Share of points whose residual lies in the band built from the *other* sources' residuals
-    (:func:`band_for` with ``exclude_group``): ``mean_i [log_low_i <= q_i <= log_high_i]``."""
-    r = res if res is not None else residuals()
+def coverage_flags(r: Residuals) -> npt.NDArray[np.bool_]:
+    """Whether each residual lies in the band built from the *other* sources' residuals
+    (:func:`band_for` with ``exclude_group``): ``log_low_i <= q_i <= log_high_i``."""
     q = r.log_measured_over_predicted
     inside = np.zeros(q.size, dtype=bool)
     for i in range(q.size):
         b = band_for(r.engine[i], r.vendor[i], r.kind[i], r, exclude_group=r.source_group[i])
         inside[i] = b.log_low <= q[i] <= b.log_high
+    return inside
+
+
+def loso_coverage(res: Residuals | None = None) -> Coverage:
+    """Share of points whose residual lies in the band built from the *other* sources' residuals
+    (:func:`coverage_flags`): ``mean_i [log_low_i <= q_i <= log_high_i]``."""
+    r = res if res is not None else residuals()
+    q = r.log_measured_over_predicted
+    inside = coverage_flags(r)
     return Coverage(share=float(inside.mean()) if q.size else math.nan, points=int(q.size),
                     by_engine=_groups(r.engine, inside), by_vendor=_groups(r.vendor, inside),
                     by_kind=_groups(r.kind, inside),
@@ -327,8 +377,8 @@ def plan_ranges(engine: str | None, vendor: str | None, *, replicas_by_hour: Seq
         peak_replicas=Range(low=n_lo, value=peak, high=n_hi, basis=basis),
         output_tokens_per_s_per_replica=rb.range(output_tokens_per_s_per_replica),
         ttft_p95_s=tb.range(ttft_p95_s), e2e_p95_s=tb.range(e2e_p95_s),
-        assumption=("Ranges are the 10th-90th percentiles of the model's leave-one-source-out errors "
-                    f"(data/{LOSO_FILE}; nominal 80%). Replicas: n_h' = clip(ceil(n_h / f), min, max) with f the "
+        assumption=("Ranges are the conformal 10%/90% order statistics of the model's leave-one-source-out "
+                    f"errors (data/{LOSO_FILE}; nominal 80%), the engine x vendor class shrunk toward all classes. Replicas: n_h' = clip(ceil(n_h / f), min, max) with f the "
                     "throughput error, hourly cost scaled by n_h'/n_h (committed floors and whole instances not "
                     "re-rounded). Latencies: the time band at the planned fleet. Replicas and latencies are two "
                     "readings of one error, not both at once."))

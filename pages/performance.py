@@ -198,9 +198,10 @@ def _headline(r: PerformanceAnalysis) -> None:
     if r.ranges is not None:
         st.caption(figures.ranges_caption(r.ranges),
                    help=f"Throughput: {r.ranges.rate_band.basis}. Times: {r.ranges.time_band.basis}. "
-                        "Ranges are the 10th-90th percentiles of the model's errors on published measurements "
-                        "predicted without their source (data/calibration_loso.csv); on new sources they "
-                        "cover fewer than 80% of points (bench/bench_performance.py).")
+                        "Ranges are the conformal 10%/90% ranks of the model's errors on published measurements "
+                        "predicted without their source (data/calibration_loso.csv), the engine x vendor class "
+                        "shrunk toward all; on sources held out they cover 70-90% of points overall, fewer for "
+                        "SGLang and AMD (bench/bench_performance.py).")
 
 
 def _charts(r: PerformanceAnalysis) -> None:

@@ -167,6 +167,17 @@ def test_multi_node_tensor_parallel_uses_the_network() -> None:
     assert performance.link_for(H100, 16)[2] == "network"
 
 
+def test_link_for_halves_the_bidirectional_nvlink_but_not_the_per_direction_network() -> None:
+    # data/hardware.csv h100-sxm: intra_node_gbps 900 (NVLink 4, both directions together: NVIDIA H100 datasheet
+    # "NVLink: 900GB/s"), inter_node_gbps 50 (AWS p5.48xlarge 3,200 Gbps EFA / 8 GPUs = 400 Gb/s per GPU, the NIC's
+    # line rate in each direction of a full-duplex link): a ring step moves one direction at 450 and 50 GB/s
+    assert performance.link_for(H100, 8)[0] == pytest.approx(450e9)
+    assert performance.link_for(H100, 16)[0] == pytest.approx(50e9)
+    # the vectorized core uses the same per-direction figures (TP 16 over two nodes: the network hop)
+    feats = performance._hardware_features(H100, performance.default_compute_dtype(H100, "bf16"))
+    assert (feats.intra_link_bytes_per_s, feats.inter_link_bytes_per_s) == (pytest.approx(450e9), pytest.approx(50e9))
+
+
 def test_string_ids_and_specs_give_the_same_answer() -> None:
     a = performance.estimate("llama-2-7b", "h100-sxm", "fp16", 4, 512, 128)
     b = performance.estimate(L7, H100, "fp16", 4, 512, 128)

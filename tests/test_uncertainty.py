@@ -39,31 +39,60 @@ def _scenario(**params: str) -> Scenario:
 # ------------------------------------------------------------------ bands
 
 
-def test_band_is_the_10th_to_90th_percentile_of_the_class() -> None:
-    # 11 residuals 0.0, 0.1, ..., 1.0: numpy's linear quantile (Hyndman & Fan def. 7) puts q10 at 0.1, q90 at 0.9
+def test_conformal_bounds_take_the_split_conformal_ranks() -> None:
+    # Lei et al. 2018 (JASA 113(523), Thm 2.2), miscoverage 0.1 per tail: ranks floor((n+1) 0.1) and ceil((n+1) 0.9)
+    nine = np.arange(9.0)  # n = 9: ranks 1 and 9, the smallest n with both inside 1..n (MIN_POINTS)
+    assert uncertainty.conformal_bounds(nine[::-1]) == (0.0, 8.0) and uncertainty.MIN_POINTS == 9
+    assert uncertainty.conformal_bounds(np.arange(8.0)) == (-math.inf, math.inf)  # n = 8: ranks 0 and 9
+    assert uncertainty.conformal_bounds(np.arange(19.0)) == (1.0, 17.0)  # n = 19: ranks 2 and 18
+    # wider than numpy's interpolated 10th-90th percentile (0.9 .. 8.1 for n = 10) on small samples
+    assert uncertainty.conformal_bounds(np.arange(10.0)) == (0.0, 9.0)
+
+
+def test_band_of_a_class_with_enough_points_is_shrunk_toward_all_classes() -> None:
+    # 11 residuals 0.0 .. 1.0 from 11 sources, the only class: its ends are all classes' ends (ranks 1 and 11)
     res = _residuals([("vllm", "nvidia", RATE, f"s{i}", i / 10) for i in range(11)])
     b = uncertainty.band_for("vLLM", "NVIDIA", RATE, res)
     assert (b.level, b.points, b.sources) == ("engine x vendor", 11, 11)
-    assert b.log_p10 == pytest.approx(0.1) and b.log_p90 == pytest.approx(0.9)
+    assert b.weight == pytest.approx(11 / (11 + uncertainty.SHRINK_SOURCES))
+    assert b.log_p10 == pytest.approx(0.0) and b.log_p90 == pytest.approx(1.0)
     # every held-out point was faster than predicted: widened to include the estimate (q = 0)
-    assert b.log_low == 0.0 and b.log_high == pytest.approx(0.9) and "widened" in b.basis
+    assert b.log_low == 0.0 and b.log_high == pytest.approx(1.0) and "80% range" in b.basis
     r = b.range(100.0)
-    assert (r.low, r.value, r.high) == (100.0, 100.0, pytest.approx(100 * math.exp(0.9)))
+    assert (r.low, r.value, r.high) == (100.0, 100.0, pytest.approx(100 * math.exp(1.0)))
+    # the same class beside 20 others at -1 .. +1: w = S / (S + k) of its own ends, 1 - w of all 31 residuals' ends
+    others = [("sglang", "amd", RATE, f"o{i}", -1.0 + i / 10) for i in range(21)]
+    mixed = _residuals([("vllm", "nvidia", RATE, f"s{i}", i / 10) for i in range(11)] + others)
+    g_lo, g_hi = uncertainty.conformal_bounds(mixed.log_measured_over_predicted)  # n = 31: ranks 3 and 29
+    w = 11 / (11 + uncertainty.SHRINK_SOURCES)
+    m = uncertainty.band_for("vllm", "nvidia", RATE, mixed)
+    assert m.log_p10 == pytest.approx(w * 0.0 + (1 - w) * g_lo) and m.log_p90 == pytest.approx(w * 1.0 + (1 - w) * g_hi)
 
 
-def test_band_falls_back_to_the_engine_then_to_every_point_of_its_kind() -> None:
+def test_sources_not_points_set_the_shrinkage_weight() -> None:
+    # 10 points from 2 sources weigh 2 / (2 + k): one source's points share its systematic error
+    rows = [("trtllm", "nvidia", RATE, f"t{i % 2}", 0.5) for i in range(10)]
+    rows += [("vllm", "amd", RATE, f"a{i}", -0.5 + i / 20) for i in range(20)]
+    b = uncertainty.band_for("trtllm", "nvidia", RATE, _residuals(rows))
+    assert (b.points, b.sources) == (10, 2) and b.weight == pytest.approx(2 / (2 + uncertainty.SHRINK_SOURCES))
+
+
+def test_small_classes_take_all_classes_and_kinds_stay_apart() -> None:
     rows = [("vllm", "amd", RATE, f"a{i}", -0.5 + i / 10) for i in range(10)]
     rows += [("vllm", "nvidia", RATE, "n0", 5.0), ("sglang", "nvidia", RATE, "g0", 9.0)]
     rows += [("trtllm", "nvidia", TIME, f"t{i}", 3.0) for i in range(10)]  # times never set a rate band
     res = _residuals(rows)
     assert uncertainty.band_for("vllm", "amd", RATE, res).level == "engine x vendor"
-    own = uncertainty.band_for("vllm", "nvidia", RATE, res)  # 1 point of its own: vLLM on every vendor (11)
-    assert (own.level, own.points) == ("engine", 11) and "vllm x nvidia has 1" in own.basis
-    pooled = uncertainty.band_for("sglang", "google", RATE, res)
-    assert (pooled.level, pooled.points) == ("all", 12)
+    own = uncertainty.band_for("vllm", "nvidia", RATE, res)  # 1 point of its own: all 12 rates
+    assert (own.level, own.points, own.weight) == ("all", 1, 0.0) and "vllm x nvidia has 1" in own.basis
+    assert (own.log_p10, own.log_p90) == uncertainty.conformal_bounds(res.log_measured_over_predicted[:12])
+    assert uncertainty.band_for("sglang", "google", RATE, res).level == "all"
     assert uncertainty.band_for("trtllm", "nvidia", TIME, res).log_p90 == pytest.approx(3.0)
-    # leaving a source out drops the class under 10 points: the engine's residuals take over
-    assert uncertainty.band_for("vllm", "amd", RATE, res, exclude_group="a0").level == "engine"
+    # leaving one source out keeps 9 of the class's 10 points: still enough for its own ranks
+    assert uncertainty.band_for("vllm", "amd", RATE, res, exclude_group="a0").level == "engine x vendor"
+    # under 9 residuals of the kind in all: their minimum and maximum, said so
+    few = uncertainty.band_for("vllm", "amd", RATE, _residuals(rows[:5]))
+    assert (few.log_p10, few.log_p90) == (-0.5, pytest.approx(-0.1)) and "too few" in few.basis
     with pytest.raises(StoreError):
         uncertainty.band_for("vllm", "amd", TIME, _residuals(rows[:10]))
 
@@ -93,20 +122,28 @@ def test_replicas_scale_with_one_over_throughput() -> None:
 # ------------------------------------------------------------------ coverage on held-out sources
 
 
+def _rank_ends(q: np.ndarray) -> tuple[float, float]:
+    """Split-conformal 10% / 90% order statistics, written out again (1-based ranks floor(0.1 (n+1)), ceil(0.9 (n+1)))."""
+    x, n = np.sort(q), len(q)
+    lo, hi = int(np.floor(0.1 * (n + 1))), int(np.ceil(0.9 * (n + 1)))
+    return (x[lo - 1] if lo >= 1 else -np.inf), (x[hi - 1] if hi <= n else np.inf)
+
+
 def test_loso_coverage_of_the_ranges_as_built() -> None:
-    # independent recomputation from the stored file: each point's band from the OTHER sources only
+    # independent recomputation from the stored file: each point's band from the OTHER sources only, its
+    # engine x vendor class (>= 9 points) shrunk toward every class by sources S / (S + 5)
     df = catalog.read_csv_typed(catalog.data_dir() / uncertainty.LOSO_FILE, uncertainty.LOSO_COLUMNS)
     df["q"] = -df["log_ratio"]
     df["kind"] = np.where(df["metric"].isin(["ttft_s", "tpot_s", "e2e_s"]), TIME, RATE)
     inside = []
     for _, row in df.iterrows():
         other = df[(df["source_group"] != row["source_group"]) & (df["kind"] == row["kind"])]
-        pool = other[(other["engine"] == row["engine"]) & (other["vendor"] == row["vendor"])]
-        if len(pool) < 10:
-            pool = other[other["engine"] == row["engine"]]
-        if len(pool) < 10:
-            pool = other
-        lo, hi = np.quantile(pool["q"], [0.1, 0.9])
+        lo, hi = _rank_ends(other["q"].to_numpy())
+        cls = other[(other["engine"] == row["engine"]) & (other["vendor"] == row["vendor"])]
+        if len(cls) >= 9:
+            w = cls["source_group"].nunique() / (cls["source_group"].nunique() + 5.0)
+            c_lo, c_hi = _rank_ends(cls["q"].to_numpy())
+            lo, hi = w * c_lo + (1 - w) * lo, w * c_hi + (1 - w) * hi
         inside.append(min(lo, 0.0) <= row["q"] <= max(hi, 0.0))
     df["inside"] = inside
     cov = uncertainty.loso_coverage()
@@ -115,24 +152,23 @@ def test_loso_coverage_of_the_ranges_as_built() -> None:
     assert {g.group: g.share for g in cov.by_vendor} == pytest.approx(df.groupby("vendor")["inside"].mean().to_dict())
     print(f"\nLOSO coverage of the nominal 80% range as the app builds it: {cov.share:.1%} of {cov.points}; "
           + ", ".join(f"{g.group} {g.share:.0%} ({g.points})" for g in (*cov.by_engine, *cov.by_vendor, *cov.by_kind))
-          + f"; bench rule: {cov.bench_share:.1%}")
+          + f"; stored flags: {cov.bench_share:.1%}")
 
 
 def test_loso_coverage_pinned() -> None:
-    # Computed on data/calibration_loso.csv as written by bench/fit_performance.py (refit of 2026-11-29 21:54 UTC,
-    # re-pinned because the model gained the per-sequence iteration overhead SEQUENCE_OVERHEAD_S and the MoE
-    # dispatch/combine traffic; the refit of 21:25 gave 119 / bench 120) on measurements.csv sha256 35a12064...
-    # (the 15 TTFT rows measured under closed-loop load are excluded: they include queueing the single-request
-    # estimate does not): 119 of 174 held-out points (68.4%) inside the range the app shows; by engine trtllm 70%
-    # (106), vllm 72% (40), sglang 61% (23), lmdeploy 40% (5); by vendor nvidia 68% (141), amd 70% (33); rates 67%
-    # (125), times 71% (49). The bench's own rule gives 128 of 174 (73.6%), inside 70-90%; the app's ranges are
-    # just BELOW it.
+    # Computed on data/calibration_loso.csv as written by bench/fit_performance.py (refit of 2026-11-29 22:53 UTC on
+    # measurements.csv sha256 788d46cc..., after the 15 mean-TPOT rows of one-wave 1,000-prompt runs were excluded as
+    # a different quantity): 116 of 159 held-out points (73.0%) inside the range the app shows (conformal ranks,
+    # class shrunk toward all by sources). By engine trtllm 82% (102), vllm 76% (34), lmdeploy 80% (5), sglang 11%
+    # (18: the dstack DeepSeek-R1 runs are 2-3.7x slower than every other source, so no other source's errors cover
+    # them); by vendor nvidia 77% (126), amd 58% (33); rates 75% (125), times 65% (34). The old rule (numpy
+    # 10th-90th percentile of the cell, else engine, else all) covers 103 of the same 159 (64.8%).
     # A refit rewrites the file: the sha256 check fails first when the measurements change; rerun and re-pin.
     _, _, sha = fit_performance.read_loso()
     assert sha == fit_performance.measurements_sha256()
     cov = uncertainty.loso_coverage()
-    assert (round(cov.share * cov.points), cov.points) == (119, 174)
-    assert round(cov.bench_share * cov.points) == 128
+    assert (round(cov.share * cov.points), cov.points) == (116, 159)
+    assert round(cov.bench_share * cov.points) == 116  # the stored flags follow the same rule
 
 
 def test_bench_coverage_is_the_stored_share() -> None:
@@ -142,11 +178,17 @@ def test_bench_coverage_is_the_stored_share() -> None:
     assert uncertainty.loso_coverage().bench_share == pytest.approx(printed)
 
 
-@pytest.mark.xfail(strict=True, reason="measured on data/calibration_loso.csv of 2026-11-29 (measurements sha256 "
-                   "35a12064..., refit 21:54 UTC): the ranges cover 68.4% of 174 held-out points (bench rule 73.6%), below the "
-                   "70-90% issue 12 asks for: a new source is often off by more than the other sources' spread. "
-                   "Strict: this fails once a refit meets the target, so the claim gets updated.")
 def test_nominal_80_percent_range_covers_70_to_90_percent() -> None:
+    # issue 12: the nominal 80% range covers 70-90% of held-out points (leave-one-source-out, each point's range
+    # built without its source): 73.0% on the refit of 2026-11-29 22:53 UTC (see test_loso_coverage_pinned)
+    assert 0.70 <= uncertainty.loso_coverage().share <= 0.90
+
+
+@pytest.mark.parametrize("k", [1.0, 20.0])
+def test_coverage_does_not_hinge_on_the_shrinkage_prior(k: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    # SHRINK_SOURCES = 5 is assumed, not fitted: a prior 5x weaker or 4x stronger keeps the coverage in 70-90%
+    # (71.1% at k = 1, 74.2% at k = 20 on the 22:53 UTC refit; every class at its own ranks alone would be k = 0)
+    monkeypatch.setattr(uncertainty, "SHRINK_SOURCES", k)
     assert 0.70 <= uncertainty.loso_coverage().share <= 0.90
 
 
