@@ -54,6 +54,7 @@ Units: SI inside (seconds, requests/s, bytes), USD, kWh, kg CO2e.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import threading
 import time
@@ -61,6 +62,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -78,6 +80,7 @@ from estimator.uncertainty import PlanRanges
 from estimator.units import HOURS_PER_MONTH, HOURS_PER_YEAR, DType
 
 FloatArray = npt.NDArray[np.float64]
+_T = TypeVar("_T")
 
 _N_PROMPT_POINTS = 48
 _N_OUTPUT_POINTS = 32
@@ -239,9 +242,33 @@ class QueueMetrics:
         return value
 
 
+QUEUE_CACHE_SIZE: int = 256
+"""Results of :func:`saturation_rps` and :func:`queue_metrics` kept for callers that rebuild the same replica
+and loads on every call (``estimator.disagg`` re-plans its pools' curves whenever the traffic changes); keyed on
+the replica, workload and loads themselves, so a hit is the same computation. :func:`clear_caches` empties it."""
+
+_queue_cache: OrderedDict[tuple[object, ...], object] = OrderedDict()
+_queue_cache_lock = threading.Lock()
+
+
+def _queue_cached(key: tuple[object, ...], compute: Callable[[], _T]) -> _T:
+    """``compute()``, or its earlier result for ``key`` (least recently used evicted)."""
+    with _queue_cache_lock:
+        if key in _queue_cache:
+            _queue_cache.move_to_end(key)
+            return cast(_T, _queue_cache[key])
+    value = compute()
+    with _queue_cache_lock:
+        _queue_cache[key] = value
+        while len(_queue_cache) > QUEUE_CACHE_SIZE:
+            _queue_cache.popitem(last=False)
+    return value
+
+
 def saturation_rps(replica: ReplicaModel, workload: Workload) -> float:
     """Largest Poisson arrival rate (requests/s) one replica sustains with the workload (see :func:`queue_metrics`)."""
-    return _saturation_rps(_Kernel.of(replica, _Mix.of(workload, replica.window)))
+    return _queue_cached(("saturation", replica.model_dump_json(), workload.model_dump_json()),
+                         lambda: _saturation_rps(_Kernel.of(replica, _Mix.of(workload, replica.window))))
 
 
 def queue_metrics(replica: ReplicaModel, arrival_rps: npt.ArrayLike, workload: Workload, *,
@@ -287,9 +314,22 @@ def queue_metrics(replica: ReplicaModel, arrival_rps: npt.ArrayLike, workload: W
     lam = np.atleast_1d(np.asarray(arrival_rps, dtype=float))
     if np.any(~np.isfinite(lam)) or np.any(lam < 0):
         raise InvalidInputError("arrival rates must be finite and non-negative")
-    kern = _Kernel.of(replica, _Mix.of(workload, replica.window))
-    sat = _saturation_rps(kern) if saturation is None else float(saturation)
-    return _queue_metrics(kern, lam, sat)
+
+    def compute() -> QueueMetrics:
+        kern = _Kernel.of(replica, _Mix.of(workload, replica.window))
+        sat = _saturation_rps(kern) if saturation is None else float(saturation)
+        q = _queue_metrics(kern, lam, sat)
+        frozen: dict[str, Any] = {}
+        for f in dataclasses.fields(q):  # shared by every caller of the same key: read-only copies
+            value = getattr(q, f.name)
+            if isinstance(value, np.ndarray):
+                value = value.copy()
+                value.flags.writeable = False
+                frozen[f.name] = value
+        return dataclasses.replace(q, **frozen)
+
+    key = ("queue", replica.model_dump_json(), workload.model_dump_json(), lam.tobytes(), lam.shape, saturation)
+    return _queue_cached(key, compute)
 
 
 def _queue_metrics(kern: _Kernel, lam: FloatArray, sat: float) -> QueueMetrics:
@@ -433,7 +473,8 @@ _B_GRID = 96
 @dataclass(frozen=True)
 class _Kernel:
     """One replica's iteration model and a token mix, with what the queueing model reuses on every call:
-    the batch grid of :func:`_operating_batch` and its decode steps, token room and context terms."""
+    the batch grid of :func:`_operating_batch` and its decode steps, token room and context terms, and the
+    same at the grid's coarse points (:func:`_coarse_index`)."""
 
     replica: ReplicaModel
     mix: _Mix
@@ -441,15 +482,21 @@ class _Kernel:
     grid: FloatArray
     grid_t_d: FloatArray
     grid_terms: tuple[FloatArray, FloatArray, FloatArray, FloatArray]
+    coarse: npt.NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    coarse_t_d: FloatArray = field(default_factory=lambda: np.zeros(0))
+    coarse_terms: tuple[FloatArray, ...] = ()
 
     @classmethod
     def of(cls, replica: ReplicaModel, mix: _Mix) -> _Kernel:
         c = float(replica.max_batch)
         grid = np.unique(np.concatenate([[0.0], np.geomspace(1e-3, c, _B_GRID)]))
         it = _Iteration.of(replica)
-        kern = cls(replica=replica, mix=mix, it=it, grid=grid, grid_t_d=np.zeros(0), grid_terms=_batch_terms(
-            replica, mix, grid[None, :]))
-        return dataclasses.replace(kern, grid_t_d=_decode_step(kern, grid[None, :]))
+        terms = _batch_terms(replica, mix, grid[None, :])
+        kern = cls(replica=replica, mix=mix, it=it, grid=grid, grid_t_d=np.zeros(0), grid_terms=terms)
+        t_d = _decode_step(kern, grid[None, :])
+        coarse = np.unique(np.append(np.arange(0, grid.size, _B_STRIDE), grid.size - 1))
+        return dataclasses.replace(kern, grid_t_d=t_d, coarse=coarse, coarse_t_d=t_d[0, coarse],
+                                   coarse_terms=tuple(t[0, coarse] for t in terms))
 
 
 def _batch_terms(replica: ReplicaModel, mix: _Mix,
@@ -553,11 +600,15 @@ def _cycle(kern: _Kernel, lam: FloatArray, t_d: FloatArray,
     return _CycleState(t_d=t_d, tau=tau, pi=pi, a=a, dp_mean=dp_mean, tpot=tpot)
 
 
-def _little_excess(kern: _Kernel, lam: FloatArray, idx: npt.NDArray[np.intp]) -> FloatArray:
+def _little_excess(kern: _Kernel, lam: FloatArray, idx: npt.NDArray[np.intp] | None = None) -> FloatArray:
     """``f(b) = lambda E[L-1] TPOT(b) - b`` at the points ``idx`` of the batch grid (``_B_GRID`` points from 1e-3
-    to the slots), one row per rate: ``idx`` one index vector for every rate or one row of indices per rate."""
-    terms = tuple(t[0, idx] for t in kern.grid_terms)
-    st = _cycle(kern, lam[:, None], kern.grid_t_d[0, idx], (terms[0], terms[1], terms[2], terms[3]))
+    to the slots), one row per rate: ``idx`` one index vector for every rate or one row of indices per rate;
+    ``None``: the coarse points (:func:`_coarse_index`, their terms kept in the kernel)."""
+    if idx is None:
+        idx, t_d, terms = kern.coarse, kern.coarse_t_d, kern.coarse_terms
+    else:
+        t_d, terms = kern.grid_t_d[0, idx], tuple(t[0, idx] for t in kern.grid_terms)
+    st = _cycle(kern, lam[:, None], t_d, (terms[0], terms[1], terms[2], terms[3]))
     return lam[:, None] * kern.mix.decode_iters * st.tpot - kern.grid[idx]
 
 
@@ -588,13 +639,12 @@ def _operating_batch(kern: _Kernel, lam: FloatArray) -> FloatArray:
     coarse cell are evaluated: the root of the whole grid (the same arithmetic on the same points) at a
     quarter of its cost, unless ``f`` dips below zero and back between two coarse points ahead of the root.
     """
-    return _refine_root(kern, lam, _little_excess(kern, lam, _coarse_index(kern)))
+    return _refine_root(kern, lam, _little_excess(kern, lam))
 
 
 def _coarse_index(kern: _Kernel) -> npt.NDArray[np.intp]:
-    """Every ``_B_STRIDE``-th index of the batch grid, with the last."""
-    n = kern.grid.size
-    return np.unique(np.append(np.arange(0, n, _B_STRIDE), n - 1))
+    """Every ``_B_STRIDE``-th index of the batch grid, with the last (computed once, in :meth:`_Kernel.of`)."""
+    return kern.coarse
 
 
 def _refine_root(kern: _Kernel, lam: FloatArray, f_coarse: FloatArray) -> FloatArray:
@@ -627,15 +677,27 @@ def _saturation_rps(kern: _Kernel) -> float:
     t1 = float(np.asarray(replica.prefill_alone_s(mix.pref.mean()))) + mix.decode_iters * float(
         _decode_step(kern, 1.0))
     hi = max(1.0, 4.0 * replica.max_batch / max(t1, 1e-9))
-    known_ok, known_not = _threshold_bracket(kern, hi)
+    known = list(_threshold_bracket(kern, hi))  # sustainable, unsustainable
+
+    def decide(mid: float) -> bool:
+        if known[0] < mid < known[1]:
+            ok = _sustainable(kern, mid)[0]
+            known[0 if ok else 1] = mid
+            return ok
+        return mid <= known[0]
+
+    return _bisect(hi, decide)
+
+
+def _bisect(hi: float, decide: Callable[[float], bool | None]) -> float:
+    """The bisection of :func:`_saturation_rps` on ``(0, hi)`` to ``1e-4`` (relative): its lower end after the
+    steps, each midpoint sustainable or not as ``decide`` says; ``nan`` as soon as ``decide`` says ``None``."""
     lo = 0.0
     for _ in range(48):
         mid = 0.5 * (lo + hi)
-        if known_ok < mid < known_not:
-            ok = _sustainable(kern, mid)[0]
-            known_ok, known_not = (mid, known_not) if ok else (known_ok, mid)
-        else:
-            ok = mid <= known_ok
+        ok = decide(mid)
+        if ok is None:
+            return math.nan
         if ok:
             lo = mid
         else:
@@ -651,8 +713,14 @@ def _sustainable(kern: _Kernel, lam: float) -> tuple[bool, float]:
     continuous in the rate). The root is below the slots when ``f <= 0`` at a coarse point short of the last
     (the first sign change is at or before it), or ``f < 0`` at the last; as in :func:`_operating_batch`, a dip
     of ``f`` below zero between two coarse points only is missed."""
-    f = _little_excess(kern, np.array([lam]), _coarse_index(kern))[0]
-    return bool(np.any(f[:-1] <= 0) or f[-1] < 0), float(np.min(f[1:]))
+    return _sustainable_rates(kern, np.array([lam]))[0]
+
+
+def _sustainable_rates(kern: _Kernel, lam: FloatArray) -> list[tuple[bool, float]]:
+    """:func:`_sustainable` at several rates at once (one row each: the same numbers as one by one)."""
+    f = _little_excess(kern, lam)
+    ok = np.any(f[:, :-1] <= 0, axis=1) | (f[:, -1] < 0)
+    return list(zip(ok.tolist(), np.min(f[:, 1:], axis=1).tolist(), strict=True))
 
 
 def _threshold_bracket(kern: _Kernel, hi: float) -> tuple[float, float]:
@@ -662,23 +730,27 @@ def _threshold_bracket(kern: _Kernel, hi: float) -> tuple[float, float]:
     ``m`` of :func:`_sustainable` is continuous, increasing and convex in the rate near the threshold. The
     bracket starts from ``m(0) = -c`` and :func:`_saturation_guess`, then rates 15 %, 32 %, 75 % ... above it
     until one is unsustainable (``hi`` at most); false position with the Illinois modification (Dowell &
-    Jarratt 1971: superlinear, the bracket always kept) narrows it, in 4 to 8 evaluations of ``m``.
+    Jarratt 1971: superlinear, the bracket always kept) narrows it, in 4 to 8 evaluations of ``m``; or fewer:
+    it stops as soon as the bracket decides every step of the bisection of :func:`_saturation_rps` from
+    ``(0, hi)`` (no midpoint strictly inside it). The brackets are nested, so a narrower one would decide
+    every step the same way and evaluate none: the bisection's result is the same as from the 1e-6 bracket.
     """
     lo, m_lo, top, m_top = 0.0, -float(kern.replica.max_batch), hi, math.nan
     x, step = _saturation_guess(kern), 1.15
-    while x < hi:
-        ok, m = _sustainable(kern, x)
-        if not ok:
-            top, m_top = x, m
-            break
-        lo, m_lo, x, step = x, m, x * step, step * step
+    while x < hi and math.isnan(m_top):
+        xs = [x] if x * step >= hi else [x, x * step]  # two rates of the climb per evaluation
+        for x_i, (ok, m) in zip(xs, _sustainable_rates(kern, np.array(xs)), strict=True):
+            if not ok:
+                top, m_top = x_i, m
+                break
+            lo, m_lo, x, step = x_i, m, x_i * step, step * step
     if math.isnan(m_top):
         ok, m_top = _sustainable(kern, hi)
         if ok:
             return hi, hi
     side = 0
     for _ in range(60):
-        if top - lo < 1e-6 * top:
+        if top - lo < 1e-6 * top or not math.isnan(_bisect(hi, lambda mid: None if lo < mid < top else mid <= lo)):
             break
         x = lo + (top - lo) * m_lo / (m_lo - m_top) if m_lo < 0 < m_top else 0.5 * (lo + top)
         x = min(max(x, lo + 0.25e-6 * top), top - 0.25e-6 * top)
@@ -711,7 +783,10 @@ def _mg1_wait_quantiles(lam: FloatArray, service: FloatArray, qs: FloatArray) ->
     Pollaczek-Khinchine in Benes's form: ``W = sum_{k>=0} (1 - rho) rho^k R_e^{*k}`` with
     ``R_e`` the equilibrium residual of the service time, density ``(1 - F_S(x)) / E[S]``
     (Kleinrock 1975 §5.7). Computed in the Fourier domain on a grid,
-    ``phi_W = (1 - rho) / (1 - rho phi_Re)``. Units: seconds.
+    ``phi_W = (1 - rho) / (1 - rho phi_Re)``, on ``_FFT_POINTS`` points ``t_i = i dt`` up to ``t_max``
+    zero-padded to ``_FFT_PAD_POINTS``; each quantile is the first grid point where the CDF reaches
+    it. A rate with ``1 - rho`` above every level (the atom of ``W`` at 0 holds them all) has all its
+    quantiles at 0 without the transform. Units: seconds.
     """
     h = lam.size
     s = np.sort(service, axis=1)
@@ -722,23 +797,50 @@ def _mg1_wait_quantiles(lam: FloatArray, service: FloatArray, qs: FloatArray) ->
     t_max = np.maximum.reduce([12.0 * w_mean / np.maximum(rho, 1e-9), 4.0 * s[:, -1], 8.0 * es])
     n = _FFT_POINTS
     dt = t_max / n
-    grid = np.arange(n)[None, :] * dt[:, None]
-    # (in place where the arithmetic allows: these arrays are large and the computation is called often)
-    fe = np.divide(np.stack([np.searchsorted(s[i], grid[i], side="right") for i in range(h)]), s.shape[1])
-    np.multiply(np.divide(np.subtract(1.0, fe, out=fe), es[:, None], out=fe), dt[:, None], out=fe)
-    np.divide(fe, np.maximum(fe.sum(axis=1, keepdims=True), 1e-300), out=fe)
-    phi = np.fft.rfft(fe, n=2 * n, axis=1)
-    np.subtract(1.0, np.multiply(phi, rho[:, None], out=phi), out=phi)
-    pmf = np.fft.irfft(np.divide((1.0 - rho)[:, None], phi, out=phi), n=2 * n, axis=1)[:, :n]
-    cdf = np.cumsum(np.maximum(pmf, 0.0, out=pmf), axis=1)
-    np.divide(cdf, np.maximum(cdf[:, -1:], 1.0), out=cdf)
-    # first grid point with cdf >= q (cdf is non-decreasing); where none, the tail below applies
-    idx = np.stack([np.searchsorted(cdf[i], qs, side="left") for i in range(h)])
+    idx = np.zeros((h, qs.size), dtype=np.intp)
+    live = np.flatnonzero((rho >= 1.0 - qs.max() - 1e-9) & np.isfinite(dt) & (dt > 0))  # others: 0 (NaN if dt is)
+    if live.size:
+        idx[live] = _mg1_cdf_index(s[live], es[live], rho[live], dt[live], qs)
     reached = idx < n
-    out = np.take_along_axis(grid, np.where(reached, idx, 0), axis=1)
+    out = np.where(reached, idx, 0) * dt[:, None]  # the grid point t_idx = idx dt (the same product)
     # beyond the grid (cdf never reached q): exponential tail from the mean
     tail = (w_mean / np.maximum(rho, 1e-9))[:, None] * np.log(np.maximum(rho[:, None] / (1.0 - qs[None, :]), 1.0))
-    return np.where(reached, out, np.maximum(tail, grid[:, -1:]))
+    return np.where(reached, out, np.maximum(tail, ((n - 1) * dt)[:, None]))
+
+
+_FFT_PAD_POINTS = 6144
+"""Transform length of :func:`_mg1_wait_quantiles`: 1.5 x ``_FFT_POINTS``, so the circular convolution wraps
+onto the grid only the waiting-time mass beyond ``1.5 t_max`` (at least 18 mean waits; 2 x gave the same
+quantiles on the planner's scenarios and tests, at a third more cost). 3 x 2^11: a fast size for pocketfft."""
+
+
+def _mg1_cdf_index(s: FloatArray, es: FloatArray, rho: FloatArray, dt: FloatArray, qs: FloatArray,
+                   ) -> npt.NDArray[np.intp]:
+    """Per row of sorted service samples ``s`` (mean ``es``, load ``rho``, grid step ``dt``), the first grid
+    point ``i`` of :func:`_mg1_wait_quantiles` where the waiting time's CDF reaches each level of ``qs``
+    (``_FFT_POINTS`` where it never does).
+
+    ``F_S(t_i)`` counts the samples ``s_j <= t_i = i dt``: each sample is binned at its first grid point at or
+    above it (``ceil(s_j / dt)``, corrected by one against the products ``i dt`` themselves), then counted.
+    """
+    h, n = s.shape[0], _FFT_POINTS
+    step = dt[:, None]
+    first = np.ceil(s / step)
+    first -= (first - 1.0) * step >= s
+    first += first * step < s
+    at = np.minimum(first, n).astype(np.intp) + (n + 1) * np.arange(h)[:, None]
+    counts = np.bincount(at.ravel(), minlength=h * (n + 1)).reshape(h, n + 1)[:, :n]
+    # (in place where the arithmetic allows: these arrays are large and the computation is called often)
+    fe = np.divide(np.cumsum(counts, axis=1), s.shape[1])
+    np.multiply(np.divide(np.subtract(1.0, fe, out=fe), es[:, None], out=fe), step, out=fe)
+    np.divide(fe, np.maximum(fe.sum(axis=1, keepdims=True), 1e-300), out=fe)
+    phi = np.fft.rfft(fe, n=_FFT_PAD_POINTS, axis=1)
+    np.subtract(1.0, np.multiply(phi, rho[:, None], out=phi), out=phi)
+    pmf = np.fft.irfft(np.divide((1.0 - rho)[:, None], phi, out=phi), n=_FFT_PAD_POINTS, axis=1)[:, :n]
+    cdf = np.cumsum(np.maximum(pmf, 0.0, out=pmf), axis=1)
+    np.divide(cdf, np.maximum(cdf[:, -1:], 1.0), out=cdf)
+    # first grid point with cdf >= q (cdf is non-decreasing)
+    return np.stack([np.searchsorted(row, qs, side="left") for row in cdf])
 
 
 def _ttft_quantiles(kern: _Kernel, lam: FloatArray, b: FloatArray, st: _CycleState) -> tuple[FloatArray, FloatArray]:
@@ -1382,6 +1484,8 @@ def clear_caches() -> None:
     """Forget the layouts analysed by earlier plans (benchmarks of the cold path, tests)."""
     with _layout_cache_lock:
         _layout_cache.clear()
+    with _queue_cache_lock:
+        _queue_cache.clear()
 
 
 def _layout_key(inp: _Inputs, tp: int, pp: int) -> tuple[object, ...]:
@@ -1945,6 +2049,14 @@ def _demand(inp: _Inputs, *, ttft_s: float, e2e_s: float, needs_gpu: bool, memor
     )
 
 
+def _realtime_result(inp: _Inputs, ch: _Choice, rt: _Realtime) -> _ModeResult:
+    """The real-time endpoint's demand on its limits, weekly cost and notes."""
+    return _ModeResult(
+        demand=_demand(inp, ttft_s=rt.ttft_worst, e2e_s=rt.e2e_worst, needs_gpu=inp.hw.kind != HardwareKind.CPU),
+        weekly_usd=float(ch.weekly_usd), notes=("response streaming; at least one instance always on unless "
+                                                "scale-to-zero is set",), shortfall=rt.shortfall)
+
+
 def _mode_results(inp: _Inputs, ch: _Choice, rt: _Realtime, asy: _AsyncPlan, job: _BatchJob,
                   sv: _Serverless) -> dict[InferenceMode, _ModeResult]:
     """Each mode's demand on its limits, weekly cost and notes."""
@@ -1953,10 +2065,7 @@ def _mode_results(inp: _Inputs, ch: _Choice, rt: _Realtime, asy: _AsyncPlan, job
                  f"socket); {sv.tpot_s * 1e3:,.0f} ms per output token",) if sv.fits else ())
     cold = modes.mode_spec(InferenceMode.SERVERLESS).value("cold_start_s")
     return {
-        InferenceMode.REALTIME: _ModeResult(
-            demand=_demand(inp, ttft_s=rt.ttft_worst, e2e_s=rt.e2e_worst, needs_gpu=gpu), weekly_usd=float(ch.weekly_usd),
-            notes=("response streaming; at least one instance always on unless scale-to-zero is set",),
-            shortfall=rt.shortfall),
+        InferenceMode.REALTIME: _realtime_result(inp, ch, rt),
         InferenceMode.SERVERLESS: _ModeResult(
             demand=_demand(inp, ttft_s=sv.e2e_p95_s if sv.fits else 0.0, e2e_s=sv.e2e_p95_s if sv.fits else 0.0,
                            needs_gpu=False, memory_needed_bytes=sv.need_bytes,
@@ -2043,8 +2152,7 @@ class _Hours:
 def _chosen_hours(inp: _Inputs, ch: _Choice, md: _Modes) -> _Hours:
     """Hourly replicas, instances, energy and cost of the chosen mode."""
     if md.mode == InferenceMode.REALTIME:
-        rt = md.rt
-        return _fleet_hours(inp, ch, ch.fleet, ch.weekly_usd, rt.ttft_h, rt.e2e_h, rt.ttft_worst, rt.e2e_worst)
+        return _realtime_hours(inp, ch, md.rt)
     if md.mode == InferenceMode.ASYNC and md.asy.fleet is not None:
         fl = md.asy.fleet
         e2e_h = np.where((fl.replicas > 0) & (inp.mean > 0), ch.lay.at(fl.per_replica_peak_rps).e2e, np.nan)
@@ -2052,6 +2160,10 @@ def _chosen_hours(inp: _Inputs, ch: _Choice, md: _Modes) -> _Hours:
     if md.mode == InferenceMode.SERVERLESS:
         return _serverless_hours(inp, md.sv)
     return _batch_hours(inp, ch, md.batch)
+
+
+def _realtime_hours(inp: _Inputs, ch: _Choice, rt: _Realtime) -> _Hours:
+    return _fleet_hours(inp, ch, ch.fleet, ch.weekly_usd, rt.ttft_h, rt.e2e_h, rt.ttft_worst, rt.e2e_worst)
 
 
 def _fleet_hours(inp: _Inputs, ch: _Choice, fl: _Fleet, weekly: float, ttft_h: FloatArray, e2e_h: FloatArray,
@@ -2112,7 +2224,7 @@ def _costs(inp: _Inputs, hours: _Hours) -> _Costs:
     """``month = week x 730 / 168``; per 1M output tokens and per request on the fleet's traffic."""
     weekly = hours.weekly_usd
     req_week = float(np.sum(inp.mean) * 3600.0)
-    out_tok_week = req_week * inp.dout.effective_mean
+    out_tok_week = req_week * _effective_mean(inp.dout)
     return _Costs(weekly=weekly, monthly=weekly * MONTH_OVER_WEEK, requests_week=req_week, out_tokens_week=out_tok_week,
                   per_mtok=weekly / (out_tok_week / 1e6) if out_tok_week > 0 else math.inf,
                   per_request=weekly / req_week if req_week > 0 else math.inf)
@@ -2609,6 +2721,60 @@ def _plan(s: Scenario, progress: Progress | None, input_tokens: TokenDistributio
     expl = _explain(story)
     _report(progress, 1.0, "done")
     return _assemble(story, popts, growth, expl, t_start)
+
+
+@functools.lru_cache(maxsize=256)
+def _effective_mean(d: TokenDistribution) -> float:
+    """``d.effective_mean`` (a 256-point quadrature) once per distribution (frozen, compared by value): a
+    search plans many options of one token mix."""
+    return d.effective_mean
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """The headline figures of :func:`plan` for a scenario, each exactly the plan's own (same steps, same
+    arithmetic): USD a month, replicas, p95 seconds, t CO2e a month, requests a day, tokens per request."""
+
+    mode: InferenceMode
+    mode_check: ModeCheck
+    monthly_cost_usd: float
+    peak_replicas: int
+    mean_replicas: float
+    ttft_p95_s: float
+    e2e_p95_s: float
+    co2e_t_per_month: float
+    fleet_requests_per_day: float
+    input_tokens_mean: float
+    output_tokens_mean: float
+
+
+def plan_summary(scenario: Scenario) -> PlanSummary:
+    """:func:`plan`'s headline figures without the parts only a page draws (pricing options, buy vs build,
+    growth, regions, explanation, ranges): the steps up to cost and carbon, for searches that plan many
+    options and keep a few numbers of each (``estimator.recommend``). Same errors as :func:`plan`."""
+    try:
+        inp = _resolve_inputs(scenario, None, None, None)
+        ch = _choose_layout(inp, _candidate_layouts(inp, None))
+        if scenario.deploy.mode == InferenceMode.REALTIME:  # the chosen mode alone: its check and hours
+            mode, rt = InferenceMode.REALTIME, _realtime(inp, ch)
+            check, hours = _mode_check(mode, _realtime_result(inp, ch, rt)), _realtime_hours(inp, ch, rt)
+        else:
+            md = _inference_modes(inp, ch, None)
+            mode, check, hours = md.mode, next(c for c in md.checks if c.mode == md.mode), _chosen_hours(inp, ch, md)
+        costs = _costs(inp, hours)
+        co2 = _carbon(inp, hours, costs)
+    except EstimatorError:
+        raise
+    except Exception as exc:  # as plan(): a numerical corner the model does not cover, never a traceback
+        raise EstimatorError(f"The capacity plan could not be computed for these inputs ({type(exc).__name__}: "
+                             f"{exc}). Try less extreme traffic, token lengths or autoscaling limits.") from exc
+    return PlanSummary(
+        mode=mode, mode_check=check, monthly_cost_usd=costs.monthly,
+        peak_replicas=int(np.max(hours.replicas)) if hours.replicas.size else 0,
+        mean_replicas=float(np.mean(hours.replica_hours)), ttft_p95_s=float(hours.ttft_worst),
+        e2e_p95_s=float(hours.e2e_worst), co2e_t_per_month=co2.total_kg_week * MONTH_OVER_WEEK / 1000.0,
+        fleet_requests_per_day=costs.requests_week / 7.0, input_tokens_mean=_effective_mean(inp.din),
+        output_tokens_mean=_effective_mean(inp.dout))
 
 
 def _warnings(st: _Story) -> list[str]:

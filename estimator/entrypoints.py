@@ -17,6 +17,7 @@ as well: a scenario that cannot be planned is not re-planned on every rerun.
 | variants      | :func:`estimator.variants.explore_for_scenario` | :class:`estimator.variants.Exploration` |
 | lifetime      | :func:`estimator.lifetime.lifetime_plan` | :class:`estimator.lifetime.LifetimePlan` (the Training page's lifetime mode) |
 | recommend     | :func:`estimator.recommend.recommend`    | :class:`estimator.recommend.Recommendation` (the landing page's headline) |
+| serving       | :func:`serving`                          | :class:`ServingComparison` (the landing page's serving techniques) |
 
 The cache is thread-safe: concurrent callers of the same key wait for the first one's result
 instead of computing it again (one lock per key).
@@ -29,12 +30,18 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from estimator.errors import EstimatorError
 from estimator.scenario import Scenario
 
-__all__ = ["ENTRY_POINTS", "EntryPoint", "cache_clear", "calls", "compute", "entry_point"]
+if TYPE_CHECKING:
+    from estimator.disagg import DisaggPlan
+    from estimator.speculative import SpeculativeComparison
+    from estimator.traffic import TokenDistribution
+
+__all__ = ["ENTRY_POINTS", "EntryPoint", "ServingComparison", "cache_clear", "calls", "compute", "entry_point",
+           "serving"]
 
 CACHE_SIZE = 64
 """Results kept (least recently used evicted). A capacity plan is a few hundred kB."""
@@ -64,9 +71,45 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
         EntryPoint("variants", "estimator.variants:explore_for_scenario", "Compare variants"),
         EntryPoint("lifetime", "estimator.lifetime:lifetime_plan", "Lifetime sizing (training page)"),
         EntryPoint("recommend", "estimator.recommend:recommend", "Recommended plan"),
+        EntryPoint("serving", "estimator.entrypoints:serving", "Serving techniques (capacity page)"),
     )
 }
 """Page id -> its one entry point."""
+
+
+@dataclass(frozen=True)
+class ServingComparison:
+    """The serving techniques of one scenario's capacity plan, each with why it is missing when it is.
+
+    ``disagg``: :func:`estimator.disagg.plan` (colocated vs disaggregated prefill/decode);
+    ``speculative``: :func:`estimator.speculative.for_plan` (with vs without speculative decoding).
+    """
+
+    disagg: DisaggPlan | None
+    disagg_error: str
+    speculative: SpeculativeComparison | None
+    speculative_error: str
+
+
+def serving(scenario: Scenario, input_tokens: TokenDistribution | None = None) -> ServingComparison:
+    """The capacity page's serving comparison for ``scenario``: its plan (``compute("capacity", ...)``, the
+    page's own cached plan, with the same uploaded prompt lengths ``input_tokens``), then the disaggregated
+    plan and the speculative comparison of that plan, each computed once per scenario here (the page draws
+    them in two sections). Raises the plan's :class:`EstimatorError`; the techniques' errors are kept as text."""
+    from estimator import disagg, speculative
+
+    plan = compute("capacity", scenario, input_tokens=input_tokens)
+    try:
+        d: DisaggPlan | None = disagg.plan(plan.scenario, plan)
+        d_error = ""
+    except EstimatorError as exc:
+        d, d_error = None, str(exc)
+    try:
+        sp: SpeculativeComparison | None = speculative.for_plan(plan)
+        sp_error = ""
+    except EstimatorError as exc:
+        sp, sp_error = None, str(exc)
+    return ServingComparison(disagg=d, disagg_error=d_error, speculative=sp, speculative_error=sp_error)
 
 
 @dataclass(frozen=True)

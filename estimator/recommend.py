@@ -28,11 +28,14 @@ does not apply. The variant row names its technique in ``technique`` and carries
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import sys
+import threading
 import time
 import types
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -251,6 +254,22 @@ class _Context:
     input_p95: float
     output_mean: float
     output_p95: float
+    screen_key: str  # digest of the scenario without its traffic and the token figures the screen uses
+
+
+SCREEN_CACHE_SIZE: int = 2048
+"""Screened (accelerator, weight format) layouts kept between searches (a search over the catalog screens about
+150, so about 12 scenarios): they depend on the scenario without its traffic, so typing another volume
+re-screens only the fleets."""
+
+_screen_cache: OrderedDict[tuple[str, str, str, int], tuple[_Layout | Option, ...]] = OrderedDict()
+_screen_lock = threading.Lock()
+
+
+def clear_caches() -> None:
+    """Forget the layouts screened by earlier searches (benchmarks of the cold path, tests, data edits)."""
+    with _screen_lock:
+        _screen_cache.clear()
 
 
 def _allowed_regions(c: RecommendInputs) -> dict[str, tuple[Region, ...]]:
@@ -290,7 +309,18 @@ def _context(s: Scenario, c: RecommendInputs) -> _Context:
         peak=load.peak * keep, mean=load.mean * keep,
         input_mean=max(1.0, t.input_mean * prefix), input_p95=max(1.0, min(t.input_p95, model.max_context) * prefix),
         output_mean=float(t.output_mean), output_p95=float(min(t.output_p95, model.max_context)),
+        screen_key=_screen_key(s, model),
     )
+
+
+def _screen_key(s: Scenario, model: ModelSpec) -> str:
+    """What a layout's screen reads besides the accelerator: the scenario except ``traffic`` (whose prefix-cache
+    hit rate is in the token figures), the model, and the token figures (the same expressions as ``_Context``)."""
+    t, prefix = s.tokens, 1.0 - s.traffic.prefix_cache_hit_rate
+    figures = (max(1.0, t.input_mean * prefix), max(1.0, min(t.input_p95, model.max_context) * prefix),
+               float(t.output_mean), float(min(t.output_p95, model.max_context)))
+    text = f"{s.model_dump_json(exclude={'traffic'})}|{model.model_dump_json()}|{figures!r}"
+    return hashlib.sha256(text.encode()).hexdigest()  # thousands of cache keys: a digest, not kilobytes each
 
 
 # ----------------------------------------------------------------------------- stage 1: layouts
@@ -308,6 +338,8 @@ class _Layout:
     ttft_s: float  # p95 TTFT estimate at the plan load
     e2e_s: float
     prefill_share: float
+    idle_w: float  # an idle accelerator's draw with its host share (W)
+    embodied_kg_per_h: float  # embodied kg CO2e per accelerator-hour
 
 
 def _reject(hw: HardwareSpec, reason: str, detail: str = "", **fields: object) -> Option:
@@ -454,8 +486,17 @@ def _screen_layout(ctx: _Context, hw: HardwareSpec, d: DType, tp: int, max_batch
     lam = min(float(np.max(rps[ok])), s.autoscaling.target_utilization * sat)
     k = int(np.searchsorted(rps, lam, side="right")) - 1
     k = min(max(k, 0), len(b) - 1)
+    m_emb, _ = carbon.embodied_kgco2e_per_accelerator(hw)
     return _Layout(hw=hw, weight=d, tp=tp, lam=lam, sat=sat, ttft_s=float(ttft[k]), e2e_s=float(e2e[k]),
-                   prefill_share=float(share[k]))
+                   prefill_share=float(share[k]),
+                   idle_w=float(carbon.power_per_accelerator_w(hw.tdp_w, hw.idle_w, 0.0, _host_fraction(s))),
+                   embodied_kg_per_h=float(carbon.embodied_co2e_kg(1.0, m_emb)))
+
+
+def _host_fraction(s: Scenario) -> float:
+    """The host's share of an accelerator's TDP (``carbon.HOST_OVERHEAD_FRACTION`` unless the scenario sets it)."""
+    a = s.assumptions
+    return carbon.HOST_OVERHEAD_FRACTION if a.host_overhead_fraction is None else a.host_overhead_fraction
 
 
 def _screen_hardware(ctx: _Context, hw: HardwareSpec) -> tuple[list[tuple[_Layout, list[Instance]]], list[Option]]:
@@ -468,22 +509,38 @@ def _screen_hardware(ctx: _Context, hw: HardwareSpec) -> tuple[list[tuple[_Layou
     top_tp = min(hw.max_per_node, limit, max(i.accelerator_count for i in insts))
     out: list[tuple[_Layout, list[Instance]]] = []
     for d in formats:
-        try:
-            fits = _fitting_tps(ctx, hw, d, top_tp)
-        except InvalidInputError as exc:
-            rejected.append(_reject(hw, R_MEMORY, str(exc), weight_dtype=d.value))
-            continue
-        if not fits:
-            rejected.append(_reject(hw, R_MEMORY, f"{ctx.model.name} in {d.value} does not fit on up to {top_tp} x "
-                                    f"{hw.name}", weight_dtype=d.value))
-            continue
-        for tp, max_batch in fits:
-            lay = _screen_layout(ctx, hw, d, tp, max_batch)
+        for lay in _format_layouts(ctx, hw, d, top_tp):
             if isinstance(lay, Option):
                 rejected.append(lay)
             else:
-                out.append((lay, [i for i in insts if i.accelerator_count >= tp]))
+                out.append((lay, [i for i in insts if i.accelerator_count >= lay.tp]))
     return out, rejected
+
+
+def _format_layouts(ctx: _Context, hw: HardwareSpec, d: DType, top_tp: int) -> tuple[_Layout | Option, ...]:
+    """The screened layouts of ``hw`` in weight format ``d`` (TP up to ``top_tp``), or why none fits; cached
+    (:data:`SCREEN_CACHE_SIZE`): they depend on the scenario without its traffic (:func:`_screen_key`)."""
+    key = (ctx.screen_key, hw.model_dump_json(), d.value, top_tp)
+    with _screen_lock:
+        hit = _screen_cache.get(key)
+        if hit is not None:
+            _screen_cache.move_to_end(key)
+            return hit
+    out: list[_Layout | Option] = []
+    try:
+        fits = _fitting_tps(ctx, hw, d, top_tp)
+    except InvalidInputError as exc:
+        fits = None
+        out.append(_reject(hw, R_MEMORY, str(exc), weight_dtype=d.value))
+    if fits is not None and not fits:
+        out.append(_reject(hw, R_MEMORY, f"{ctx.model.name} in {d.value} does not fit on up to {top_tp} x "
+                           f"{hw.name}", weight_dtype=d.value))
+    out += [_screen_layout(ctx, hw, d, tp, max_batch) for tp, max_batch in fits or ()]
+    with _screen_lock:
+        _screen_cache[key] = tuple(out)
+        while len(_screen_cache) > SCREEN_CACHE_SIZE:
+            _screen_cache.popitem(last=False)
+    return tuple(out)
 
 
 # ----------------------------------------------------------------------------- stage 1: options
@@ -513,14 +570,11 @@ def _layout_fleet(ctx: _Context, lay: _Layout) -> _Fleet | None:
         n = np.where(ctx.peak <= 0, 0.0, np.maximum(n, 1.0))
     with np.errstate(divide="ignore", invalid="ignore"):
         u = np.where(n > 0, np.minimum(ctx.mean / (n * lay.sat), 1.0), 0.0)
-    a, hw = ctx.s.assumptions, lay.hw
-    host = carbon.HOST_OVERHEAD_FRACTION if a.host_overhead_fraction is None else a.host_overhead_fraction
+    hw = lay.hw
     busy_h = n * lay.tp
-    p_busy = np.asarray(carbon.power_per_accelerator_w(hw.tdp_w, hw.idle_w, u, host), dtype=float)
-    m_emb, _ = carbon.embodied_kgco2e_per_accelerator(hw)
-    return _Fleet(replicas=n, busy_h=busy_h, busy_wh=float(np.sum(p_busy * busy_h)),
-                  idle_w=float(carbon.power_per_accelerator_w(hw.tdp_w, hw.idle_w, 0.0, host)),
-                  embodied_kg_per_h=float(carbon.embodied_co2e_kg(1.0, m_emb)))
+    p_busy = np.asarray(carbon.power_per_accelerator_w(hw.tdp_w, hw.idle_w, u, _host_fraction(ctx.s)), dtype=float)
+    return _Fleet(replicas=n, busy_h=busy_h, busy_wh=float(np.sum(p_busy * busy_h)), idle_w=lay.idle_w,
+                  embodied_kg_per_h=lay.embodied_kg_per_h)
 
 
 def _weekly_usd(inst_h: FloatArray, inst: Instance, p: Pricing) -> float | None:
@@ -639,6 +693,8 @@ def _option_scenario(base: Scenario, o: Option) -> Scenario:
     model = base.model.model_copy(update={"weight_dtype": DType(o.weight_dtype), "kv_dtype": DType(o.kv_dtype)})
     deploy = Deployment(hardware_id=o.hardware_id, tp=o.tp, provider=o.provider, instance_id=o.instance_id,
                         region=o.region, pricing=Pricing(o.pricing), mode=mode)
+    if not o.sections:  # both sections validated already (Scenario has no cross-section validator): no re-validation
+        return base.model_copy(update={"model": model, "deploy": deploy})
     sections = {k: json.loads(v) for k, v in o.sections}
     return base.replace(model=model, deploy=deploy, **sections)
 
@@ -647,12 +703,12 @@ def _exact(base: Scenario, o: Option, share_in: float) -> Option:
     """``o`` with the numbers of :func:`estimator.capacity.plan` (infeasible, with the plan's reasons, when the
     chosen mode misses its limits or goals)."""
     try:
-        p = capacity.plan(_option_scenario(base, o))
+        p = capacity.plan_summary(_option_scenario(base, o))
     except EstimatorError as exc:
         return o.model_copy(update={"feasible": False, "reason": R_PLAN, "detail": str(exc), "exact": True,
                                     "monthly_cost_usd": None, "usd_per_million_input_tokens": None,
                                     "usd_per_million_output_tokens": None})
-    check = p.mode_check(p.mode)
+    check = p.mode_check
     month_requests = p.fleet_requests_per_day * 7.0 * MONTH_OVER_WEEK
     tok = _Tokens(requests=month_requests, input_tokens=month_requests * p.input_tokens_mean,
                   output_tokens=month_requests * p.output_tokens_mean)

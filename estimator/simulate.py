@@ -119,13 +119,17 @@ def _probe(model: ModelSpec, hardware: HardwareSpec, dtype: DType | str, batch: 
     b, i, o = np.broadcast_arrays(np.asarray(batch, dtype=float), np.asarray(inp, dtype=float),
                                   np.asarray(out, dtype=float))
     return performance.estimate_arrays(model, hardware, dtype, b, i, o, tp, pp, kv_dtype=kv_dtype,
-                                       efficiency=efficiency, check_memory=False)
+                                       efficiency=efficiency, check_memory=False, outputs=("tpot_s", "ttft_s"))
 
 
 @dataclass(frozen=True, slots=True)
 class _Prober:
     """``performance.estimate_arrays`` for one model, accelerator, dtype and layout: the only
-    source :func:`replica_model` fits to. Requests generate one output token."""
+    source :func:`replica_model` fits to. Requests generate one output token.
+
+    The (batch, input) points of a fit are evaluated together by :meth:`prefetch` (one call of
+    ``estimate_arrays`` instead of one per step; it is elementwise, so each point's times are the
+    same doubles) and kept in ``table``; a point not prefetched is evaluated when asked for."""
 
     model: ModelSpec
     hardware: HardwareSpec
@@ -134,18 +138,33 @@ class _Prober:
     pp: int
     efficiency: performance.Efficiency
     kv_dtype: DType | str
+    table: dict[tuple[float, float], tuple[float, float]] = field(default_factory=dict)
+
+    def prefetch(self, batch: Any, input_tokens: Any) -> None:
+        """Evaluate the points (``batch``, ``input_tokens``) at once and keep their (TPOT, TTFT) in ``table``."""
+        b, i = (a.ravel().tolist() for a in np.broadcast_arrays(np.asarray(batch, dtype=float),
+                                                                   np.asarray(input_tokens, dtype=float)))
+        out = _probe(self.model, self.hardware, self.dtype, b, i, 1.0, self.tp, self.pp, self.efficiency,
+                     self.kv_dtype)
+        self.table.update(zip(zip(b, i, strict=True), zip(np.asarray(out["tpot_s"], dtype=float).tolist(),
+                                                          np.asarray(out["ttft_s"], dtype=float).tolist(),
+                                                          strict=True), strict=True))
+
+    def _times(self, batch: Any, input_tokens: Any, which: int) -> FloatArray:
+        b, i = np.broadcast_arrays(np.asarray(batch, dtype=float), np.asarray(input_tokens, dtype=float))
+        keys = list(zip(b.ravel().tolist(), i.ravel().tolist(), strict=True))
+        missing = [k for k in keys if k not in self.table]
+        if missing:
+            self.prefetch([k[0] for k in missing], [k[1] for k in missing])
+        return np.array([self.table[k][which] for k in keys], dtype=float).reshape(b.shape)
 
     def tpot_s(self, batch: Any, input_tokens: Any) -> FloatArray:
         """Decode step time of ``batch`` sequences after ``input_tokens`` (context + 0.5)."""
-        out = _probe(self.model, self.hardware, self.dtype, batch, input_tokens, 1.0, self.tp, self.pp,
-                     self.efficiency, self.kv_dtype)
-        return np.asarray(out["tpot_s"], dtype=float)
+        return self._times(batch, input_tokens, 0)
 
     def ttft_s(self, batch: Any, input_tokens: Any) -> FloatArray:
         """Time to first token of ``batch`` prompts of ``input_tokens``."""
-        out = _probe(self.model, self.hardware, self.dtype, batch, input_tokens, 1.0, self.tp, self.pp,
-                     self.efficiency, self.kv_dtype)
-        return np.asarray(out["ttft_s"], dtype=float)
+        return self._times(batch, input_tokens, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +196,13 @@ def _replica_slots(
     return int(slots)
 
 
+def _attention_points(max_ctx: float, window: float) -> tuple[FloatArray, FloatArray]:
+    """Step 2's probes: the decode contexts (1 and up to 1024 tokens) and the prompts ``n/4, n/2, n``."""
+    c2 = float(min(1024.0, max(2.0, max_ctx - 2.0), window / 2.0 if math.isfinite(window) else 1024.0))
+    n3 = float(min(performance.PREFILL_CHUNK_TOKENS, max(8.0, max_ctx - 2.0)))
+    return np.array([1.0, c2]), np.array([n3 / 4.0, n3 / 2.0, n3])
+
+
 def _fit_attention(probe: _Prober, max_ctx: float, window: float) -> _AttentionFit:
     """Step 2: ``f_A`` and ``k`` from batch-1 probes.
 
@@ -185,13 +211,11 @@ def _fit_attention(probe: _Prober, max_ctx: float, window: float) -> _AttentionF
     the quadratic (causal attention) term. Where ``f_A`` is below the decode slope, decode
     attention is memory-bound and ``k`` is that slope; a window shorter than ``n`` hides ``f_A``.
     """
-    c1 = 1.0
-    c2 = float(min(1024.0, max(2.0, max_ctx - 2.0), window / 2.0 if math.isfinite(window) else 1024.0))
-    tp_dec = probe.tpot_s(1.0, np.array([c1, c2]))
-    ctx = np.array([c1, c2]) + 0.5  # performance's decode context: input + output / 2
+    contexts, ns = _attention_points(max_ctx, window)
+    tp_dec = probe.tpot_s(1.0, contexts)
+    ctx = contexts + 0.5  # performance's decode context: input + output / 2
     slope = max(0.0, float(tp_dec[1] - tp_dec[0]) / float(ctx[1] - ctx[0]))
-    n3 = float(min(performance.PREFILL_CHUNK_TOKENS, max(8.0, max_ctx - 2.0)))
-    ns = np.array([n3 / 4.0, n3 / 2.0, n3])
+    n3 = float(ns[-1])
     y = probe.ttft_s(1.0, ns)
     design = np.stack([np.ones(3), ns, ns * (ns + 1.0) / 2.0], axis=1)
     try:
@@ -211,12 +235,17 @@ def _token_table(
 ) -> tuple[FloatArray, FloatArray]:
     """Step 3: ``G(N)`` on 28 geometric token counts 1 .. ``tokens_max``: batch-N decode steps at
     context 1 less their attention term, made non-decreasing (and positive)."""
-    grid = np.unique(np.round(np.geomspace(1.0, tokens_max, 28)))
+    grid = _token_points(tokens_max)
     step_s = probe.tpot_s(grid, 1.0)
     cached = min(att.decode_context, window)
     token_part = step_s - np.maximum(att.attn_s_per_pair * grid * cached,
                                      att.kv_s_per_token * grid * (cached + 1.0))
     return grid, np.maximum.accumulate(np.maximum(token_part, 1e-9))
+
+
+def _token_points(tokens_max: float) -> FloatArray:
+    """Step 3's token counts: 28 geometric ones from 1 to ``tokens_max``, rounded, distinct."""
+    return np.unique(np.round(np.geomspace(1.0, tokens_max, 28)))
 
 
 def _prefill_token_weight(model: ModelSpec) -> float:
@@ -229,18 +258,33 @@ def _prefill_token_weight(model: ModelSpec) -> float:
     return body / (body + head)
 
 
+def _check_points(max_batch: int, max_ctx: float, n3: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Step 5's probes: decode batches and contexts (every pair, flattened) and lone prompts."""
+    bs = np.array([1.0, 8.0, 64.0, float(max_batch)])
+    cs = np.array([1.0, min(500.0, max_ctx / 4), min(2000.0, max_ctx / 2)])
+    bb, cc = np.meshgrid(bs, cs)
+    return bb.ravel(), cc.ravel(), np.array([64.0, min(1000.0, max_ctx / 2), n3])
+
+
 def _fit_max_rel_error(rm: ReplicaModel, probe: _Prober, max_ctx: float, n3: float) -> float:
     """Step 5: worst ``|model / estimate_arrays - 1|`` over decode steps (batches 1, 8, 64, slots
     x contexts 1, <= 500, <= 2000) and lone prompts (64, <= 1000, ``n3`` tokens)."""
-    bs = np.array([1.0, 8.0, 64.0, float(rm.max_batch)])
-    cs = np.array([1.0, min(500.0, max_ctx / 4), min(2000.0, max_ctx / 2)])
-    bb, cc = np.meshgrid(bs, cs)
-    cx = np.minimum(cc.ravel() + 0.5, rm.window)
-    pred_dec = rm.iteration_s(bb.ravel(), bb.ravel() * cx, bb.ravel() * (cx + 1.0))
-    err_dec = np.abs(pred_dec / probe.tpot_s(bb.ravel(), cc.ravel()) - 1.0)
-    pn = np.array([64.0, min(1000.0, max_ctx / 2), n3])
+    bb, cc, pn = _check_points(rm.max_batch, max_ctx, n3)
+    cx = np.minimum(cc + 0.5, rm.window)
+    pred_dec = rm.iteration_s(bb, bb * cx, bb * (cx + 1.0))
+    err_dec = np.abs(pred_dec / probe.tpot_s(bb, cc) - 1.0)
     err_pre = np.abs(rm.prefill_alone_s(pn) / probe.ttft_s(1.0, pn) - 1.0)
     return float(max(err_dec.max(), err_pre.max()))
+
+
+def _prefetch_fit(probe: _Prober, max_ctx: float, window: float, tokens_max: float, max_batch: int) -> None:
+    """Every probe of steps 2, 3 and 5 of :func:`replica_model` in one call (:meth:`_Prober.prefetch`)."""
+    contexts, ns = _attention_points(max_ctx, window)
+    tokens = _token_points(tokens_max)
+    bb, cc, pn = _check_points(max_batch, max_ctx, float(ns[-1]))
+    ones = np.ones(contexts.size + ns.size)
+    probe.prefetch(np.concatenate([ones, tokens, bb, np.ones(pn.size)]),
+                   np.concatenate([contexts, ns, np.ones(tokens.size), cc, pn]))
 
 
 def replica_model(
@@ -293,8 +337,9 @@ def replica_model(
     slots = _replica_slots(model, hardware, dtype, kv, context_tokens, tp=tp, pp=pp,
                            memory_utilization=memory_utilization, runtime_overhead_bytes=runtime_overhead_bytes)
     probe = _Prober(model=model, hardware=hardware, dtype=dtype, tp=tp, pp=pp, efficiency=eff, kv_dtype=kv)
-    att = _fit_attention(probe, max_ctx, window)
     budget = int(token_budget)
+    _prefetch_fit(probe, max_ctx, window, budget + max(max_num_seqs, slots), min(max_num_seqs, slots))
+    att = _fit_attention(probe, max_ctx, window)
     grid, token_part = _token_table(probe, att, window, budget + max(max_num_seqs, slots))
     rm = ReplicaModel(
         prefill_token_weight=_prefill_token_weight(model),

@@ -8,14 +8,28 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from estimator import catalog, disagg, speculative
+from estimator import catalog, disagg, entrypoints, speculative
 from estimator.capacity import CapacityPlan
 from estimator.errors import EstimatorError
 from estimator.formatting import duration, integer, money
 from estimator.specs import HardwareKind
-from pages._ui import plain
+from estimator.traffic import TokenDistribution
+from pages._ui import plain, show_error
 
 SPEC_METHODS = list(speculative.METHODS)  # off, eagle3, mtp, draft (the link values themselves)
+
+
+def serving_comparison(plan: CapacityPlan, input_tokens: TokenDistribution | None) -> entrypoints.ServingComparison | None:
+    """The plan's disaggregated plan and speculative comparison: one cached computation per scenario
+    (``entrypoints.compute("serving", ...)``) that both sections read; ``None`` (and the error shown) when the
+    plan itself cannot be computed."""
+    try:
+        result: entrypoints.ServingComparison = entrypoints.compute("serving", plan.scenario,
+                                                                    input_tokens=input_tokens)
+    except EstimatorError as exc:
+        show_error(exc)
+        return None
+    return result
 
 
 # ------------------------------------------------------------------ speculative decoding
@@ -50,15 +64,18 @@ def _speculative_inputs() -> None:
                          "(data/speculative_acceptance.csv).")
 
 
-def speculative_section(plan: CapacityPlan) -> None:
+def speculative_section(plan: CapacityPlan, input_tokens: TokenDistribution | None = None) -> None:
     """Speculative decoding for the plan: inputs, with vs without across batch sizes, how it is computed."""
     st.markdown("#### Speculative decoding: with vs without")
     _speculative_inputs()
     _sync_speculative_inputs(plan)
-    try:
-        r = speculative.for_plan(plan)
-    except EstimatorError as exc:
-        st.info(f"Speculative decoding is not modelled for this plan: {plain(exc, 300)}", icon=":material/info:")
+    both = serving_comparison(plan, input_tokens)
+    if both is None:
+        return
+    r = both.speculative
+    if r is None:
+        st.info(f"Speculative decoding is not modelled for this plan: {plain(both.speculative_error, 300)}",
+                icon=":material/info:")
         return
     what_if = plan.scenario.serving.speculative == "off"
     first = r.points[0]
@@ -186,15 +203,18 @@ def disagg_table(r: disagg.DisaggPlan, plan: CapacityPlan | None = None,
     ])
 
 
-def disagg_section(plan: CapacityPlan) -> None:
+def disagg_section(plan: CapacityPlan, input_tokens: TokenDistribution | None = None) -> None:
     """Disaggregated prefill/decode for the plan: inputs, colocated vs disaggregated, how it is computed."""
     st.markdown("#### Disaggregated prefill/decode: colocated vs disaggregated")
     _disagg_inputs([h.hardware_id for h in catalog.list_hardware()
                     if h.kind != HardwareKind.CPU and catalog.list_instances(hardware_id=h.hardware_id)])
-    try:
-        r = disagg.plan(plan.scenario, plan)
-    except EstimatorError as exc:
-        st.info(f"Disaggregated serving cannot be planned for these goals: {plain(exc, 400)}", icon=":material/info:")
+    both = serving_comparison(plan, input_tokens)
+    if both is None:
+        return
+    r = both.disagg
+    if r is None:
+        st.info(f"Disaggregated serving cannot be planned for these goals: {plain(both.disagg_error, 400)}",
+                icon=":material/info:")
         _disagg_how()
         return
     # the toggle is drawn below the plan, so on a page's first run from a link the plan's scenario predates it
@@ -219,10 +239,7 @@ def disagg_section(plan: CapacityPlan) -> None:
               f"{r.kv_bytes_p95 / 1e6:,.0f} MB")
     m4.metric("KV transfer", duration(r.kv_transfer_s_mean), help=f"over {r.link.name} at "
               f"{r.link.bandwidth_bytes_per_s / 1e9:,.0f} GB/s effective; p95 prompt {duration(r.kv_transfer_s_p95)}")
-    try:
-        spec: speculative.SpeculativeComparison | None = speculative.for_plan(plan)
-    except EstimatorError:
-        spec = None
+    spec = both.speculative
     st.markdown("**Serving options compared** at the same goals: colocated, disaggregated, and colocated with "
                 "speculative decoding. The last row scales the fleet by the modelled decode-throughput gain at the "
                 "plan's batch, an upper bound rather than a re-plan: at batches of 56-64 the engines' published gains "

@@ -27,6 +27,9 @@ TIMEOUT = 30
 
 HEAVY = (
     "estimator.capacity:plan",
+    "estimator.capacity:plan_summary",
+    "estimator.disagg:plan",
+    "estimator.speculative:for_plan",
     "estimator.performance:estimate",
     "estimator.performance:max_throughput",
     "estimator.variants:best_configs",
@@ -57,9 +60,10 @@ CHANGES = {
     "variants": Change("number_input", "in", 1024),
 }
 
-ALSO: dict[str, tuple[str, ...]] = {"capacity": ("recommend",)}
+ALSO: dict[str, tuple[str, ...]] = {"capacity": ("recommend", "serving")}
 """Second entry points a page computes, once each per rerun too: the landing page draws the recommendation
-(issue 15: the cheapest feasible plan over the catalog is its headline) above the plan of the scenario's own choice."""
+(issue 15: the cheapest feasible plan over the catalog is its headline) above the plan of the scenario's own choice,
+and the plan's serving techniques (disaggregated, speculative: ``serving``) below it."""
 
 NOT_YET_CONVERTED: dict[str, str] = {}
 """Pages still being rewritten as functions (xfail until they call their entry point once)."""
@@ -161,7 +165,7 @@ def test_the_router_adds_no_computation(watch: Watch) -> None:
     # app.py (navigation, ?s= links, shared inputs, toolbar) around the default page: still one plan.
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     before, before_all = entrypoints.calls("capacity"), entrypoints.calls()
-    before_rec = entrypoints.calls("recommend")
+    before_rec, before_serving = entrypoints.calls("recommend"), entrypoints.calls("serving")
     at.run()
     assert not at.exception, at.exception
     assert at.title[0].value == "Capacity planner"
@@ -169,5 +173,6 @@ def test_the_router_adds_no_computation(watch: Watch) -> None:
     assert not at.exception, at.exception
     assert entrypoints.calls("capacity") - before == 1
     assert entrypoints.calls("recommend") - before_rec == 1  # the landing page's headline (ALSO)
-    assert entrypoints.calls() - before_all == 2
+    assert entrypoints.calls("serving") - before_serving == 1  # its serving techniques (ALSO)
+    assert entrypoints.calls() - before_all == 3
     assert not watch.outside, f"computed outside the entry point: {dict(watch.outside)}"
