@@ -146,8 +146,10 @@ def _question_inputs(c: _Choices) -> None:
                    + (f" ({spec.params_active / 1e9:,.3g}B active)" if spec.is_moe else "")
                    + f" · context {integer(spec.max_context)}" + (" · illustrative" if spec.assumed else ""))
         if q2.selectbox("Volume given as", VOLUMES, key="vol", bind="query-params") == Volume.REQUESTS_PER_DAY.value:
-            q3.number_input("Requests per day", min_value=0.0, max_value=1e12, value=D.traffic.requests_per_day,
-                            step=100_000.0, format="%.0f", key="rpd", bind="query-params")
+            rpd = q3.number_input("Requests per day", min_value=0.0, max_value=1e12,
+                                  value=D.traffic.requests_per_day, step=100_000.0, format="%.0f", key="rpd",
+                                  bind="query-params")
+            q3.caption(f"{integer(rpd)} a day · {rpd / 86_400:,.1f} a second on average")
         else:
             q3.number_input("Peak requests per second", min_value=0.0, max_value=1e7, value=D.traffic.peak_rps,
                             step=1.0, key="prps", bind="query-params")
