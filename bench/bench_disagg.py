@@ -3,8 +3,9 @@
 Prints, for every disaggregation anchor in ``data/serving_anchors.csv`` (DistServe §1 Figure 1 and §3.3, the
 DistServe simulator's published placement, Splitwise §VI-A and §VI-B), the published figure, the prediction of
 ``estimator.disagg`` for the setup recorded in the anchor (DistServe: the authors' published per-iteration
-profiles, goals at P90; Splitwise: the paper's measured time between tokens and stated 400 Gbps link), their ratio
-and whether it is within 25 %; then Figure 1 under each engine's latencies, the placement search's pairs, and
+profiles, goals at P90; Splitwise: the paper's measured time between tokens and stated 400 Gbps link, and its
+iso-power search with the simulator's performance model, traces and SLOs), their ratio and whether it is within
+25 %; then Figure 1 under each engine's latencies, the placement search's pairs, the Splitwise search's splits, and
 colocated vs disaggregated serving for the default scenario. Everything is computed in this run.
 """
 
@@ -42,6 +43,17 @@ def main() -> int:
     for pl in disagg.distserve_placement():
         print(f"  prefill TP {pl.tp_prefill} ({pl.prefill_rps:5.2f} req/s) + decode TP {pl.tp_decode} "
               f"({pl.decode_rps:5.2f} req/s): {pl.per_gpu_rps:.2f} per GPU")
+    print("\nSplitwise-HH iso-power search (BLOOM-176B, 40 DGX-H100, Splitwise's performance model, Azure 2023 traces, "
+          "Table 6 SLOs; published: conversation 25P:15T, coding 35P:5T), requests/s within the nine SLOs:")
+    for trace in ("conv", "code"):
+        sp = disagg.splitwise_provisioning(trace)
+        cells = "  ".join(f"{40 - t}P:{t}T {min(p_rps, t_rps):5.1f}" for t, p_rps, t_rps in sp.splits
+                          if t in disagg.SPLITWISE_HH_TOKEN_SWEEP)
+        print(f"  {trace}: {cells}")
+        print(f"  {trace}: best swept {40 - sp.best_token}P:{sp.best_token}T ({sp.cluster_rps:.1f} req/s); with any "
+              f"token count {sp.unconstrained_ratio:.2f} prompt per token machine; {sp.token_slots} slots per token machine")
+    print(f"Splitwise serialized KV transfer on the second token (published 0.64): H100 setup "
+          f"{disagg.splitwise_second_token('h100'):.2f} (the anchor), A100 setup {disagg.splitwise_second_token('a100'):.2f}")
     p = disagg.plan(Scenario().replace(serving={"disaggregated": True}))
     print(f"\nDefault scenario ({p.model_name}): best ratio {p.ratio_text} (lambda*_d / lambda*_p = "
           f"{p.capacity_ratio:.2f}); KV {p.kv_bytes_mean / 1e6:,.0f} MB per request over {p.link.name}, "

@@ -45,7 +45,10 @@ are read at P90 (:func:`ttft_quantile_s`), not the planner's p95. The colocated 
 modelled as the paper ran it, vLLM 0.2 with whole-prompt prefill iterations that stall the decodes
 (:func:`prefill_first_tpot_s`); the DistServe simulator's published placement (:func:`distserve_placement`) is
 searched as the simulator does, one prefill and one decode instance per node; Splitwise's serialized transfer
-crosses the 400 Gb/s link the paper states, as one stream.
+crosses the 400 Gb/s link the paper states, as one stream; Splitwise's pool ratios come from its own iso-power
+search (:func:`splitwise_provisioning`: BLOOM-176B, the simulator's measured performance model, memory and SLOs,
+the Azure traces, the most requests/s from 40 machines), not from :func:`plan`, whose objective differs (the
+cheapest pair per request/s at the scenario's p95 goals, independent per-instance queues).
 
 Sources: Zhong et al., "DistServe", OSDI 2024 (arXiv:2401.09670) §2-3 (goodput, M/D/1 prefill, KV
 transfer bandwidth); Patel et al., "Splitwise", ISCA 2024 (arXiv:2311.18677) §IV (phase split, KV
@@ -91,6 +94,9 @@ __all__ = [
     "distserve_placement",
     "profiled_replica",
     "sharegpt_opt13b_workload",
+    "SplitwiseProvisioning",
+    "azure_trace_workload",
+    "splitwise_provisioning",
     "ttft_quantile_s",
     "anchor_checks",
     "LINK_KINDS",
@@ -735,6 +741,7 @@ def clear_cache() -> None:
         _cache.clear()
     _fig1.cache_clear()
     _placement.cache_clear()
+    _splitwise_provisioning.cache_clear()
 
 
 # ----------------------------------------------------------------------------- published anchors
@@ -1105,31 +1112,373 @@ SPLITWISE_TBT_MS: tuple[tuple[float, float], ...] = ((1024.0, 29.819), (2048.0, 
 github.com/Mutinifni/splitwise-sim data/perf_model.csv (commit 8f99e7d, 2024-04-25), column ``token_time``."""
 
 
-def splitwise_second_token() -> float:
+SPLITWISE_A100_TBT_MS: tuple[tuple[float, float], ...] = ((1024.0, 44.781), (2048.0, 45.511))
+"""As :data:`SPLITWISE_TBT_MS` on DGX-A100 (tensor parallel 8): the mean ``token_time`` of the five runs of
+``llama2-70b, a100-80gb, batch_size 1, token_size 128`` at 1024 and 2048 prompt tokens (ms)."""
+
+_SECOND_TOKEN_SETUPS: dict[str, tuple[str, tuple[tuple[float, float], ...], float]] = {
+    "h100": ("h100-sxm", SPLITWISE_TBT_MS, 400e9), "a100": ("a100-80gb-sxm", SPLITWISE_A100_TBT_MS, 200e9)}
+
+
+def splitwise_second_token(setup: str = "h100") -> float:
     """Splitwise §VI-A: a serialized KV transfer's share of the second token's latency, ``t_kv / TBT``, for a
-    1500-token prompt (the coding trace's median) of Llama-2-70B (assumed) between two DGX-H100, tensor parallel 8.
+    1500-token prompt (the coding trace's median) of Llama-2-70B (assumed) between two DGX machines, tensor parallel 8.
 
     ``TBT`` is the paper's own measured time between tokens (:data:`SPLITWISE_TBT_MS`, interpolated to 1500
-    tokens: 30.5 ms), not the roofline's (13 ms at TP 8), so the anchor tests the transfer, not the 2023 engine.
-    The link is the one the paper states for its H100 setup, "400 Gbps" InfiniBand (§VI-A: "200 vs 400 Gbps"
-    for A100 and H100), carrying the serialized transfer as one stream: :func:`kv_link` with one GPU a side
-    (``0.7 x 400 Gb/s`` + the network latency), not the eight NICs of a DGX in parallel. Its measured per-layer
-    transfer leaves ~5 ms exposed on H100 (§VI-A); the serialized times are only in Figure 14's image."""
-    hw = catalog.get_hardware("h100-sxm")
-    link = kv_link(hw, hw, "network", 1, 1)
-    t_kv = float(kv_transfer_s(kv_transfer_bytes(catalog.get_model("llama-2-70b"), 1500, "fp16"),
-                               link.bandwidth_bytes_per_s, link.latency_s))
-    (n0, t0), (n1, t1) = SPLITWISE_TBT_MS
+    tokens: 30.5 ms on H100; :data:`SPLITWISE_A100_TBT_MS`, 45.1 ms on A100), not the roofline's (13 ms at TP 8), so
+    the anchor tests the transfer, not the 2023 engine. The link is the one the paper states for the ``setup``,
+    "400 Gbps" InfiniBand for H100 and 200 for A100 (§V-A, §VI-A: "200 vs 400 Gbps"), carrying the serialized
+    transfer as one stream: ``e_comm x rate`` (``performance.COMMUNICATION_EFFICIENCY``, 0.7) plus the network
+    latency, as :func:`kv_link` with one GPU a side. The paper does not say which setup its "64 %" is from (Figure
+    15 shows both); the anchor assumes H100. Its measured per-layer transfer leaves ~5 ms exposed on H100 and ~8 ms on
+    A100 (§VI-A); the serialized times are only in Figure 14's image."""
+    if setup not in _SECOND_TOKEN_SETUPS:
+        raise InvalidInputError(f"unknown Splitwise setup {setup!r}: h100 or a100")
+    hw_id, tbt_ms, rate_bit_s = _SECOND_TOKEN_SETUPS[setup]
+    hw = catalog.get_hardware(hw_id)
+    eff = performance.Efficiency()
+    link = kv_link(hw, hw, "network", 1, 1, eff)
+    bandwidth = eff.communication * rate_bit_s / 8.0
+    t_kv = float(kv_transfer_s(kv_transfer_bytes(catalog.get_model("llama-2-70b"), 1500, "fp16"), bandwidth,
+                               link.latency_s))
+    (n0, t0), (n1, t1) = tbt_ms
     tbt = (t0 + (t1 - t0) * (1500.0 - n0) / (n1 - n0)) / 1e3
     return t_kv / tbt
 
 
-def splitwise_ratio(prompt_tokens: int, output_tokens: int) -> float:
-    """Splitwise-HH pool ratio (prefill per decode instance, ``lambda*_d / lambda*_p``) for a trace's medians:
-    Llama-2-70B fp16 on DGX-H100 (tensor parallel 8, Azure East US), p95 TTFT 1 s and end-to-end 20 s (assumed)."""
-    s = _anchor_scenario("llama-2-70b", "h100-sxm", (prompt_tokens, output_tokens), (1.0, 20.0), 8,
-                         ("azure", "eastus"), "network")
-    return plan(s).capacity_ratio
+# ----------------------------------------------------------------------------- Splitwise provisioning (§IV-D, §VI-B)
+
+SPLITWISE_SIM_SOURCE = ("Patel et al., SplitwiseSim, github.com/Mutinifni/splitwise-sim commit 8f99e7d (2024-04-25): "
+                        "data/perf_model.csv, performance_model.py, configs/ and notebooks/")
+
+SPLITWISE_BLOOM_MS: dict[str, tuple[tuple[float, float], ...]] = {
+    "h100_prompt": ((128, 48.284), (256, 51.179), (512, 76.142), (1024, 132.217), (2048, 251.964), (4096, 649.598),
+                    (8192, 1411.575)),
+    "h100_token": ((128, 35.739), (256, 36.154), (512, 36.166), (1024, 36.334), (2048, 36.739)),
+    "a100_prompt": ((128, 79.668), (256, 99.164), (512, 174.382), (1024, 287.467), (2048, 536.055), (4096, 1332.643),
+                    (8192, 3591.468)),
+    "a100_token": ((128, 47.612), (256, 47.707), (512, 49.313), (1024, 49.442), (2048, 50.188), (4096, 51.631),
+                   (8192, 54.274)),
+}
+"""Splitwise's performance model of BLOOM-176B on DGX-H100 and DGX-A100 (tensor parallel 8), ms: the median
+``prompt_time`` and ``token_time`` of data/perf_model.csv grouped by ``prompt_size x batch_size`` (batch tokens), the
+points its ``DatabasePerformanceModel`` interpolates (``interp1d``, extrapolated linearly) (:data:`SPLITWISE_SIM_SOURCE`).
+The simulator reads an iteration of prompts at its total tokens on the prompt line and an iteration of ``B`` token
+phases at ``B`` on the token line (``get_iteration_duration``): the decode step is ~36 ms at any batch on H100."""
+
+SPLITWISE_SLO_SLOWDOWNS: tuple[tuple[float, float, float, float], ...] = (
+    (0.50, 2.0, 1.25, 1.25), (0.90, 3.0, 1.5, 1.5), (0.99, 6.0, 5.0, 5.0))
+"""Splitwise's SLOs (ISCA 2024 §V-B, Table 6, "slowdown compared to a request running on DGX-A100 under no
+contention"; all nine must hold): (quantile, TTFT, TBT, E2E) slowdown limits, as ``get_slo`` in
+notebooks/plots.ipynb of :data:`SPLITWISE_SIM_SOURCE`. The reference of a request of ``n`` prompt and ``L`` output
+tokens (``add_baseline_perf``): TTFT = the A100 prompt line at ``n``, TBT = the A100 token line read at ``n``, E2E =
+TTFT + (L - 1) TBT."""
+
+SPLITWISE_HH_MACHINES = 40
+"""Iso-power budget of Splitwise-HH: 40 DGX-H100 (§VI-B: "the power for 40 DGX-H100 machines")."""
+
+SPLITWISE_HH_TOKEN_SWEEP: tuple[int, ...] = tuple(range(5, 40, 5))
+"""Token machines swept by the authors' iso-power search (configs/experiment/splitwise_hh_isopower.yaml,
+``+sweep: range(5, 40, 5)``; prompt machines = 40 - sweep): 5, 10, ..., 35."""
+
+SPLITWISE_SIM_BATCH_TOKENS = 2048
+"""Tokens one Splitwise prompt iteration batches (configs/start_state/splitwise.yaml ``max_batch_tokens``; §IV-B)."""
+
+SPLITWISE_SIM_MAX_BATCH = 512
+"""Sequences one Splitwise machine batches (configs/start_state/splitwise.yaml ``max_batch_size``)."""
+
+SPLITWISE_SIM_KV_BYTES_PER_TOKEN = 2 * 70 * 14336 * 2
+"""The simulator's KV cache of BLOOM-176B per token: ``2 x layers x hidden x 2 B`` (request.py
+``estimate_kv_cache_size``; configs/model_repo/architectures/bloom-176b.yaml: 70 layers, hidden 14,336)."""
+
+SPLITWISE_SIM_FREE_BYTES = 8 * 85_899_345_920 - 329e9
+"""KV-cache memory of one DGX-H100 in the simulator: 8 x 80 GiB (processors/h100-80gb.yaml) less BLOOM-176B's
+329 GB of weights (sizes/bloom-176b-fp16.yaml)."""
+
+SPLITWISE_SIM_TRANSFER_BYTES_PER_S = 200 * 1024**3
+"""The simulator's KV-cache transfer: each request's prompt KV cache (:data:`SPLITWISE_SIM_KV_BYTES_PER_TOKEN` x
+prompt tokens) crosses a link of its own at ``transfer_bandwidth: 200`` x 1024^3 B/s (configs/orchestrator_repo/
+schedulers/mixed_pool.yml, scheduler.py ``add_kv_cache_transfer``), after the prompt and before the token phase."""
+
+
+def _splitwise_kv_s(prompt_tokens: FloatArray) -> FloatArray:
+    """Seconds of the simulator's KV transfer for prompts of ``prompt_tokens``: bytes / :data:`SPLITWISE_SIM_TRANSFER_BYTES_PER_S`."""
+    return np.asarray(prompt_tokens, dtype=float) * SPLITWISE_SIM_KV_BYTES_PER_TOKEN / SPLITWISE_SIM_TRANSFER_BYTES_PER_S
+
+
+AZURE_CODE_PROMPT_HIST: tuple[tuple[int, int], ...] = (
+    (35, 369), (92, 408), (187, 639), (318, 344), (447, 292), (640, 587), (903, 700), (1134, 679), (1404, 528),
+    (1663, 515), (1914, 449), (2297, 859), (2796, 600), (3312, 345), (3815, 264), (4537, 352), (5726, 244),
+    (6553, 194), (7426, 451))
+"""Prompt tokens of the Azure LLM inference trace 2023, coding (github.com/Azure/AzurePublicDataset commit 7909210,
+data/AzureLLMInferenceTrace_code.csv, 8,819 requests, ``ContextTokens``): (mean tokens, requests) of bins with edges
+1, 64, 128, 256, 384, 512, 768, 1024, 1280, ..., 2048, 2560, ..., 4096, 5120, ..., 8192; mean 2,048, median 1,469.
+The simulator's traces sample this file (generate_trace.py ``rr_code_*``)."""
+
+AZURE_CODE_OUTPUT_HIST: tuple[tuple[int, int], ...] = (
+    (6, 1355), (9, 1321), (10, 987), (12, 924), (14, 664), (17, 867), (21, 488), (27, 601), (39, 536), (55, 345),
+    (77, 325), (110, 140), (142, 78), (174, 40), (218, 64), (287, 35), (355, 8), (406, 11), (487, 3), (590, 8),
+    (690, 4), (841, 13), (1588, 2))
+"""Output tokens of the same 8,819 coding requests (``GeneratedTokens``; bins from 1 to 2048): mean 27.9, median 13."""
+
+AZURE_CONV_PROMPT_HIST: tuple[tuple[int, int], ...] = (
+    (26, 302), (106, 227), (200, 2072), (366, 1055), (406, 3986), (670, 175), (967, 1978), (1103, 5219), (1345, 1086),
+    (1662, 273), (1927, 290), (2299, 544), (2713, 355), (3278, 116), (4064, 1272), (4238, 345), (5551, 51), (6606, 16),
+    (7600, 3), (14050, 1))
+"""Prompt tokens of the conversation trace (data/AzureLLMInferenceTrace_conv.csv, 19,366 requests), binned as
+:data:`AZURE_CODE_PROMPT_HIST` (plus 8192-16384): mean 1,155, median 1,020."""
+
+AZURE_CONV_OUTPUT_HIST: tuple[tuple[int, int], ...] = (
+    (7, 1), (11, 6), (12, 80), (14, 94), (18, 195), (20, 4), (28, 183), (41, 819), (55, 1263), (82, 4054), (108, 2896),
+    (142, 1375), (173, 1059), (214, 805), (278, 56), (374, 654), (408, 4785), (472, 474), (563, 458), (667, 61),
+    (956, 44))
+"""Output tokens of the conversation trace: mean 211, median 129."""
+
+
+def azure_trace_workload(trace: str) -> Workload:
+    """The Azure 2023 ``code`` or ``conv`` trace's token mix (:data:`AZURE_CODE_PROMPT_HIST` etc.) as empirical
+    distributions, prompt and output drawn independently as the simulator's generate_trace.py samples them."""
+    hists = {"code": (AZURE_CODE_PROMPT_HIST, AZURE_CODE_OUTPUT_HIST), "conv": (AZURE_CONV_PROMPT_HIST,
+                                                                                AZURE_CONV_OUTPUT_HIST)}
+    if trace not in hists:
+        raise InvalidInputError(f"unknown Azure trace {trace!r}: code or conv")
+    p, o = (TokenDistribution.from_histogram([t for t, _ in h], [c for _, c in h]) for h in hists[trace])
+    return Workload(prompt=p, output=o)
+
+
+def _splitwise_line_s(key: str, tokens: npt.ArrayLike) -> FloatArray:
+    """:data:`SPLITWISE_BLOOM_MS` line ``key`` at ``tokens`` (s): linear interpolation, linear extrapolation beyond
+    both ends (``interp1d(fill_value="extrapolate")`` as the simulator)."""
+    x, y = (np.asarray(v, dtype=float) for v in zip(*SPLITWISE_BLOOM_MS[key], strict=True))
+    n = np.asarray(tokens, dtype=float)
+    lo = y[0] + (y[1] - y[0]) / (x[1] - x[0]) * (n - x[0])
+    hi = y[-1] + (y[-1] - y[-2]) / (x[-1] - x[-2]) * (n - x[-1])
+    return np.where(n < x[0], lo, np.where(n > x[-1], hi, np.interp(n, x, y))) / 1e3
+
+
+def splitwise_attention_s_per_pair() -> float:
+    """Attention time per query-key pair (s) that carries the H100 prompt line's superlinearity past the 2048-token
+    batch limit: prompts longer than :data:`SPLITWISE_SIM_BATCH_TOKENS` run in ``k`` chunks in the replica model,
+    ``k G(n / k) + f_A n (n + 1) / 2`` with ``G(N) = line(N) - f_A N (N + 1) / 2`` (so a prompt of at most 2048 tokens
+    takes the line's time exactly). ``f_A`` is the least-squares fit, in relative error, to the measured 4096- and
+    8192-token prompts ``y_i``: ``f = sum(x_i / y_i (1 - g_i / y_i)) / sum((x_i / y_i)^2)`` with ``g_i = k line(n / k)``
+    and ``x_i = n (n + 1) / 2 - k c (c + 1) / 2`` (``c = n / k``) the pairs beyond the chunks' own. 1.82e-8 s:
+    580 and 1466 ms against the measured 650 and 1412."""
+    budget = float(SPLITWISE_SIM_BATCH_TOKENS)
+    num = den = 0.0
+    for n, y_ms in SPLITWISE_BLOOM_MS["h100_prompt"]:
+        if n <= budget:
+            continue
+        k = math.ceil(n / budget)
+        c = n / k
+        g = k * float(_splitwise_line_s("h100_prompt", c))
+        x = n * (n + 1.0) / 2.0 - k * c * (c + 1.0) / 2.0
+        y = y_ms / 1e3
+        num += x / y * (1.0 - g / y)
+        den += (x / y) ** 2
+    return num / den
+
+
+def _splitwise_replicas(workload: Workload) -> tuple[ReplicaModel, ReplicaModel]:
+    """A Splitwise prompt machine and token machine (BLOOM-176B, DGX-H100, TP 8) as replica models.
+
+    Prompt: ``G(N)`` = the H100 prompt line less the attention term of :func:`splitwise_attention_s_per_pair`,
+    prompts batched up to 2048 tokens, 512 slots. Token: ``G(B)`` = the H100 token line at ``B`` sequences (no
+    context term: the simulator's token time depends on the batch only), slots = the simulator's memory
+    (:data:`SPLITWISE_SIM_FREE_BYTES`) over a request's reservation at the trace's means, ``(n + 1 + L)`` tokens of
+    :data:`SPLITWISE_SIM_KV_BYTES_PER_TOKEN` (the scheduler books the prompt and token tasks' ``max_memory``),
+    at most 512. The rest of the replica (window, parallelism) comes from a Llama-2-70B TP-8 replica and is unused."""
+    s = _anchor_scenario("llama-2-70b", "h100-sxm", (1024, 128), (1.0, 20.0), 8)
+    inp = capacity._resolve_inputs(s, None, None)
+    base = _replica(inp, inp.hw, (8, 1), inp.context)
+    f_a = splitwise_attention_s_per_pair()
+    grid = np.array([1.0, *np.arange(64.0, SPLITWISE_SIM_BATCH_TOKENS + 1.0, 64.0)])  # G not linear: a fine grid
+    g_pre = _splitwise_line_s("h100_prompt", grid) - f_a * grid * (grid + 1.0) / 2.0
+    common = {"kv_s_per_token": 0.0, "request_overhead_s": 0.0, "prefill_token_weight": 1.0,
+              "token_budget": SPLITWISE_SIM_BATCH_TOKENS}
+    pre = base.model_copy(update={**common, "token_grid": tuple(grid), "token_part_s": tuple(g_pre),
+                                  "attn_s_per_pair": f_a, "max_batch": SPLITWISE_SIM_MAX_BATCH,
+                                  "description": "Splitwise BLOOM-176B DGX-H100 prompt machine"})
+    tgrid = np.array([1.0, *[n for n, _ in SPLITWISE_BLOOM_MS["h100_token"]]])
+    reserve = SPLITWISE_SIM_KV_BYTES_PER_TOKEN * (workload.prompt.mean + 1.0 + workload.output.mean)
+    slots = min(SPLITWISE_SIM_MAX_BATCH, int(SPLITWISE_SIM_FREE_BYTES // reserve))
+    dec = base.model_copy(update={**common, "token_grid": tuple(tgrid),
+                                  "token_part_s": tuple(_splitwise_line_s("h100_token", tgrid)), "attn_s_per_pair": 0.0,
+                                  "max_batch": slots, "description": "Splitwise BLOOM-176B DGX-H100 token machine"})
+    return pre, dec
+
+
+def _weighted_q(values: FloatArray, weights: FloatArray, qs: tuple[float, ...]) -> FloatArray:
+    """Weighted quantiles ``qs`` along the last axis (rows: load points)."""
+    order = np.argsort(values, axis=-1)
+    return np.asarray(capacity._sorted_weighted_quantile(np.take_along_axis(values, order, -1),
+                                                         np.take_along_axis(weights, order, -1), np.asarray(qs)))
+
+
+def _slo_excess(slowdowns: FloatArray, column: int) -> FloatArray:
+    """Largest ``slowdown_q / limit_q`` over Splitwise's three quantiles (``slowdowns``: loads x quantiles) for the
+    metric ``column`` of :data:`SPLITWISE_SLO_SLOWDOWNS` (1 TTFT, 2 TBT, 3 E2E); <= 1 meets the SLOs."""
+    lim = np.array([row[column] for row in SPLITWISE_SLO_SLOWDOWNS])
+    return np.asarray(np.max(slowdowns / lim, axis=-1), dtype=float)
+
+
+_SW_QUANTILES: tuple[float, ...] = tuple(row[0] for row in SPLITWISE_SLO_SLOWDOWNS)
+_SW_OUTPUT_POINTS = 8
+_SW_WAIT_POINTS = 16
+
+
+def _mgc_wait(servers: int, rps: FloatArray, service_s: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Wait (s) of an M/G/c queue at each rate: values and weights (rows: rates), zero with probability ``1 - P_W``.
+
+    ``P_W`` = Erlang C of ``c`` servers at ``a = lambda E[S]`` (:func:`estimator.capacity.erlang_c`), the tail
+    ``P(W > t) = P_W exp(-2 (c - a) t / ((1 + c_s^2) E[S]))`` (Allen-Cunneen, as :func:`estimator.capacity._slot_wait`),
+    ``service_s`` equally likely service times."""
+    es = float(np.mean(service_s))
+    cs2 = float(np.var(service_s)) / es**2
+    a = np.minimum(rps * es, servers * (1.0 - 1e-9))
+    pw = np.asarray(capacity.erlang_c(servers, a), dtype=float)
+    theta = 2.0 * (servers - a) / ((1.0 + cs2) * es)
+    w_q = -np.log(1.0 - (np.arange(_SW_WAIT_POINTS) + 0.5) / _SW_WAIT_POINTS)
+    values = np.concatenate([np.zeros((rps.size, 1)), w_q[None, :] / theta[:, None]], axis=1)
+    weights = np.concatenate([(1.0 - pw)[:, None], np.repeat((pw / _SW_WAIT_POINTS)[:, None], _SW_WAIT_POINTS, 1)], 1)
+    return values, weights
+
+
+def _prompt_pool_rps(pre: ReplicaModel, workload: Workload, machines: int, tbt_s: float) -> float:
+    """Largest cluster rate (requests/s) ``machines`` prompt machines serve within the TTFT and E2E SLOs.
+
+    Splitwise routes each prompt to the machine with the fewest pending tokens (JSQ on work, §IV-A), which queues
+    like one M/G/c queue of the ``c`` machines (:func:`_mgc_wait`); a prompt's service is its prefill on an idle
+    machine (``pre.prefill_alone_s``). TTFT slowdown ``(W + S(n)) / TTFT_A100(n)``; E2E adds the KV transfer
+    (:func:`_splitwise_kv_s`) and ``(L - 1)`` token steps of ``tbt_s`` (the token pool uncongested) over
+    ``TTFT_A100(n) + (L - 1) TBT_A100(n)``; quantiles over the
+    wait, prompt and output points (prompt and output independent, as the simulator's traces)."""
+    n = np.maximum(np.rint(workload.prompt.points(48)), 1.0)
+    svc = np.asarray(pre.prefill_alone_s(n), dtype=float)
+    rates = np.asarray(capacity.LOAD_GRID_FRACTIONS) * machines / float(np.mean(svc))
+    wv, ww = _mgc_wait(machines, rates, svc)
+    h = rates.size
+    ttft = wv[:, :, None] + svc[None, None, :]
+    w = np.broadcast_to(ww[:, :, None] / n.size, ttft.shape)
+    base_t, base_tbt = _splitwise_line_s("a100_prompt", n), _splitwise_line_s("a100_token", n)
+    ttft_sd = _weighted_q((ttft / base_t).reshape(h, -1), w.reshape(h, -1), _SW_QUANTILES)
+    dec = workload._output_points(_SW_OUTPUT_POINTS) - 1.0
+    e2e = ((ttft + _splitwise_kv_s(n))[..., None] + dec * tbt_s) / (base_t[:, None] + dec[None, :] * base_tbt[:, None])
+    e2e_sd = _weighted_q(e2e.reshape(h, -1), np.repeat(w.reshape(h, -1) / dec.size, dec.size, axis=1), _SW_QUANTILES)
+    return capacity._max_load(rates, _slo_excess(ttft_sd, 1), _slo_excess(e2e_sd, 3), 1.0, 1.0)
+
+
+@dataclass(frozen=True)
+class _TokenCurve:
+    """One token machine's queueing state on the load grid (requests/s per machine), for the pool's slot waits."""
+
+    kern: capacity._Kernel
+    loads: FloatArray
+    b_op: FloatArray
+    ttft_mean: FloatArray
+    tpot: FloatArray
+
+
+def _token_curve(dec: ReplicaModel, workload: Workload) -> _TokenCurve:
+    """The token machine under the planner's continuous-batching model (received prompts hold slots:
+    :data:`DECODE_KV_HIT_RATE`): operating batch, the received prompt's first step and the TPOT at each load."""
+    dw = Workload(prompt=workload.prompt, output=workload.output, prefix_cache_hit_rate=DECODE_KV_HIT_RATE)
+    kern = capacity._Kernel.of(dec, capacity._Mix.of(dw, dec.window))
+    loads = np.asarray(capacity.LOAD_GRID_FRACTIONS) * capacity._saturation_rps(kern)
+    b_op = capacity._operating_batch(kern, loads)
+    st = capacity._state(kern, loads[:, None], b_op[:, None]).squeezed()
+    _tq, t_mean = capacity._ttft_quantiles(kern, loads, b_op, st)
+    return _TokenCurve(kern=kern, loads=loads, b_op=b_op, ttft_mean=np.asarray(t_mean, dtype=float),
+                       tpot=np.asarray(st.tpot, dtype=float))
+
+
+def _token_pool_rps(cur: _TokenCurve, pre: ReplicaModel, workload: Workload, machines: int) -> float:
+    """Largest cluster rate ``machines`` token machines serve within the TBT and E2E SLOs.
+
+    The scheduler sends each request to the token machine with the most free memory (§IV-A), so the pool's slots
+    queue together: the slot wait ``W`` is Erlang C over ``machines x slots`` (:func:`estimator.capacity._slot_wait`
+    with every machine at ``1/machines`` of the rate). The simulator's TBT of a request is its time after the first
+    token over its ``L`` tokens (application.py: ``(response - TTFT) / token_size``), here ``(t_kv + W + (L - 1)
+    TPOT) / L`` over ``TBT_A100(n)`` (``t_kv``: :func:`_splitwise_kv_s`); E2E = the idle prompt machine's TTFT +
+    ``t_kv + W + (L - 1) TPOT`` over
+    ``TTFT_A100(n) + (L - 1) TBT_A100(n)``; quantiles over the wait, prompt and output points."""
+    m = float(machines)
+    wait = capacity._slot_wait(cur.kern.replica.max_batch * machines, cur.kern.mix, cur.loads * m, cur.b_op * m,
+                               cur.ttft_mean, cur.tpot)
+    n = np.maximum(np.rint(workload.prompt.points(48)), 1.0)
+    out = workload._output_points(_SW_OUTPUT_POINTS)
+    base_tbt = _splitwise_line_s("a100_token", n)[:, None]
+    base = _splitwise_line_s("a100_prompt", n)[:, None] + (out[None, :] - 1.0) * base_tbt
+    after = (wait.values[:, :, None, None] + _splitwise_kv_s(n)[None, None, :, None]
+             + (out[None, None, None, :] - 1.0) * cur.tpot[:, None, None, None])
+    ttft0 = np.asarray(pre.prefill_alone_s(n), dtype=float)[None, None, :, None]
+    h = cur.loads.size
+    w = np.broadcast_to(wait.weights[:, :, None, None] / (n.size * out.size), (h, wait.values.shape[1], n.size,
+                                                                                out.size)).reshape(h, -1)
+    tbt_sd = _weighted_q((after / out / base_tbt).reshape(h, -1), w, _SW_QUANTILES)
+    e2e_sd = _weighted_q(((ttft0 + after) / base).reshape(h, -1), w, _SW_QUANTILES)
+    return capacity._max_load(cur.loads * m, _slo_excess(tbt_sd, 2), _slo_excess(e2e_sd, 3), 1.0, 1.0)
+
+
+@dataclass(frozen=True)
+class SplitwiseProvisioning:
+    """Splitwise-HH iso-power provisioning of a trace over :data:`SPLITWISE_HH_MACHINES` machines: for every split
+    ``(token machines, prompt pool requests/s, token pool requests/s)``; the cluster serves the smaller of the two."""
+
+    trace: str
+    token_slots: int
+    splits: tuple[tuple[int, float, float], ...]
+
+    def _best(self, sweep: tuple[int, ...]) -> tuple[int, float, float]:
+        return max((s for s in self.splits if s[0] in sweep), key=lambda s: min(s[1], s[2]))
+
+    @property
+    def best_token(self) -> int:
+        """Token machines of the best split among the authors' swept ones (:data:`SPLITWISE_HH_TOKEN_SWEEP`)."""
+        return self._best(SPLITWISE_HH_TOKEN_SWEEP)[0]
+
+    @property
+    def ratio(self) -> float:
+        """Prompt per token machines of the best swept split."""
+        return (SPLITWISE_HH_MACHINES - self.best_token) / self.best_token
+
+    @property
+    def unconstrained_ratio(self) -> float:
+        """Prompt per token machines of the best split of the 40 machines with any token count (1 to 39)."""
+        t = self._best(tuple(range(1, SPLITWISE_HH_MACHINES)))[0]
+        return (SPLITWISE_HH_MACHINES - t) / t
+
+    @property
+    def cluster_rps(self) -> float:
+        """Requests/s the best swept split serves within all nine SLOs."""
+        best = self._best(SPLITWISE_HH_TOKEN_SWEEP)
+        return min(best[1], best[2])
+
+
+def splitwise_provisioning(trace: str) -> SplitwiseProvisioning:
+    """Splitwise-HH's iso-power search (§IV-D, §VI-B) for the Azure ``code`` or ``conv`` trace, on this planner's
+    replica and queueing models fed with Splitwise's own inputs: BLOOM-176B (the model of the paper's cluster
+    designs: §VI-D runs "Llama-70B on a cluster meant for BLOOM-176B"), its measured performance model
+    (:data:`SPLITWISE_BLOOM_MS`), the trace's token mix (:func:`azure_trace_workload`), its SLOs
+    (:data:`SPLITWISE_SLO_SLOWDOWNS`), its batch and memory limits.
+
+    For each split of the 40 machines, the largest rate the prompt pool serves within its SLOs
+    (:func:`_prompt_pool_rps`) and the token pool within its own (:func:`_token_pool_rps`), each pool judged with the
+    other uncongested; the cluster serves the smaller, and the split that serves the most wins (iso-power
+    throughput). Not modelled: the mixed pool (machines lent to the other pool under overload) and prompt batching
+    across queued prompts (at the SLO-bound loads few prompts queue)."""
+    return _splitwise_provisioning(trace)
+
+
+@functools.lru_cache(maxsize=2)
+def _splitwise_provisioning(trace: str) -> SplitwiseProvisioning:
+    w = azure_trace_workload(trace)
+    pre, dec = _splitwise_replicas(w)
+    tbt = float(_splitwise_line_s("h100_token", dec.max_batch))
+    cur = _token_curve(dec, w)
+    splits = tuple((t, _prompt_pool_rps(pre, w, SPLITWISE_HH_MACHINES - t, tbt), _token_pool_rps(cur, pre, w, t))
+                   for t in range(1, SPLITWISE_HH_MACHINES))
+    return SplitwiseProvisioning(trace=trace, token_slots=dec.max_batch, splits=splits)
 
 
 def _predict(anchor_id: str) -> float:
@@ -1142,8 +1491,8 @@ def _predict(anchor_id: str) -> float:
         "pd-distserve-fig1-decode": lambda: distserve_fig1()["decode"],
         "pd-distserve-fig1-colocated": lambda: distserve_fig1()["colocated"],
         "pd-splitwise-second-token": splitwise_second_token,
-        "pd-splitwise-hh-conversation": lambda: splitwise_ratio(1020, 129),
-        "pd-splitwise-hh-coding": lambda: splitwise_ratio(1500, 13),
+        "pd-splitwise-hh-conversation": lambda: splitwise_provisioning("conv").ratio,
+        "pd-splitwise-hh-coding": lambda: splitwise_provisioning("code").ratio,
         "pd-distserve-sim-per-gpu": lambda: distserve_placement()[0].per_gpu_rps,
         "pd-distserve-sim-tp-prefill": lambda: float(distserve_placement()[0].tp_prefill),
         "pd-distserve-sim-tp-decode": lambda: float(distserve_placement()[0].tp_decode),
