@@ -10,7 +10,7 @@ from estimator.capacity import CapacityPlan
 from estimator.errors import EstimatorError
 from estimator.formatting import duration, money
 from estimator.scenario import Scenario
-from pages._ui import show_error
+from pages._ui import lazy_expander, show_error
 
 D = Scenario().kv_tiers
 
@@ -86,7 +86,10 @@ def _table(a: kv_tiers.KvTierAnalysis, settled: tuple[kv_tiers.SettledOption, ..
 
 
 def _how_computed(a: kv_tiers.KvTierAnalysis) -> None:
-    with st.expander("How this is computed (KV-cache tiers)", icon=":material/functions:"):
+    exp = lazy_expander("How this is computed (KV-cache tiers)", "how_kvt_method", icon=":material/functions:")
+    if exp is None:
+        return
+    with exp:
         st.markdown("A session of $T$ turns shares a system prompt $S$; turn $k$ adds $u$ user and $o$ output tokens, "
                     "so its history is $(k-1)(u+o)$. $u$ follows from the plan's mean prompt "
                     "$I = S + u + \\tfrac{T-1}{2}(u+o)$. Gaps between turns are exponential with mean $g$.")

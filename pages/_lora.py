@@ -9,7 +9,7 @@ from estimator import lora
 from estimator.errors import EstimatorError
 from estimator.formatting import integer, money
 from estimator.scenario import Scenario
-from pages._ui import show_error
+from pages._ui import lazy_expander, show_error
 
 D = Scenario().lora
 TARGETS = {"qv": "q, v (PEFT default)", "attention": "q, k, v, o", "all_linear": "all linear layers (QLoRA)"}
@@ -89,7 +89,10 @@ def _serving(serve: lora.LoraServing, scenario: Scenario) -> None:
 
 
 def _how_computed() -> None:
-    with st.expander("How this is computed (LoRA)", icon=":material/functions:"):
+    exp = lazy_expander("How this is computed (LoRA)", "how_lora_method", icon=":material/functions:")
+    if exp is None:
+        return
+    with exp:
         st.latex(r"P_{LoRA} = r \sum_{layers} \sum_{modules} (d_{in} + d_{out})")
         st.markdown("A rank-$r$ adapter on a $d_{in} \\times d_{out}$ weight adds $A$ ($r \\times d_{in}$) and $B$ "
                     "($d_{out} \\times r$) (Hu et al. 2021, arXiv:2106.09685 §4.1); GPT-3 175B with $r=4$ on "

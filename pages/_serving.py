@@ -14,7 +14,7 @@ from estimator.errors import EstimatorError
 from estimator.formatting import duration, integer, money
 from estimator.specs import HardwareKind
 from estimator.traffic import TokenDistribution
-from pages._ui import plain, show_error
+from pages._ui import lazy_expander, plain, show_error
 
 SPEC_METHODS = list(speculative.METHODS)  # off, eagle3, mtp, draft (the link values themselves)
 
@@ -114,7 +114,10 @@ def _sync_speculative_inputs(plan: CapacityPlan) -> None:
 
 
 def _speculative_how() -> None:
-    with st.expander("How this is computed: speculative decoding", icon=":material/functions:"):
+    exp = lazy_expander("How this is computed: speculative decoding", "how_spec_method", icon=":material/functions:")
+    if exp is None:
+        return
+    with exp:
         st.markdown("A drafter proposes k tokens per sequence; the target checks all of them in one forward and keeps "
                     "the longest agreeing prefix plus one token of its own, so the output is exactly the target's. "
                     "With a per-token acceptance rate α the mean tokens per target forward is (Leviathan et al. "
@@ -256,7 +259,10 @@ def disagg_section(plan: CapacityPlan, input_tokens: TokenDistribution | None = 
 
 
 def _disagg_how() -> None:
-    with st.expander("How this is computed: disaggregated prefill/decode", icon=":material/functions:"):
+    exp = lazy_expander("How this is computed: disaggregated prefill/decode", "how_pd_method", icon=":material/functions:")
+    if exp is None:
+        return
+    with exp:
         st.markdown("Prefill instances compute each prompt and its first token; decode instances receive the "
                     "prompt's KV cache and generate the rest (DistServe, Zhong et al. OSDI 2024, arXiv:2401.09670; "
                     "Splitwise, Patel et al. ISCA 2024, arXiv:2311.18677). The KV cache of an n-token prompt "

@@ -18,7 +18,7 @@ from estimator import tco
 from estimator.capacity import CapacityPlan
 from estimator.formatting import integer, money
 from estimator.scenario import QUERY_KEYS, TcoInputs
-from pages._ui import sources_table
+from pages._ui import lazy_expander, sources_table
 from pages.figures import tco as figures
 
 __all__ = ["render_tco"]
@@ -106,14 +106,20 @@ def _months(m: int | None) -> str:
 
 
 def _sources(t: tco.TcoComparison) -> None:
-    with st.expander("Buying: every input and its source", icon=":material/menu_book:"):
+    exp = lazy_expander("Buying: every input and its source", "how_tco_sources", icon=":material/menu_book:")
+    if exp is None:
+        return
+    with exp:
         frame = pd.DataFrame(tco.sources_rows(t))
         frame["as_of"] = pd.to_datetime(frame["as_of"].replace("", None), errors="coerce")
         sources_table(frame, "Server price (data/server_prices.csv) and defaults (data/tco_defaults.csv)")
 
 
 def _how_computed(t: tco.TcoComparison) -> None:
-    with st.expander("How rent vs buy vs API is computed", icon=":material/functions:"):
+    exp = lazy_expander("How rent vs buy vs API is computed", "how_tco_method", icon=":material/functions:")
+    if exp is None:
+        return
+    with exp:
         st.markdown("**Capex** is levelized with the capital recovery factor (the annuity payment that repays the "
                     "purchase P at the monthly rate i = r/12 over n = 12 x depreciation years months; P/n at i = 0):")
         st.latex(r"A = P\,\frac{i}{1-(1+i)^{-n}},\qquad i = \frac{r}{12}")

@@ -279,6 +279,20 @@ def show_error(exc: EstimatorError) -> None:
     st.error(str(exc), icon=":material/error:")
 
 
+def lazy_expander(label: str, key: str, icon: str) -> Any:
+    """A collapsed expander whose content is built only while it is open, or None while it is closed.
+
+    For read-only sections (equations, sources): a closed one costs neither server time on a rerun nor the
+    browser's drawing of its tables and formulae; opening it reruns the page (Streamlit 1.67 expander state:
+    ``on_change="rerun"`` with a ``key``; ``.open``), whose results come from the entry-point cache. Never put
+    widgets inside: a widget not drawn loses its value.
+
+    Usage: ``exp = lazy_expander(...)``, ``if exp is None: return``, then ``with exp:`` the content.
+    """
+    exp = st.expander(label, icon=icon, key=key, on_change="rerun")
+    return exp if exp.open else None
+
+
 def sources_table(frame: pd.DataFrame, caption: str) -> None:
     """A compact table of where figures came from (``source``, ``as_of``, ``assumed``)."""
     st.caption(caption)

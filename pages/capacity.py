@@ -45,6 +45,7 @@ from pages._ui import (
     engine_overrides,
     float_between,
     int_between,
+    lazy_expander,
     one_of,
     plain,
     run_page,
@@ -520,7 +521,10 @@ def _tables(p: CapacityPlan) -> None:
 
 
 def _sources(p: CapacityPlan) -> None:
-    with st.expander("Every assumption and its source", icon=":material/menu_book:"):
+    exp = lazy_expander("Every assumption and its source", "how_cap_sources", icon=":material/menu_book:")
+    if exp is None:
+        return
+    with exp:
         sources_table(pd.DataFrame([{"item": a.name, "value": a.value, "source": a.source, "as_of": None,
                                      "assumed": a.assumed} for a in p.assumptions]), "Assumptions in this plan")
         sources_table(pd.DataFrame(modes.sources_rows()), "Inference-mode limits (data/inference_modes.csv)")
@@ -533,7 +537,10 @@ def _sources(p: CapacityPlan) -> None:
 
 
 def _how_computed() -> None:
-    with st.expander("How this is computed", icon=":material/functions:"):
+    exp = lazy_expander("How this is computed", "how_cap_method", icon=":material/functions:")
+    if exp is None:
+        return
+    with exp:
         st.markdown("**Traffic.** 168 hourly arrival rates; a diurnal pattern with peak-to-trough ratio r peaking at "
                     "hour h_p is a daily sinusoid; the volume fixes the scale. A response cache removes a share c of "
                     "the requests; a prefix cache removes a share of each prompt's prefill.")

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from estimator import catalog
-from pages._ui import check_query_params, one_of, run_page
+from pages._ui import check_query_params, lazy_expander, one_of, run_page
 
 TABLES = {
     "models": "Models",
@@ -60,7 +60,10 @@ def _filtered(frame: pd.DataFrame, query: str) -> pd.DataFrame:
 
 
 def _conventions() -> None:
-    with st.expander("Units and conventions", icon=":material/straighten:"):
+    exp = lazy_expander("Units and conventions", "how_cat_units", icon=":material/straighten:")
+    if exp is None:
+        return
+    with exp:
         st.markdown(
             "- Memory and bandwidth in GB and GB/s: 10⁹ bytes. Peak throughput in TFLOPS/TOPS, **dense** "
             "(NVIDIA quotes Tensor-Core figures with 2:4 structured sparsity; dense is half).\n"

@@ -27,6 +27,7 @@ from pages._ui import (
     check_query_params,
     engine_input,
     imported_model,
+    lazy_expander,
     one_of,
     plain,
     run_page,
@@ -233,7 +234,10 @@ def _training(r: MemoryAnalysis) -> None:
 
 def _details(r: MemoryAnalysis) -> None:
     spec, hw = r.model, r.hardware
-    with st.expander("Model architecture and sources", icon=":material/menu_book:", expanded=False):
+    exp = lazy_expander("Model architecture and sources", "how_mem_sources", icon=":material/menu_book:")
+    if exp is None:
+        return
+    with exp:
         arch = spec.model_dump(exclude={"source", "as_of", "notes", "assumed"})
         st.dataframe(pd.DataFrame({"field": list(arch), "value": [str(v) for v in arch.values()]}),
                      hide_index=True, width="stretch")
@@ -249,7 +253,10 @@ def _details(r: MemoryAnalysis) -> None:
 
 def _method(scenario: Scenario) -> None:
     a = scenario.assumptions
-    with st.expander("How this is computed", icon=":material/functions:"):
+    exp = lazy_expander("How this is computed", "how_mem_method", icon=":material/functions:")
+    if exp is None:
+        return
+    with exp:
         st.markdown("**Weights.** Parameters (embeddings included) times bytes per element; weight-only integer "
                     "formats add one scale and zero point per group and keep embeddings in 16 bit (GPTQ, AWQ).")
         st.latex(r"W = P\,b \qquad W_{\text{int}} = (P - P_{\text{emb}})\left(b + \tfrac{s}{g}\right) + 2P_{\text{emb}}")

@@ -25,6 +25,7 @@ from pages._ui import (
     WEIGHT_FORMAT_HELP,
     check_query_params,
     float_between,
+    lazy_expander,
     one_of,
     run_page,
     scenario_toolbar,
@@ -261,7 +262,11 @@ def _calibration(r: PerformanceAnalysis) -> None:
 
 
 def _microbenchmarks(r: PerformanceAnalysis) -> None:
-    with st.expander("Raw ceilings we measured on an H100 and an H200 (microbenchmarks)", icon=":material/science:"):
+    exp = lazy_expander("Raw ceilings we measured on an H100 and an H200 (microbenchmarks)", "how_perf_micro",
+                        icon=":material/science:")
+    if exp is None:
+        return
+    with exp:
         st.dataframe(figures.microbenchmark_frame(r), hide_index=True, width="stretch",
                      column_config={"share_of_datasheet": st.column_config.NumberColumn("of datasheet",
                                                                                         format="percent"),
@@ -275,7 +280,10 @@ def _microbenchmarks(r: PerformanceAnalysis) -> None:
 
 def _method(r: PerformanceAnalysis) -> None:
     eff = r.efficiency
-    with st.expander("How this is computed", icon=":material/functions:"):
+    exp = lazy_expander("How this is computed", "how_perf_method", icon=":material/functions:")
+    if exp is None:
+        return
+    with exp:
         st.markdown("**Per phase, per kind of kernel, on the roofline** (Williams et al. 2009). Linear layers run "
                     "against the weights, attention against the KV cache, elementwise work against activation "
                     "traffic; each at the slower of its compute and bandwidth ceilings, then summed with "

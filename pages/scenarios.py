@@ -13,7 +13,7 @@ from estimator import report as report_mod
 from estimator.errors import EstimatorError
 from estimator.scenario import Scenario, to_query_params, validate_scenario
 from estimator.store import SavedScenario, ScenarioStore, default_store
-from pages._ui import app_page, check_query_params, plain, run_page, show_error
+from pages._ui import app_page, check_query_params, lazy_expander, plain, run_page, show_error
 from pages.figures import BLUE, MARGIN
 
 SCENARIO_PAGES = {"memory", "capacity", "training", "performance", "variants"}
@@ -91,7 +91,10 @@ def _import(store: ScenarioStore) -> None:
 
 
 def _help() -> None:
-    with st.expander("How links, saving and exports work", icon=":material/help:"):
+    exp = lazy_expander("How links, saving and exports work", "how_scn_help", icon=":material/help:")
+    if exp is None:
+        return
+    with exp:
         st.markdown(
             "- **Links.** Every input of every page belongs to one versioned `Scenario` (schema version "
             f"{Scenario().version}). A page writes only the inputs that differ from the defaults into its address, "

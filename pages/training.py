@@ -30,6 +30,7 @@ from pages._ui import (
     current_scenario,
     float_between,
     int_between,
+    lazy_expander,
     one_of,
     plain,
     run_page,
@@ -380,7 +381,10 @@ _COMPARE_COLUMNS = {
 def _how_computed(plan: TrainingPlan, scenario: Scenario) -> None:
     host = scenario.assumptions.host_overhead_fraction
     host = carbon.HOST_OVERHEAD_FRACTION if host is None else host
-    with st.expander("How this is computed", icon=":material/functions:"):
+    exp = lazy_expander("How this is computed", "how_train_method", icon=":material/functions:")
+    if exp is None:
+        return
+    with exp:
         st.markdown("**Budget → compute.** Dollars buy accelerator-hours at the instance's price per accelerator; "
                     "hours deliver FLOPs at the model FLOPs utilization (MFU) of the dense peak, times the goodput "
                     "(the share of paid hours that train: restarts, checkpoints and evaluation take the rest). "
@@ -417,7 +421,10 @@ def _how_computed(plan: TrainingPlan, scenario: Scenario) -> None:
 
 
 def _sources(plan: TrainingPlan) -> None:
-    with st.expander("Assumptions and sources", icon=":material/menu_book:"):
+    exp = lazy_expander("Assumptions and sources", "how_train_sources", icon=":material/menu_book:")
+    if exp is None:
+        return
+    with exp:
         st.markdown("\n".join(f"- {a}" for a in plan.assumptions))
         st.caption("Published utilizations behind the MFU default and warning range:")
         st.dataframe(pd.DataFrame([{"run": r, "utilization": v, "source": s} for r, v, s in training.PUBLISHED_MFU]),
@@ -509,7 +516,10 @@ def _lifetime_section(scenario: Scenario) -> None:
 
 
 def _lifetime_how_computed(plan: LifetimePlan) -> None:
-    with st.expander("How this is computed (lifetime)", icon=":material/functions:"):
+    exp = lazy_expander("How this is computed (lifetime)", "how_lifetime_method", icon=":material/functions:")
+    if exp is None:
+        return
+    with exp:
         st.markdown("**Same quality.** The target loss is that of the Chinchilla-optimal model for the training "
                     "budget under the fit in force; a model of N parameters needs D(N) tokens to reach it.")
         st.latex(r"\ell = L(N_{opt}(C), D_{opt}(C)) \qquad "

@@ -30,6 +30,7 @@ from pages._ui import (
     check_query_params,
     float_between,
     int_between,
+    lazy_expander,
     one_of,
     run_page,
     scenario_toolbar,
@@ -617,7 +618,10 @@ def _accuracy_tab(ex: V.Exploration) -> None:
 
 
 def _how_computed() -> None:
-    with st.expander("How this is computed", icon=":material/functions:"):
+    exp = lazy_expander("How this is computed", "how_var_method", icon=":material/functions:")
+    if exp is None:
+        return
+    with exp:
         st.markdown("Each configuration is one replica of `tp` accelerators serving a static batch; per point the "
                     "cheapest qualifying configuration is kept.")
         st.latex(r"\text{cost per 1M output tokens} = \frac{p_{dev}\, t}{3600\ \text{tokens/s}}\times 10^6 \qquad "
