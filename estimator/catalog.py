@@ -225,6 +225,7 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
             "engine": "VARCHAR",
             "engine_version": "VARCHAR",
             "concurrency": "INTEGER",
+            "attention_dp": "BOOLEAN",
         },
     ),
     "inference_modes": (

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -72,6 +72,7 @@ __all__ = [
     "estimate_frame",
     "steady_state_arrays",
     "max_throughput",
+    "max_batch_attention_dp",
     "expected_distinct_experts",
     "allreduce_time_s",
     "link_for",
@@ -744,6 +745,7 @@ class _Layout:
     pp_bw: Any
     pp_lat: Any
     inv_tp: Any = None  # 1/t where that is exact (t a power of two), else None: see _per_rank
+    attention_dp: bool = False  # attention data-parallel over the t ranks (:func:`_attention_dp_layout`)
 
 
 def _per_rank(x: Any, lay: _Layout) -> Any:
@@ -761,18 +763,56 @@ def _per_rank(x: Any, lay: _Layout) -> Any:
 
 
 def _layout(f: _ModelFeatures, h: _HardwareFeatures, eff: Efficiency, b: Any, tp: Any, pp: Any,
-            xp: _Ops = _NP, tp_index: Any = None) -> _Layout:
-    """The shared terms of one evaluation; ``tp_index``, the degrees as ints, lets them be looked up."""
+            xp: _Ops = _NP, tp_index: Any = None, attention_dp: bool = False) -> _Layout:
+    """The shared terms of one evaluation; ``tp_index``, the degrees as ints, lets them be looked up;
+    ``attention_dp``: attention data-parallel over the ``tp`` ranks (:func:`_attention_dp_layout`)."""
     peak, bw, dense = _ceilings(f, h, eff, xp)
     one_stage = np.ndim(pp) == 0 and pp == 1 and (b >= 1 if xp is _PY else np.size(b) == 0 or np.min(b) >= 1)
     tp_bw, tp_lat, pp_bw, pp_lat = _links(h, tp, pp, eff, xp)
     link = tp_bw * eff.communication
     share, dense_s, ring, multi, lat, any_multi = _degree_terms(f, tp, bw, link, tp_lat, dense, xp, tp_index)
-    return _Layout(
+    lay = _Layout(
         xp=xp, tp=tp, pp=pp, one_stage=bool(one_stage), peak=peak, bw=bw, share=share, dense_bytes_s=dense_s,
         ring=ring, multi=multi, any_multi=any_multi, tp_link_bytes_per_s=link, tp_lat=lat, pp_bw=pp_bw,
         pp_lat=pp_lat,
     )
+    return _attention_dp_layout(f, lay) if attention_dp else lay
+
+
+def _attention_dp_layout(f: _ModelFeatures, lay: _Layout) -> _Layout:
+    """``lay`` with attention data-parallel over its ``n = t`` ranks (expert-parallel MoE layers).
+
+    Notes
+    -----
+    With attention DP (SGLang ``--enable-dp-attention``, TensorRT-LLM ``enable_attention_dp``,
+    vLLM ``--data-parallel-size`` with expert parallelism) each of the ``n`` ranks runs attention for
+    its own ``B/n`` sequences: it holds and reads only their KV cache, and it holds the attention
+    weights (with everything else outside the routed experts) whole, while the routed experts stay
+    sharded ``n`` ways (EP). Per rank and step::
+
+        W_read = W_dense + E_distinct(B) x expert / n      (today: (W_dense + E_distinct(B) x expert) / n)
+        KV     = B min(c, W) kv / n                       (today: B min(c, W) kv s(t); MLA: s = 1)
+        FLOPs  = (linear + attention FLOPs of all B) / n  (unchanged: each rank computes its own B/n)
+
+    so the KV share is ``1/n`` whatever the attention kind (MLA's latent is not replicated) and the
+    always-read weights are not divided. The MoE exchange keeps today's term, two ring all-reduces of
+    the step's tokens per layer (the all-gather before the experts and the reduce-scatter after them move
+    the bytes of one all-reduce, so their bandwidth is counted twice; their latency, two collectives, is
+    as is), and the host time per sequence
+    (:func:`iteration_overhead_s`) stays on the whole batch: the ranks step together (they meet at every
+    MoE layer), and dividing it by ``n`` fitted the 27 scored attention-DP rows worse (in-sample median
+    ``|ln(pred/meas)|`` 0.26 against 0.19 at the same factors). TensorRT-LLM's parallelism
+    guide (docs/source/features/parallel-strategy.md, "Attention Data Parallelism": "All GEMM weights
+    are replicated on every GPU. The KV-cache is partitioned, because different user requests are
+    routed to different DP ranks"); SGLang v0.4 release blog (lmsys.org, 2024-12-04, "Data
+    Parallelism Attention for DeepSeek Models": DP attention "reduces the KV cache"); the same terms
+    as :func:`estimator.expert_parallel.ep_memory` and :func:`estimator.expert_parallel.decode_step`
+    with ``dp_attention``. Units: those of :class:`_Layout`.
+    """
+    with np.errstate(divide="ignore"):
+        share = 1.0 / lay.tp
+    dense_s = None if lay.dense_bytes_s is None else f.dense_read_bytes / lay.bw
+    return replace(lay, share=share, dense_bytes_s=dense_s, attention_dp=True)
 
 
 def _ceilings(f: _ModelFeatures, h: _HardwareFeatures, eff: Efficiency, xp: _Ops) -> tuple[Any, Any, bool]:
@@ -926,11 +966,13 @@ def _group_step(
     """
     xp, peak, bw = lay.xp, lay.peak, lay.bw
     scale = None if stages is None else stages / lay.pp
+    # Attention DP: the always-read weights are whole on every rank (counted t times here, so /t is one copy).
+    dense_read = f.dense_read_bytes * lay.tp if lay.attention_dp else f.dense_read_bytes
     if lay.dense_bytes_s is not None:
-        w_bytes = f.dense_read_bytes
+        w_bytes = dense_read
         m_lin = _scaled(lay.dense_bytes_s, scale)
     else:
-        w_bytes = f.dense_read_bytes + f.expert_bytes * expected_distinct_experts(
+        w_bytes = dense_read + f.expert_bytes * expected_distinct_experts(
             f.n_experts, f.k_active, weight_tokens)
         m_lin = _scaled(_per_rank(w_bytes, lay) / bw, scale)
     c_lin = _scaled(_per_rank(lin_flops, lay) / peak, scale)
@@ -1057,9 +1099,9 @@ class _Evaluation:
 
     def __init__(self, f: _ModelFeatures, h: _HardwareFeatures, eff: Efficiency,
                  batch: Any, inp: Any, out: Any, tp: Any, pp: Any, xp: _Ops, tp_index: Any = None,
-                 lay: _Layout | None = None) -> None:
+                 lay: _Layout | None = None, attention_dp: bool = False) -> None:
         self.xp, self.batch, self.out = xp, batch, out
-        self.lay = lay = _layout(f, h, eff, batch, tp, pp, xp, tp_index) if lay is None else lay
+        self.lay = lay = _layout(f, h, eff, batch, tp, pp, xp, tp_index, attention_dp) if lay is None else lay
         self.pre = _prefill(f, lay, eff, batch, inp)
         self.dec = _decode(f, lay, eff, batch, inp + out * 0.5)
         self.ttft_s = self.pre.total_s
@@ -1144,9 +1186,10 @@ _RESULTS: dict[str, Callable[[_Evaluation], Any]] = {
 def _core(
     f: _ModelFeatures, h: _HardwareFeatures, eff: Efficiency,
     batch: Any, inp: Any, out: Any, tp: Any, pp: Any, xp: _Ops = _NP, outputs: Sequence[str] | None = None,
+    attention_dp: bool = False,
 ) -> dict[str, Any]:
     """The static-batch results named in ``outputs`` (all of :data:`_RESULTS` by default)."""
-    ev = _Evaluation(f, h, eff, batch, inp, out, tp, pp, xp)
+    ev = _Evaluation(f, h, eff, batch, inp, out, tp, pp, xp, attention_dp=attention_dp)
     return {k: _RESULTS[k](ev) for k in (_RESULTS if outputs is None else outputs)}
 
 
@@ -1710,9 +1753,9 @@ def steady_state_arrays(
 
 def _steady(
     f: _ModelFeatures, hw: _HardwareFeatures, eff: Efficiency, b: Any, i: Any, o: Any, t: Any, p: Any,
-    chunk: int,
+    chunk: int, attention_dp: bool = False,
 ) -> dict[str, Any]:
-    lay = _layout(f, hw, eff, b, t, p)
+    lay = _layout(f, hw, eff, b, t, p, attention_dp=attention_dp)
     it = _mixed_iteration(f, lay, eff, b, i, o)
     t_iter = it.total_s
     tput = b / t_iter
@@ -1758,6 +1801,7 @@ class ThroughputEstimate(BaseModel):
     ttft_limit_s: float | None = None
     tpot_limit_s: float | None = None
     efficiency: Efficiency
+    attention_dp: bool = Field(default=False, description="attention data-parallel over the tp ranks")
 
     @property
     def devices(self) -> int:
@@ -1780,6 +1824,7 @@ def max_throughput(
     compute_dtype: DType | str | None = None,
     efficiency: Efficiency | None = None,
     prefill_chunk_tokens: int = PREFILL_CHUNK_TOKENS,
+    attention_dp: bool = False,
 ) -> ThroughputEstimate:
     """Output tokens/s of one replica at the best batch that fits (continuous batching).
 
@@ -1791,6 +1836,10 @@ def max_throughput(
     meeting the TTFT and TPOT limits, and returns the one with the highest throughput. Without
     limits throughput grows with the batch (the iteration time is affine in it), so the best
     batch is the largest that fits.
+
+    ``attention_dp`` runs attention data-parallel over the ``tp`` ranks (each rank its own sequences'
+    KV cache and the attention weights whole; routed experts expert-parallel: :func:`_attention_dp_layout`,
+    batch limit :func:`max_batch_attention_dp`); it needs ``pp = 1``. Off by default.
 
     Raises
     ------
@@ -1808,12 +1857,16 @@ def max_throughput(
     i, o, t, p, cap, chunk = _throughput_args(m, h, input_tokens, output_tokens, tp, pp, batch_cap,
                                               prefill_chunk_tokens, ttft_limit_s, tpot_limit_s)
     eff = efficiency or _default_efficiency()
-    b_mem = memory.max_batch(m, h, d, kv, i + o, tp=t, pp=p)
+    if attention_dp and p > 1:
+        raise InvalidInputError("attention data parallelism is modelled with pipeline parallel degree 1 only")
+    dp = bool(attention_dp) and t > 1
+    b_mem = max_batch_attention_dp(m, h, d, kv, i + o, t, cap) if dp else memory.max_batch(m, h, d, kv, i + o,
+                                                                                          tp=t, pp=p)
     if b_mem < 1:
         raise _fit_error(m, h, d, kv, i + o, 1, t, p)
     top = min(b_mem, cap)
     r = _steady(_model_features(m, d, kv), _hardware_features(h, c), eff, np.arange(1, top + 1, dtype=float),
-                np.float64(i), np.float64(o), np.float64(t), np.float64(p), chunk)
+                np.float64(i), np.float64(o), np.float64(t), np.float64(p), chunk, dp)
     k, limited = _best_batch(r, b_mem, ttft_limit_s, tpot_limit_s, f"{t * p} × {h.name}")
     return ThroughputEstimate(
         model_id=m.model_id, hardware_id=h.hardware_id, dtype=d, kv_dtype=kv,
@@ -1825,7 +1878,7 @@ def max_throughput(
         requests_per_s=float(r["requests_per_s"][k]),
         ttft_s=float(r["ttft_s"][k]), tpot_s=float(r["tpot_s"][k]),
         limited_by=limited, iteration_bound=BOUNDS[int(r["bound"][k])],
-        ttft_limit_s=ttft_limit_s, tpot_limit_s=tpot_limit_s, efficiency=eff,
+        ttft_limit_s=ttft_limit_s, tpot_limit_s=tpot_limit_s, efficiency=eff, attention_dp=dp,
     )
 
 
@@ -1932,7 +1985,7 @@ def load_measurements(path: str | Path | None = None) -> pd.DataFrame:
 
     Columns: ``measurement_id, model_id, hardware_id, dtype, kv_dtype, tp, pp, gpus, scenario,
     batch, input_tokens, output_tokens, metric, value, framework, assumed, source, url, as_of,
-    notes, excluded_reason, engine, engine_version, concurrency``. ``scenario`` is ``static``
+    notes, excluded_reason, engine, engine_version, concurrency, attention_dp``. ``scenario`` is ``static``
     (fixed batch run to completion), ``latency`` (a batch, usually 1), ``max_throughput``
     (continuous batching at an unbounded request rate; ``batch`` then holds the engine's batch cap
     when published, else ``concurrency`` caps it) or ``online`` (a benchmark client holding
@@ -2011,6 +2064,37 @@ class _Prepared:
     tp: float
     pp: float
     replicas: float
+    attention_dp: bool = False
+
+
+def _flag(row: pd.Series, column: str) -> bool:
+    """``row[column]`` as a boolean: False where the column is absent or empty."""
+    value = row.get(column)
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return False
+    return str(value).strip().lower() in ("true", "1", "1.0", "yes")
+
+
+def max_batch_attention_dp(model: ModelSpec, hardware: HardwareSpec, dtype: DType, kv_dtype: DType,
+                           context_tokens: int, ranks: int, cap: int = MAX_BATCH_CAP,
+                           memory_utilization: float = memory.MEMORY_UTILIZATION) -> int:
+    """Largest number of sequences ``n`` attention-data-parallel ranks hold together (0 if none).
+
+    Notes
+    -----
+    ``B_max = n x b``, with ``b`` the largest per-rank batch whose memory
+    ``W_rep + W_exp m / E + KV(b) + A(b) + O`` fits (:func:`estimator.expert_parallel.max_batch_per_gpu`
+    with ``dp_attention``: the attention and other non-expert weights ``W_rep`` whole on each rank, the
+    routed experts ``W_exp`` sharded over the ``n`` ranks, each rank's KV cache its own ``b`` sequences';
+    TensorRT-LLM docs/source/features/parallel-strategy.md, "Attention Data Parallelism"), and at most
+    ``ceil(cap / n)`` per rank; capacity ``M_dev u`` (``memory_utilization``). Units: sequences.
+    """
+    from estimator import expert_parallel
+
+    cfg = expert_parallel.EPConfig(ep=ranks, dp_attention=True, dtype=dtype, kv_dtype=kv_dtype,
+                                   memory_utilization=memory_utilization)
+    per_rank = expert_parallel.max_batch_per_gpu(model, hardware, cfg, context_tokens, cap=-(-int(cap) // ranks))
+    return per_rank * ranks
 
 
 def _prepare_row(row: pd.Series) -> _Prepared:
@@ -2020,7 +2104,8 @@ def _prepare_row(row: pd.Series) -> _Prepared:
     the published batch cap, else by the client concurrency, else :data:`MAX_BATCH_CAP`; an
     ``online`` run at a fixed concurrency ``C`` (a closed-loop benchmark client) is continuous
     batching with ``min(C, memory limit)`` sequences in flight (Little's law: the client keeps
-    ``C`` requests in the system).
+    ``C`` requests in the system). A row with ``attention_dp`` true runs attention data-parallel over
+    its ``tp`` ranks (:func:`_attention_dp_layout`; batch limit :func:`max_batch_attention_dp`).
     """
     m, h, d, kv, c = _prepare(str(row["model_id"]), str(row["hardware_id"]), str(row["dtype"]),
                               row.get("kv_dtype") if isinstance(row.get("kv_dtype"), str) else None, None)
@@ -2030,24 +2115,26 @@ def _prepare_row(row: pd.Series) -> _Prepared:
     gpus = _num(row, "gpus") if not math.isnan(_num(row, "gpus")) else tp * pp
     scenario = str(row["scenario"])
     batch, conc = _num(row, "batch"), _num(row, "concurrency")
+    dp = _flag(row, "attention_dp") and tp > 1
     if scenario in ("max_throughput", "online"):
         if scenario == "online" and math.isnan(conc):
             raise InvalidInputError(f"{row['measurement_id']}: an online measurement needs a concurrency")
-        b_mem = memory.max_batch(m, h, d, kv, int(i + o), tp=int(tp), pp=int(pp))
+        b_mem = (max_batch_attention_dp(m, h, d, kv, int(i + o), int(tp), memory.MAX_BATCH_SEARCH) if dp else
+                 memory.max_batch(m, h, d, kv, int(i + o), tp=int(tp), pp=int(pp)))
         cap = batch if not math.isnan(batch) else conc if not math.isnan(conc) else MAX_BATCH_CAP
         batch = float(max(min(b_mem, cap), 1))
     elif math.isnan(batch):
         raise InvalidInputError(f"{row['measurement_id']}: a {scenario} measurement needs a batch")
     return _Prepared(_model_features(m, d, kv), _hardware_features(h, c), scenario, str(row["metric"]),
-                     batch, i, o, tp, pp, gpus / (tp * pp))
+                     batch, i, o, tp, pp, gpus / (tp * pp), dp)
 
 
 def _predict_prepared(x: _Prepared, eff: Efficiency) -> float:
     b, i, o, t, p = (np.float64(v) for v in (x.batch, x.inp, x.out, x.tp, x.pp))
     if x.scenario in ("max_throughput", "online"):
-        r = _steady(x.f, x.hw, eff, b, i, o, t, p, PREFILL_CHUNK_TOKENS)
+        r = _steady(x.f, x.hw, eff, b, i, o, t, p, PREFILL_CHUNK_TOKENS, x.attention_dp)
     else:
-        r = _core(x.f, x.hw, eff, b, i, o, t, p)
+        r = _core(x.f, x.hw, eff, b, i, o, t, p, attention_dp=x.attention_dp)
     per_replica = float(r["output_tokens_per_s"])
     metric = x.metric
     if metric == "output_tokens_per_s":

@@ -428,6 +428,53 @@ def test_max_throughput_is_the_largest_batch_that_fits() -> None:
     assert capped.output_tokens_per_s < r.output_tokens_per_s
 
 
+# TensorRT-LLM "Best practices for DeepSeek-R1" guide (docs/source/blogs/Best_perf_practice_on_DeepSeek-R1_in_TensorRT-LLM.md
+# at commit 01c4ece9), max-throughput runs, all ISL 1,024 / OSL 2,048 with `--tp 8 --ep 8` and `enable_attention_dp: true`:
+# H200 deepseek-ai/DeepSeek-R1 (FP8) at concurrency 1,024; B200 nvidia/DeepSeek-R1-0528-FP4 with FP8 KV at 7,168;
+# B200 nvidia/DeepSeek-R1-FP4 with 16-bit KV at 3,072.
+_DSR1_GUIDE_RUNS = (("h200", "fp8", "bf16", 1024), ("b200", "nvfp4", "fp8", 7168), ("b200", "nvfp4", "bf16", 3072))
+
+
+@pytest.mark.parametrize(("hw", "dtype", "kv", "concurrency"), _DSR1_GUIDE_RUNS)
+def test_attention_dp_holds_the_published_deepseek_r1_batches(hw: str, dtype: str, kv: str, concurrency: int) -> None:
+    # With attention DP each of the 8 ranks keeps only its own sequences' MLA cache, so the batch the guide ran
+    # fits; with tensor-parallel attention the latent is replicated on every rank and not even half of it does.
+    m, h = get_model("deepseek-r1"), get_hardware(hw)
+    dp = performance.max_batch_attention_dp(m, h, DType(dtype), DType(kv), 1024 + 2048, 8, cap=1 << 20)
+    replicated = memory.max_batch(m, h, dtype, kv, 1024 + 2048, tp=8)
+    assert dp >= concurrency > 2 * replicated
+
+
+def test_attention_dp_reads_whole_dense_weights_and_a_rank_share_of_the_kv() -> None:
+    # Per rank and decode step (TensorRT-LLM parallelism guide, "Attention Data Parallelism": GEMM weights replicated,
+    # KV cache partitioned by request): bytes_dp - bytes_tp = (1 - 1/n) (W_dense - KV) for MLA, whose latent the
+    # tensor-parallel layout replicates (share 1).
+    m = get_model("deepseek-r1")
+    f = performance._model_features(m, DType.FP8, DType.BF16)
+    hw = performance._hardware_features(get_hardware("h200"), DType.FP8)
+    b, i, o, n = 256.0, 1000.0, 1000.0, 8.0
+    eff = performance.Efficiency()
+    keys = ["decode_bytes_per_device", "decode_flops_per_device"]
+    tp = performance._core(f, hw, eff, b, i, o, n, 1.0, outputs=keys)
+    dp = performance._core(f, hw, eff, b, i, o, n, 1.0, outputs=keys, attention_dp=True)
+    kv_total = b * (i + o / 2 + 1) * f.kv_bytes_per_token
+    assert float(dp["decode_bytes_per_device"] - tp["decode_bytes_per_device"]) == pytest.approx(
+        (1 - 1 / n) * (f.dense_read_bytes - kv_total), rel=1e-9)
+    assert float(dp["decode_flops_per_device"]) == pytest.approx(float(tp["decode_flops_per_device"]), rel=1e-12)
+
+
+def test_attention_dp_is_off_by_default_and_idle_on_one_rank() -> None:
+    base = performance.max_throughput("qwen3-235b-a22b", "h200", "fp8", 1000, 1000, tp=4)
+    assert base.attention_dp is False
+    assert performance.max_throughput("qwen3-235b-a22b", "h200", "fp8", 1000, 1000, tp=4, attention_dp=False) == base
+    one = performance.max_throughput("qwen3-30b-a3b", "h200", "fp8", 1000, 1000)
+    assert performance.max_throughput("qwen3-30b-a3b", "h200", "fp8", 1000, 1000, attention_dp=True) == one
+    dp = performance.max_throughput("qwen3-235b-a22b", "h200", "fp8", 1000, 1000, tp=4, attention_dp=True)
+    assert dp.attention_dp is True and dp.max_batch_memory != base.max_batch_memory
+    with pytest.raises(InvalidInputError, match="pipeline"):
+        performance.max_throughput("qwen3-235b-a22b", "h200", "fp8", 1000, 1000, tp=4, pp=2, attention_dp=True)
+
+
 def test_max_throughput_under_latency_limits() -> None:
     free = performance.max_throughput("llama-3.1-70b", "h100-sxm", "bf16", 1000, 250, tp=4)
     lim = performance.max_throughput("llama-3.1-70b", "h100-sxm", "bf16", 1000, 250, tp=4, tpot_limit_s=0.03)
