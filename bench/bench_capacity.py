@@ -1,8 +1,8 @@
 """Benchmark of the capacity planner: run ``python bench/bench_capacity.py [--runs N] [--no-reference]``.
 
-Times ``capacity.plan(Scenario())`` (the landing page's default question: Llama-3.1-70B, 2M requests/day
-diurnal 3:1, p95 TTFT 1 s, us-east-1; two tensor-parallel layouts are compared), median and best of ``--runs``
-(default 15) after a warm-up run that loads the catalog:
+Times ``capacity.plan(Scenario())`` (the landing page's default question: Llama-3.1-70B on H100, 2M requests/day
+diurnal 3:1, p95 TTFT 1 s, us-east-1; three tensor-parallel layouts, TP 2, 4 and 8, are compared), median and best
+of ``--runs`` (default 15) after a warm-up run that loads the catalog:
 
 * **cold**: the layout cache is emptied before each run (``capacity.clear_caches()``), so every run fits the
   replica models and runs the queueing model; its median CPU time is the figure checked against the 50 ms
@@ -15,7 +15,7 @@ The same runs time the module as it was before the optimizations of issue #10 (`
 the commits in ``REFERENCES``, read with ``git show`` into a temporary file and imported beside the current
 one, the rest of the package shared), interleaved run by run with the current one, so the speedups are
 measured under the same load. Then the queueing model over 168 loads, and one discrete-event simulation of
-20,000 requests.
+20,000 requests (the queueing model's caches emptied before each run, so each run computes).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ TARGET_S = 0.050
 REFERENCES: dict[str, str] = {
     "64e8c58": "before issue #10's optimizations",
     "8b2429e": "pipeline of named steps, before this change's numerical shortcuts",
+    "2db6e3a": "three layouts, queueing kernels before their second round (simulate.py shared: today's)",
 }
 """Commits whose ``estimator/capacity.py`` is timed beside the current one."""
 
@@ -155,13 +156,13 @@ def _kernels() -> None:
     w = Workload(prompt=din, output=dout)
     t = Timings()
     for _ in range(5):
-        t.add(lambda: saturation_rps(r, w))
+        t.add(lambda: saturation_rps(r, w), before=capacity.clear_caches)
     sat = saturation_rps(r, w)
     print(f"saturation_rps: CPU median {statistics.median(t.cpu) * 1e3:,.1f} ms -> {sat:,.3f} requests/s")
     loads = np.linspace(0.01, 0.9, 168) * sat
     t = Timings()
     for _ in range(5):
-        t.add(lambda: queue_metrics(r, loads, w, saturation=sat))
+        t.add(lambda: queue_metrics(r, loads, w, saturation=sat), before=capacity.clear_caches)
     print(f"queue_metrics over 168 loads (saturation given): CPU median {statistics.median(t.cpu) * 1e3:,.0f} ms")
     t = Timings()
     for _ in range(3):
