@@ -177,8 +177,10 @@ def erlang_c(servers: int, offered: npt.ArrayLike) -> FloatArray:
     if c < 1:
         raise InvalidInputError(f"an M/M/c queue needs at least one server, got {servers}")
     b = np.ones_like(a)
-    for k in range(1, c + 1):
-        b = a * b / (k + a * b)
+    ab, den = np.empty_like(a), np.empty_like(a)
+    for k in range(1, c + 1):  # in place: the same arithmetic as b = a b / (k + a b), without temporaries
+        np.multiply(a, b, out=ab)
+        np.divide(ab, np.add(ab, float(k), out=den), out=b)
     with np.errstate(divide="ignore", invalid="ignore"):
         cc = c * b / (c - a * (1.0 - b))
     return np.where(a < c, np.clip(cc, 0.0, 1.0), 1.0)
