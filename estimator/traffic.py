@@ -39,6 +39,8 @@ from __future__ import annotations
 import csv
 import io
 import math
+from functools import lru_cache
+from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
@@ -84,6 +86,15 @@ def day_hour_labels() -> list[str]:
 
 
 # ---------------------------------------------------------------- token distributions
+
+
+@lru_cache(maxsize=16)
+def _standard_normal_points(k: int) -> FloatArray:
+    """Standard normal quantiles at ``(j + 1/2)/k`` (read-only), as :meth:`TokenDistribution.quantile` computes them."""
+    qq = np.clip((np.arange(k) + 0.5) / k, 1e-9, 1 - 1e-9)
+    z = np.array([NormalDist().inv_cdf(float(x)) for x in qq], dtype=float)
+    z.flags.writeable = False
+    return z
 
 
 class TokenDistribution(BaseModel):
@@ -174,8 +185,6 @@ class TokenDistribution(BaseModel):
         """Token count at probability ``q`` (vectorized), at least 1 and at most ``max_tokens``."""
         qq = np.clip(np.asarray(q, dtype=float), 1e-9, 1 - 1e-9)
         if self.kind == "lognormal":
-            from statistics import NormalDist
-
             z = np.vectorize(NormalDist().inv_cdf)(qq) if qq.ndim else np.asarray(NormalDist().inv_cdf(float(qq)))
             out = np.exp(self.mu + self.sigma * np.asarray(z, dtype=float))
         else:
@@ -192,6 +201,9 @@ class TokenDistribution(BaseModel):
         """
         if k < 1:
             raise InvalidInputError(f"need at least one quadrature point, got {k}")
+        if self.kind == "lognormal":  # the same arithmetic as quantile(), the normal quantiles computed once per k
+            out = np.exp(self.mu + self.sigma * _standard_normal_points(k))
+            return np.clip(out, 1.0, self.max_tokens)
         return self.quantile((np.arange(k) + 0.5) / k)
 
     def sample(self, rng: np.random.Generator, n: int) -> npt.NDArray[np.int64]:
