@@ -11,8 +11,8 @@ Prints:
 2. the calibration against every published measurement in ``data/measurements.csv``: each point's
    model/measured ratio, then the median and worst absolute error (targets: median <= 20%, every
    point within 2x), at the global constants and at each row's engine x vendor factors;
-3. the engine x vendor calibration scored leave-one-source-out, per engine and per vendor family
-   (median |error|, worst factor, share within 1.5x, coverage of the nominal 80% range; targets:
+3. the engine x vendor calibration scored leave-one-source-out, per engine, per vendor family, per
+   architecture class (dense / MoE) and per engine x class (median |error|, worst factor, share within 1.5x, coverage of the nominal 80% range; targets:
    median <= 10% and every point within 1.5x), from ``data/calibration_loso.csv`` as
    ``bench/fit_performance.py`` wrote it (``--refit`` recomputes it here, about 5 minutes), then the
    15 largest held-out misses (id, engine, hardware, model, metric, published vs model, source).

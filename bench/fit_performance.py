@@ -7,7 +7,9 @@ Run: ``.venv/bin/python bench/fit_performance.py`` (writes ``data/calibration_en
 What it does, on the scored rows of ``data/measurements.csv`` (``excluded_reason`` empty and
 predictable, :func:`estimator.performance.prepare_measurements`):
 
-1. **Global fit**: Nelder-Mead over :data:`~estimator.performance.FIT_FIELDS` with the
+1. **Global fit**: Nelder-Mead over :data:`~estimator.performance.FIT_FIELDS` (the dense efficiencies and
+   overheads, and ``moe_gemm``, the MoE grouped-GEMM factor applied to the routed experts' FLOPs and bytes
+   only: :data:`~estimator.performance.MOE_GEMM_EFFICIENCY`) with the
    pseudo-Huber loss on ``ln(predicted / measured)`` (:data:`~estimator.performance.ROBUST_DELTA`),
    started at the module's constants with the per-sequence iteration overhead
    (:func:`~estimator.performance.calibration_start`, held fixed in every fit).
@@ -23,7 +25,9 @@ predictable, :func:`estimator.performance.prepare_measurements`):
    constant (standard deviation above 3 in the fit coordinates).
 4. **Leave-one-source-out (LOSO)**: rows are grouped by ``url`` (one published page, table set or
    result directory); for each group the global fit and every cell are refitted without it and its
-   rows predicted at their cell's factors (the global refit where the cell has no other rows).
+   rows predicted at their cell's factors (the global refit where the cell has no other rows). The
+   table is printed per engine, vendor family, architecture class (dense / MoE: routed experts) and
+   engine x class.
 5. **Nominal 80% range**: each held-out point's range is the one the app shows
    (:func:`estimator.uncertainty.band_for`: conformal 10%/90% order statistics of the LOSO residuals
    ``ln(measured / predicted)`` of its engine x vendor class, rates and times apart, shrunk toward
@@ -69,6 +73,12 @@ RANGE_MIN_POINTS = uncertainty.MIN_POINTS
 """A cell with fewer LOSO residuals from other sources than this takes its range from all of them
 (the conformal ranks of :func:`estimator.uncertainty.conformal_bounds` need 9)."""
 SOURCE = "fitted by bench/fit_performance.py"
+CELL_FIXED: tuple[str, ...] = ("moe_gemm",)
+"""Constants the cells do not refit: they keep the global fit's value (and its standard error). The MoE
+grouped-GEMM factor is one constant for all cells: with one per cell, shrunk like the rest
+(``--moe-per-cell``), the leave-one-source-out median error of all 159 points was 18.7% against 19.4%,
+but 80% of the points were within 1.5x against 83%, the worst miss 3.16x against 2.48x and the
+range coverage 77% against 81% (2026-11-29 refits on sha256 d357e096...), for five more constants."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,7 @@ class Scored:
     vendor: tuple[str, ...]
     group: tuple[str, ...]  # the LOSO source group (url, else source)
     rate_sign: FloatArray  # +1 for a rate (tokens/s), -1 for a time (*_s)
+    arch: tuple[str, ...] = ()  # architecture class of the row's model: "moe" (routed experts) or "dense"
 
 
 @dataclass(frozen=True)
@@ -113,7 +124,8 @@ def load_scored(frame: object | None = None) -> Scored:
                  for e, v in zip(engine, prep.vendor, strict=True))
     group = tuple(str(u) if isinstance(u, str) and u else str(s) for u, s in zip(f["url"], f["source"], strict=True))
     sign = np.array([-1.0 if str(m) in performance.TIME_METRICS else 1.0 for m in f["metric"]])
-    return Scored(prep, f["value"].to_numpy(float), keys, engine, tuple(prep.vendor), group, sign)
+    arch = tuple("moe" if float(x.f.n_experts) > 1 else "dense" for x in prep.rows)
+    return Scored(prep, f["value"].to_numpy(float), keys, engine, tuple(prep.vendor), group, sign, arch)
 
 
 def _subset(rows: Sequence[performance._Prepared], idx: Sequence[int]) -> list[performance._Prepared]:
@@ -132,7 +144,8 @@ def fit_cells(rows: Sequence[performance._Prepared], measured: FloatArray, keys:
     raw: dict[Key, Efficiency] = {}
     for key in sorted({kk for kk in keys if kk is not None}):
         idx = [i for i, kk in enumerate(keys) if kk == key]
-        own = performance.fit_prepared(_subset(rows, idx), measured[idx], g, iters=iters, delta=delta, tol=tol)
+        own = performance.fit_prepared(_subset(rows, idx), measured[idx], g, iters=iters, delta=delta, tol=tol,
+                                       fixed=CELL_FIXED)
         raw[key] = own
         cells[key] = (performance.shrink_efficiency(own, g, len(idx), k), len(idx))
     return Fit(g, cells, raw)
@@ -210,11 +223,14 @@ def score(s: Scored, log_ratio: FloatArray, inside: npt.NDArray[np.bool_], mask:
 
 
 def loso_table(s: Scored, log_ratio: FloatArray) -> list[GroupScore]:
-    """Scores per engine, per vendor family and overall."""
+    """Scores per engine, per vendor family, per architecture class (dense / MoE), per engine x class and overall."""
     inside = coverage_mask(s, log_ratio)
-    eng, ven = np.array(s.engine), np.array(s.vendor)
+    eng, ven, arch = np.array(s.engine), np.array(s.vendor), np.array(s.arch)
     out = [score(s, log_ratio, inside, eng == e, f"engine {e}") for e in sorted(set(s.engine))]
     out += [score(s, log_ratio, inside, ven == v, f"vendor {v}") for v in sorted(set(s.vendor))]
+    out += [score(s, log_ratio, inside, arch == a, f"class {a}") for a in sorted(set(s.arch))]
+    out += [score(s, log_ratio, inside, (eng == e) & (arch == a), f"{e} x {a}")
+            for e in sorted(set(s.engine)) for a in sorted(set(s.arch)) if ((eng == e) & (arch == a)).any()]
     out.append(score(s, log_ratio, inside, np.ones(len(eng), dtype=bool), "all"))
     return out
 
@@ -259,14 +275,17 @@ def _jacobian(rows: Sequence[performance._Prepared], measured: FloatArray, eff: 
     return np.stack(cols, axis=1)
 
 
-def z_variance(rows: Sequence[performance._Prepared], measured: FloatArray, eff: Efficiency) -> FloatArray:
+def z_variance(rows: Sequence[performance._Prepared], measured: FloatArray, eff: Efficiency,
+               fixed: Sequence[str] = ()) -> FloatArray:
     """Variance of each fitted coordinate from the residual spread: ``diag(s^2 (J^T J)^-1)``;
-    ``inf`` for a direction the rows do not identify. ``s`` is the robust scale of the residuals,
+    ``inf`` for a direction the rows do not identify (and for the ``fixed`` fields, not fitted here:
+    their columns are left out of ``J``). ``s`` is the robust scale of the residuals,
     ``1.4826 median |r|`` (the normal-consistent MAD; Huber & Ronchetti, *Robust Statistics*, §5.1),
     matching the pseudo-Huber fit: a few 100x misfits would otherwise set every standard error."""
     r = performance.log_residuals(rows, measured, eff)
     jac = _jacobian(rows, measured, eff)
-    s2 = float((1.4826 * np.median(np.abs(r))) ** 2 * len(r) / max(len(r) - jac.shape[1], 1))
+    jac[:, [j for j, name in enumerate(performance.FIT_FIELDS) if name in fixed]] = 0.0
+    s2 = float((1.4826 * np.median(np.abs(r))) ** 2 * len(r) / max(len(r) - jac.shape[1] + len(fixed), 1))
     jtj = jac.T @ jac
     var = np.full(jac.shape[1], np.inf)
     ok = np.diag(jtj) > 1e-12
@@ -282,7 +301,7 @@ def natural_std_errors(eff: Efficiency, var_z: FloatArray) -> dict[str, float]:
     for j, name in enumerate(performance.FIT_FIELDS):
         v = float(getattr(eff, name))
         sd = math.sqrt(var_z[j]) if np.isfinite(var_z[j]) else math.inf
-        slope = v * (1 - v) if j < 3 else v  # d value / d z: logistic or exponential coordinate
+        slope = v * (1 - v) if name in performance.FRACTION_FIELDS else v  # d value / d z: logistic or exponential
         out[name] = slope * sd if sd <= 3.0 else math.nan
     return out
 
@@ -311,18 +330,25 @@ def csv_rows(s: Scored, fit: Fit, log_ratio: FloatArray, sha: str, today: dt.dat
     for key, (eff, n) in sorted(fit.cells.items()):
         idx = [i for i, kk in enumerate(s.keys) if kk == key]
         w = n / (n + performance.SHRINK_POINTS)
-        var_c = z_variance(_subset(s.prep.rows, idx), s.measured[idx], fit.raw[key])
-        cells.append((key, eff, n, w, w**2 * var_c + (1 - w) ** 2 * var_g))
+        var_c = z_variance(_subset(s.prep.rows, idx), s.measured[idx], fit.raw[key], CELL_FIXED)
+        var = w**2 * var_c + (1 - w) ** 2 * var_g
+        held = [j for j, name in enumerate(performance.FIT_FIELDS) if name in CELL_FIXED]
+        var[held] = var_g[held]  # not refitted by the cell: the global fit's value and error
+        cells.append((key, eff, n, w, var))
     units = {"compute": "fraction", "low_precision_compute": "fraction", "memory": "fraction",
-             "step_overhead_s": "s", "prefill_overhead_s": "s", "link_latency_s": "s", "sequence_overhead_s": "s"}
+             "step_overhead_s": "s", "prefill_overhead_s": "s", "link_latency_s": "s", "sequence_overhead_s": "s",
+             "moe_gemm": "fraction"}
     for key, eff, n, w, var in cells:
         se = natural_std_errors(eff, var)
         what = ("global refit: all scored points, the target the cells shrink toward" if key == ALL else
                 f"shrunk toward the global refit with weight n/(n+k) = {n}/({n}+{performance.SHRINK_POINTS:g})")
         for name in performance.FIT_FIELDS:
+            how_fit = (f"{what}; pseudo-Huber Nelder-Mead" if key == ALL or name not in CELL_FIXED else
+                       "not refitted per cell: the global refit's value and standard error (CELL_FIXED, one factor "
+                       "for all cells)")
             rows.append([key[0], key[1], name, f"{getattr(eff, name):.6g}", "" if math.isnan(se[name]) else f"{se[name]:.3g}",
                          units[name], str(n), f"{w:.4f}", sha, "false", SOURCE, today.isoformat(),
-                         f"{what}; pseudo-Huber Nelder-Mead; standard error from the residual spread "
+                         f"{how_fit}; standard error from the residual spread "
                          "(Jacobian), empty where the points do not identify the constant"])
         for name in performance.FIXED_FIELDS:
             rows.append([key[0], key[1], name, f"{getattr(eff, name):.6g}", "", units[name], str(n), f"{w:.4f}", sha,
@@ -392,7 +418,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--out", type=Path, default=None, help="folder of the two CSVs (default data/)")
+    parser.add_argument("--moe-per-cell", action="store_true",
+                        help="each cell refits the MoE grouped-GEMM factor too (the variant CELL_FIXED compares)")
     args = parser.parse_args()
+    if args.moe_per_cell:
+        global CELL_FIXED
+        CELL_FIXED = ()
     t0 = time.perf_counter()
     s = load_scored()
     sha = measurements_sha256()

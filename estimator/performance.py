@@ -58,6 +58,7 @@ __all__ = [
     "STEP_OVERHEAD_S",
     "PREFILL_OVERHEAD_S",
     "COMMUNICATION_EFFICIENCY",
+    "MOE_GEMM_EFFICIENCY",
     "LINK_LATENCY_S",
     "LINK_LATENCY_RATIO",
     "ACTIVATION_BYTES",
@@ -157,6 +158,38 @@ lowest loss (0.170 at 0, 0.159 at 10 us); leaving it out drags the fitted memory
 It is applied by the engine x vendor calibration (:func:`efficiency_for`, ``bench/fit_performance.py``);
 :class:`Efficiency`'s default is 0 because the fallback constants above were fitted without it."""
 
+MOE_GEMM_EFFICIENCY: float = 0.33
+"""Efficiency of the routed experts' grouped GEMMs relative to dense GEMMs (fraction, applied to the
+expert FLOPs and expert weight bytes only: :func:`_moe_gemm_work`).
+
+A fused-MoE layer does not run one large GEMM: it permutes the tokens by expert, launches a grouped
+GEMM over many small, uneven per-expert shapes, and gathers and accumulates the routed outputs, so
+at the same FLOPs and bytes it reaches a lower fraction of the ceilings than a dense GEMM. The
+TensorRT-LLM team's "MoE as Dense GEMM" tech blog (nvidia.github.io/TensorRT-LLM/latest/blogs/
+tech_blog/blog24_MoE_as_Dense_GEMM.html, Blackwell NVFP4): routed experts are "still largely memory-bound, while grouped-GEMM
+execution pays overheads from small per-expert shapes, expert scheduling, input permutation, and
+routed-output accumulation" (running all experts densely, with more FLOPs, is up to 1.12x faster at
+64-208 tokens); Gale et al. 2023, MegaBlocks (MLSys, arXiv:2211.15841 §3), on why uneven
+per-expert token counts do not map onto one dense batched GEMM (padding or dropped tokens).
+
+Fitted: the ``moe_gemm`` of the global pseudo-Huber refit over all 159 scored points of
+``data/measurements.csv`` (``bench/fit_performance.py``, 2026-11-29, sha256 d357e096...: 0.332,
+standard error 0.028, 70 MoE points from 6 sources), rounded. It is the one constant the
+calibration adds for MoE models, the same in every engine x vendor cell (the cells refit the rest:
+``bench/fit_performance.py`` ``CELL_FIXED``); with it the global refit's compute and memory fractions
+(0.64, 0.73) come back near this module's defaults (0.67, 0.75) instead of being dragged to 0.49
+memory by the MoE rows, and the leave-one-source-out median error of all points goes from 25.4% to
+19.4% (MoE points 36.7% to 23.3%), the share within 1.5x from 72% to 83%. A dense model has no
+routed experts and is unaffected.
+
+Where it applies: every engine x vendor cell (:func:`efficiency_for`, the calibration CSV) carries
+it; the fallback :class:`Efficiency` defaults keep ``moe_gemm = 1``, because they are the fit of
+:data:`COMPUTE_EFFICIENCY` on 40 rows made without it (3 of them Mixtral), and this factor is carried
+by DeepSeek-R1, gpt-oss and Qwen3 rows: the 3 Mixtral-8x7B TensorRT-LLM rows go from 0.74-0.98x to
+0.51-0.67x of their measured throughput with it, and no scored MoE row is at batch 1 (the smallest
+is 4 concurrent requests), so applying it to a batch-1 decode (2.5x the TPOT of Mixtral on an H200)
+is an extrapolation. An estimate that wants it passes ``Efficiency(moe_gemm=MOE_GEMM_EFFICIENCY)``."""
+
 COMMUNICATION_EFFICIENCY: float = 0.70
 """Fraction of one direction of the link bandwidth a ring all-reduce sustains (assumed: NCCL
 ``all_reduce_perf`` bus bandwidth is typically 70-85% of the per-direction link rate; the
@@ -221,6 +254,11 @@ class Efficiency(BaseModel):
     link_latency_s: float = Field(
         default=LINK_LATENCY_S, ge=0, le=1, description="per all-reduce over NVLink; other links scale it"
     )
+    moe_gemm: float = Field(
+        default=1.0, gt=0, le=1,
+        description="routed experts' grouped GEMMs, as a fraction of the dense GEMMs' compute and memory efficiency "
+        "(1 in the fallback constants, fitted without it; MOE_GEMM_EFFICIENCY in the engine x vendor cells)",
+    )
 
 
 # ---------------------------------------------------------------- features
@@ -239,6 +277,7 @@ class _ModelFeatures:
     window_share: Any  # share of the layers that attend within the window (1.0: all; hybrids less)
     dense_read_bytes: Any  # weights read every step whatever the routing
     expert_bytes: Any  # one routed expert over all MoE layers
+    expert_flops_per_token: Any  # 2 x parameters of the k routed experts a token visits, all MoE layers (0: dense)
     n_experts: Any
     k_active: Any
     kv_bytes_per_token: Any  # whole model
@@ -371,13 +410,15 @@ def _model_features_cached(model: ModelSpec, dtype: DType, kv_dtype: DType) -> _
     # The input embedding is gathered row by row, not streamed; a tied table is the LM head.
     read_bytes = weights - (0.0 if model.tied_embeddings else v * d * emb_elem)
     n_experts = float(model.n_experts)
-    expert_bytes = 0.0
+    expert_bytes = expert_flops = 0.0
     if model.is_moe:
         body_total = max(model.params_total - emb_params, 1.0)
         bytes_per_param = (weights - emb_bytes_total) / body_total
         width = float(model.d_ff_expert or model.d_ff)
         moe_layers = max(model.n_layers - model.n_dense_layers, 0)
-        expert_bytes = moe_layers * (3.0 if model.gated_mlp else 2.0) * d * width * bytes_per_param
+        expert_params = moe_layers * (3.0 if model.gated_mlp else 2.0) * d * width
+        expert_bytes = expert_params * bytes_per_param
+        expert_flops = min(2.0 * float(model.n_experts_active) * expert_params, 2.0 * body_params)
         expert_bytes = min(expert_bytes, max(read_bytes, 0.0) / n_experts)
     dense_read = max(read_bytes - n_experts * expert_bytes, 0.0)
     if model.attention == AttentionKind.MLA:
@@ -407,6 +448,7 @@ def _model_features_cached(model: ModelSpec, dtype: DType, kv_dtype: DType) -> _
         window_share=(model.n_sliding_layers / model.n_layers) if model.n_sliding_layers else 1.0,
         dense_read_bytes=dense_read,
         expert_bytes=expert_bytes,
+        expert_flops_per_token=expert_flops,
         n_experts=n_experts,
         k_active=float(model.n_experts_active),
         kv_bytes_per_token=memory.kv_cache_bytes_per_token(model, kv_dtype),
@@ -958,7 +1000,9 @@ def _group_step(
 
         t = max(F_linear/peak, W/bw) + max(F_attention/peak, KV/bw) + A/bw + comm + overhead
 
-    with weights ``W``, KV-cache traffic ``KV`` and elementwise activation/logit traffic ``A``.
+    with weights ``W``, KV-cache traffic ``KV`` and elementwise activation/logit traffic ``A``; for a
+    MoE model the routed experts' share of ``F_linear`` and ``W`` is divided by the grouped-GEMM factor
+    :attr:`Efficiency.moe_gemm` (:func:`_moe_gemm_work`).
     FLOPs and bytes are totals for the micro-batch; per device they divide by ``tp`` (KV by the
     rank's head share). ``stages`` is how many stage-times the phase takes (``p`` for a decode
     step with a full pipeline, ``m + p - 1`` for a prefill of ``m`` micro-batches; None for one
@@ -971,11 +1015,13 @@ def _group_step(
     if lay.dense_bytes_s is not None:
         w_bytes = dense_read
         m_lin = _scaled(lay.dense_bytes_s, scale)
+        c_lin = _scaled(_per_rank(lin_flops, lay) / peak, scale)
     else:
-        w_bytes = dense_read + f.expert_bytes * expected_distinct_experts(
-            f.n_experts, f.k_active, weight_tokens)
-        m_lin = _scaled(_per_rank(w_bytes, lay) / bw, scale)
-    c_lin = _scaled(_per_rank(lin_flops, lay) / peak, scale)
+        expert_read = f.expert_bytes * expected_distinct_experts(f.n_experts, f.k_active, weight_tokens)
+        w_bytes = dense_read + expert_read
+        w_time, f_time = _moe_gemm_work(f, eff, dense_read, expert_read, lin_flops, weight_tokens)
+        m_lin = _scaled(_per_rank(w_time, lay) / bw, scale)
+        c_lin = _scaled(_per_rank(f_time, lay) / peak, scale)
     kv_dev = kv_bytes * lay.share
     c_attn = _scaled(_per_rank(attn_flops, lay) / peak, scale)
     m_attn = _scaled(kv_dev / bw, scale)
@@ -991,6 +1037,24 @@ def _group_step(
 
 def _scaled(x: Any, scale: Any) -> Any:
     return x if scale is None else x * scale
+
+
+def _moe_gemm_work(f: _ModelFeatures, eff: Efficiency, dense_read: Any, expert_read: Any, lin_flops: Any,
+                   weight_tokens: Any) -> tuple[Any, Any]:
+    """(Weight bytes, linear FLOPs) of a MoE step at the dense-GEMM ceilings: the routed experts'
+    share divided by :attr:`Efficiency.moe_gemm` (:data:`MOE_GEMM_EFFICIENCY`)::
+
+        W_eff = W_dense + W_experts / e_moe        (bytes)
+        F_eff = F_linear + F_experts (1/e_moe - 1)  (FLOPs; F_experts = tokens x 2 k P_expert)
+
+    so the expert GEMMs run at ``e_moe`` times the compute and bandwidth fractions the dense GEMMs
+    reach, and the rest (attention, shared experts, projections, LM head) is unchanged. The true FLOPs
+    and bytes (what :class:`_Phase` reports) are not altered. ``e_moe = 1`` returns the inputs
+    untouched (the same doubles)."""
+    e = eff.moe_gemm
+    if e == 1.0:
+        return dense_read + expert_read, lin_flops
+    return dense_read + expert_read / e, lin_flops + weight_tokens * f.expert_flops_per_token * (1.0 / e - 1.0)
 
 
 def _comm_s(f: _ModelFeatures, lay: _Layout, eff: Efficiency, comm_tokens: Any) -> tuple[Any, Any]:
@@ -2324,8 +2388,15 @@ def _nelder_mead(fun: Callable[[FloatArray], float], x0: FloatArray, step: float
 
 FIT_FIELDS: tuple[str, ...] = (
     "compute", "low_precision_compute", "memory", "step_overhead_s", "prefill_overhead_s", "link_latency_s",
+    "moe_gemm",
 )
 """The :class:`Efficiency` fields :func:`fit_efficiency` fits; the communication efficiency stays assumed."""
+
+FRACTION_FIELDS: frozenset[str] = frozenset({"compute", "low_precision_compute", "memory", "moe_gemm"})
+"""The :data:`FIT_FIELDS` that are fractions (logit coordinates); the rest are times (log coordinates)."""
+
+MOE_GEMM_START: float = 0.5
+"""Where the fits start :attr:`Efficiency.moe_gemm` (logit 0, the middle of its range; a start, not a figure)."""
 
 
 def _logit(v: float) -> float:
@@ -2340,25 +2411,25 @@ FIXED_FIELDS: tuple[str, ...] = ("sequence_overhead_s",)
 def calibration_start() -> Efficiency:
     """Where ``bench/fit_performance.py`` starts its fits: the module's constants with
     :data:`SEQUENCE_OVERHEAD_S` applied (held fixed; only :data:`FIT_FIELDS` move)."""
-    return Efficiency(sequence_overhead_s=SEQUENCE_OVERHEAD_S)
+    return Efficiency(sequence_overhead_s=SEQUENCE_OVERHEAD_S, moe_gemm=MOE_GEMM_START)
 
 
 def efficiency_to_z(eff: Efficiency) -> FloatArray:
-    """:data:`FIT_FIELDS` of ``eff`` in the fit's unconstrained coordinates: logit for the three
-    efficiencies, natural log for the two overheads and the NVLink all-reduce latency."""
+    """:data:`FIT_FIELDS` of ``eff`` in the fit's unconstrained coordinates: logit for the four
+    efficiencies (:data:`FRACTION_FIELDS`), natural log for the two overheads and the NVLink all-reduce latency."""
     return np.array([_logit(eff.compute), _logit(eff.low_precision_compute), _logit(eff.memory),
                      math.log(max(eff.step_overhead_s, 1e-6)), math.log(max(eff.prefill_overhead_s, 1e-6)),
-                     math.log(max(eff.link_latency_s, 1e-7))])
+                     math.log(max(eff.link_latency_s, 1e-7)), _logit(eff.moe_gemm)])
 
 
 def efficiency_from_z(z: FloatArray, base: Efficiency | None = None) -> Efficiency:
     """Inverse of :func:`efficiency_to_z`; fields outside :data:`FIT_FIELDS` come from ``base``."""
-    frac = np.clip(1.0 / (1.0 + np.exp(-z[:3])), 1e-3, 1.0)
-    over = np.exp(z[3:])
+    frac = np.clip(1.0 / (1.0 + np.exp(-z[[0, 1, 2, 6]])), 1e-3, 1.0)
+    over = np.exp(z[3:6])
     return (base or Efficiency()).model_copy(update={
         "compute": float(frac[0]), "low_precision_compute": float(frac[1]), "memory": float(frac[2]),
         "step_overhead_s": float(min(over[0], 1.0)), "prefill_overhead_s": float(min(over[1], 10.0)),
-        "link_latency_s": float(min(over[2], 1.0)),
+        "link_latency_s": float(min(over[2], 1.0)), "moe_gemm": float(frac[3]),
     })
 
 
@@ -2377,33 +2448,45 @@ constant of their cell. A choice, not fitted: 1.5x is the issue's per-point targ
 
 
 def fit_prepared(rows: Sequence[_Prepared], measured: FloatArray, start: Efficiency | None = None,
-                 iters: int = 800, delta: float | None = None, tol: float = 1e-9) -> Efficiency:
+                 iters: int = 800, delta: float | None = None, tol: float = 1e-9,
+                 fixed: Sequence[str] = ()) -> Efficiency:
     """Nelder-Mead fit of :data:`FIT_FIELDS` to prepared rows in the coordinates of
     :func:`efficiency_to_z`, starting at ``start`` (deterministic: no random start, the same rows
     give the same constants). Minimizes the mean of ``ln(pred/measured)^2``, or with ``delta`` the
-    pseudo-Huber loss :data:`ROBUST_DELTA` describes."""
+    pseudo-Huber loss :data:`ROBUST_DELTA` describes. ``fixed``: fields held at ``start``'s values."""
     base = start or Efficiency()
+    z0 = efficiency_to_z(base)
+    free = np.array([name not in fixed for name in FIT_FIELDS])
+    keep = {name: getattr(base, name) for name in fixed}
 
-    def loss(z: FloatArray) -> float:
-        r = log_residuals(rows, measured, efficiency_from_z(z, base))
+    def at(zf: FloatArray) -> Efficiency:
+        z = z0.copy()
+        z[free] = zf
+        eff = efficiency_from_z(z, base)
+        return eff.model_copy(update=keep) if keep else eff
+
+    def loss(zf: FloatArray) -> float:
+        r = log_residuals(rows, measured, at(zf))
         if delta is None:
             return float(np.mean(r**2))
         return float(np.mean(2.0 * delta**2 * (np.sqrt(1.0 + (r / delta) ** 2) - 1.0)))
 
-    return efficiency_from_z(_nelder_mead(loss, efficiency_to_z(base), iters=iters, tol=tol), base)
+    return at(_nelder_mead(loss, z0[free], iters=iters, tol=tol))
 
 
-def fit_efficiency(frame: pd.DataFrame | None = None, start: Efficiency | None = None) -> Efficiency:
+def fit_efficiency(frame: pd.DataFrame | None = None, start: Efficiency | None = None,
+                   fixed: Sequence[str] = ()) -> Efficiency:
     """Fit the efficiency factors to the measurements (how this module's defaults were made).
 
     Minimizes the mean squared log ratio ``ln(predicted / measured)`` over the scored rows
     (``excluded_reason`` empty, and predictable: :func:`prepare_measurements`) with Nelder-Mead in
     unconstrained coordinates: logit for the three efficiencies, log for the overheads and the
-    NVLink all-reduce latency (:func:`fit_prepared`).
+    NVLink all-reduce latency (:func:`fit_prepared`); ``fixed`` fields stay at ``start``'s values (the
+    defaults other than :data:`MOE_GEMM_EFFICIENCY` were fitted with ``moe_gemm = 1``, held fixed).
     """
     df = load_measurements() if frame is None else frame
     prep = prepare_measurements(df[~_excluded_mask(df)])
-    return fit_prepared(prep.rows, prep.frame["value"].to_numpy(float), start)
+    return fit_prepared(prep.rows, prep.frame["value"].to_numpy(float), start, fixed=fixed)
 
 
 SHRINK_POINTS: float = 10.0
@@ -2416,12 +2499,14 @@ k = 10 is a choice (about the 6 fitted constants plus a few points of slack), no
 
 
 def shrink_efficiency(cell: Efficiency, toward: Efficiency, points: int, k: float = SHRINK_POINTS) -> Efficiency:
-    """``cell`` pulled toward ``toward`` with weight ``points / (points + k)`` on ``cell`` (:data:`SHRINK_POINTS`)."""
+    """``cell`` pulled toward ``toward`` with weight ``points / (points + k)`` on ``cell`` (:data:`SHRINK_POINTS`);
+    a constant both hold at the same value keeps it exactly (no round trip through the fit coordinates)."""
     if k < 0:
         raise InvalidInputError("the shrinkage constant k must be >= 0")
     w = points / (points + k) if points + k > 0 else 0.0
     zg, zc = efficiency_to_z(toward), efficiency_to_z(cell)
-    return efficiency_from_z(zg + w * (zc - zg), toward)
+    same = {name: getattr(toward, name) for name in FIT_FIELDS if getattr(cell, name) == getattr(toward, name)}
+    return efficiency_from_z(zg + w * (zc - zg), toward).model_copy(update=same)
 
 
 CALIBRATION_FILE: str = "calibration_engines.csv"
@@ -2539,7 +2624,8 @@ def prediction_range(value: float, metric: str, cell: CellCalibration) -> tuple[
 
 
 def efficiency_for_scenario(scenario: Any) -> Efficiency:
-    """The efficiency assumptions a ``Scenario`` sets: its overrides, else the fitted defaults."""
+    """The efficiency assumptions a ``Scenario`` sets: its overrides, else the fitted defaults (the fallback
+    constants, with ``moe_gemm = 1``: see :data:`MOE_GEMM_EFFICIENCY` for why the MoE factor is not among them)."""
     a, p = scenario.assumptions, scenario.perf
     d = Efficiency()
     return Efficiency(
