@@ -456,7 +456,7 @@ def performance_analysis(scenario: Scenario) -> PerformanceAnalysis:
     m, p = scenario.model, scenario.perf
     model = catalog.get_model(m.model_id)
     hw = catalog.get_hardware(scenario.deploy.hardware_id)
-    eff = performance.efficiency_for_scenario(scenario)
+    eff = performance.efficiency_for_scenario(scenario, hw)
     in_t, out_t = scenario.tokens.input_mean, scenario.tokens.output_mean
     batch, pp = scenario.memory.batch, scenario.train.pp
     tp = serving_tp(scenario, model, hw)
@@ -481,7 +481,8 @@ def performance_analysis(scenario: Scenario) -> PerformanceAnalysis:
         batch_sweep=_batch_sweep(scenario, model, hw, tp, eff, unlimited, best, tpot_limit),
         context_sweep=ctx_sweep, context_sweep_note=ctx_note,
         comparison=_comparison(scenario, model, hw, est, unlimited, eff),
-        calibration=_calibration(eff), microbenchmarks=_microbenchmarks(),
+        calibration=_calibration(None if eff == performance.efficiency_for(scenario.engine.name, hw.vendor) else eff),
+        microbenchmarks=_microbenchmarks(),
         ranges=_ranges(scenario, hw, est, unlimited, best),
     )
 
@@ -571,7 +572,9 @@ def _comparison(
     except EstimatorError as exc:
         return (*rows, HardwareComparison(label="B", hardware_id=other, hardware_name=other, note=str(exc)))
     m, t, pp = scenario.model, scenario.tokens, scenario.train.pp
-    kw: dict[str, Any] = {"kv_dtype": m.kv_dtype, "efficiency": eff}
+    # B runs with the engine's factors on B's vendor (A's factors where the vendors agree)
+    eff_b = eff if hw_b.vendor == hw.vendor else performance.efficiency_for_scenario(scenario, hw_b)
+    kw: dict[str, Any] = {"kv_dtype": m.kv_dtype, "efficiency": eff_b}
     try:
         tp_b = serving_tp(scenario, model, hw_b)
         est_b = performance.estimate(model, hw_b, m.weight_dtype, scenario.memory.batch, t.input_mean,
@@ -606,13 +609,14 @@ def _text(value: Any) -> str:
 
 
 @functools.lru_cache(maxsize=16)
-def _calibration(eff: Efficiency) -> Calibration:
-    """:func:`performance.calibration_table` and :func:`performance.calibration_summary` at ``eff``.
+def _calibration(eff: Efficiency | None) -> Calibration:
+    """:func:`performance.calibration_table` and :func:`performance.calibration_summary` at ``eff``, or, for
+    ``None`` (no override in the scenario), each measurement at its own engine x vendor calibrated factors.
 
     Memoized per efficiency (most of this page's compute, and it depends on nothing else); the result
     is immutable, so sharing it between scenarios is safe.
     """
-    table = performance.calibration_table(eff)
+    table = performance.calibration_table(eff, by_engine=eff is None)
     summary = performance.calibration_summary(table)
     points = tuple(
         CalibrationPoint(

@@ -1265,13 +1265,10 @@ def _fmt_s(x: float) -> str:
     return f"{x:,.2f} s" if x < 10 else f"{x:,.0f} s"
 
 
-def _efficiency(s: Scenario) -> performance.Efficiency:
-    kw: dict[str, float] = {}
-    if s.assumptions.compute_efficiency is not None:
-        kw["compute"] = s.assumptions.compute_efficiency
-    if s.assumptions.memory_efficiency is not None:
-        kw["memory"] = s.assumptions.memory_efficiency
-    return performance.Efficiency(**kw)
+def _efficiency(s: Scenario, hw: HardwareSpec) -> performance.Efficiency:
+    """The engine x vendor calibrated factors with the scenario's overrides (the one rule:
+    :func:`estimator.performance.efficiency_for_scenario`)."""
+    return performance.efficiency_for_scenario(s, hw)
 
 
 def _token_distributions(s: Scenario, model: ModelSpec, input_tokens: TokenDistribution | None,
@@ -1527,7 +1524,7 @@ def clear_caches() -> None:
 def _layout_key(inp: _Inputs, tp: int, pp: int) -> tuple[object, ...]:
     s, a = inp.s, inp.s.assumptions
     return (inp.model.model_dump_json(), inp.hw.model_dump_json(), s.model.model_dump_json(), tp, pp, inp.context,
-            _efficiency(s).model_dump_json(), a.memory_utilization, a.runtime_overhead_gb, s.engine.model_dump_json(),
+            _efficiency(s, inp.hw).model_dump_json(), a.memory_utilization, a.runtime_overhead_gb, s.engine.model_dump_json(),
             inp.workload.model_dump_json())
 
 
@@ -1557,7 +1554,7 @@ def _layout_curve(inp: _Inputs, tp: int, pp: int, mixes: dict[float, _Mix]) -> _
     es = engines.for_scenario(s, inp.hw, tp)
     replica = replica_model(
         inp.model, inp.hw, s.model.weight_dtype, tp=tp, pp=pp, kv_dtype=s.model.kv_dtype,
-        context_tokens=inp.context, efficiency=_efficiency(s), memory_utilization=_utilization(s, inp.model, inp.hw, tp, pp),
+        context_tokens=inp.context, efficiency=_efficiency(s, inp.hw), memory_utilization=_utilization(s, inp.model, inp.hw, tp, pp),
         runtime_overhead_bytes=a.runtime_overhead_gb * 1e9, max_num_seqs=es.max_seqs,
         token_budget=es.prefill_chunk_tokens,
     )
@@ -2140,7 +2137,8 @@ def _inference_modes(inp: _Inputs, ch: _Choice, progress: Progress | None) -> _M
     rt = _realtime(inp, ch)
     _report(progress, 0.6, "checking inference modes")
     asy, job = _async_plan(inp, ch), _batch_job(inp, ch)
-    sv = _serverless(inp.s, inp.model, inp.din, inp.dout, inp.mean, inp.peak, _efficiency(inp.s))
+    sv = _serverless(inp.s, inp.model, inp.din, inp.dout, inp.mean, inp.peak,
+                     _efficiency(inp.s, catalog.get_hardware(SERVERLESS_CPU_HARDWARE)))
     results = _mode_results(inp, ch, rt, asy, job, sv)
     checks = tuple(_mode_check(m, results[m]) for m in _MODE_ORDER)
     ok = [c for c in checks if c.ok and c.monthly_cost_usd is not None]
@@ -2470,7 +2468,7 @@ def _alternative(s: Scenario, model: ModelSpec) -> tuple[Scenario | None, str]:
             if inst.accelerator_count < min(tp * pp, hw.max_per_node):
                 continue
             rep = replica_model(model, hw, s.model.weight_dtype, tp=tp, pp=pp, kv_dtype=s.model.kv_dtype,
-                                context_tokens=context, efficiency=_efficiency(s))
+                                context_tokens=context, efficiency=_efficiency(s, hw))
             q = queue_metrics(rep, np.array([1e-6]), Workload(prompt=din, output=dout,
                                                                prefix_cache_hit_rate=s.traffic.prefix_cache_hit_rate))
         except (InvalidInputError, DoesNotFitError):
@@ -2495,10 +2493,11 @@ def _assumptions(inp: _Inputs, ch: _Choice, co2: _Carbon) -> list[Assumption]:
     s, model, hw, inst, region, lay = inp.s, inp.model, inp.hw, ch.inst, inp.region, ch.lay
     host, pue, grid = inp.host, inp.pue, inp.grid
     m_emb, emb_assumed = co2.embodied_per_accelerator_kg, co2.embodied_assumed
-    eff = _efficiency(s)
+    eff = _efficiency(s, hw)
     a = s.assumptions
     es = engines.for_scenario(s, hw, lay.tp)
-    fitted = performance.Efficiency()
+    cell = performance.calibration_for(s.engine.name, hw.vendor)
+    fitted = cell.efficiency
     overridden = not (math.isclose(eff.compute, fitted.compute, abs_tol=1e-9)
                       and math.isclose(eff.memory, fitted.memory, abs_tol=1e-9))
     out = [
@@ -2509,7 +2508,9 @@ def _assumptions(inp: _Inputs, ch: _Choice, co2: _Carbon) -> list[Assumption]:
         Assumption(name="Grid intensity and PUE", value=f"{grid:,.1f} gCO2e/kWh, PUE {pue:.2f} ({region.region_id})",
                    source=region.source, assumed=region.assumed or a.grid_gco2e_per_kwh is not None),
         Assumption(name="Compute / memory efficiency", value=f"{eff.compute:.2f} / {eff.memory:.2f}",
-                   source="estimator.performance: fitted to published measurements (data/measurements.csv)"
+                   source=f"data/calibration_engines.csv: fitted to published measurements (data/measurements.csv) "
+                   f"for {cell.engine} on {cell.vendor or 'any vendor'}"
+                   + ("" if cell.fitted else " (no cell of its own: the global fit)")
                    + ("" if not overridden else "; overridden in this scenario"), assumed=overridden),
         Assumption(name="Serving engine", value=f"{es.label}: at most {es.max_seqs:,} sequences, memory fraction "
                    f"{es.memory_fraction:.2f} ({es.rule.value.replace('_', ' ')}), KV blocks of {es.kv_block_tokens} "

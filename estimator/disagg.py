@@ -379,7 +379,7 @@ def _replica(inp: capacity._Inputs, hw: HardwareSpec, layout: tuple[int, int], c
     es = engines.for_scenario(s, hw, tp)
     return replica_model(
         inp.model, hw, s.model.weight_dtype, tp=tp, pp=pp, kv_dtype=s.model.kv_dtype, context_tokens=context,
-        efficiency=capacity._efficiency(s), memory_utilization=capacity._utilization(s, inp.model, hw, tp, pp),
+        efficiency=capacity._efficiency(s, hw), memory_utilization=capacity._utilization(s, inp.model, hw, tp, pp),
         runtime_overhead_bytes=a.runtime_overhead_gb * 1e9, max_num_seqs=es.max_seqs,
         token_budget=es.prefill_chunk_tokens)
 
@@ -509,7 +509,7 @@ def _pair(st: _Setup, cp: _Curve, cd: _Curve) -> _Pair | str:
     """Size one pair: the prefill load within the TTFT goal (KV transfer of the p95 prompt added), then the
     decode load within what the prefill side's p95 TTFT leaves of the end-to-end goal."""
     s = st.inp.s
-    link = kv_link(st.hw_p, st.hw_d, s.serving.kv_link, cp.devices, cd.devices, capacity._efficiency(s))
+    link = kv_link(st.hw_p, st.hw_d, s.serving.kv_link, cp.devices, cd.devices, capacity._efficiency(s, st.hw_p))
     t_kv = float(kv_transfer_s(st.kv_p95, link.bandwidth_bytes_per_s, link.latency_s))
     pre = _load(st.inp, cp, (s.slo.ttft_p95_s, math.inf), (t_kv, t_kv))
     if pre.lam_cap <= 0:

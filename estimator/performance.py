@@ -2623,20 +2623,39 @@ def prediction_range(value: float, metric: str, cell: CellCalibration) -> tuple[
     return value * math.exp(lo), value * math.exp(hi)
 
 
-def efficiency_for_scenario(scenario: Any) -> Efficiency:
-    """The efficiency assumptions a ``Scenario`` sets: its overrides, else the fitted defaults (the fallback
-    constants, with ``moe_gemm = 1``: see :data:`MOE_GEMM_EFFICIENCY` for why the MoE factor is not among them)."""
+def efficiency_for_scenario(scenario: Any, hardware: HardwareSpec | None = None) -> Efficiency:
+    """The efficiency factors a ``Scenario`` runs with: the calibrated cell of its serving engine on the
+    hardware's vendor family (:func:`calibration_for`: fitted per engine x vendor by ``bench/fit_performance.py``,
+    shrunk toward the global fit; the global constants where no cell exists), then the scenario's overrides.
+
+    ``hardware`` defaults to the scenario's own accelerator; a planner screening other accelerators passes each
+    one, so an AMD option is estimated with the engine's AMD factors. These are the factors whose
+    leave-one-source-out residuals give the predictions' ranges (:mod:`estimator.uncertainty`).
+    """
     a, p = scenario.assumptions, scenario.perf
-    d = Efficiency()
-    return Efficiency(
-        compute=a.compute_efficiency if a.compute_efficiency is not None else d.compute,
-        low_precision_compute=p.low_precision_factor if p.low_precision_factor is not None else d.low_precision_compute,
-        memory=a.memory_efficiency if a.memory_efficiency is not None else d.memory,
-        communication=p.link_efficiency if p.link_efficiency is not None else d.communication,
-        step_overhead_s=p.step_overhead_ms / 1e3 if p.step_overhead_ms is not None else d.step_overhead_s,
-        prefill_overhead_s=p.prefill_overhead_ms / 1e3 if p.prefill_overhead_ms is not None else d.prefill_overhead_s,
-        link_latency_s=p.allreduce_latency_us / 1e6 if p.allreduce_latency_us is not None else d.link_latency_s,
-    )
+    d = efficiency_for(scenario.engine.name, _vendor(scenario, hardware))
+    update: dict[str, float] = {}
+    for name, value, scale in (("compute", a.compute_efficiency, 1.0),
+                               ("low_precision_compute", p.low_precision_factor, 1.0),
+                               ("memory", a.memory_efficiency, 1.0), ("communication", p.link_efficiency, 1.0),
+                               ("step_overhead_s", p.step_overhead_ms, 1e-3),
+                               ("prefill_overhead_s", p.prefill_overhead_ms, 1e-3),
+                               ("link_latency_s", p.allreduce_latency_us, 1e-6)):
+        if value is not None:
+            update[name] = value * scale
+    return d.model_copy(update=update) if update else d
+
+
+def _vendor(scenario: Any, hardware: HardwareSpec | None) -> str | None:
+    """The vendor family of ``hardware``, else of the scenario's accelerator (None if the catalog lacks it)."""
+    if hardware is not None:
+        return hardware.vendor
+    from estimator import catalog  # the catalog imports this module's data helpers: import late
+
+    try:
+        return catalog.get_hardware(scenario.deploy.hardware_id).vendor
+    except Exception:  # an unknown accelerator is reported where it is used; the global factors apply here
+        return None
 
 
 def smallest_tp(

@@ -245,7 +245,6 @@ class _Context:
     s: Scenario
     c: RecommendInputs
     model: ModelSpec
-    efficiency: performance.Efficiency
     pricings: tuple[Pricing, ...]
     regions: dict[str, tuple[Region, ...]]  # provider -> allowed regions with grid data
     peak: FloatArray  # fleet peak arrivals per hour (after the response cache)
@@ -298,13 +297,8 @@ def _context(s: Scenario, c: RecommendInputs) -> _Context:
     load = traffic.weekly_load(s.traffic)
     keep = 1.0 - s.traffic.response_cache_hit_rate
     prefix = 1.0 - s.traffic.prefix_cache_hit_rate
-    kw: dict[str, float] = {}
-    if s.assumptions.compute_efficiency is not None:
-        kw["compute"] = s.assumptions.compute_efficiency
-    if s.assumptions.memory_efficiency is not None:
-        kw["memory"] = s.assumptions.memory_efficiency
     return _Context(
-        s=s, c=c, model=model, efficiency=performance.Efficiency(**kw),
+        s=s, c=c, model=model,
         pricings=tuple(Pricing(p) for p in c.pricing) or (s.deploy.pricing,), regions=_allowed_regions(c),
         peak=load.peak * keep, mean=load.mean * keep,
         input_mean=max(1.0, t.input_mean * prefix), input_p95=max(1.0, min(t.input_p95, model.max_context) * prefix),
@@ -432,7 +426,7 @@ def _static_terms(ctx: _Context, hw: HardwareSpec, d: DType, tp: int, b: FloatAr
     r = performance.estimate_arrays(
         ctx.model, hw, d, np.r_[1.0, b], np.r_[float(round(ctx.input_p95)), np.full(n, float(round(ctx.input_mean)))],
         np.r_[2.0, np.full(n, float(max(2, round(ctx.output_mean))))], tp, kv_dtype=ctx.s.model.kv_dtype,
-        efficiency=ctx.efficiency, check_memory=False, outputs=("ttft_s", "e2e_s"))
+        efficiency=performance.efficiency_for_scenario(ctx.s, hw), check_memory=False, outputs=("ttft_s", "e2e_s"))
     ttft, e2e = np.asarray(r["ttft_s"], dtype=float), np.asarray(r["e2e_s"], dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(e2e[1:] > 0, np.clip(ttft[1:] / e2e[1:], 0.0, 1.0), 0.5)
@@ -468,7 +462,7 @@ def _screen_layout(ctx: _Context, hw: HardwareSpec, d: DType, tp: int, max_batch
     top = max(1, min(max_batch, es.max_seqs))
     b = np.unique(np.round(np.geomspace(1.0, float(top), BATCH_GRID_POINTS)))
     r = performance.steady_state_arrays(ctx.model, hw, d, b, ctx.input_mean, max(1.0, ctx.output_mean), tp,
-                                        kv_dtype=s.model.kv_dtype, efficiency=ctx.efficiency,
+                                        kv_dtype=s.model.kv_dtype, efficiency=performance.efficiency_for_scenario(s, hw),
                                         prefill_chunk_tokens=es.prefill_chunk_tokens)
     t_iter = np.asarray(r["tpot_s"], dtype=float)
     rps = np.asarray(r["requests_per_s"], dtype=float)

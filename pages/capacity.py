@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from estimator import carbon, catalog, entrypoints, modes, performance, traffic
+from estimator import carbon, catalog, entrypoints, modes, traffic
 from estimator.capacity import CapacityPlan, InfeasiblePlanError
 from estimator.errors import EstimatorError
 from estimator.formatting import duration, integer, money
@@ -306,6 +306,11 @@ def _token_inputs() -> Any:
                                 help="Optional: replaces the lognormal prompt distribution (not part of the link).")
 
 
+_CALIBRATED_HELP = ("Share of the {what} the serving engine sustains. Blank: fitted to published measurements for the "
+                    "scenario's engine on the accelerator's vendor (data/calibration_engines.csv; the plan's "
+                    "assumptions list the values in force).")
+
+
 def _assumption_inputs() -> None:
     with st.expander("Assumptions you can change: memory, efficiency, power and grid", icon=":material/science:"):
         a1, a2, a3, a4 = st.columns(4)
@@ -314,10 +319,10 @@ def _assumption_inputs() -> None:
         a1.number_input("Runtime overhead per device (GB)", 0.0, 40.0, D.assumptions.runtime_overhead_gb, 0.1,
                         key="ovh", bind="query-params")
         engine_overrides(a1)
-        a2.slider("Compute efficiency", 0.05, 1.0, performance.COMPUTE_EFFICIENCY, 0.01, key="ceff",
-                  bind="query-params", help=f"Fitted {performance.COMPUTE_EFFICIENCY} (estimator.performance).")
-        a2.slider("Memory-bandwidth efficiency", 0.05, 1.0, performance.MEMORY_EFFICIENCY, 0.01, key="meff",
-                  bind="query-params", help=f"Fitted {performance.MEMORY_EFFICIENCY} (estimator.performance).")
+        a2.number_input("Compute efficiency", 0.05, 1.0, None, 0.01, key="ceff", bind="query-params",
+                        placeholder="calibrated", help=_CALIBRATED_HELP.format(what="dense compute peak"))
+        a2.number_input("Memory-bandwidth efficiency", 0.05, 1.0, None, 0.01, key="meff", bind="query-params",
+                        placeholder="calibrated", help=_CALIBRATED_HELP.format(what="memory bandwidth"))
         a3.number_input("Host power (x TDP)", 0.0, 3.0, carbon.HOST_OVERHEAD_FRACTION, 0.05, key="host",
                         bind="query-params",
                         help="Host share per accelerator (Latif et al. 2024: 8 x H100 node at 8.4 kW).")

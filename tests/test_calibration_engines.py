@@ -222,12 +222,14 @@ def test_moe_grouped_gemm_factor_is_fitted_with_its_error_and_reaches_the_app() 
         assert cell.efficiency.moe_gemm == pytest.approx(glob.efficiency.moe_gemm, rel=1e-5), key
         assert dict(cell.std_error)["moe_gemm"] == dict(glob.std_error)["moe_gemm"], key
     # the global refit (2026-11-29, sha256 d357e096...): 0.332 +- 0.028 on 70 MoE points from 6 sources;
-    # MOE_GEMM_EFFICIENCY is that value rounded; every engine x vendor cell carries it (efficiency_for), while the
-    # fallback constants the app's scenarios read keep moe_gemm = 1 (fitted without it: see MOE_GEMM_EFFICIENCY)
+    # MOE_GEMM_EFFICIENCY is that value rounded; every engine x vendor cell carries it (efficiency_for), and the
+    # app's scenarios run with their engine x vendor cell (efficiency_for_scenario); only the fallback constants
+    # (no cell: an engine or vendor without measurements) keep moe_gemm = 1 (fitted without it)
     assert round(glob.efficiency.moe_gemm, 2) == performance.MOE_GEMM_EFFICIENCY
     assert dict(glob.std_error)["moe_gemm"] == pytest.approx(0.028, abs=0.001)
     assert performance.efficiency_for("vLLM", "nvidia").moe_gemm == pytest.approx(0.332, abs=0.001)
-    assert performance.efficiency_for_scenario(Scenario()).moe_gemm == performance.Efficiency().moe_gemm == 1.0
+    assert performance.efficiency_for_scenario(Scenario()) == performance.efficiency_for("vllm", "nvidia")
+    assert performance.Efficiency().moe_gemm == 1.0
     assert performance.calibration_start().moe_gemm == performance.MOE_GEMM_START
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from estimator import capacity, catalog, disagg, memory
+from estimator import capacity, catalog, disagg, memory, performance
 from estimator.anchors import ANCHOR_TOLERANCE
 from estimator.errors import InvalidInputError
 from estimator.scenario import Scenario, from_query_params, to_query_params
@@ -332,16 +332,19 @@ def test_default_scenario_comparison(default_pair: tuple[capacity.CapacityPlan, 
     assert p.colocated_monthly_cost_usd == colo.mode_check("realtime").monthly_cost_usd
     assert p.colocated_ttft_p95_s == colo.ttft_p95_s
     # pinned (bench/bench_disagg.py prints the same): Llama-3.1-70B bf16 on H100 p5.48xlarge, 2M requests/day,
-    # 1000 + 250 tokens: prefill TP 4 and decode TP 4 sharing nodes over NVLink, 7P:3D; disaggregation costs
-    # ~9 % more than chunked-prefill colocated serving (vLLM's docs: "Disaggregated prefill DOES NOT improve
-    # throughput")
-    assert (p.prefill.tp, p.decode.tp, p.ratio_text, p.link.kind) == (4, 4, "7P:3D", "nvlink")
-    assert p.cost_ratio == pytest.approx(1.089, rel=0.05)
+    # 1000 + 250 tokens, vLLM's calibrated factors on NVIDIA: prefill TP 2 and decode TP 4 sharing nodes over
+    # NVLink, 21P:4D; disaggregation costs ~23 % more than chunked-prefill colocated serving (vLLM's docs:
+    # "Disaggregated prefill DOES NOT improve throughput")
+    assert (p.prefill.tp, p.decode.tp, p.ratio_text, p.link.kind) == (2, 4, "21P:4D", "nvlink")
+    assert p.cost_ratio == pytest.approx(1.229, rel=0.05)
     assert p.capacity_ratio == pytest.approx(p.decode.max_rps_per_instance / p.prefill.max_rps_per_instance)
-    # the KV cache of the mean prompt crosses NVLink: bytes / (0.7 x 4 x 450 GB/s) + 37 us
+    # the KV cache of the mean prompt crosses NVLink: bytes / (0.7 x lanes x 450 GB/s) + the fitted link latency,
+    # the lanes those of the smaller pool's instance (prefill TP 2)
+    lat = performance.efficiency_for_scenario(s).link_latency_s
     kv = memory.kv_cache_bytes_per_token(catalog.get_model("llama-3.1-70b"), "bf16") * colo.input_tokens_mean
     assert p.kv_bytes_mean == pytest.approx(kv, rel=1e-9)
-    assert p.kv_transfer_s_mean == pytest.approx(kv / (0.7 * 4 * 450e9) + 37e-6, rel=1e-9)
+    assert p.kv_transfer_s_mean == pytest.approx(kv / (0.7 * min(p.prefill.tp, p.decode.tp) * 450e9) + lat,
+                                                 rel=1e-9)
     # the pools' costs add up; TTFT includes the transfer (the prefill pool's TTFT is the plan's)
     assert p.prefill.monthly_cost_usd + p.decode.monthly_cost_usd == pytest.approx(p.monthly_cost_usd)
     assert p.prefill.ttft_p95_s == p.ttft_p95_s
@@ -353,8 +356,9 @@ def test_ttft_grows_with_a_slower_link() -> None:
     nv = disagg.plan(base.replace(serving={**base.serving.model_dump(), "kv_link": "nvlink"}))
     net = disagg.plan(base)
     assert net.link.kind == "network" and nv.link.kind == "nvlink"
-    # 0.7 x 4 x 50 GB/s against 0.7 x 4 x 450 GB/s: nine times slower, plus a 5x latency
-    assert net.kv_transfer_s_mean - 5 * 37e-6 == pytest.approx(9 * (nv.kv_transfer_s_mean - 37e-6), rel=1e-6)
+    # 0.7 x 4 x 50 GB/s against 0.7 x 4 x 450 GB/s: nine times slower, plus a 5x latency (the fitted NVLink one)
+    lat = performance.efficiency_for_scenario(base).link_latency_s
+    assert net.kv_transfer_s_mean - 5 * lat == pytest.approx(9 * (nv.kv_transfer_s_mean - lat), rel=1e-6)
     assert net.prefill.max_rps_per_instance <= nv.prefill.max_rps_per_instance
 
 

@@ -638,10 +638,11 @@ def test_page_renders_with_defaults() -> None:
     assert not at.exception
     assert not at.error
     assert len(at.get("plotly_chart")) >= 5
-    # the page scores every predictable measurement at the global constants (issue 12 grew the set)
-    summary = performance.calibration_summary(performance.calibration_table())
+    # without overrides the page scores every predictable measurement at its own engine x vendor factors
+    summary = performance.calibration_summary(performance.calibration_table(by_engine=True))
     assert _metric(at, "Within 2×") == percent(summary["within_2x"], 0)
-    e = performance.estimate("llama-3.1-70b", "h100-sxm", "bf16", 1, 1000, 250, tp=2)  # auto: the smallest TP that fits (2 since device memory is as reported)
+    e = performance.estimate("llama-3.1-70b", "h100-sxm", "bf16", 1, 1000, 250, tp=2,  # auto: the smallest TP that fits
+                             efficiency=performance.efficiency_for("vllm", "nvidia"))  # the default engine's factors
     assert _metric(at, "TPOT") == duration(e.tpot_s)
 
 
@@ -651,7 +652,8 @@ def test_page_reacts_and_explains_what_does_not_fit() -> None:
     at.selectbox(key="m").set_value("llama-2-7b").run()
     at.selectbox(key="tp").set_value(1).run()
     assert not at.exception
-    e = performance.estimate("llama-2-7b", "h100-sxm", "bf16", 1, 1000, 250)
+    e = performance.estimate("llama-2-7b", "h100-sxm", "bf16", 1, 1000, 250,
+                             efficiency=performance.efficiency_for("vllm", "nvidia"))
     assert _metric(at, "TTFT") == duration(e.ttft_s)
     at.selectbox(key="m").set_value("llama-3.1-70b").run()
     assert not at.exception
