@@ -284,10 +284,13 @@ _connection: duckdb.DuckDBPyConnection | None = None
 _local = threading.local()
 
 
+_PACKAGE_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+
 def data_dir() -> Path:
     """Directory of the reference CSVs: ``$LLMCP_DATA_DIR`` or ``data/`` beside the package."""
     env = os.environ.get("LLMCP_DATA_DIR")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "data"
+    return Path(env) if env else _PACKAGE_DATA_DIR
 
 
 def read_csv_typed(path: Path, columns: dict[str, str]) -> pd.DataFrame:

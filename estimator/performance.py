@@ -2598,8 +2598,15 @@ def calibration_for(engine: str | None, vendor: str | None) -> CellCalibration:
     Falls back to the module's global constants (``Efficiency()``, unchanged by the per-cell fit)
     where the pair has no fitted cell, with the spread of the pooled residuals (``("all", "all")``).
     """
-    cells = calibration_cells()
-    key = (canonical_engine(engine), (vendor or "").strip().lower())
+    return _calibration_for(canonical_engine(engine), (vendor or "").strip().lower(), str(_data_dir()))
+
+
+@lru_cache(maxsize=64)
+def _calibration_for(engine: str, vendor: str, data_dir: str) -> CellCalibration:
+    """:func:`calibration_for` of a canonical engine and vendor family, memoized per data directory (every
+    planner step asks for it: this keeps it a dictionary lookup)."""
+    cells = _calibration_cells(str(Path(data_dir) / CALIBRATION_FILE))
+    key = (engine, vendor)
     if key in cells:
         return cells[key]
     pooled = cells.get(("all", "all"))
