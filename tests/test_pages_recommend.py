@@ -8,7 +8,6 @@ import re
 
 import pandas as pd
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from estimator import capacity, report
 from estimator.formatting import duration, money
@@ -16,21 +15,11 @@ from estimator.recommend import Recommendation, recommend
 from estimator.scenario import Deployment, Scenario, Traffic
 from estimator.units import DType
 from pages._recommend import option_title, recommend_scenario
+from tests._apptest import metric, page
 
 TIMEOUT = 60
 RAW_FLOAT = re.compile(r"(?<![\w.:])\d+\.0*[1-9]\d{3,}")  # "13.2182": four significant decimals or more
 RAW_INT = re.compile(r"(?<![\w.,])\d{6,}(?![\w,])")  # "70553706496": a long number without separators
-
-
-def _page() -> AppTest:
-    return AppTest.from_file("../pages/capacity.py", default_timeout=TIMEOUT)
-
-
-def _metric(at: AppTest, label: str) -> str:
-    for m in at.metric:
-        if m.label == label:
-            return m.value
-    raise AssertionError(f"no metric {label!r}; have {[m.label for m in at.metric]}")
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +28,7 @@ def rec() -> Recommendation:
 
 
 def test_the_answer_comes_first(rec: Recommendation) -> None:
-    at = _page()
+    at = page("capacity", timeout=TIMEOUT)
     at.run()
     assert not at.exception and not at.error
     best = rec.best
@@ -53,12 +42,12 @@ def test_the_answer_comes_first(rec: Recommendation) -> None:
     assert labels[:6] == ["Cost per month", "$/1M input tokens", "$/1M output tokens", "TTFT, p95",
                           "End-to-end, p95", "t CO2e per month"]
     assert labels.index("Monthly cost") > 5  # the detailed plan's metrics follow
-    assert _metric(at, "Cost per month") == money(best.monthly_cost_usd or 0.0)
-    assert _metric(at, "$/1M input tokens") == money(best.usd_per_million_input_tokens or 0.0)
-    assert _metric(at, "$/1M output tokens") == money(best.usd_per_million_output_tokens or 0.0)
-    assert _metric(at, "TTFT, p95") == duration(best.ttft_p95_s or 0.0)
-    assert _metric(at, "End-to-end, p95") == duration(best.e2e_p95_s or 0.0)
-    assert _metric(at, "t CO2e per month") == f"{best.co2e_t_per_month:,.2f}"
+    assert metric(at, "Cost per month") == money(best.monthly_cost_usd or 0.0)
+    assert metric(at, "$/1M input tokens") == money(best.usd_per_million_input_tokens or 0.0)
+    assert metric(at, "$/1M output tokens") == money(best.usd_per_million_output_tokens or 0.0)
+    assert metric(at, "TTFT, p95") == duration(best.ttft_p95_s or 0.0)
+    assert metric(at, "End-to-end, p95") == duration(best.e2e_p95_s or 0.0)
+    assert metric(at, "t CO2e per month") == f"{best.co2e_t_per_month:,.2f}"
     # the ranked table, the two Pareto charts and the grouped infeasible reasons follow
     keys = [c.key for c in at.get("plotly_chart")]
     assert keys[:2] == ["fig_rec_ttft", "fig_rec_carbon"]
@@ -68,9 +57,9 @@ def test_the_answer_comes_first(rec: Recommendation) -> None:
 def test_use_this_option_plans_the_recommended_option(rec: Recommendation) -> None:
     best = rec.best
     assert best is not None
-    at = _page()
+    at = page("capacity", timeout=TIMEOUT)
     at.run()
-    assert _metric(at, "Monthly cost") != money(best.monthly_cost_usd or 0.0)  # the defaults are another plan
+    assert metric(at, "Monthly cost") != money(best.monthly_cost_usd or 0.0)  # the defaults are another plan
     at.button(key="_use_best").click().run()
     assert not at.exception and not at.error
     assert at.selectbox(key="hw").value == best.hardware_id
@@ -81,12 +70,12 @@ def test_use_this_option_plans_the_recommended_option(rec: Recommendation) -> No
     assert at.selectbox(key="tp").value == best.tp
     # the detailed plan is now the recommended one: the same exact plan, the same monthly cost
     plan = capacity.plan(rec.scenario_for(best))
-    assert _metric(at, "Monthly cost") == money(plan.monthly_cost_usd) == money(best.monthly_cost_usd or 0.0)
+    assert metric(at, "Monthly cost") == money(plan.monthly_cost_usd) == money(best.monthly_cost_usd or 0.0)
     assert at.button(key="_use_best").disabled  # nothing left to switch to
 
 
 def test_no_feasible_option_is_a_message_not_a_traceback() -> None:
-    at = _page()
+    at = page("capacity", timeout=TIMEOUT)
     at.run()
     at.number_input(key="ttft").set_value(0.01).run()
     assert not at.exception
@@ -107,7 +96,7 @@ def test_the_search_does_not_depend_on_the_plans_own_hardware() -> None:
 
 
 def test_numbers_are_formatted_for_people() -> None:
-    at = _page()
+    at = page("capacity", timeout=TIMEOUT)
     at.run()
     texts = [m.value for m in at.metric] + [m.help or "" for m in at.metric]
     texts += [e.value for kind in ("markdown", "caption", "subheader", "success", "info", "warning")
@@ -143,14 +132,14 @@ def test_recommendation_report_is_the_answer(rec: Recommendation) -> None:
 def test_limiting_the_search_changes_the_answer(rec: Recommendation) -> None:
     best = rec.best
     assert best is not None
-    at = _page()
+    at = page("capacity", timeout=TIMEOUT)
     at.run()
     at.multiselect(key="rxcl").set_value([best.provider]).run()
     assert not at.exception and not at.error
     other = recommend(recommend_scenario(Scenario()), {"exclude_clouds": (best.provider,)}).best
     assert other is not None and other.provider != best.provider
     assert at.subheader[0].value == option_title(other)
-    assert _metric(at, "Cost per month") == money(other.monthly_cost_usd or 0.0)
+    assert metric(at, "Cost per month") == money(other.monthly_cost_usd or 0.0)
     # no weight format at all is a message, not a traceback
     at.multiselect(key="rwf").set_value([]).run()
     assert not at.exception
