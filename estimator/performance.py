@@ -46,7 +46,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from estimator import memory
-from estimator.errors import DoesNotFitError, InvalidInputError
+from estimator.errors import DoesNotFitError, EstimatorError, InvalidInputError
 from estimator.specs import Architecture, AttentionKind, HardwareSpec, ModelSpec
 from estimator.units import BLOCK_SCALED_FP4, KV_DTYPES, DType
 
@@ -2661,7 +2661,7 @@ def _vendor(scenario: Any, hardware: HardwareSpec | None) -> str | None:
 
     try:
         return catalog.get_hardware(scenario.deploy.hardware_id).vendor
-    except Exception:  # an unknown accelerator is reported where it is used; the global factors apply here
+    except EstimatorError:  # an unknown accelerator is reported where it is used; the global factors apply here
         return None
 
 
