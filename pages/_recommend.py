@@ -19,7 +19,7 @@ from estimator.recommend import Option, Recommendation
 from estimator.report import build_report, to_csv
 from estimator.scenario import Deployment, Pricing, Scenario, Volume
 from estimator.units import WEIGHT_DTYPES, DType
-from pages._ui import TP_CHOICES, plain
+from pages._ui import TP_CHOICES, lazy_expander, lazy_tabs, plain
 from pages.figures import recommend as figures
 
 __all__ = ["UNREAD_SECTIONS", "answer_section", "compute_recommendation", "constraint_inputs", "option_title",
@@ -197,22 +197,26 @@ def options_section(rec: Recommendation | str) -> None:
     table = figures.options_table(rec)
     if not table.empty and table["pricing"].nunique() == 1:
         table = table.drop(columns="pricing")  # one pricing model searched: said in the headline
-    if not table.empty:  # what it costs and how fast it is next to what it is; where it runs after
+    views = lazy_tabs(("Options", "Cost vs p95 TTFT", "Cost vs carbon"), "rec_view")
+    if views[0] is not None and not table.empty:  # what it costs and how fast it is next to what it is; where after
         first = ["accelerator", "weights", "monthly cost", "$ / 1M input tokens", "$ / 1M output tokens", "p95 TTFT",
                  "p95 end-to-end", "t CO2e / month", "replicas (peak)", "cloud", "instance", "region"]
         table = table[[c for c in first if c in table] + [c for c in table if c not in first]]
-        st.dataframe(table, hide_index=True, width="stretch", height=min(36 * (len(table) + 1) + 2, 400),
-                     column_config={"meets goals": st.column_config.TextColumn(width="medium")}, key="tbl_rec")
-    left, right = st.columns(2)
-    left.plotly_chart(_readable_log_ticks(figures.cost_ttft_figure(rec)), width="stretch", key="fig_rec_ttft")
-    right.plotly_chart(_readable_log_ticks(figures.cost_carbon_figure(rec)), width="stretch", key="fig_rec_carbon")
+        views[0].dataframe(table, hide_index=True, width="stretch", height=min(36 * (len(table) + 1) + 2, 400),
+                           column_config={"meets goals": st.column_config.TextColumn(width="medium")}, key="tbl_rec")
+    if views[1] is not None:
+        views[1].plotly_chart(_readable_log_ticks(figures.cost_ttft_figure(rec)), width="stretch", key="fig_rec_ttft")
+    if views[2] is not None:
+        views[2].plotly_chart(_readable_log_ticks(figures.cost_carbon_figure(rec)), width="stretch",
+                              key="fig_rec_carbon")
     for note in rec.notes:
         st.caption(note)
     label = (f"Why {integer(sum(g.count for g in rec.infeasible))} other options cannot serve this traffic, "
              "grouped by reason")
-    with st.expander(label, icon=":material/block:"):
-        st.dataframe(figures.infeasible_table(rec), hide_index=True, width="stretch", key="tbl_rec_infeasible",
-                     column_config={"for example": st.column_config.TextColumn(width="large")})
+    exp = lazy_expander(label, "rec_infeasible", icon=":material/block:")
+    if exp is not None:
+        exp.dataframe(figures.infeasible_table(rec), hide_index=True, width="stretch", key="tbl_rec_infeasible",
+                      column_config={"for example": st.column_config.TextColumn(width="large")})
     _export(rec)
 
 

@@ -18,7 +18,7 @@ from estimator import tco
 from estimator.capacity import CapacityPlan
 from estimator.formatting import integer, money
 from estimator.scenario import QUERY_KEYS, TcoInputs
-from pages._ui import lazy_expander, sources_table
+from pages._ui import lazy_expander, lazy_tabs, sources_table
 from pages.figures import tco as figures
 
 __all__ = ["render_tco"]
@@ -74,14 +74,17 @@ def render_tco(plan: CapacityPlan) -> None:
         st.info(f"Buying is not compared: {t.reason}.", icon=":material/info:")
         return
     _headline(t)
-    st.markdown(f"**Price sheet**: USD per 1M tokens, like an API's (a self-hosted monthly cost is spread over the "
-                f"month's tokens in the proportions of the {t.ratio_source})")
-    st.dataframe(figures.price_sheet_table(t), hide_index=True, width="stretch", key="tbl_tco_prices")
-    left, right = st.columns([1.6, 1])
-    left.plotly_chart(figures.cumulative_cost_figure(t), width="stretch", key="fig_tco_cumulative")
-    with right:
-        st.markdown(f"**Owning {t.servers} × {t.server.name if t.server else 'server'}, per month**")
-        st.dataframe(figures.breakdown_table(t), hide_index=True, width="stretch", key="tbl_tco_breakdown")
+    prices, cumulative = lazy_tabs(("Price sheet", "Cumulative cost and owning per month"), "tco_view")
+    if prices is not None:
+        prices.markdown(f"USD per 1M tokens, like an API's (a self-hosted monthly cost is spread over the month's "
+                        f"tokens in the proportions of the {t.ratio_source})")
+        prices.dataframe(figures.price_sheet_table(t), hide_index=True, width="stretch", key="tbl_tco_prices")
+    if cumulative is not None:
+        left, right = cumulative.columns([1.6, 1])
+        left.plotly_chart(figures.cumulative_cost_figure(t), width="stretch", key="fig_tco_cumulative")
+        with right:
+            st.markdown(f"**Owning {t.servers} × {t.server.name if t.server else 'server'}, per month**")
+            st.dataframe(figures.breakdown_table(t), hide_index=True, width="stretch", key="tbl_tco_breakdown")
     for note in t.notes:
         st.caption(note)
     _sources(t)

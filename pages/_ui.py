@@ -11,7 +11,7 @@ import importlib
 import importlib.util
 import math
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -291,6 +291,23 @@ def lazy_expander(label: str, key: str, icon: str) -> Any:
     """
     exp = st.expander(label, icon=icon, key=key, on_change="rerun")
     return exp if exp.open else None
+
+
+def lazy_tabs(labels: Sequence[str], key: str) -> list[Any]:
+    """Tabs of which only the open one is built: the open tab's container, ``None`` for each of the others.
+
+    For result views (charts, tables) a person reads one at a time: a rerun then costs the server and, above
+    all, the browser only the open view. Drawing a Plotly chart after a rerun costs the browser about 50 ms
+    of CPU and a data grid about 16 ms (``bench/bench_pages.py`` measures the pages), so a page that drew every
+    view on every rerun answered its users slowly and a busy server's sessions slowed each other down.
+    Opening a tab reruns the page (Streamlit 1.67: ``st.tabs(..., key=..., on_change="rerun")``, ``.open``),
+    and its results come from the entry-point cache. The open tab is kept per session (not in the link).
+    Never put widgets inside: a widget not drawn loses its value and its place in the link.
+
+    Usage: ``for view, draw in zip(lazy_tabs(labels, key), drawers): if view is not None: with view: draw()``.
+    """
+    tabs = st.tabs(list(labels), key=key, on_change="rerun")
+    return [tab if tab.open else None for tab in tabs]
 
 
 def sources_table(frame: pd.DataFrame, caption: str) -> None:

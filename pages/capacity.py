@@ -46,6 +46,7 @@ from pages._ui import (
     float_between,
     int_between,
     lazy_expander,
+    lazy_tabs,
     one_of,
     plain,
     run_page,
@@ -121,8 +122,7 @@ def render() -> None:
     with toolbar:
         scenario_toolbar("capacity", scenario, plan)
     _headline(plan)
-    _charts(plan)
-    _tables(plan)
+    _views(plan)
     kv_tiers_section(scenario, plan)
     render_tco(plan)
     speculative_section(plan, input_dist)
@@ -483,13 +483,33 @@ def _headline(p: CapacityPlan) -> None:
         st.info(note, icon=":material/info:")
 
 
-def _charts(p: CapacityPlan) -> None:
+PLAN_VIEWS = ("Week: fleet and cost", "Latency and buy vs build", "Modes and the reasoning",
+              "Prices, hosted APIs and regions")
+"""The plan's result views (lazy tabs: only the open one is drawn on a rerun; the first is open at first)."""
+
+
+def _views(p: CapacityPlan) -> None:
+    """The plan's charts and tables, one view at a time (:func:`pages._ui.lazy_tabs`)."""
+    drawers = (_week, _latency, _modes, _tables)
+    for view, draw in zip(lazy_tabs(PLAN_VIEWS, "cap_view"), drawers, strict=True):
+        if view is not None:
+            with view:
+                draw(p)
+
+
+def _week(p: CapacityPlan) -> None:
     left, right = st.columns(2)
     left.plotly_chart(figures.week_figure(p), width="stretch", key="fig_week")
     right.plotly_chart(figures.week_cost_figure(p), width="stretch", key="fig_cost_week")
+
+
+def _latency(p: CapacityPlan) -> None:
     left, right = st.columns(2)
     left.plotly_chart(figures.latency_figure(p), width="stretch", key="fig_latency")
     right.plotly_chart(figures.buy_build_figure(p), width="stretch", key="fig_buy_build")
+
+
+def _modes(p: CapacityPlan) -> None:
     st.markdown("#### Inference modes")
     st.dataframe(figures.modes_table(p), hide_index=True, width="stretch",
                  column_config={"why": st.column_config.TextColumn(width="large")}, key="tbl_modes")

@@ -31,12 +31,44 @@ def test_default_page_shows_the_plan(default_plan: capacity.CapacityPlan) -> Non
     assert p.recommended_mode is not None
     # the metric shows the short name ("Real-time"); the full name is in the caption
     assert modes.MODE_NAMES[p.recommended_mode].startswith(metric(at, "Recommended mode"))
-    # five of the plan + the rent vs buy vs API curves (pages/_tco.py) + the recommendation's two Pareto charts
-    assert len(at.get("plotly_chart")) == 8
-    # the mode table gives every mode with its reason, and the plan is explained line by line
-    assert any("weights need" in md.value for md in at.markdown) or at.dataframe
-    assert any("Replicas per hour" in md.value for md in at.markdown)
+    # result views are lazy tabs (pages._ui.lazy_tabs): at first only the plan's week view draws its charts
+    assert [c.key for c in at.get("plotly_chart")] == ["fig_week", "fig_cost_week"]
     assert any("How this is computed" in e.label for e in at.expander)
+
+
+# (tab key, tab label, chart keys the open tab draws, tables it draws by their first column: AppTest does not
+# expose a dataframe's key); the other tabs of the same key draw none of theirs
+VIEWS = [
+    ("cap_view", "Week: fleet and cost", {"fig_week", "fig_cost_week"}, set()),
+    ("cap_view", "Latency and buy vs build", {"fig_latency", "fig_buy_build"}, set()),
+    ("cap_view", "Modes and the reasoning", set(), {"mode"}),
+    ("cap_view", "Prices, hosted APIs and regions", {"fig_growth"}, {"pricing", "TP", "API", "role"}),
+    ("rec_view", "Options", set(), {"accelerator"}),
+    ("rec_view", "Cost vs p95 TTFT", {"fig_rec_ttft"}, set()),
+    ("rec_view", "Cost vs carbon", {"fig_rec_carbon"}, set()),
+    ("tco_view", "Price sheet", set(), {"option"}),
+    ("tco_view", "Cumulative cost and owning per month", {"fig_tco_cumulative"}, {"line"}),
+]
+
+
+@pytest.mark.parametrize(("key", "label", "charts", "tables"), VIEWS, ids=[v[1] for v in VIEWS])
+def test_each_view_draws_only_its_own_results(key: str, label: str, charts: set[str], tables: set[str]) -> None:
+    """Opening a tab (its state set, as a click does) draws that view's charts and tables and no other view's
+    of the same tab group; views of the other groups keep their defaults."""
+    at = page("capacity")
+    at.run()
+    at.session_state[key] = label
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    drawn_charts = {c.key for c in at.get("plotly_chart")}
+    drawn_tables = {str(d.value.columns[0]) for d in at.dataframe if len(d.value.columns)}
+    same_group = [v for v in VIEWS if v[0] == key]
+    others_c = {c for v in same_group if v[1] != label for c in v[2]}
+    others_t = {t for v in same_group if v[1] != label for t in v[3]}
+    assert charts <= drawn_charts and not (others_c & drawn_charts)
+    assert tables <= drawn_tables and not (others_t & drawn_tables)
+    if label == "Modes and the reasoning":  # the plan explained line by line
+        assert any("Replicas per hour" in md.value for md in at.markdown)
 
 
 def test_zero_requests_per_day_is_a_message_not_a_traceback() -> None:

@@ -17,6 +17,7 @@ SECTIONS = [
     ("capacity", "how_spec_method", "latex"),
     ("capacity", "how_pd_method", "latex"),
     ("capacity", "how_tco_method", "latex"),
+    ("capacity", "rec_infeasible", "dataframe"),  # why the other options fail (pages/_recommend.py)
     ("memory", "how_mem_method", "latex"),
     ("memory", "how_mem_sources", "dataframe"),
     ("performance", "how_perf_method", "latex"),

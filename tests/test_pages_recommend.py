@@ -48,10 +48,14 @@ def test_the_answer_comes_first(rec: Recommendation) -> None:
     assert metric(at, "TTFT, p95") == duration(best.ttft_p95_s or 0.0)
     assert metric(at, "End-to-end, p95") == duration(best.e2e_p95_s or 0.0)
     assert metric(at, "t CO2e per month") == f"{best.co2e_t_per_month:,.2f}"
-    # the ranked table, the two Pareto charts and the grouped infeasible reasons follow
-    keys = [c.key for c in at.get("plotly_chart")]
-    assert keys[:2] == ["fig_rec_ttft", "fig_rec_carbon"]
+    # the ranked table (the open tab; the two Pareto charts are the other tabs of "rec_view") and the grouped
+    # infeasible reasons follow, before the detailed plan's own views
+    assert [t.label for t in at.tabs][:3] == ["Options", "Cost vs p95 TTFT", "Cost vs carbon"]
+    assert str(at.dataframe[0].value.columns[0]) == "accelerator"
     assert any(e.label.startswith("Why ") and "grouped by reason" in e.label for e in at.expander)
+    at.session_state["rec_view"] = "Cost vs p95 TTFT"
+    at.run()
+    assert [c.key for c in at.get("plotly_chart")][:1] == ["fig_rec_ttft"]
 
 
 def test_use_this_option_plans_the_recommended_option(rec: Recommendation) -> None:
