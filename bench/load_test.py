@@ -74,6 +74,8 @@ def values_for(session: int, changes: int) -> tuple[str, ...]:
 async def one_session(browser: Browser, url: str, session: int, changes: int, args: argparse.Namespace,
                       log: SessionLog) -> None:
     probe = Probe(PROBE_LABEL, "number", values_for(session, changes))
+    if session >= 0 and args.ramp > 0:  # arrivals spread evenly over the ramp (the warm-up session starts at once)
+        await asyncio.sleep(args.ramp * session / args.sessions)
     page = await new_page(browser)
     stage = "first render"
     try:
@@ -85,6 +87,8 @@ async def one_session(browser: Browser, url: str, session: int, changes: int, ar
             return
         for c in range(changes):
             stage = f"change {c + 1}"
+            if args.think > 0:  # a person reads the answer before the next change (not counted in any time)
+                await asyncio.sleep(args.think)
             run = await change_and_time(page, probe, probe.value(c), args.timeout, args.quiet)
             log.reruns.append(run)
             if run.exceptions:
@@ -129,6 +133,7 @@ def report(logs: list[SessionLog], wall_s: float, in_time: bool, args: argparse.
         errors.append(f"budget of {args.budget:.0f} s ran out: unfinished sessions were stopped")
     missing = expected - len(reruns)
     print(f"\n{args.sessions} concurrent sessions x {args.changes} changes of {PROBE_LABEL!r} on /{PATH} (the landing page); "
+          f"think time {args.think:g} s before each change, arrivals spread over {args.ramp:g} s; "
           f"wall {wall_s:.1f} s\nmachine at start: {start_note}; at end: {machine_note()}")
 
     def line(name: str, xs: list[float]) -> str:
@@ -160,6 +165,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds one rerun may take (default 60)")
     ap.add_argument("--first-timeout", type=float, default=180.0,
                     help="seconds the first render may take while all sessions open at once (default 180)")
+    ap.add_argument("--think", type=float, default=0.0,
+                    help="seconds a session waits before each change, as a person reads the answer (default 0: "
+                         "every session changes the input the moment its last rerun is on screen, the saturation case)")
+    ap.add_argument("--ramp", type=float, default=0.0,
+                    help="seconds over which the sessions open, evenly spread (default 0: all at once)")
     ap.add_argument("--budget", type=float, default=600.0, help="seconds the concurrent part may take in all")
     ap.add_argument("--quiet", type=float, default=0.4,
                     help="seconds without a new run before a run counts as the last one (not counted)")
