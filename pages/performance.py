@@ -26,6 +26,7 @@ from pages._ui import (
     check_query_params,
     float_between,
     lazy_expander,
+    lazy_tabs,
     one_of,
     run_page,
     scenario_toolbar,
@@ -205,17 +206,24 @@ def _headline(r: PerformanceAnalysis) -> None:
                         "SGLang and AMD (bench/bench_performance.py).")
 
 
+PERF_VIEWS = ("Roofline and batch", "Context length", "Side by side")
+"""The result views (lazy tabs, :func:`pages._ui.lazy_tabs`: a rerun draws the open one only)."""
+
+
 def _charts(r: PerformanceAnalysis) -> None:
-    left, right = st.columns(2)
-    left.plotly_chart(figures.roofline_figure(r), width="stretch", key="fig_roofline")
-    right.plotly_chart(figures.batch_figure(r), width="stretch", key="fig_batch")
-    left2, right2 = st.columns(2)
-    if r.context_sweep is not None:
-        left2.plotly_chart(figures.context_figure(r.context_sweep, r.ranges), width="stretch", key="fig_context")
-    else:
-        left2.info(r.context_sweep_note)
-    with right2:
-        _comparison(r)
+    roofline, context, side = lazy_tabs(PERF_VIEWS, "perf_view")
+    if roofline is not None:
+        left, right = roofline.columns(2)
+        left.plotly_chart(figures.roofline_figure(r), width="stretch", key="fig_roofline")
+        right.plotly_chart(figures.batch_figure(r), width="stretch", key="fig_batch")
+    if context is not None:
+        if r.context_sweep is not None:
+            context.plotly_chart(figures.context_figure(r.context_sweep, r.ranges), width="stretch", key="fig_context")
+        else:
+            context.info(r.context_sweep_note)
+    if side is not None:
+        with side:
+            _comparison(r)
 
 
 def _comparison(r: PerformanceAnalysis) -> None:
@@ -239,9 +247,19 @@ def _calibration(r: PerformanceAnalysis) -> None:
     k2.metric("Worst |error|", percent(cal.worst_abs_error, 0), help=f"worst factor {cal.worst_ratio:.2f}×")
     k3.metric("Within 2×", percent(cal.within_2x, 0), help="Target: every point")
     k4.metric("Points", f"{cal.scored_points}", help=f"{cal.excluded_points} more shown but not scored")
-    left, right = st.columns([2, 3])
-    left.plotly_chart(figures.calibration_figure(r), width="stretch", key="fig_calibration")
-    right.dataframe(
+    chart, table = lazy_tabs(("Model vs measured", "Every measurement"), "perf_cal_view")
+    if chart is not None:
+        chart.plotly_chart(figures.calibration_figure(r), width="stretch", key="fig_calibration")
+    if table is not None:
+        _calibration_table(table, r)
+    st.caption("`batch` of a max-throughput row is the engine's batch cap when published. Error = model / measured "
+               "− 1. Rows marked *not scored* are shown with the reason; they are neither fitted nor counted. "
+               "Regenerate the fit with `estimator.performance.fit_efficiency()`; `python bench/bench_performance.py` "
+               "prints this table's summary.")
+
+
+def _calibration_table(where: Any, r: PerformanceAnalysis) -> None:
+    where.dataframe(
         figures.calibration_frame(r), hide_index=True, width="stretch", height=640,
         column_config={
             "error": st.column_config.NumberColumn("error", format="percent"),
@@ -255,10 +273,6 @@ def _calibration(r: PerformanceAnalysis) -> None:
             "excluded_reason": st.column_config.TextColumn("why not scored"),
         },
     )
-    st.caption("`batch` of a max-throughput row is the engine's batch cap when published. Error = model / measured "
-               "− 1. Rows marked *not scored* are shown with the reason; they are neither fitted nor counted. "
-               "Regenerate the fit with `estimator.performance.fit_efficiency()`; `python bench/bench_performance.py` "
-               "prints this table's summary.")
 
 
 def _microbenchmarks(r: PerformanceAnalysis) -> None:

@@ -19,7 +19,8 @@ def test_performance_page_defaults() -> None:
     assert metric(at, "TTFT") == duration(rep.value("ttft_s")) == "104 ms"  # auto TP 2; vLLM on NVIDIA calibrated factors (issue 12)
     assert metric(at, "TPOT") == duration(rep.value("tpot_s")) == "23.6 ms"
     assert metric(at, "Best batch under limits") == "15"
-    assert len(at.get("plotly_chart")) == 5  # roofline, batch, context, side by side, calibration
+    # result views are lazy tabs (pages._ui.lazy_tabs): the open ones draw the roofline, batch and calibration charts
+    assert [c.key for c in at.get("plotly_chart")] == ["fig_roofline", "fig_batch", "fig_calibration"]
     assert "Llama 3.1 70B on 2 × NVIDIA H100 SXM5 80GB (tensor 2) · TP auto" in at.subheader[0].value
     # no metric shows a plain number as a delta arrow; the binding resource is a caption, not a cut-off metric
     assert all(not m.proto.delta for m in at.metric)
@@ -93,3 +94,25 @@ def test_performance_page_computes_once_per_rerun() -> None:
     scenario, _ = from_query_params({"m": "llama-3.1-8b", "b": "6"})
     assert metric(at, "TTFT") == duration(report.performance_report(scenario).value("ttft_s"))
     assert entrypoints.calls("performance") == n + 1  # the report rendered the cached result
+
+
+@pytest.mark.parametrize(("key", "label", "shown"), [
+    ("perf_view", "Context length", {"fig_context"}),
+    ("perf_view", "Side by side", set()),  # the comparison chart appears once a second accelerator is chosen
+    ("perf_cal_view", "Every measurement", set()),
+])
+def test_each_view_draws_only_its_own_charts(key: str, label: str, shown: set[str]) -> None:
+    """Opening a tab (its state set, as a click does) draws its view and drops the default view of its group."""
+    at = page("performance")
+    at.run()
+    at.session_state[key] = label
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    keys = {c.key for c in at.get("plotly_chart")}
+    assert shown <= keys
+    hidden = {"fig_roofline", "fig_batch"} if key == "perf_view" else {"fig_calibration"}
+    assert not (hidden & keys)
+    if label == "Side by side":
+        assert any("Side by side" in md.value for md in at.markdown)
+    if label == "Every measurement":
+        assert any("measurement_id" in d.value.columns or "model_id" in d.value.columns for d in at.dataframe)

@@ -170,7 +170,7 @@ def batch_figure(result: PerformanceAnalysis) -> go.Figure:
         annotations.append(best_label)
     y2_ticks = log_ticks([*_with_band([*tpot_ms, *ttft_ms], rg), s.tpot_limit_s * 1e3 if s.tpot_limit_s else None])
     layout = {"title": {"text": "Continuous batching: throughput and latency vs batch"}, "height": 400,
-              "xaxis": {"type": "log", "title": {"text": "sequences in flight (batch)"}},
+              "xaxis": {"type": "log", "title": {"text": "sequences in flight (batch)"}, **log_ticks(bs)},
               "yaxis": {"title": {"text": "output tokens/s per replica"}},
               "yaxis2": {"title": {"text": "ms"}, "overlaying": "y", "side": "right", "type": "log", **y2_ticks},
               "shapes": shapes, "annotations": annotations, "margin": _MARGIN,
