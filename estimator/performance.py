@@ -188,7 +188,24 @@ it; the fallback :class:`Efficiency` defaults keep ``moe_gemm = 1``, because the
 by DeepSeek-R1, gpt-oss and Qwen3 rows: the 3 Mixtral-8x7B TensorRT-LLM rows go from 0.74-0.98x to
 0.51-0.67x of their measured throughput with it, and no scored MoE row is at batch 1 (the smallest
 is 4 concurrent requests), so applying it to a batch-1 decode (2.5x the TPOT of Mixtral on an H200)
-is an extrapolation. An estimate that wants it passes ``Efficiency(moe_gemm=MOE_GEMM_EFFICIENCY)``."""
+is an extrapolation. An estimate that wants it passes ``Efficiency(moe_gemm=MOE_GEMM_EFFICIENCY)``.
+
+Why one constant and not a function of the step's shape (issue 12, 2026-11-30 refits on sha256 d357e096...,
+``bench/fit_performance.py`` with one more fitted constant ``m_half``, held fixed per cell like this one): with
+``m = tokens x k / E_distinct`` tokens per active expert, (a) the expert compute at ``e m / (m + m_half)``
+(``F_eff = F_linear + F_experts (1/e - 1) + E_distinct 2 P_expert m_half / e``, weights at ``e``; fitted
+``m_half`` = 12 tokens) and (b) the expert weights at ``e``, the expert compute at the dense efficiency times
+``m / (m + m_half)`` (a padded block per active expert: DeepGEMM's contiguous layout aligns each expert's rows
+to the GEMM M block, and its README (github.com/deepseek-ai/DeepGEMM, 2025 release, "Performance": FP8 on H800)
+lists a masked grouped GEMM of N x K = 4096 x 7168 at 932, 1040 and 1233
+TFLOPS at 256, 512 and 1024 rows per expert against 1304 dense at M = 4096, i.e. ``m_half`` ~ 60-140; fitted 181) both
+scored worse held out: all points' median 19.4% (a) and 20.0% (b) against 19.4%, worst 2.53x and 2.59x against
+2.48x, MoE points 25.3% and 24.6% against 23.3%, range coverage 81% and 77% against 81% (dense points 18.4%
+and 17.5% against 18.6%). In-sample, applying the shape to the weight reads too, or splitting this factor into
+constant compute and weight factors, fitted no better (global pseudo-Huber loss at best 0.0610 against 0.0613).
+The largest MoE misses (DeepSeek-R1 at concurrency 128 on vLLM 0.7 / SGLang 0.4, 2x too fast) are not the
+expert GEMMs' shape: the same runs' decode TPOT is predicted within 0.60-1.13x; their throughput is lost
+outside the decode step (prefill)."""
 
 COMMUNICATION_EFFICIENCY: float = 0.70
 """Fraction of one direction of the link bandwidth a ring all-reduce sustains (assumed: NCCL
