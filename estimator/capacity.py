@@ -1705,7 +1705,7 @@ def _energy(hw: HardwareSpec, fleet: _Fleet, devices: int, per_instance: int, ho
     all_h = np.maximum(np.asarray(fleet.instance_hours, dtype=float) * per_instance, busy_h)
     idle_h = all_h - busy_h
     u = np.clip(np.asarray(fleet.utilization, dtype=float), 0.0, 1.0)
-    p_busy = np.asarray(carbon.power_per_accelerator_w(hw.tdp_w, hw.idle_w, u, host), dtype=float)
+    p_busy = carbon.power_per_accelerator_trusted_w(hw.tdp_w, hw.idle_w, u, host)  # u clipped to [0, 1] above
     p_idle = float(carbon.power_per_accelerator_w(hw.tdp_w, hw.idle_w, 0.0, host))
     e = (np.asarray(carbon.energy_kwh(p_busy, busy_h, pue), dtype=float)
          + np.asarray(carbon.energy_kwh(p_idle, idle_h, pue), dtype=float))

@@ -55,6 +55,7 @@ __all__ = [
     "footprint",
     "operational_co2e_kg",
     "power_per_accelerator_w",
+    "power_per_accelerator_trusted_w",
 ]
 
 FloatOrArray: TypeAlias = float | NDArray[np.float64]
@@ -180,6 +181,24 @@ def power_per_accelerator_w(
     p, h, tdp = _broadcast(power_w=p, host_overhead_fraction=h, tdp_w=tdp)
     scalar = p.ndim == 0 and s_h
     return _out(p + h * tdp, scalar)
+
+
+def power_per_accelerator_trusted_w(tdp_w: float, idle_w: float, utilization: NDArray[np.float64],
+                                    host_overhead_fraction: float) -> NDArray[np.float64]:
+    """:func:`power_per_accelerator_w` without input checks, for hot loops over validated inputs.
+
+    .. math:: P_{acc} = P_{idle} + (P_{TDP} - P_{idle})\\,u + h\\,P_{TDP}
+
+    The same equation and sources as :func:`accelerator_power_w` and :func:`power_per_accelerator_w`
+    (Luccioni et al. 2022; Latif et al. 2024). Units: W per accelerator. The caller guarantees what those
+    functions check: ``tdp_w`` > 0 and ``idle_w`` <= ``tdp_w`` from a validated ``HardwareSpec``, ``u`` in
+    [0, 1], ``h`` >= 0 (the planner's and the recommender's 168-hour loops, where the checks cost more
+    than the arithmetic).
+
+    >>> power_per_accelerator_trusted_w(700.0, 70.0, np.array([0.0, 1.0]), 0.5)
+    array([ 420., 1050.])
+    """
+    return idle_w + (tdp_w - idle_w) * utilization + host_overhead_fraction * tdp_w
 
 
 # ---------------------------------------------------------------------------

@@ -566,7 +566,7 @@ def _layout_fleet(ctx: _Context, lay: _Layout) -> _Fleet | None:
         u = np.where(n > 0, np.minimum(ctx.mean / (n * lay.sat), 1.0), 0.0)
     hw = lay.hw
     busy_h = n * lay.tp
-    p_busy = np.asarray(carbon.power_per_accelerator_w(hw.tdp_w, hw.idle_w, u, _host_fraction(ctx.s)), dtype=float)
+    p_busy = carbon.power_per_accelerator_trusted_w(hw.tdp_w, hw.idle_w, u, _host_fraction(ctx.s))  # u in [0, 1]
     return _Fleet(replicas=n, busy_h=busy_h, busy_wh=float(np.sum(p_busy * busy_h)), idle_w=lay.idle_w,
                   embodied_kg_per_h=lay.embodied_kg_per_h)
 

@@ -224,3 +224,14 @@ def test_energy_and_embodied_linear_in_hours(h1: float, h2: float, p: float, pue
 def test_power_monotone_in_utilization(u1: float, u2: float) -> None:
     lo, hi = sorted((u1, u2))
     assert carbon.accelerator_power_w(700.0, 70.0, lo) <= carbon.accelerator_power_w(700.0, 70.0, hi)
+
+
+@given(tdp=st.floats(1.0, 5000.0), idle_share=st.floats(0.0, 1.0), h=st.floats(0.0, 5.0),
+       u=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=168))
+def test_trusted_power_equals_the_checked_one(tdp: float, idle_share: float, h: float, u: list[float]) -> None:
+    """The hot-loop form (no input checks) is the same equation as power_per_accelerator_w."""
+    idle = tdp * idle_share
+    arr = np.asarray(u, dtype=float)
+    got = carbon.power_per_accelerator_trusted_w(tdp, idle, arr, h)
+    want = np.asarray(carbon.power_per_accelerator_w(tdp, idle, arr, h), dtype=float)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
