@@ -30,3 +30,15 @@ def metric(at: AppTest, label: str) -> str:
         if m.label == label:
             return str(m.value)
     raise AssertionError(f"no metric {label!r}; have {[m.label for m in at.metric]}")
+
+
+def with_tab(name: str, key: str, label: str, **params: str) -> AppTest:
+    """``pages/<name>.py`` after its first run and a second with the lazy tab group ``key`` on ``label`` (what
+    clicking the tab does: ``pages._ui.lazy_tabs``); fails the test if either run raised."""
+    at = page(name, **params)
+    at.run()
+    at.session_state[key] = label
+    at.run()
+    if at.exception:
+        raise AssertionError([e.value for e in at.exception])
+    return at

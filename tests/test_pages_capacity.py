@@ -7,7 +7,7 @@ import pytest
 from estimator import capacity, modes
 from estimator.formatting import duration, integer, money
 from estimator.scenario import Scenario
-from tests._apptest import metric, page
+from tests._apptest import metric, page, with_tab
 
 
 @pytest.fixture(scope="module")
@@ -55,11 +55,7 @@ VIEWS = [
 def test_each_view_draws_only_its_own_results(key: str, label: str, charts: set[str], tables: set[str]) -> None:
     """Opening a tab (its state set, as a click does) draws that view's charts and tables and no other view's
     of the same tab group; views of the other groups keep their defaults."""
-    at = page("capacity")
-    at.run()
-    at.session_state[key] = label
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = with_tab("capacity", key, label)
     drawn_charts = {c.key for c in at.get("plotly_chart")}
     drawn_tables = {str(d.value.columns[0]) for d in at.dataframe if len(d.value.columns)}
     same_group = [v for v in VIEWS if v[0] == key]

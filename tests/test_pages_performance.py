@@ -7,7 +7,7 @@ import pytest
 from estimator import entrypoints, report
 from estimator.formatting import duration
 from estimator.scenario import Scenario, from_query_params
-from tests._apptest import metric, page
+from tests._apptest import metric, page, with_tab
 
 
 def test_performance_page_defaults() -> None:
@@ -103,11 +103,7 @@ def test_performance_page_computes_once_per_rerun() -> None:
 ])
 def test_each_view_draws_only_its_own_charts(key: str, label: str, shown: set[str]) -> None:
     """Opening a tab (its state set, as a click does) draws its view and drops the default view of its group."""
-    at = page("performance")
-    at.run()
-    at.session_state[key] = label
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = with_tab("performance", key, label)
     keys = {c.key for c in at.get("plotly_chart")}
     assert shown <= keys
     hidden = {"fig_roofline", "fig_batch"} if key == "perf_view" else {"fig_calibration"}
