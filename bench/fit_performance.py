@@ -12,7 +12,9 @@ predictable, :func:`estimator.performance.prepare_measurements`):
    only: :data:`~estimator.performance.MOE_GEMM_EFFICIENCY`) with the
    pseudo-Huber loss on ``ln(predicted / measured)`` (:data:`~estimator.performance.ROBUST_DELTA`),
    started at the module's constants with the per-sequence iteration overhead
-   (:func:`~estimator.performance.calibration_start`, held fixed in every fit).
+   (:func:`~estimator.performance.calibration_start`, held fixed in every fit: fitted globally, per engine,
+   per cell or in the vLLM cells only it did not score better held out, 2026-11-30 refits in
+   :data:`~estimator.performance.SEQUENCE_OVERHEAD_S`).
 2. **Cells**: the same fit on each engine (vLLM, SGLang, TensorRT-LLM) x vendor family (nvidia, amd)
    with points, started at the global fit, then shrunk toward it with weight ``n / (n + k)``
    (:func:`~estimator.performance.shrink_efficiency`, ``k`` =

@@ -156,7 +156,34 @@ whose global pseudo-Huber refit over all 174 scored points of ``data/measurement
 lowest loss (0.170 at 0, 0.159 at 10 us); leaving it out drags the fitted memory efficiency to 0.40
 (batch-1 rows then come out 1.5x too slow) because the large-batch rows need the time somewhere.
 It is applied by the engine x vendor calibration (:func:`efficiency_for`, ``bench/fit_performance.py``);
-:class:`Efficiency`'s default is 0 because the fallback constants above were fitted without it."""
+:class:`Efficiency`'s default is 0 because the fallback constants above were fitted without it.
+
+Why one assumed value for every engine (issue 12, 2026-11-30 refits on sha256 d357e096...). The host cost per
+sequence differs by runtime: vLLM's V0 engine does it in Python between GPU steps (the blog above); SGLang 0.4
+overlaps it with the GPU ("zero-overhead batch scheduler": the CPU prepares batch n+1 while the GPU runs batch
+n; lmsys.org/blog/2024-12-04-sglang-v0-4, Nsight trace with no GPU idle between decode batches); TensorRT-LLM
+schedules in its C++ executor (batch manager, docs "Executor API") and, in the PyTorch backend, overlaps the
+same work ("Overlap Scheduler", nvidia.github.io/TensorRT-LLM/features/overlap-scheduler.html). Fitting it
+(one more log-coordinate constant, ``bench/fit_performance.py`` experiment) did not help held out. Per engine
+x vendor cell, shrunk like the others: global 7.4 +- 1.6 us, TensorRT-LLM 8.5 +- 1.4, vLLM-AMD 24 +- 6,
+vLLM-NVIDIA 40 +- 14, SGLang-NVIDIA 0.07 us. Leave-one-source-out median |error| went from 19.4% to 21.0% (all
+159 points), worst from 2.48x to 2.85x, 80% range coverage 81% to 79%; vLLM 30.9% -> 28.2% and AMD 33.1% ->
+26.9% better, SGLang 31.8% -> 32.8% and dense models 18.6% -> 19.6% worse. Per engine (pooled over vendors,
+shrunk by its points; cells keep it): all 22.2%, worst 2.33x, coverage 78%, vLLM 25.2%, AMD 22.6%, but SGLang
+33.9% and MoE 25.9% against 23.3%. Global only: all 21.1%, worst 2.62x. In the vLLM cells only (the runtime
+whose host work the blog measured; the others held at 10 us): all 19.2%, worst 2.48x, coverage 81%, vLLM 30.9%
+-> 24.7%, AMD 33.1% -> 24.8%, SGLang and TensorRT-LLM unchanged, dense 18.4%, but MoE 23.7% against 23.3%, and
+the 8-point vLLM-NVIDIA cell moved to another optimum (compute 0.31, prefill overhead 166 ms, per-sequence 0.2
+us, from 0.78 and 0.5 ms): the app's default plan (vLLM on NVIDIA) would show a TTFT of 406 ms instead of 104
+ms. None was kept.
+
+Where vLLM and SGLang come out too fast at large batch held out: vLLM 0.9-0.10 on MI300X with Llama 3.1
+70B/405B at 1500-3200 sequences (AMD's tables, 1.15-1.73x), which the per-cell constant did bring closer
+(1.47x -> 1.27x at best), and DeepSeek-R1 at concurrency 128 and batch 256 (dstack, 3200/800 tokens,
+throughput 1.2-2.5x), which it did not: there the published TPOT grows 0.37-0.81 ms per added sequence between
+concurrency 4 and 128 against 0.30-0.44 ms in the model, a gap of 50-513 us per sequence, 5-51x this constant:
+more likely the DeepSeek-R1 (MLA) decode and prefill of those early-2025 stacks than host work (which SGLang
+hides), and a per-sequence constant that large would slow every dense large-batch row."""
 
 MOE_GEMM_EFFICIENCY: float = 0.33
 """Efficiency of the routed experts' grouped GEMMs relative to dense GEMMs (fraction, applied to the
@@ -1154,6 +1181,17 @@ def _mixed_iteration(f: _ModelFeatures, lay: _Layout, eff: Efficiency, b: Any, i
 
     Each iteration decodes one token for every sequence (mean context ``i + o/2``) and, since
     ``b/o`` sequences finish per iteration, prefills ``b/o`` new prompts in chunks.
+
+    Every engine is modelled this way, also those that by default run prefill as separate iterations that
+    stall decode: SGLang (``enable_mixed_chunk: bool = False`` in ``python/sglang/srt/server_args.py``
+    ``ServerArgs``) and vLLM 0.7 with an MLA model (its V0 engine logs "MLA is enabled; forcing chunked
+    prefill and prefix caching to be disabled"). Tried on the dstack DeepSeek-R1 runs of both (issue 12,
+    2026-11-30, at the stored cells): a decode step plus ``b/o`` one-prompt prefills per step,
+    ``t = t_decode(b) + t_prefill(1, i) b / o``, brings the throughput at concurrency 128 from 1.4-2.6x to
+    1.0-2.0x of the published value but at concurrency 4 from 1.0-1.4x to 2.4-3.3x (TPOT 0.78-1.08x to
+    0.32-0.46x): the 16 prompt tokens a mixed step carries there route to more experts, which matches the
+    measured 26-46 ms TPOT, and the separate decode step (14 ms on MI300X with vLLM) is too fast for those stacks.
+    Not adopted; the SGLang concurrency-128 misses are largely in the decode step itself (TPOT 0.49-0.71x) (:data:`SEQUENCE_OVERHEAD_S`).
     """
     _, mb = _micro_batches(lay, b)
     new = mb / o

@@ -259,3 +259,27 @@ def test_stored_loso_prediction_reproduces_for_one_source() -> None:
                                     full.global_eff)
     pred = fit_performance.predict_fit(fit, [s.prep.rows[i] for i in held], [s.keys[i] for i in held])
     assert np.log(pred / s.measured[held]) == pytest.approx(lr[held], abs=1e-5)
+
+
+def test_large_batch_excess_of_deepseek_runs_is_not_per_sequence_host_time(frame: pd.DataFrame) -> None:
+    # dstack DeepSeek-R1 runs (data/measurements.csv rows dstack-ds_r1-*-tpot, 3200 in / 800 out, 8 GPUs): the
+    # published TPOT grows per added sequence between concurrency 4 and 128 by 0.37 (vLLM H200) to 0.81 ms (SGLang
+    # MI300X); the calibrated model's TPOT (each run's engine x vendor cell) grows 0.30-0.44 ms. The gap, 50-513 us
+    # per sequence, is 5-51x SEQUENCE_OVERHEAD_S: why that constant stays assumed, not fitted per cell (its docstring)
+    tpot = frame[frame["measurement_id"].str.startswith("dstack-ds_r1-") & (frame["metric"] == "tpot_s")]
+    published = {("sglang", "h200"): 0.542e-3, ("sglang", "mi300x"): 0.813e-3, ("vllm", "h200"): 0.372e-3,
+                 ("vllm", "mi300x"): 0.507e-3}
+    gaps = []
+    for (engine, hw), g in tpot.groupby(["engine", "hardware_id"]):
+        lo, hi = g.loc[g["concurrency"].idxmin()], g.loc[g["concurrency"].idxmax()]
+        assert (lo["concurrency"], hi["concurrency"]) == (4, 128)
+        slope = (hi["value"] - lo["value"]) / 124
+        assert slope == pytest.approx(published[(engine, hw)], abs=0.5e-6), (engine, hw)
+        eff = performance.efficiency_for(engine, performance.vendor_family(hw))
+        model = [performance.max_throughput("deepseek-r1", hw, str(r["dtype"]), 3200, 800, tp=8,
+                                            batch_cap=int(r["concurrency"]), efficiency=eff).tpot_s for r in (lo, hi)]
+        model_slope = (model[1] - model[0]) / 124
+        assert 0.29e-3 < model_slope < 0.45e-3, (engine, hw, model_slope)
+        gaps.append(slope - model_slope)
+    assert len(gaps) == 4
+    assert min(gaps) >= 5 * performance.SEQUENCE_OVERHEAD_S - 1e-6 and max(gaps) <= 52 * performance.SEQUENCE_OVERHEAD_S
