@@ -283,8 +283,12 @@ def _long_context_controls(tab: Any) -> tuple[Any, Any]:
 def _layout() -> _Slots:
     """The page below the inputs: toolbar, summary and the five tabs with their scenario controls."""
     toolbar, summary = st.container(), st.container()
+    # on_change="rerun" gives each tab ``.open``: the widget-free tabs (frontier, compression, accuracy) are built
+    # only while open (as pages._ui.lazy_tabs); the elastic and long-context tabs hold scenario widgets and are
+    # always built, since a widget not drawn loses its value and its place in the link
     tab_front, tab_comp, tab_el, tab_lc, tab_acc = st.tabs(
-        ["Frontier", "Compression", "Elastic sub-networks", "Long context", "Accuracy data & sources"])
+        ["Frontier", "Compression", "Elastic sub-networks", "Long context", "Accuracy data & sources"],
+        key="var_view", on_change="rerun")
     el_body, el_pick, el_deploy = _elastic_controls(tab_el)
     lc_charts, lc_budget = _long_context_controls(tab_lc)
     return _Slots(toolbar, summary, tab_front, tab_comp, el_body, el_pick, el_deploy, lc_charts, lc_budget, tab_acc)
@@ -614,7 +618,6 @@ def _accuracy_tab(ex: V.Exploration) -> None:
                    "et al. 2022 with N = active parameters. Models trained far past 20 tokens per parameter sit above "
                    "the curve, so treat proxy points as rough.")
     sources_table(ref.model_sources, "Where the architectures come from")
-    _how_computed()
 
 
 def _how_computed() -> None:
@@ -638,14 +641,18 @@ def _draw(ex: V.Exploration, slots: _Slots, scenario: Scenario) -> None:
     with slots.summary:
         if not _summary(ex):
             return
-    with slots.frontier:
-        _frontier_tab(ex, scenario.variants.tokens_per_param)
-    with slots.compression:
-        _compression_tab(ex)
+    if slots.frontier.open:
+        with slots.frontier:
+            _frontier_tab(ex, scenario.variants.tokens_per_param)
+    if slots.compression.open:
+        with slots.compression:
+            _compression_tab(ex)
     _elastic_tab(ex, slots)
     _long_context_tab(ex, slots)
-    with slots.accuracy:
-        _accuracy_tab(ex)
+    if slots.accuracy.open:
+        with slots.accuracy:
+            _accuracy_tab(ex)
+    _how_computed()
 
 
 def render() -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests._apptest import metric, page
+from tests._apptest import metric, page, with_tab
 
 
 def _points(at: AppTest) -> pd.DataFrame:
@@ -213,3 +214,16 @@ def test_long_context_budget_and_empty_choices() -> None:
     at.multiselect(key="v_lc").set_value([]).run()
     assert not at.exception
     assert any("Choose models and input lengths" in str(i.value) for i in at.info)
+
+
+@pytest.mark.parametrize(("label", "column"), [("Compression", "score change"), ("Accuracy data & sources", "evaluator")])
+def test_widget_free_tabs_are_built_only_while_open(label: str, column: str) -> None:
+    """The compression and accuracy tabs hold no widgets: built only while open (the elastic and long-context
+    tabs hold scenario widgets and are always built); the page's "How this is computed" stays outside the tabs."""
+    at = page("variants")
+    at.run()
+    assert not any(column in d.value.columns for d in at.dataframe)
+    assert any("How this is computed" in e.label for e in at.expander)
+    at = with_tab("variants", "var_view", label)
+    assert any(column in d.value.columns for d in at.dataframe)
+    assert {"v_elhw", "v_lchw", "v_lcd"} <= {w.key for w in at.selectbox}  # the always-built tabs keep their widgets
