@@ -31,6 +31,7 @@ from pages._ui import (
     float_between,
     int_between,
     lazy_expander,
+    lazy_tabs,
     one_of,
     plain,
     run_page,
@@ -110,14 +111,30 @@ def render() -> None:
         scenario_toolbar("training", scenario, result)
     plan, disagreement = result.plan, result.disagreement
     _headline(plan, scenario, disagreement)
-    _scaling_section(plan, scenario, disagreement)
-    _comparison_section(result, scenario)
-    _published_runs_section(plan)
+    _views(result, scenario)
     if lifetime_on:
         _lifetime_section(scenario)
     lora_section(scenario)
     _how_computed(plan, scenario)
     _sources(plan)
+
+
+TRAIN_VIEWS = ("Scaling laws", "Across hardware and clouds", "Beside published runs")
+"""The result views (lazy tabs, :func:`pages._ui.lazy_tabs`: a rerun draws the open one only)."""
+
+
+def _views(result: TrainingAnalysis, scenario: Scenario) -> None:
+    """The plan's charts and tables, one view at a time."""
+    scaling, compare, published = lazy_tabs(TRAIN_VIEWS, "train_view")
+    if scaling is not None:
+        with scaling:
+            _scaling_section(result.plan, scenario, result.disagreement)
+    if compare is not None:
+        with compare:
+            _comparison_section(result, scenario)
+    if published is not None:
+        with published:
+            _published_runs_section(result.plan)
 
 
 # ------------------------------------------------------------------ inputs

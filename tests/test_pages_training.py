@@ -8,7 +8,7 @@ import pytest
 from estimator import entrypoints, training
 from estimator.formatting import integer, money
 from estimator.scenario import Scenario, from_query_params
-from tests._apptest import metric, page
+from tests._apptest import metric, page, with_tab
 
 
 def test_default_page_draws_the_entry_point_result() -> None:
@@ -19,7 +19,9 @@ def test_default_page_draws_the_entry_point_result() -> None:
     assert metric(at, "Cost") == money(plan.cost_usd)
     assert metric(at, "GPU-hours") == integer(plan.gpu_hours)
     assert metric(at, "Parameters") == f"{plan.params / 1e9:,.1f} B"
-    assert len(at.get("plotly_chart")) == 3  # frontier, iso-FLOP, and published runs beside yours (issue #12)
+    # result views are lazy tabs (pages._ui.lazy_tabs): the scaling view's frontier and iso-FLOP charts at first
+    assert [c.key for c in at.get("plotly_chart")] == ["fig_frontier", "fig_isoflop"]
+    assert [t.label for t in at.tabs][:3] == ["Scaling laws", "Across hardware and clouds", "Beside published runs"]
     assert any("How this is computed" in e.label for e in at.expander)
 
 
@@ -33,9 +35,8 @@ def test_comparison_is_part_of_the_one_result(monkeypatch: pytest.MonkeyPatch) -
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(training, "compare_instances", counting)
-    at = page("training")
-    at.run()
-    assert not at.exception and calls == [1]  # inside the entry point, once
+    at = with_tab("training", "train_view", "Across hardware and clouds")
+    assert calls == [1]  # inside the entry point, once (opening the tab reran the page from the cache)
     table = next(df.value for df in at.dataframe if "cost (USD)" in df.value.columns)
     assert len(table) > 5
     # runs that can span nodes come first, each group by cost (issue 11: single-GPU pods ranked cheapest)

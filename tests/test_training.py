@@ -371,7 +371,7 @@ def test_page_default_is_the_two_million_answer(two_million: training.TrainingPl
     assert metric(at, "Cost") == f"${two_million.cost_usd:,.0f}"
     assert metric(at, "Parameters") == f"{two_million.params / 1e9:,.1f} B"
     assert metric(at, "Emissions (tCO2e)") == f"{two_million.co2e_kg / 1000:,.1f}"
-    assert len(at.get("plotly_chart")) == 3  # frontier, iso-FLOP, and published runs beside yours (issue #12)
+    assert len(at.get("plotly_chart")) == 2  # frontier and iso-FLOP (the open view; published runs: their own tab)
     assert any("scaling fits disagree" in i.value for i in at.info)
 
 

@@ -213,6 +213,8 @@ def test_page_shows_published_runs_beside_the_prediction() -> None:
     at.run()
     at.segmented_control(key="tmode").set_value("model").run()
     at.selectbox(key="hw").set_value("a100-80gb-sxm").run()
+    at.session_state["train_view"] = "Beside published runs"  # its lazy tab (pages._ui.lazy_tabs)
+    at.run()
     assert not at.exception and not at.error
     assert any(e.key == "fig_published_runs" for e in at.get("plotly_chart"))
     table = next(d.value for d in at.dataframe if "predicted (leave-one-out)" in d.value.columns)
