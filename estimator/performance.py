@@ -131,7 +131,25 @@ same reason applies with a peak twice as high again."""
 MEMORY_EFFICIENCY: float = 0.75
 """Fraction of the HBM/GDDR bandwidth that kernels sustain streaming weights, KV cache and
 activations (fitted as above; bandwidth-test copies reach 85-92% of the datasheet figure, and
-decode kernels with their launch gaps and paged KV reads fall below that)."""
+decode kernels with their launch gaps and paged KV reads fall below that).
+
+Why the KV-cache reads share this efficiency with the weights (issue 12, 2026-11-30 refits on sha256
+d357e096..., ``bench/fit_performance.py``). A paged KV cache is read as scattered blocks through a block table:
+the vLLM paper (Kwon et al. 2023, SOSP, arXiv:2309.06180 §7.1, Fig. 18a) measures its PagedAttention kernel at
+20-26% higher latency than FasterTransformer's contiguous one (block-table reads, extra branches, variable
+lengths), and FlashInfer's README (flashinfer-ai/flashinfer, "vector-sparse attention can achieve 90% of the
+bandwidth of dense kernels with same problem size") puts paged reads at 0.9 of dense. Tried: a factor ``e_kv``
+on the attention's KV bytes only, ``max(F_attention / peak, KV / (bw e_kv))``. (a) One global constant fitted
+with the others and held in every cell like :data:`MOE_GEMM_EFFICIENCY`: the fit puts it at its bound, 1.000
+(also in the leave-one-source-out folds), because the 102 TensorRT-LLM points want their KV reads no slower
+than their weights (in-sample loss of that cell 0.0408 at 1, 0.0418 at 0.8, 0.0853 at 0.4) while the vLLM and
+SGLang cells want it lower (vLLM-AMD 0.0686 at 1, 0.0515 at 0.4); the model is then unchanged (LOSO all
+points 18.7% against 19.4%, worst 2.4841x against 2.4835x: the fits' paths, not the factor). (b) Fitted per
+engine x vendor cell and shrunk (log coordinate, toward the global 1): vLLM-AMD 0.34, SGLang-AMD 0.35, vLLM-
+NVIDIA 0.54, TensorRT-LLM 0.77 (its memory fraction then 0.98): all 18.3%, but worst 2.55x, SGLang 31.8% ->
+40.9%, MoE 23.3% -> 26.0%. (c) Held at 0.8 (the vLLM paper's 1/1.20-1/1.26) in every fit: all 19.2%, worst
+2.46x, but SGLang 31.8% -> 34.1%, coverage 81% -> 79%, and TensorRT-LLM's memory fraction goes to 0.998 of the
+datasheet bandwidth. None was kept."""
 
 STEP_OVERHEAD_S: float = 0.58e-3
 """Fixed time per decode iteration (seconds): launches not hidden by CUDA graphs, scheduling,
