@@ -9,7 +9,6 @@ table, the Pareto charts and the grouped reasons of the infeasible options.
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from estimator import catalog, entrypoints
@@ -205,10 +204,9 @@ def options_section(rec: Recommendation | str) -> None:
         views[0].dataframe(table, hide_index=True, width="stretch", height=min(36 * (len(table) + 1) + 2, 400),
                            column_config={"meets goals": st.column_config.TextColumn(width="medium")}, key="tbl_rec")
     if views[1] is not None:
-        views[1].plotly_chart(_readable_log_ticks(figures.cost_ttft_figure(rec)), width="stretch", key="fig_rec_ttft")
+        views[1].plotly_chart(figures.cost_ttft_figure(rec), width="stretch", key="fig_rec_ttft")
     if views[2] is not None:
-        views[2].plotly_chart(_readable_log_ticks(figures.cost_carbon_figure(rec)), width="stretch",
-                              key="fig_rec_carbon")
+        views[2].plotly_chart(figures.cost_carbon_figure(rec), width="stretch", key="fig_rec_carbon")
     for note in rec.notes:
         st.caption(note)
     label = (f"Why {integer(sum(g.count for g in rec.infeasible))} other options cannot serve this traffic, "
@@ -218,14 +216,6 @@ def options_section(rec: Recommendation | str) -> None:
         exp.dataframe(figures.infeasible_table(rec), hide_index=True, width="stretch", key="tbl_rec_infeasible",
                       column_config={"for example": st.column_config.TextColumn(width="large")})
     _export(rec)
-
-
-def _readable_log_ticks(fig: go.Figure) -> go.Figure:
-    """Log axes labelled at 1, 2 and 5 of each decade (plotly labels every digit when a range is narrow). The
-    Pareto charts have one pair of axes: set them directly (``update_xaxes`` walks every subplot, 5x slower)."""
-    fig.layout.xaxis.dtick = "D2"
-    fig.layout.yaxis.dtick = "D2"
-    return fig
 
 
 def _export(rec: Recommendation) -> None:

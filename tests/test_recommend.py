@@ -184,6 +184,13 @@ def test_figures_and_tables(rec: Recommendation) -> None:
     for fig in (cost_ttft_figure(rec), cost_carbon_figure(rec)):
         assert isinstance(fig, go.Figure) and len(fig.data) == 3
         assert fig.layout.xaxis.title.text == "Monthly cost (USD)"
+        # log axes labelled 1-2-5 in full ($50k, $100k; 0.2, 0.5 s): plotly's own labels read "5  $100k  2"
+        x, y = fig.layout.xaxis, fig.layout.yaxis
+        assert x.tickvals and len(x.ticktext) == len(x.tickvals) and all(t.startswith("$") for t in x.ticktext)
+        assert all(len(t) > 2 for t in x.ticktext if float(t.strip("$kMB").replace(",", "")) < 10)  # "$5k", not "5"
+        assert y.tickvals and all(float(t.replace(",", "")) == v for t, v in zip(y.ticktext, y.tickvals, strict=True))
+        xs = [v for tr in fig.data for v in tr.x]
+        assert min(x.tickvals) <= min(xs) * 2.5 and max(x.tickvals) >= max(xs) / 2.5
     table = options_table(rec)
     assert {"$ / 1M input tokens", "$ / 1M output tokens", "monthly cost", "p95 TTFT"} <= set(table.columns)
     assert table["monthly cost"].iloc[0].startswith("$") and "," in table["monthly cost"].iloc[0]

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from estimator import formatting
 from estimator.recommend import Option, Recommendation, pareto_cost_carbon, pareto_cost_ttft
 from pages.figures import BLUE, GREY, MARGIN, RED, hline
+from pages.figures.performance import log_ticks
 
 __all__ = ["cost_carbon_figure", "cost_ttft_figure", "infeasible_table", "options_table"]
 
@@ -41,6 +42,18 @@ def _scatter(rows: Sequence[Option], y: Callable[[Option], float | None], name: 
             "line": {"color": color}}
 
 
+def _usd_tick(v: float) -> str:
+    """A log-axis money label: ``$500``, ``$50k``, ``$1.5M``.
+
+    >>> [_usd_tick(v) for v in (500.0, 50_000.0, 2_000_000.0)]
+    ['$500', '$50k', '$2M']
+    """
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if v >= scale:
+            return f"${v / scale:,.4g}{suffix}"
+    return f"${v:,.4g}"
+
+
 def _pareto_figure(rec: Recommendation, y: Callable[[Option], float | None], front: tuple[Option, ...],
                    title: str, y_title: str, goal: float | None = None) -> go.Figure:
     plans = [o for o in rec.options if o.feasible]
@@ -49,10 +62,16 @@ def _pareto_figure(rec: Recommendation, y: Callable[[Option], float | None], fro
         _scatter(plans, y, "exact plans", BLUE, 9),
         _scatter(front, y, "Pareto frontier", RED, 11, mode="lines+markers"),
     ]
+    xs = [x for t in traces for x in t["x"]]
+    ys = [v for t in traces for v in t["y"]] + ([goal] if goal is not None else [])
+    x_ticks = log_ticks(xs)
+    if x_ticks:  # whole labels ($50k, $100k, $200k): plotly's own log labels read "5  $100k  2"
+        x_ticks["ticktext"] = [_usd_tick(float(v)) for v in x_ticks["tickvals"]]
     layout: dict[str, Any] = {
         "title": {"text": title}, "margin": MARGIN, "hovermode": "closest",
-        "xaxis": {"title": {"text": "Monthly cost (USD)"}, "type": "log", "tickprefix": "$"},
-        "yaxis": {"title": {"text": y_title}, "type": "log"}, "legend": {"orientation": "h", "y": -0.2},
+        "xaxis": {"title": {"text": "Monthly cost (USD)"}, "type": "log", **x_ticks},
+        "yaxis": {"title": {"text": y_title}, "type": "log", **log_ticks(ys)},
+        "legend": {"orientation": "h", "y": -0.2},
         "shapes": [hline(goal, RED, "dot")] if goal is not None else [],
     }
     return go.Figure(data=traces, layout=layout)

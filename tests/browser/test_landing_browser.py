@@ -55,3 +55,28 @@ def test_recommended_plan_is_above_the_fold(page: Page, app_url: str, shot) -> N
            ).to_contain_text(money(best.monthly_cost_usd or 0.0), timeout=30_000)
     assert f"hw={best.hardware_id}" in page.url
     shot("landing-after-use-this-option", height=3000)
+
+
+def test_result_tabs_open_on_click(page: Page, app_url: str, shot) -> None:  # type: ignore[no-untyped-def]
+    """The plan's result views are lazy tabs (pages._ui.lazy_tabs): a click reruns the page and draws the view
+    (charts that were not drawn before), and the view it left is no longer built."""
+    page.set_viewport_size({"width": 1440, "height": FOLD_PX})
+    page.goto(app_url)
+    expect(page.get_by_role("heading", name="Capacity planner")).to_be_visible(timeout=30_000)
+    wait_idle(page)
+    charts = page.locator('[data-testid="stPlotlyChart"]')
+    expect(charts).to_have_count(2, timeout=30_000)  # the week view: load and replicas, cost per hour
+    expect(page.get_by_text("Load and replicas over the week")).to_have_count(1)
+    page.get_by_role("tab", name="Latency and buy vs build").click()
+    wait_idle(page)
+    expect(page.get_by_text("Load and replicas over the week")).to_have_count(0, timeout=30_000)
+    expect(charts).to_have_count(2, timeout=30_000)  # latency and buy vs build now
+    page.get_by_role("tab", name="Modes and the reasoning").click()
+    wait_idle(page)
+    expect(page.get_by_text("The plan, line by line")).to_be_visible(timeout=30_000)
+    expect(charts).to_have_count(0)
+    page.get_by_role("tab", name="Cost vs p95 TTFT").click()  # the recommendation's own tab group
+    wait_idle(page)
+    expect(charts).to_have_count(1, timeout=30_000)
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    shot("landing-tabs-modes-and-pareto", height=3000)
