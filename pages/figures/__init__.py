@@ -16,6 +16,7 @@ figure. The helpers below return the dicts ``add_hline``/``add_vline`` would hav
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import plotly.graph_objects as go
@@ -29,6 +30,38 @@ MARGIN = dict(l=10, r=10, t=50, b=10)
 SECONDARY_Y_DOMAIN = [0.0, 0.94]
 """The x axis's domain of a figure with a right-hand y axis (as ``make_subplots(secondary_y=True)``
 leaves room for that axis's tick labels)."""
+
+
+def rgba(hex_color: str, alpha: float) -> str:
+    """A palette colour (``#rrggbb``) made translucent, for fills and bands.
+
+    >>> rgba(GREEN, 0.5)
+    'rgba(47,158,68,0.5)'
+    """
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def finite_positive(values: Iterable[float | None]) -> list[float]:
+    """The finite, positive values (what a log axis can show), as floats."""
+    return [float(v) for v in values if v is not None and math.isfinite(float(v)) and float(v) > 0]
+
+
+def log_ticks(values: Iterable[float | None]) -> dict[str, list[float] | list[str]]:
+    """1-2-5 tick values and short labels spanning the finite positive ``values`` on a log axis.
+
+    >>> log_ticks([3.0, 40.0])["tickvals"]
+    [2.0, 5.0, 10.0, 20.0, 50.0, 100.0]
+    >>> log_ticks([float("nan"), 0.0])
+    {}
+    """
+    v = finite_positive(values)
+    if not v:
+        return {}
+    lo, hi = math.floor(math.log10(min(v))), math.ceil(math.log10(max(v)))
+    ticks = [m * 10.0**k for k in range(lo, hi + 1) for m in (1, 2, 5)]
+    ticks = [t for t in ticks if min(v) / 2.5 <= t <= max(v) * 2.5]
+    return {"tickvals": ticks, "ticktext": [f"{t:,.4g}" for t in ticks]}
 
 
 def line_style(color: str, dash: str | None = None, **more: Any) -> dict[str, Any]:

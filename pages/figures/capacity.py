@@ -22,6 +22,7 @@ from pages.figures import (
     SECONDARY_Y_DOMAIN,
     hline,
     log_vline_items,
+    rgba,
     vline,
 )
 
@@ -83,7 +84,7 @@ def week_cost_figure(p: CapacityPlan) -> go.Figure:
     # one stepped, filled line rather than 168 bars: the same picture, and the browser draws one SVG path
     # instead of 168 (bench/bench_browser_cpu.py: the bar chart cost Chromium about 0.1 s per rerun)
     bar = {"type": "scatter", "mode": "lines", "x": list(range(len(cost))), "y": cost, "line": {"color": GREEN,
-           "shape": "hv", "width": 1}, "fill": "tozeroy", "fillcolor": "rgba(47, 158, 68, 0.55)",  # GREEN, translucent
+           "shape": "hv", "width": 1}, "fill": "tozeroy", "fillcolor": rgba(GREEN, 0.55),
            "customdata": [[lab, money(c)] for lab, c in zip(labels, cost, strict=False)], "name": "cost",
            "hovertemplate": "%{customdata[0]}: %{customdata[1]}<extra></extra>"}
     billing = ("serverless GB-seconds" if p.mode == InferenceMode.SERVERLESS

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 
 from estimator.analysis import LatencyContextSweep, PerformanceAnalysis
 from estimator.uncertainty import Band, PerformanceRanges, Range
-from pages.figures import log_vline_items
+from pages.figures import finite_positive, log_ticks, log_vline_items, rgba
 
 __all__ = [
     "COLORS",
@@ -35,27 +35,6 @@ __all__ = [
 COLORS = {"a": "#3b5bdb", "b": "#e8590c", "prefill": "#2f9e44", "decode": "#ae3ec9", "limit": "#c92a2a",
           "grid": "#868e96"}
 _MARGIN = dict(l=10, r=10, t=60, b=10)
-
-
-def _positive(values: Iterable[float | None]) -> list[float]:
-    return [float(v) for v in values if v is not None and math.isfinite(float(v)) and float(v) > 0]
-
-
-def log_ticks(values: Iterable[float | None]) -> dict[str, list[float] | list[str]]:
-    """1-2-5 tick values and short labels spanning the finite positive ``values`` on a log axis.
-
-    >>> log_ticks([3.0, 40.0])["tickvals"]
-    [2.0, 5.0, 10.0, 20.0, 50.0, 100.0]
-    >>> log_ticks([float("nan"), 0.0])
-    {}
-    """
-    v = _positive(values)
-    if not v:
-        return {}
-    lo, hi = math.floor(math.log10(min(v))), math.ceil(math.log10(max(v)))
-    ticks = [m * 10.0**k for k in range(lo, hi + 1) for m in (1, 2, 5)]
-    ticks = [t for t in ticks if min(v) / 2.5 <= t <= max(v) * 2.5]
-    return {"tickvals": ticks, "ticktext": [f"{t:,.4g}" for t in ticks]}
 
 
 def range_text(rng: Range, fmt: str = "{:,.0f}", unit: str = "", scale: float = 1.0) -> str:
@@ -80,11 +59,6 @@ def ranges_caption(ranges: PerformanceRanges) -> str:
     return "Nominal 80% ranges: " + " · ".join(parts)
 
 
-def _rgba(hex_color: str, alpha: float) -> str:
-    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
-    return f"rgba({r},{g},{b},{alpha})"
-
-
 def band_trace(x: Iterable[float], y: Iterable[float | None], band: Band, color: str, name: str,
                yaxis: str = "y") -> dict[str, Any]:
     """A shaded polygon from ``y exp(log_low)`` to ``y exp(log_high)`` over ``x`` (points with no ``y``
@@ -94,7 +68,7 @@ def band_trace(x: Iterable[float], y: Iterable[float | None], band: Band, color:
     lo = [b * math.exp(band.log_low) for _, b in pts]
     hi = [b * math.exp(band.log_high) for _, b in pts]
     return {"type": "scatter", "x": xs + xs[::-1], "y": hi + lo[::-1], "fill": "toself", "mode": "lines",
-            "fillcolor": _rgba(color, 0.15), "line": {"width": 0}, "name": f"{name} 80% range", "yaxis": yaxis,
+            "fillcolor": rgba(color, 0.15), "line": {"width": 0}, "name": f"{name} 80% range", "yaxis": yaxis,
             "hoverinfo": "skip", "legendgroup": name}
 
 
@@ -103,8 +77,8 @@ def _with_band(values: list[float | None], ranges: PerformanceRanges | None) -> 
     if ranges is None:
         return values
     b = ranges.time_band
-    return [*values, *(v * math.exp(b.log_low) for v in _positive(values)),
-            *(v * math.exp(b.log_high) for v in _positive(values))]
+    return [*values, *(v * math.exp(b.log_low) for v in finite_positive(values)),
+            *(v * math.exp(b.log_high) for v in finite_positive(values))]
 
 
 def _marker_trace(phase: str, intensity_flops_per_byte: float, attainable_flops_per_s: float) -> dict[str, Any]:
@@ -128,7 +102,7 @@ def roofline_figure(result: PerformanceAnalysis) -> go.Figure:
     ridge, ridge_label = log_vline_items(rf.ridge_flops_per_byte, f"ridge {rf.ridge_flops_per_byte:,.0f} FLOP/B",
                                         COLORS["grid"], dash="dot")
     # headroom above the peak, so the phase labels above their markers stay inside the plot
-    lows = _positive([*rf.attainable_flops_per_s, *(p.attainable_flops_per_s for p in rf.points)])
+    lows = finite_positive([*rf.attainable_flops_per_s, *(p.attainable_flops_per_s for p in rf.points)])
     y_range = [math.log10(min(lows) / 1e12 / 1.5), math.log10(rf.peak_flops_per_s / 1e12 * 4)] if lows else None
     layout = {"xaxis": {"type": "log", "title": {"text": "arithmetic intensity (FLOP per byte moved, per device)"}},
               "yaxis": {"type": "log", "title": {"text": f"attainable TFLOP/s ({rf.compute_dtype})"}, "range": y_range},

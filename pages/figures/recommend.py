@@ -12,8 +12,7 @@ import plotly.graph_objects as go
 
 from estimator import formatting
 from estimator.recommend import Option, Recommendation, pareto_cost_carbon, pareto_cost_ttft
-from pages.figures import BLUE, GREY, MARGIN, RED, hline
-from pages.figures.performance import log_ticks
+from pages.figures import BLUE, GREY, MARGIN, RED, hline, log_ticks
 
 __all__ = ["cost_carbon_figure", "cost_ttft_figure", "infeasible_table", "options_table"]
 
@@ -42,18 +41,6 @@ def _scatter(rows: Sequence[Option], y: Callable[[Option], float | None], name: 
             "line": {"color": color}}
 
 
-def _usd_tick(v: float) -> str:
-    """A log-axis money label: ``$500``, ``$50k``, ``$1.5M``.
-
-    >>> [_usd_tick(v) for v in (500.0, 50_000.0, 2_000_000.0)]
-    ['$500', '$50k', '$2M']
-    """
-    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if v >= scale:
-            return f"${v / scale:,.4g}{suffix}"
-    return f"${v:,.4g}"
-
-
 def _pareto_figure(rec: Recommendation, y: Callable[[Option], float | None], front: tuple[Option, ...],
                    title: str, y_title: str, goal: float | None = None) -> go.Figure:
     plans = [o for o in rec.options if o.feasible]
@@ -66,7 +53,7 @@ def _pareto_figure(rec: Recommendation, y: Callable[[Option], float | None], fro
     ys = [v for t in traces for v in t["y"]] + ([goal] if goal is not None else [])
     x_ticks = log_ticks(xs)
     if x_ticks:  # whole labels ($50k, $100k, $200k): plotly's own log labels read "5  $100k  2"
-        x_ticks["ticktext"] = [_usd_tick(float(v)) for v in x_ticks["tickvals"]]
+        x_ticks["ticktext"] = [formatting.money_compact(float(v)) for v in x_ticks["tickvals"]]
     layout: dict[str, Any] = {
         "title": {"text": title}, "margin": MARGIN, "hovermode": "closest",
         "xaxis": {"title": {"text": "Monthly cost (USD)"}, "type": "log", **x_ticks},
