@@ -22,6 +22,7 @@ from pages._ui import (
     drop_refused_link_params,
     navigation_pages,
     normalize_bool_link_params,
+    normalize_labelled_link_params,
     open_saved_scenario_link,
     remember_shared_inputs,
     routed,
@@ -39,6 +40,7 @@ def main() -> None:
     )
     page = st.navigation(navigation_pages(), position="sidebar")
     normalize_bool_link_params()  # s2z=1 (older links) -> s2z=true, what a bound checkbox reads
+    normalize_labelled_link_params()  # price=spot (older links) -> the label the bound select reads
     drop_refused_link_params()  # before any widget reads them: b=1e999 must not reach a number_input
     open_saved_scenario_link(page)  # ?s=<id> opens the page a scenario was saved from
     sync_imported_model()  # ?mc=<model>: an imported model travels in the link

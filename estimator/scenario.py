@@ -40,6 +40,12 @@ __all__ = [
     "InferenceMode",
     "Pricing",
     "Volume",
+    "VOLUME_LABELS",
+    "MODE_LABELS",
+    "PRICING_LABELS",
+    "LABELLED_KEYS",
+    "option_label",
+    "option_id",
     "ModelChoice",
     "Deployment",
     "Traffic",
@@ -105,6 +111,62 @@ class Pricing(StrEnum):
 class Volume(StrEnum):
     REQUESTS_PER_DAY = "requests_per_day"
     PEAK_RPS = "peak_rps"
+
+
+VOLUME_LABELS: dict[Volume, str] = {
+    Volume.REQUESTS_PER_DAY: "Requests per day",
+    Volume.PEAK_RPS: "Peak requests/s",
+}
+MODE_LABELS: dict[InferenceMode, str] = {
+    InferenceMode.AUTO: "Auto: cheapest meeting SLO",
+    InferenceMode.REALTIME: "Real-time endpoint",
+    InferenceMode.SERVERLESS: "Serverless inference",
+    InferenceMode.ASYNC: "Asynchronous inference",
+    InferenceMode.BATCH: "Batch transform",
+}
+"""The modes' names as the plan's headline writes them (``estimator.modes.MODE_NAMES``, which cannot be imported
+here: it imports this module; ``tests/test_scenario_labels.py`` keeps the two equal)."""
+PRICING_LABELS: dict[Pricing, str] = {
+    Pricing.ON_DEMAND: "On-demand",
+    Pricing.SPOT: "Spot / preemptible",
+    Pricing.COMMITTED_1Y: "1-year commitment",
+    Pricing.COMMITTED_3Y: "3-year commitment",
+}
+"""As the plan's pricing table and messages write them (``estimator.pricing.PRICING_LABELS``, kept equal by
+``tests/test_scenario_labels.py``; that module loads the catalog, which this one must not)."""
+
+LABELLED_KEYS: dict[str, dict[Any, str]] = {"vol": VOLUME_LABELS, "mode": MODE_LABELS, "price": PRICING_LABELS,
+                                             "rpm": PRICING_LABELS}
+"""Link keys whose page widgets show a label for each option id (``format_func=option_label``): a bound
+Streamlit select writes that label to the link and drops a value that is not one, so links carry the label
+(:func:`to_query_params`); :func:`from_query_params` reads the label or the id (links made before)."""
+
+_LABEL_TO_ID: dict[str, dict[str, str]] = {
+    key: {text.casefold(): option.value for option, label in labels.items() for text in (option.value, label)}
+    for key, labels in LABELLED_KEYS.items()
+}
+
+
+def option_label(key: str, value: str) -> str:
+    """The label a page shows for option id (or label) ``value`` of link key ``key``; ``value`` itself when the
+    key has no labels or the value names no option.
+
+    >>> option_label("vol", "peak_rps"), option_label("price", "spot"), option_label("m", "llama-2-7b")
+    ('Peak requests/s', 'Spot / preemptible', 'llama-2-7b')
+    """
+    labels = LABELLED_KEYS.get(key)
+    option = _LABEL_TO_ID.get(key, {}).get(str(value).strip().casefold())
+    return labels[option] if labels is not None and option is not None else value  # StrEnum keys: by value
+
+
+def option_id(key: str, text: str) -> str:
+    """The option id a link value names for link key ``key``: the id or its label, in any case, spaces around
+    ignored; any other text unchanged (the schema then refuses it).
+
+    >>> option_id("price", "Spot / preemptible"), option_id("price", "spot"), option_id("mode", "batch TRANSFORM")
+    ('spot', 'spot', 'batch')
+    """
+    return _LABEL_TO_ID.get(key, {}).get(str(text).strip().casefold(), text)
 
 
 class _Section(BaseModel):
@@ -792,7 +854,9 @@ def to_query_params(scenario: Scenario) -> dict[str, str | list[str]]:
     """Compact query parameters for ``scenario``: only fields that differ from the defaults.
 
     Tuple-of-text fields (multiselects, ``LIST_KEYS``) are lists, written as repeated parameters
-    as Streamlit's bound multiselect does; an empty selection is ``""`` (``?v_models=``).
+    as Streamlit's bound multiselect does; an empty selection is ``""`` (``?v_models=``). Options
+    the pages show by a label (``LABELLED_KEYS``: volume, mode, pricing) are written as that label,
+    as the pages' bound selects write them (``?price=Spot+%2F+preemptible``).
 
     >>> to_query_params(Scenario())
     {}
@@ -805,22 +869,25 @@ def to_query_params(scenario: Scenario) -> dict[str, str | list[str]]:
         value = getattr(getattr(scenario, section), field)
         if value != getattr(getattr(default, section), field):
             if key in LIST_KEYS:
-                out[key] = list(value) if value else ""
+                out[key] = [option_label(key, x) for x in value] if value else ""
             elif isinstance(value, ModelSpec):
                 out[key] = imported.encode_link(value)
             else:
-                out[key] = encode_value(value.value if isinstance(value, StrEnum) else value)
+                out[key] = option_label(key, encode_value(value.value if isinstance(value, StrEnum) else value))
     if scenario.name:
         out["name"] = scenario.name
     return out
 
 
 def _decode(section: str, field: str, raw: str | list[str]) -> Any:
-    if QUERY_KEYS[(section, field)] in LIST_KEYS:
+    key = QUERY_KEYS[(section, field)]
+    if key in LIST_KEYS:
         parts = raw if isinstance(raw, list) else [raw]
-        return tuple(x.strip() for part in parts for x in part.split(",") if x.strip())
+        return tuple(option_id(key, x.strip()) for part in parts for x in part.split(",") if x.strip())
     if isinstance(raw, list):
         raw = raw[-1] if raw else ""
+    if key in LABELLED_KEYS:
+        return option_id(key, raw)  # the label the page's select writes, or the id (links made before)
     if (section, field) == ("model", "custom"):
         try:
             return imported.decode_link(raw)
@@ -848,7 +915,8 @@ def from_query_params(params: Mapping[str, str | list[str]]) -> tuple[Scenario, 
     Unknown names, malformed or out-of-range values, oversize input and future versions are
     ignored one by one: the default applies for each and a message says which. A repeated
     parameter (a list value) counts by its last value, except for tuple-of-text fields
-    (``LIST_KEYS``), which take all values, each of which may also be comma-separated.
+    (``LIST_KEYS``), which take all values, each of which may also be comma-separated. Options
+    with a label (``LABELLED_KEYS``) are read by their label or their id (``price=spot``).
 
     >>> s, ignored = from_query_params({"m": "llama-2-7b", "ctx": "-1", "zz": "1"})
     >>> s.model.model_id, s.memory.context_tokens

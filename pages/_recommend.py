@@ -16,9 +16,9 @@ from estimator.errors import EstimatorError
 from estimator.formatting import duration, integer, money
 from estimator.recommend import Option, Recommendation
 from estimator.report import build_report, to_csv
-from estimator.scenario import Deployment, Pricing, Scenario, Volume
+from estimator.scenario import Deployment, Pricing, Scenario, Volume, option_label
 from estimator.units import WEIGHT_DTYPES, DType
-from pages._ui import TP_CHOICES, lazy_expander, lazy_tabs, plain
+from pages._ui import TP_CHOICES, lazy_expander, lazy_tabs, option_format, plain
 from pages.figures import recommend as figures
 
 __all__ = ["UNREAD_SECTIONS", "answer_section", "compute_recommendation", "constraint_inputs", "option_title",
@@ -71,7 +71,7 @@ def constraint_inputs() -> None:
         a2.multiselect("Never these accelerators", hardware, default=list(r.exclude_accelerators), key="rxhw",
                        bind="query-params", placeholder="none excluded")
         a3.multiselect("Pricing models", [p.value for p in Pricing], default=list(r.pricing), key="rpm",
-                       bind="query-params", placeholder="the plan's pricing model",
+                       bind="query-params", placeholder="the plan's pricing model", format_func=option_format("rpm"),
                        help="Empty: the pricing model of the detailed plan (under Tokens ... pricing)")
         a3.multiselect("Weight formats", [d.value for d in WEIGHT_DTYPES], default=list(r.weight_formats), key="rwf",
                        bind="query-params", help="Formats the search may serve the weights in, each where the "
@@ -148,7 +148,7 @@ def answer_section(rec: Recommendation | str, s: Scenario) -> None:
 def _best_metrics(rec: Recommendation, best: Option, s: Scenario) -> None:
     model = catalog.get_model(s.model.model_id) if s.model.custom is None else s.model.custom
     st.markdown(f"**Recommended: the cheapest of {integer(len(rec.feasible))} plans that meet {_goal_text(s)}** "
-                f"· {plain(model.name)} · {plain(best.pricing.replace('_', ' '))} pricing")
+                f"· {plain(model.name)} · {option_label('price', best.pricing).lower()} pricing")
     st.subheader(option_title(best), anchor="recommended-plan",
                  help="Replicas at the busiest hour × accelerator · weight format · tensor-parallel degree · cloud, "
                       "instance type · region")

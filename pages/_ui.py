@@ -24,11 +24,13 @@ from estimator import catalog, engines, entrypoints, imported
 from estimator.errors import EstimatorError
 from estimator.report import build_report, to_csv, to_json
 from estimator.scenario import (
+    LABELLED_KEYS,
     LIST_KEYS,
     QUERY_KEYS,
     Scenario,
     encode_value,
     from_query_params,
+    option_label,
     to_query_params,
     widget_value,
 )
@@ -146,8 +148,9 @@ def run_page(render: Callable[[], None]) -> None:
     """
     main = _router() if not (_ROUTED.get() or _is_main_script(render)) else None
     if main is None:
-        if not _ROUTED.get():
-            drop_refused_link_params()  # the router does this; a page that is the app itself must too
+        if not _ROUTED.get():  # the router does these; a page that is the app itself must too
+            normalize_labelled_link_params()
+            drop_refused_link_params()
         render()
     else:
         main()
@@ -432,7 +435,7 @@ def carry_shared_inputs(page_id: str) -> None:
             st.session_state[key] = value
             # the URL must carry it too, so a link copied right after the switch reproduces the page
             if value is not None and encode_value(value) != encode_value(defaults.get(key)):
-                st.query_params[key] = encode_value(value)
+                st.query_params[key] = option_label(key, encode_value(value))  # what the bound select writes
     st.session_state["_last_page"] = page_id
 
 
@@ -537,6 +540,36 @@ def normalize_bool_link_params() -> None:
         canonical = {"1": "true", "yes": "true", "0": "false", "no": "false"}.get(raw)
         if canonical is not None:
             st.query_params[key] = canonical
+            changed = True
+    if changed:  # widgets seed from the URL the run started with (as in drop_refused_link_params)
+        st.rerun()
+
+
+def option_format(key: str) -> Callable[[Any], str]:
+    """``format_func`` of a select or multiselect bound to link key ``key`` (``LABELLED_KEYS``): the option's label
+    (``estimator.scenario.option_label``), which the bound widget also writes to the link."""
+    return lambda value: option_label(key, str(value))
+
+
+def _labelled(key: str, values: list[str]) -> list[str]:
+    """A link's values of ``key`` as the bound widget reads them: labels; a multiselect's comma-separated value split."""
+    if key not in LIST_KEYS:
+        return [option_label(key, values[-1])] if values else values
+    parts = [option_label(key, x.strip()) for v in values for x in v.split(",") if x.strip()]
+    return parts or values  # ?rpm= (an empty selection) stays as it is
+
+
+def normalize_labelled_link_params() -> None:
+    """Rewrite option ids in the link (``?vol=peak_rps&price=spot``, what links carried before the selects showed
+    labels) to the labels the bound selects read (``LABELLED_KEYS``), before any widget reads them. A bound select
+    with a ``format_func`` reads its option's label from the link and drops any other value; text that names no
+    option is left for :func:`drop_refused_link_params` to report."""
+    changed = False
+    for key in LABELLED_KEYS.keys() & set(st.query_params.keys()):
+        values = [str(v) for v in st.query_params.get_all(key)]
+        canonical = _labelled(key, values)
+        if canonical != values:
+            st.query_params[key] = canonical if key in LIST_KEYS else canonical[0]
             changed = True
     if changed:  # widgets seed from the URL the run started with (as in drop_refused_link_params)
         st.rerun()

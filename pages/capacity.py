@@ -27,6 +27,7 @@ from estimator.scenario import (
     Volume,
     encode_value,
     from_query_params,
+    option_label,
     to_query_params,
 )
 from estimator.specs import HardwareKind, HardwareSpec, ModelSpec
@@ -48,6 +49,7 @@ from pages._ui import (
     lazy_expander,
     lazy_tabs,
     one_of,
+    option_format,
     plain,
     run_page,
     scenario_toolbar,
@@ -63,8 +65,13 @@ PATTERNS = [p.value for p in TrafficPattern]
 VOLUMES = [v.value for v in Volume]
 PRICINGS = [p.value for p in Pricing]
 MODE_IDS = [m.value for m in InferenceMode]
-MODE_LABELS = {"auto": "cheapest feasible", "realtime": "real-time endpoint", "serverless": "serverless",
-               "async": "asynchronous", "batch": "batch transform"}
+MODE_HELP = ("Auto: the cheapest mode within its published limits that meets the SLO. Real-time endpoint: always-on "
+             "instances, responses within 60 s. Serverless inference: billed per GB-second, scales to zero, CPU only. "
+             "Asynchronous inference: queued requests, payloads up to 1 GB, results in S3. Batch transform: one job a "
+             "day over the day's requests (assumed). Limits and sources: data/inference_modes.csv.")
+PRICING_HELP = ("On-demand: the list price per instance-hour. Spot / preemptible: cheaper, but the provider can "
+                "reclaim the instance at short notice. 1- and 3-year commitments: a reserved price for the always-on "
+                "floor of instances, on-demand above it. Prices: data/instances.csv.")
 MY_KEYS = {key for (section, _), key in QUERY_KEYS.items()
            if section in ("model", "deploy", "traffic", "tokens", "slo", "autoscaling", "assumptions", "recommend")}
 FRIENDLY = {"rpd": "Requests per day must be greater than zero: enter at least 1 request a day.",
@@ -146,7 +153,8 @@ def _question_inputs(c: _Choices) -> None:
         q1.caption(f"{plain(spec.name)} · {spec.params_total / 1e9:,.3g}B parameters"
                    + (f" ({spec.params_active / 1e9:,.3g}B active)" if spec.is_moe else "")
                    + f" · context {integer(spec.max_context)}" + (" · illustrative" if spec.assumed else ""))
-        if q2.selectbox("Volume given as", VOLUMES, key="vol", bind="query-params") == Volume.REQUESTS_PER_DAY.value:
+        if q2.selectbox("Volume given as", VOLUMES, key="vol", bind="query-params",
+                        format_func=option_format("vol")) == Volume.REQUESTS_PER_DAY.value:
             rpd = q3.number_input("Requests per day", min_value=0.0, max_value=1e12,
                                   value=D.traffic.requests_per_day, step=100_000.0, format="%.0f", key="rpd",
                                   bind="query-params")
@@ -288,11 +296,10 @@ def _token_inputs() -> Any:
         k1.number_input("Prompt tokens, p95", 1, 2_000_000, D.tokens.input_p95, 100, key="in95", bind="query-params")
         k1.number_input("Output tokens, mean", 1, 200_000, D.tokens.output_mean, 50, key="out", bind="query-params")
         k1.number_input("Output tokens, p95", 1, 200_000, D.tokens.output_p95, 50, key="out95", bind="query-params")
-        k2.selectbox("Inference mode", MODE_IDS, key="mode", bind="query-params",
-                     help="auto: the cheapest mode within its limits that meets the SLO. "
-                          + "; ".join(f"{k}: {v}" for k, v in MODE_LABELS.items()))
-        k2.selectbox("Pricing", PRICINGS, key="price", bind="query-params",
-                     help="on_demand · spot (interruptible) · committed_1y / committed_3y (reserved)")
+        k2.selectbox("Inference mode", MODE_IDS, key="mode", bind="query-params", format_func=option_format("mode"),
+                     help=MODE_HELP)
+        k2.selectbox("Pricing", PRICINGS, key="price", bind="query-params", format_func=option_format("price"),
+                     help=PRICING_HELP)
         a = D.autoscaling
         k3.number_input("Min replicas", 0, 10_000, a.min_replicas, 1, key="rmin", bind="query-params")
         k3.number_input("Max replicas", 1, 10_000, a.max_replicas, 1, key="rmax", bind="query-params")
@@ -457,7 +464,7 @@ def _headline(p: CapacityPlan) -> None:
     _ranges_caption(p)
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Monthly cost", money(p.monthly_cost_usd),
-              help=f"{p.pricing.value.replace('_', ' ')} on {p.instance_type}; {money(p.cost_usd_per_hour)} per hour "
+              help=f"{option_label('price', p.pricing.value)} on {p.instance_type}; {money(p.cost_usd_per_hour)} per hour "
                    f"on average, {money(p.cost_usd_per_day)} per day, {money(p.cost_usd_per_year)} per year")
     m2.metric("Per 1M output tokens", money(p.cost_usd_per_million_output_tokens),
               help=f"The whole monthly cost over the output tokens (the recommendation above splits it between "

@@ -33,6 +33,7 @@ from pages._ui import (
     lazy_expander,
     lazy_tabs,
     one_of,
+    option_format,
     plain,
     run_page,
     scenario_toolbar,
@@ -206,7 +207,8 @@ def _hardware_inputs(col: Any, c: _Choices) -> None:
         st.session_state["inst"] = ""  # the accelerator changed: its old instance no longer applies
     col.selectbox("Cloud instance (blank = cheapest in the region's cloud)", inst_options, key="inst",
                   bind="query-params")
-    col.selectbox("Pricing", PRICING, index=PRICING.index(D.deploy.pricing.value), key="price", bind="query-params")
+    col.selectbox("Pricing", PRICING, index=PRICING.index(D.deploy.pricing.value), key="price", bind="query-params",
+                  format_func=option_format("price"))
 
 
 def _region_inputs(col: Any, c: _Choices) -> None:

@@ -22,7 +22,7 @@ import streamlit as st
 from estimator import catalog, entrypoints, formatting, pricing
 from estimator import variants as V
 from estimator.errors import EstimatorError
-from estimator.scenario import QUERY_KEYS, Scenario, encode_value, from_query_params
+from estimator.scenario import QUERY_KEYS, Scenario, encode_value, from_query_params, option_label
 from estimator.units import WEIGHT_DTYPES
 from pages._ui import (
     WEIGHT_FORMAT_HELP,
@@ -32,6 +32,7 @@ from pages._ui import (
     int_between,
     lazy_expander,
     one_of,
+    option_format,
     run_page,
     scenario_toolbar,
     show_error,
@@ -97,7 +98,7 @@ def _check_link() -> None:
     bad_multi = [f"`{k}={x}`" for k, opts in MULTI.items() for x in st.query_params.get_all(k) if x not in opts]
     check_query_params(
         {"in": int_between(1, 2_000_000), "out": int_between(1, 200_000), "ttft": float_between(0.001, 3600),
-         "price": one_of([p.value for p in pricing.PricingModel])},
+         "price": one_of([x for p in pricing.PricingModel for x in (p.value, option_label("price", p.value))])},
         page_keys=PAGE_KEYS,
     )
     if bad_multi:
@@ -181,7 +182,8 @@ def _assumption_inputs() -> None:
                         help="For models without a published token count (NLarge): 20 is the Chinchilla rule of "
                              "thumb; Llama 3.1 8B saw ~1,900.")
         prices = [p.value for p in pricing.PricingModel]
-        a2.selectbox("Pricing", prices, index=prices.index(D.deploy.pricing.value), key="price", bind="query-params")
+        a2.selectbox("Pricing", prices, index=prices.index(D.deploy.pricing.value), key="price", bind="query-params",
+                     format_func=option_format("price"))
         a2.number_input("PUE (energy)", 1.0, 3.0, DV.pue, 0.05, key="v_pue", bind="query-params",
                         help="1.0 counts IT energy only: accelerator at TDP plus its host share.")
         a3.multiselect("Tensor-parallel degrees", [str(t) for t in TPS], default=list(DV.tps), key="v_tp",
