@@ -60,7 +60,7 @@ def test_week_cost_figure(default: CapacityPlan) -> None:
     assert sum(bars.y) * 730 / 168 == pytest.approx(default.monthly_cost_usd, rel=1e-6)
     assert bars.customdata[0][1] == money(default.cost_usd_by_hour[0])
     assert fig.layout.yaxis.title.text == "USD per hour"
-    assert "on demand instances" in fig.layout.title.text
+    assert "on-demand instances" in fig.layout.title.text
 
 
 def test_latency_figure_axes_are_bounded(default: CapacityPlan) -> None:

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 
 from estimator.capacity import CapacityPlan
 from estimator.formatting import duration, money
-from estimator.scenario import InferenceMode
+from estimator.scenario import InferenceMode, option_label
 from pages.figures import (
     BLUE,
     GREEN,
@@ -88,7 +88,7 @@ def week_cost_figure(p: CapacityPlan) -> go.Figure:
            "customdata": [[lab, money(c)] for lab, c in zip(labels, cost, strict=False)], "name": "cost",
            "hovertemplate": "%{customdata[0]}: %{customdata[1]}<extra></extra>"}
     billing = ("serverless GB-seconds" if p.mode == InferenceMode.SERVERLESS
-               else p.pricing.value.replace("_", " ") + " instances")
+               else option_label("price", p.pricing.value).lower() + " instances")
     layout = {"xaxis": _day_ticks(p.hour_labels), "yaxis": {"title": {"text": "USD per hour"}},
               "title": {"text": f"Cost per hour over the week ({billing})"}, "height": 360, "margin": MARGIN,
               "showlegend": False}

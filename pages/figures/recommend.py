@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 
 from estimator import formatting
 from estimator.recommend import Option, Recommendation, pareto_cost_carbon, pareto_cost_ttft
+from estimator.scenario import option_label
 from pages.figures import BLUE, GREY, MARGIN, RED, hline, log_ticks
 
 __all__ = ["cost_carbon_figure", "cost_ttft_figure", "infeasible_table", "options_table"]
@@ -82,7 +83,7 @@ def options_table(rec: Recommendation, rows: int = 20) -> pd.DataFrame:
     for o in rec.options[:rows]:
         out.append({
             "accelerator": f"{o.hardware_name or o.hardware_id} ×{o.tp}", "weights": o.weight_dtype,
-            "cloud": o.provider, "region": o.region, "instance": o.instance_type, "pricing": o.pricing,
+            "cloud": o.provider, "region": o.region, "instance": o.instance_type, "pricing": option_label("price", o.pricing),
             "replicas (peak)": o.replicas,
             "monthly cost": formatting.money(o.monthly_cost_usd) if o.monthly_cost_usd is not None else "—",
             "p95 TTFT": formatting.duration(o.ttft_p95_s) if o.ttft_p95_s is not None else "—",
