@@ -15,7 +15,8 @@ predictable, :func:`estimator.performance.prepare_measurements`):
    (:func:`~estimator.performance.calibration_start`, held fixed in every fit: fitted globally, per engine,
    per cell or in the vLLM cells only it did not score better held out, 2026-11-30 refits in
    :data:`~estimator.performance.SEQUENCE_OVERHEAD_S`).
-2. **Cells**: the same fit on each engine (vLLM, SGLang, TensorRT-LLM) x vendor family (nvidia, amd)
+2. **Cells**: the same fit on each engine (vLLM, SGLang, TensorRT-LLM) x calibration family (nvidia, amd, and
+   nvidia-blackwell for B200/B300/GB200/GB300: :func:`~estimator.performance.calibration_family`)
    with points, started at the global fit, then shrunk toward it with weight ``n / (n + k)``
    (:func:`~estimator.performance.shrink_efficiency`, ``k`` =
    :data:`~estimator.performance.SHRINK_POINTS`).
@@ -89,7 +90,7 @@ class Scored:
 
     prep: PreparedMeasurements
     measured: FloatArray
-    keys: tuple[Key | None, ...]  # engine x vendor cell, None where the engine has no cell
+    keys: tuple[Key | None, ...]  # engine x calibration family cell, None where the engine has no cell
     engine: tuple[str, ...]
     vendor: tuple[str, ...]
     group: tuple[str, ...]  # the LOSO source group (url, else source)
@@ -123,7 +124,7 @@ def load_scored(frame: object | None = None) -> Scored:
     f = prep.frame
     engine = tuple(performance.canonical_engine(e) for e in performance._engine_of(f))
     keys = tuple((e, v) if e in performance.CALIBRATION_ENGINES else None
-                 for e, v in zip(engine, prep.vendor, strict=True))
+                 for e, v in zip(engine, prep.family, strict=True))
     group = tuple(str(u) if isinstance(u, str) and u else str(s) for u, s in zip(f["url"], f["source"], strict=True))
     sign = np.array([-1.0 if str(m) in performance.TIME_METRICS else 1.0 for m in f["metric"]])
     arch = tuple("moe" if float(x.f.n_experts) > 1 else "dense" for x in prep.rows)
@@ -313,7 +314,8 @@ def range_percentiles(s: Scored, log_ratio: FloatArray, key: Key | None) -> tupl
     ``ln(measured speed / predicted speed)`` (rates and times pooled, a time's sign flipped), by the
     rule of :func:`estimator.uncertainty.band_for`; the cell's points (all points for :data:`ALL`)."""
     e = speed_residuals(s, log_ratio)
-    res = uncertainty.Residuals(engine=s.engine, vendor=s.vendor, kind=tuple(uncertainty.RATE for _ in e),
+    family = tuple(k[1] if k is not None else v for k, v in zip(s.keys, s.vendor, strict=True))  # the cells' classes
+    res = uncertainty.Residuals(engine=s.engine, vendor=family, kind=tuple(uncertainty.RATE for _ in e),
                                 source_group=s.group, log_measured_over_predicted=e,
                                 in_range_80=tuple(False for _ in e))
     if key is None or key == ALL:

@@ -481,7 +481,8 @@ def performance_analysis(scenario: Scenario) -> PerformanceAnalysis:
         batch_sweep=_batch_sweep(scenario, model, hw, tp, eff, unlimited, best, tpot_limit),
         context_sweep=ctx_sweep, context_sweep_note=ctx_note,
         comparison=_comparison(scenario, model, hw, est, unlimited, eff),
-        calibration=_calibration(None if eff == performance.efficiency_for(scenario.engine.name, hw.vendor) else eff),
+        calibration=_calibration(None if eff == performance.efficiency_for(
+            scenario.engine.name, performance.calibration_family(hw)) else eff),
         microbenchmarks=_microbenchmarks(),
         ranges=_ranges(scenario, hw, est, unlimited, best),
     )
@@ -572,8 +573,9 @@ def _comparison(
     except EstimatorError as exc:
         return (*rows, HardwareComparison(label="B", hardware_id=other, hardware_name=other, note=str(exc)))
     m, t, pp = scenario.model, scenario.tokens, scenario.train.pp
-    # B runs with the engine's factors on B's vendor (A's factors where the vendors agree)
-    eff_b = eff if hw_b.vendor == hw.vendor else performance.efficiency_for_scenario(scenario, hw_b)
+    # B runs with the engine's factors on B's calibration family (A's factors where the families agree)
+    same = performance.calibration_family(hw_b) == performance.calibration_family(hw)
+    eff_b = eff if same else performance.efficiency_for_scenario(scenario, hw_b)
     kw: dict[str, Any] = {"kv_dtype": m.kv_dtype, "efficiency": eff_b}
     try:
         tp_b = serving_tp(scenario, model, hw_b)

@@ -2496,7 +2496,7 @@ def _assumptions(inp: _Inputs, ch: _Choice, co2: _Carbon) -> list[Assumption]:
     eff = _efficiency(s, hw)
     a = s.assumptions
     es = engines.for_scenario(s, hw, lay.tp)
-    cell = performance.calibration_for(s.engine.name, hw.vendor)
+    cell = performance.calibration_for(s.engine.name, performance.calibration_family(hw))
     fitted = cell.efficiency
     overridden = not (math.isclose(eff.compute, fitted.compute, abs_tol=1e-9)
                       and math.isclose(eff.memory, fitted.memory, abs_tol=1e-9))
