@@ -613,7 +613,7 @@ def _text(value: Any) -> str:
 @functools.lru_cache(maxsize=16)
 def _calibration(eff: Efficiency | None) -> Calibration:
     """:func:`performance.calibration_table` and :func:`performance.calibration_summary` at ``eff``, or, for
-    ``None`` (no override in the scenario), each measurement at its own engine x vendor calibrated factors.
+    ``None`` (no override in the scenario), each measurement at its own engine x calibration-family factors.
 
     Memoized per efficiency (most of this page's compute, and it depends on nothing else); the result
     is immutable, so sharing it between scenarios is safe.

@@ -1266,7 +1266,7 @@ def _fmt_s(x: float) -> str:
 
 
 def _efficiency(s: Scenario, hw: HardwareSpec) -> performance.Efficiency:
-    """The engine x vendor calibrated factors with the scenario's overrides (the one rule:
+    """The engine x calibration-family factors with the scenario's overrides (the one rule:
     :func:`estimator.performance.efficiency_for_scenario`)."""
     return performance.efficiency_for_scenario(s, hw)
 

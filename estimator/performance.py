@@ -2302,7 +2302,7 @@ class PreparedMeasurements:
     rows: tuple[_Prepared, ...]
     vendor: tuple[str, ...]
     skipped: tuple[tuple[str, str], ...]
-    family: tuple[str, ...] = ()
+    family: tuple[str, ...]
 
     def skipped_counts(self) -> dict[str, int]:
         """How many rows each reason skipped."""
@@ -2745,11 +2745,12 @@ def prediction_range(value: float, metric: str, cell: CellCalibration) -> tuple[
 
 def efficiency_for_scenario(scenario: Any, hardware: HardwareSpec | None = None) -> Efficiency:
     """The efficiency factors a ``Scenario`` runs with: the calibrated cell of its serving engine on the
-    hardware's vendor family (:func:`calibration_for`: fitted per engine x vendor by ``bench/fit_performance.py``,
-    shrunk toward the global fit; the global constants where no cell exists), then the scenario's overrides.
+    hardware's calibration family (:func:`calibration_family`, :func:`calibration_for`: fitted per engine x family
+    by ``bench/fit_performance.py``, shrunk toward the global fit; the vendor's cell, then the global constants,
+    where the family has none), then the scenario's overrides.
 
     ``hardware`` defaults to the scenario's own accelerator; a planner screening other accelerators passes each
-    one, so an AMD option is estimated with the engine's AMD factors. These are the factors whose
+    one, so an AMD option is estimated with the engine's AMD factors and a B200 with its Blackwell factors. These are the factors whose
     leave-one-source-out residuals give the predictions' ranges (:mod:`estimator.uncertainty`).
     """
     a, p = scenario.assumptions, scenario.perf
