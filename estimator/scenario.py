@@ -43,6 +43,7 @@ __all__ = [
     "VOLUME_LABELS",
     "MODE_LABELS",
     "PRICING_LABELS",
+    "ENGINE_LABELS",
     "LABELLED_KEYS",
     "option_label",
     "option_id",
@@ -135,8 +136,15 @@ PRICING_LABELS: dict[Pricing, str] = {
 """As the plan's pricing table and messages write them (``estimator.pricing.PRICING_LABELS``, kept equal by
 ``tests/test_scenario_labels.py``; that module loads the catalog, which this one must not)."""
 
+ENGINE_LABELS: dict[Engine, str] = {
+    Engine.VLLM: "vLLM",
+    Engine.SGLANG: "SGLang",
+    Engine.TRTLLM: "TensorRT-LLM",
+}
+"""The serving engines as their projects write their names."""
+
 LABELLED_KEYS: dict[str, dict[Any, str]] = {"vol": VOLUME_LABELS, "mode": MODE_LABELS, "price": PRICING_LABELS,
-                                             "rpm": PRICING_LABELS}
+                                             "rpm": PRICING_LABELS, "eng": ENGINE_LABELS}
 """Link keys whose page widgets show a label for each option id (``format_func=option_label``): a bound
 Streamlit select writes that label to the link and drops a value that is not one, so links carry the label
 (:func:`to_query_params`); :func:`from_query_params` reads the label or the id (links made before)."""

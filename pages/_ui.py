@@ -511,9 +511,9 @@ MEMORY_FRACTION_HELP = (
 def engine_input(col: Any) -> str:
     """The serving-engine select (its defaults and memory rule: ``estimator.engines``); returns its id."""
     value: str = col.selectbox(
-        # no format_func: a bound select writes its option label to the link, so the labels are the ids
-        "Serving engine", ENGINE_IDS, key="eng", bind="query-params",
-        help="vllm = vLLM, sglang = SGLang, trtllm = TensorRT-LLM. Scheduler cap, memory fraction, KV block size and prefill chunk follow this engine's defaults "
+        # a bound select writes its option label to the link: normalize_labelled_link_params turns ids into labels
+        "Serving engine", ENGINE_IDS, key="eng", bind="query-params", format_func=option_format("eng"),
+        help="Scheduler cap, memory fraction, KV block size and prefill chunk follow this engine's defaults "
              "(data/engines.csv); each can be overridden.")
     return value
 

@@ -62,9 +62,13 @@ def test_unknown_version_is_refused_with_the_known_ones() -> None:
 def test_engine_round_trips_through_a_link() -> None:
     s = Scenario(engine=EngineInputs(name="sglang", max_seqs=128), assumptions=Assumptions(memory_utilization=0.8))
     q = to_query_params(s)
-    assert q == {"eng": "sglang", "emax": "128", "mu": "0.8"}
+    assert q == {"eng": "SGLang", "emax": "128", "mu": "0.8"}  # the label the engine select shows and writes
     back, ignored = from_query_params(q)
     assert back == s and ignored == []
+    # links made before the engine select had labels carry the id; a person may type the project's own name
+    for text in ("sglang", "SGLang", " sglang "):
+        assert from_query_params({**q, "eng": text})[0] == s
+    assert from_query_params({"eng": "TensorRT-LLM"})[0].engine.name == "trtllm"
 
 
 def test_device_memory_is_what_the_device_reports() -> None:
