@@ -17,7 +17,7 @@ from estimator import catalog, entrypoints, performance
 from estimator.analysis import NO_COMPARISON, PerformanceAnalysis
 from estimator.errors import EstimatorError
 from estimator.formatting import duration, integer, percent
-from estimator.scenario import QUERY_KEYS, Scenario, encode_value, from_query_params
+from estimator.scenario import QUERY_KEYS, Scenario, encode_value, from_query_params, option_label
 from estimator.units import WEIGHT_DTYPES
 from pages._moe import moe_section
 from pages._ui import (
@@ -110,7 +110,10 @@ def _model_inputs(values: dict[str, Any]) -> None:
 def _assumption_inputs(values: dict[str, Any]) -> None:
     """The efficiency factors, overheads and latency limits; fills ``values``."""
     st.caption("Defaults are fitted to the measurements below (fraction of the datasheet ceiling each kernel "
-               "class sustains, and fixed overheads). Change them to see how sensitive the answer is.")
+               "class sustains, and fixed overheads), per serving engine and accelerator family (NVIDIA, NVIDIA "
+               "Blackwell, AMD); the sliders start at vLLM on NVIDIA's. A slider left untouched uses the fitted value "
+               "of the engine and accelerator chosen above (listed as the assumptions in force in the method "
+               "section below). Change them to see how sensitive the answer is.")
     a1, a2, a3, a4 = st.columns(4)
     values["ceff"] = a1.slider("Compute efficiency (16-bit)", 0.05, 1.0, E.compute, 0.01, key="ceff",
                                bind="query-params", help=f"Fitted {performance.COMPUTE_EFFICIENCY}: share of the "
@@ -331,7 +334,9 @@ def _method(r: PerformanceAnalysis) -> None:
                     "the 8-bit peak, and nvfp4/mxfp4 weights the fp4 peak, only where the accelerator has it; "
                     "elsewhere quantized weights are dequantized to bf16/fp16 for the matmuls.")
         st.caption(
-            f"Assumptions in force: compute efficiency {eff.compute:.2f} (×{eff.low_precision_compute:.2f} in 8 or 4 bits), "
+            f"Assumptions in force ({option_label('eng', r.scenario.engine.name.value)} on the "
+            f"{performance.calibration_family(r.hardware)} calibration family unless changed above): "
+            f"compute efficiency {eff.compute:.2f} (×{eff.low_precision_compute:.2f} in 8 or 4 bits), "
             f"memory efficiency {eff.memory:.2f}, link efficiency {eff.communication:.2f}, all-reduce latency "
             f"{eff.link_latency_s * 1e6:.0f} µs over NVLink, overheads {eff.step_overhead_s * 1e3:.2f} ms per step "
             f"and {eff.prefill_overhead_s * 1e3:.1f} ms per prefill; KV cache reserved for input + output tokens; "

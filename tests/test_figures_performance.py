@@ -100,10 +100,24 @@ def test_comparison_figure_and_table(default: analysis.PerformanceAnalysis) -> N
     assert "fp8" in figures.comparison_frame(failed)["note"].iloc[1]
 
 
+def test_calibration_axis_keeps_the_fine_ticks_only_where_they_do_not_overlap(
+        default: analysis.PerformanceAnalysis) -> None:
+    import dataclasses
+
+    # the published points span 0.01-5x: 0.67 beside 0.8 and 1.25 beside 1.5 read "0.670.8 1.251.5" (screenshot)
+    wide = list(figures.calibration_figure(default).layout.xaxis.tickvals)
+    assert 1 in wide and 0.67 not in wide and 1.25 not in wide
+    near = [dataclasses.replace(p, model_over_measured=1.1) for p in default.calibration.points]
+    narrow_result = default.model_copy(update={"calibration": dataclasses.replace(default.calibration, points=tuple(near))})
+    narrow = list(figures.calibration_figure(narrow_result).layout.xaxis.tickvals)
+    assert narrow == sorted(narrow) and {0.67, 0.8, 1, 1.25, 1.5} <= set(narrow)
+
+
 def test_calibration_figure_and_tables(default: analysis.PerformanceAnalysis) -> None:
     fig = figures.calibration_figure(default)
     cal = default.calibration
     assert sum(len(t.x) for t in fig.data) == len(cal.points)
+    assert {t.name for t in fig.data} <= set(figures.METRIC_NAMES.values())  # "TTFT", not the column id "ttft_s"
     assert all(_finite(t.x) for t in fig.data)
     assert fig.layout.xaxis.type == "log"
     frame = figures.calibration_frame(default)

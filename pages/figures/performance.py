@@ -18,6 +18,7 @@ from pages.figures import finite_positive, log_ticks, log_vline_items, rgba
 
 __all__ = [
     "COLORS",
+    "METRIC_NAMES",
     "batch_figure",
     "calibration_figure",
     "calibration_frame",
@@ -218,6 +219,13 @@ CALIBRATION_LABELLED_POINTS = 40
 """Most points whose measurement ids fit as axis labels; more are shown by hover only."""
 
 
+METRIC_NAMES: dict[str, str] = {
+    "output_tokens_per_s": "output tokens/s", "output_tokens_per_s_per_gpu": "output tokens/s per GPU",
+    "ttft_s": "TTFT", "tpot_s": "TPOT", "e2e_s": "end-to-end latency",
+}
+"""Legend names of the measurements' metrics (the CSV's column values stay in the table and the hover)."""
+
+
 def calibration_figure(result: PerformanceAnalysis) -> go.Figure:
     """Model / measured for every published point (log x), grouped by metric; green band ±20%,
     dotted lines at a factor of two; points not scored are crosses."""
@@ -230,14 +238,16 @@ def calibration_figure(result: PerformanceAnalysis) -> go.Figure:
     for metric in dict.fromkeys(p.metric for p in points):
         grp = [p for p in points if p.metric == metric]
         traces.append({"type": "scatter", "x": [p.model_over_measured for p in grp],
-                       "y": [p.measurement_id for p in grp], "mode": "markers", "name": metric,
+                       "y": [p.measurement_id for p in grp], "mode": "markers",
+                       "name": METRIC_NAMES.get(metric, metric),
                        "marker": {"symbol": ["x" if p.excluded else "circle" for p in grp], "size": 9},
                        "customdata": [[p.value, p.predicted] for p in grp],
                        "hovertemplate": "%{y}<br>model / measured %{x:.2f}<br>measured %{customdata[0]:,.4g}"
                                         "<br>model %{customdata[1]:,.4g}<extra></extra>"})
     ratios = [p.model_over_measured for p in points if p.model_over_measured and p.model_over_measured > 0]
     lo, hi = min([0.4, *[r / 1.15 for r in ratios]]), max([2.6, *[r * 1.15 for r in ratios]])
-    ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 0.67, 0.8, 1, 1.25, 1.5, 2, 5, 10, 20, 50, 100) if lo <= t <= hi]
+    fine = (0.67, 0.8, 1.25, 1.5) if hi / lo <= 50 else ()  # over a wide span they overlap ("0.670.8 1.251.5")
+    ticks = sorted(t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, *fine) if lo <= t <= hi)
     labelled = len(points) <= CALIBRATION_LABELLED_POINTS  # beyond that the ids overlap: they stay on hover
     layout = {"title": {"text": "Model / measured for every point (green: within ±20%; dotted: 2×)"
                         + ("" if labelled else "; hover a point for its id")}, "height": 640,
