@@ -44,6 +44,8 @@ __all__ = [
     "MODE_LABELS",
     "PRICING_LABELS",
     "ENGINE_LABELS",
+    "BUDGET_UNIT_LABELS",
+    "APPROACH_LABELS",
     "LABELLED_KEYS",
     "option_label",
     "option_id",
@@ -143,14 +145,26 @@ ENGINE_LABELS: dict[Engine, str] = {
 }
 """The serving engines as their projects write their names."""
 
+BUDGET_UNIT_LABELS: dict[str, str] = {"usd": "US dollars", "gpu-hours": "GPU-hours", "flops": "FLOPs"}
+"""The training budget's units (``train.budget_unit``)."""
+APPROACH_LABELS: dict[str, str] = {
+    "approach-1": "Approach 1: curves",
+    "approach-2": "Approach 2: IsoFLOP",
+    "approach-3": "Approach 3: Hoffmann",
+    "epoch-refit": "Approach 3: Epoch refit",
+}
+"""Short names of the Chinchilla approaches (``train.approach``; Hoffmann et al. 2022 approaches 1-3, the Epoch
+2024 refit of approach 3; the training page's caption gives each in full, ``estimator.training.APPROACH_CHOICES``)."""
+
 LABELLED_KEYS: dict[str, dict[Any, str]] = {"vol": VOLUME_LABELS, "mode": MODE_LABELS, "price": PRICING_LABELS,
-                                             "rpm": PRICING_LABELS, "eng": ENGINE_LABELS}
+                                             "rpm": PRICING_LABELS, "eng": ENGINE_LABELS, "bu": BUDGET_UNIT_LABELS,
+                                             "ap": APPROACH_LABELS}
 """Link keys whose page widgets show a label for each option id (``format_func=option_label``): a bound
 Streamlit select writes that label to the link and drops a value that is not one, so links carry the label
 (:func:`to_query_params`); :func:`from_query_params` reads the label or the id (links made before)."""
 
 _LABEL_TO_ID: dict[str, dict[str, str]] = {
-    key: {text.casefold(): option.value for option, label in labels.items() for text in (option.value, label)}
+    key: {text.casefold(): str(option) for option, label in labels.items() for text in (str(option), label)}
     for key, labels in LABELLED_KEYS.items()
 }
 

@@ -20,7 +20,7 @@ from estimator.errors import EstimatorError
 from estimator.formatting import integer, money
 from estimator.lifetime import LifetimePlan, serve_scenario
 from estimator.report import build_report, to_csv
-from estimator.scenario import Scenario, to_query_params
+from estimator.scenario import APPROACH_LABELS, BUDGET_UNIT_LABELS, Scenario, option_label, to_query_params
 from estimator.specs import HardwareKind, HardwareSpec, ModelSpec, Region
 from estimator.training import TrainingPlan
 from pages._lora import lora_section
@@ -45,13 +45,14 @@ from pages.figures import lifetime as lifetime_figures
 from pages.figures import training as figures
 
 MODES = {"budget": "a budget → the compute-optimal model", "model": "a model and dataset → its cost"}
-BUDGET_UNITS = {"usd": "US dollars", "gpu-hours": "GPU-hours", "flops": "FLOPs"}
+BUDGET_UNITS = BUDGET_UNIT_LABELS
 APPROACHES = training.APPROACH_CHOICES
 PRICING = [p.value for p in pricing.PricingModel]
 D = Scenario()  # shared widgets (model, hardware, cloud, region, ...) default to the scenario defaults
 PAGE_KEYS = {
-    "tmode": one_of(MODES), "bu": one_of(BUDGET_UNITS), "usd": float_between(-1e15, 1e15),
-    "gh": float_between(-1e15, 1e15), "fl": float_between(-1e40, 1e40), "ap": one_of(APPROACHES),
+    "tmode": one_of(MODES), "bu": one_of([*BUDGET_UNITS, *BUDGET_UNIT_LABELS.values()]),
+    "usd": float_between(-1e15, 1e15), "gh": float_between(-1e15, 1e15), "fl": float_between(-1e40, 1e40),
+    "ap": one_of([*APPROACHES, *APPROACH_LABELS.values()]),
     "tsrc": one_of(["catalog", "custom"]), "pb": float_between(-1e9, 1e9), "tb": float_between(-1e9, 1e9),
     "kgh": float_between(0.0, 1e15), "mfu": float_between(0.05, 1.0), "n": int_between(0, 1_000_000),
     "pp": int_between(1, 128), "days": float_between(0.1, 3650.0), "pu": float_between(0.0, 1.0),
@@ -167,7 +168,8 @@ def _run_inputs(c: _Choices) -> None:
 
 
 def _budget_inputs(col: Any) -> None:
-    unit = col.selectbox("Budget in", list(BUDGET_UNITS), key="bu", bind="query-params")
+    unit = col.selectbox("Budget in", list(BUDGET_UNITS), key="bu", bind="query-params",
+                         format_func=option_format("bu"))
     if unit == "usd":
         col.number_input("Budget (USD)", value=2_000_000.0, step=100_000.0, format="%.0f", key="usd",
                          bind="query-params")
@@ -177,6 +179,7 @@ def _budget_inputs(col: Any) -> None:
     else:
         col.number_input("Budget (FLOPs)", value=1e23, step=1e22, format="%.3e", key="fl", bind="query-params")
     approach = col.selectbox("Scaling law", list(APPROACHES), key="ap", bind="query-params",
+                             format_func=option_format("ap"),
                              help="How FLOPs split into parameters and tokens (Hoffmann et al. 2022).")
     col.caption(APPROACHES[approach][2])
 
@@ -260,7 +263,7 @@ def _headline(plan: TrainingPlan, scenario: Scenario, disagreement: dict[str, An
     budget = scenario.train.start == "budget"
     size = f"{plan.params / 1e9:,.3g}B parameters trained on {plan.tokens / 1e12:,.3g}T tokens"
     st.subheader(f"Recommended: {size}" if budget else f"{plan.model_name}: {size}")
-    pricing_name = plan.pricing_model.value if plan.pricing_model else "entered"
+    pricing_name = option_label("price", plan.pricing_model.value).lower() if plan.pricing_model else "entered"
     price_note = (f"{integer(plan.instances or 0)} × {plan.instance_id} ({pricing_name}, "
                   f"{money(plan.price_usd_per_accelerator_h)} per accelerator-hour)" if plan.instance_id
                   else f"an entered {money(plan.price_usd_per_accelerator_h)} per accelerator-hour")

@@ -98,3 +98,13 @@ def test_pricing_follows_the_user_to_another_page_as_its_label() -> None:
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state["price"] == "spot"
     assert at.query_params["price"] == "Spot / preemptible"
+
+
+def test_training_budget_unit_and_scaling_law_show_labels_and_read_old_links() -> None:
+    at = page("training", bu="flops", ap="epoch-refit")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert (at.selectbox(key="bu").value, at.selectbox(key="ap").value) == ("flops", "epoch-refit")
+    assert (_shown(at, "bu"), _shown(at, "ap")) == ("FLOPs", "Approach 3: Epoch refit")
+    assert "Budget (FLOPs)" in [n.label for n in at.number_input]
+    assert not any("ignored" in w.value for w in at.warning)
