@@ -877,8 +877,8 @@ def to_query_params(scenario: Scenario) -> dict[str, str | list[str]]:
 
     Tuple-of-text fields (multiselects, ``LIST_KEYS``) are lists, written as repeated parameters
     as Streamlit's bound multiselect does; an empty selection is ``""`` (``?v_models=``). Options
-    the pages show by a label (``LABELLED_KEYS``: volume, mode, pricing) are written as that label,
-    as the pages' bound selects write them (``?price=Spot+%2F+preemptible``).
+    the pages show by a label (``LABELLED_KEYS``: volume, mode, pricing, engine, budget unit, scaling
+    law) are written as that label, as the pages' bound selects write them (``?price=Spot+%2F+preemptible``).
 
     >>> to_query_params(Scenario())
     {}

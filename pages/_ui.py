@@ -30,6 +30,7 @@ from estimator.scenario import (
     Scenario,
     encode_value,
     from_query_params,
+    option_id,
     option_label,
     to_query_params,
     widget_value,
@@ -206,7 +207,8 @@ def check_query_params(option_checks: dict[str, Validator], page_keys: dict[str,
 
     Scenario parameters (``estimator.scenario.QUERY_KEYS``) are checked by the Scenario schema, and
     ``option_checks`` add what only the page knows (e.g. the id must be in the catalog);
-    ``page_keys`` are parameters that belong to this page alone. Streamlit drops a bad value of a
+    ``page_keys`` are parameters that belong to this page alone; a labelled option (``LABELLED_KEYS``) is checked
+    by the id its label or id names. Streamlit drops a bad value of a
     bound widget silently; the user deserves to know which part of a shared link did not apply.
     Values are shown in code spans, printable characters only, truncated.
     """
@@ -216,8 +218,8 @@ def check_query_params(option_checks: dict[str, Validator], page_keys: dict[str,
     _, ignored = from_query_params({k: st.query_params.get_all(k) if k in LIST_KEYS else v
                                     for k, v in params.items() if k not in page_keys})
     ignored = [f"`{_safe(item, 90)}`" for item in [*st.session_state.pop(_REFUSED, []), *ignored]]
-    for key, check in {**option_checks, **page_keys}.items():
-        if key in params and not check(params[key]):
+    for key, check in {**option_checks, **page_keys}.items():  # a labelled option is checked by its id
+        if key in params and not check(option_id(key, params[key])):
             ignored.append(f"`{_safe(key)}={_safe(params[key])}` (not an available choice)")
     if ignored:
         st.warning("Some link parameters were ignored and their defaults apply: " + ", ".join(ignored[:10]),

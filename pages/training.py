@@ -20,7 +20,7 @@ from estimator.errors import EstimatorError
 from estimator.formatting import integer, money
 from estimator.lifetime import LifetimePlan, serve_scenario
 from estimator.report import build_report, to_csv
-from estimator.scenario import APPROACH_LABELS, BUDGET_UNIT_LABELS, Scenario, option_label, to_query_params
+from estimator.scenario import BUDGET_UNIT_LABELS, Scenario, option_label, to_query_params
 from estimator.specs import HardwareKind, HardwareSpec, ModelSpec, Region
 from estimator.training import TrainingPlan
 from pages._lora import lora_section
@@ -50,9 +50,8 @@ APPROACHES = training.APPROACH_CHOICES
 PRICING = [p.value for p in pricing.PricingModel]
 D = Scenario()  # shared widgets (model, hardware, cloud, region, ...) default to the scenario defaults
 PAGE_KEYS = {
-    "tmode": one_of(MODES), "bu": one_of([*BUDGET_UNITS, *BUDGET_UNIT_LABELS.values()]),
-    "usd": float_between(-1e15, 1e15), "gh": float_between(-1e15, 1e15), "fl": float_between(-1e40, 1e40),
-    "ap": one_of([*APPROACHES, *APPROACH_LABELS.values()]),
+    "tmode": one_of(MODES), "bu": one_of(BUDGET_UNITS), "usd": float_between(-1e15, 1e15),
+    "gh": float_between(-1e15, 1e15), "fl": float_between(-1e40, 1e40), "ap": one_of(APPROACHES),
     "tsrc": one_of(["catalog", "custom"]), "pb": float_between(-1e9, 1e9), "tb": float_between(-1e9, 1e9),
     "kgh": float_between(0.0, 1e15), "mfu": float_between(0.05, 1.0), "n": int_between(0, 1_000_000),
     "pp": int_between(1, 128), "days": float_between(0.1, 3650.0), "pu": float_between(0.0, 1.0),

@@ -22,7 +22,7 @@ import streamlit as st
 from estimator import catalog, entrypoints, formatting, pricing
 from estimator import variants as V
 from estimator.errors import EstimatorError
-from estimator.scenario import QUERY_KEYS, Scenario, encode_value, from_query_params, option_label
+from estimator.scenario import QUERY_KEYS, Scenario, encode_value, from_query_params
 from estimator.units import WEIGHT_DTYPES
 from pages._ui import (
     WEIGHT_FORMAT_HELP,
@@ -98,7 +98,7 @@ def _check_link() -> None:
     bad_multi = [f"`{k}={x}`" for k, opts in MULTI.items() for x in st.query_params.get_all(k) if x not in opts]
     check_query_params(
         {"in": int_between(1, 2_000_000), "out": int_between(1, 200_000), "ttft": float_between(0.001, 3600),
-         "price": one_of([x for p in pricing.PricingModel for x in (p.value, option_label("price", p.value))])},
+         "price": one_of([p.value for p in pricing.PricingModel])},
         page_keys=PAGE_KEYS,
     )
     if bad_multi:
